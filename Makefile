@@ -1,0 +1,71 @@
+# Every check a developer, the README and CI run. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(CURDIR)/$(VENV)/bin
+COLL_LINK := .collections/ansible_collections/baremetal/vip
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: help setup test unit kernel lint sanity molecule demo render validate bench build clean
+
+help:
+	@echo "setup     create $(VENV) and link the checkout as baremetal.vip (idempotent)"
+	@echo "demo      the main job on the built-in example lab"
+	@echo "test      every test, lint and sanity check (what CI runs)"
+	@echo "unit      pytest: plan, decisions, rendering, playbooks"
+	@echo "lint      ansible-lint (production profile) + yamllint"
+	@echo "sanity    ansible-test sanity, no ignore file"
+	@echo "molecule  every molecule scenario"
+	@echo "bench     benchmarks (not part of test)"
+	@echo "build     ansible-galaxy collection build into build/"
+
+setup: $(VENV)/.installed $(COLL_LINK)
+
+$(VENV)/.installed: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	touch $@
+
+$(COLL_LINK):
+	mkdir -p $(dir $(COLL_LINK))
+	ln -sfn ../../.. $(COLL_LINK)
+
+test: setup
+	$(BIN)/python -m pytest -p no:cacheprovider tests
+	$(MAKE) lint
+	$(MAKE) sanity
+	$(MAKE) molecule
+
+unit: setup
+	$(BIN)/python -m pytest -p no:cacheprovider tests
+
+lint: setup
+	$(BIN)/yamllint -s .
+	$(BIN)/ansible-lint --profile production --offline
+
+sanity: setup
+	tests/scripts/sanity.sh
+
+molecule: setup
+	tests/scripts/molecule.sh
+
+validate: setup
+	$(BIN)/ansible-playbook -i examples/arp-metallb/inventory.yml playbooks/validate.yml
+
+render: setup
+	$(BIN)/ansible-playbook -i examples/arp-metallb/inventory.yml playbooks/render.yml -e vip_render_dir=$(CURDIR)/build/render
+
+demo: setup
+	tests/scripts/demo.sh
+
+bench: setup
+	$(BIN)/python tests/bench/run.py
+
+build: setup
+	mkdir -p build
+	$(BIN)/ansible-galaxy collection build --force --output-path build .
+
+clean:
+	rm -rf build .collections tests/output
