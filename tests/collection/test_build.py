@@ -59,7 +59,9 @@ def installed(tmp_path_factory):
     tarball = out / f"{meta['namespace']}-{meta['name']}-{meta['version']}.tar.gz"
     assert tarball.is_file()
     # --no-deps: kubernetes.core comes with the ansible package; Galaxy is not reachable here.
-    _run([os.path.join(BIN, "ansible-galaxy"), "collection", "install", "--no-deps", "-p", str(dest), str(tarball)])
+    # Run outside the checkout so its ansible.cfg (which points at the checkout) is not read.
+    _run([os.path.join(BIN, "ansible-galaxy"), "collection", "install", "--no-deps", "--force", "-p", str(dest), str(tarball)],
+         cwd=str(dest), ANSIBLE_COLLECTIONS_PATH=str(dest))
     return dest
 
 
@@ -72,7 +74,8 @@ def test_tarball_leaves_out_local_state(installed):
 
 
 def test_ansible_doc_lists_every_module(installed):
-    listing = _run([os.path.join(BIN, "ansible-doc"), "-t", "module", "-l", "baremetal.vip"], ANSIBLE_COLLECTIONS_PATH=str(installed))
+    listing = _run([os.path.join(BIN, "ansible-doc"), "-t", "module", "-l", "baremetal.vip"],
+                   cwd=str(installed), ANSIBLE_COLLECTIONS_PATH=str(installed))
     listed = set(re.findall(r"^baremetal\.vip\.(\w+)", listing, re.M))
     expected = {name for doc_type, name in _plugins() if doc_type == "module"}
     assert expected, "the collection has no modules"
@@ -81,7 +84,8 @@ def test_ansible_doc_lists_every_module(installed):
 
 @pytest.mark.parametrize("doc_type,name", _plugins())
 def test_ansible_doc_shows_plugin(installed, doc_type, name):
-    text = _run([os.path.join(BIN, "ansible-doc"), "-t", doc_type, f"baremetal.vip.{name}"], ANSIBLE_COLLECTIONS_PATH=str(installed))
+    text = _run([os.path.join(BIN, "ansible-doc"), "-t", doc_type, f"baremetal.vip.{name}"],
+                cwd=str(installed), ANSIBLE_COLLECTIONS_PATH=str(installed))
     assert f"baremetal.vip.{name}" in text
 
 
@@ -98,7 +102,8 @@ def test_execution_environment_context(tmp_path):
     (build / f"baremetal-vip-{meta['version']}.tar.gz").write_bytes(b"placeholder")
     ee = tmp_path / "execution-environment.yml"
     ee.write_text(ee_text, encoding="utf-8")
-    _run([os.path.join(BIN, "ansible-builder"), "create", "-f", str(ee), "-c", str(tmp_path / "context")], cwd=str(tmp_path))
+    _run([os.path.join(BIN, "ansible-builder"), "create", "-f", str(ee), "-c", str(tmp_path / "context"),
+          "--output-filename", "Containerfile"], cwd=str(tmp_path))
     containerfile = (tmp_path / "context" / "Containerfile").read_text(encoding="utf-8")
     assert "COPY _build/collections/ /tmp/collections/" in containerfile
 
