@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright: baremetal.vip developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""baremetal.vip.lb_plan: check the inventory and set the vip_plan fact (controller only)."""
+
+from __future__ import annotations
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.baremetal.vip.plugins.plugin_utils.plan import (
+    CLUSTER_VARS, CONTROL_PLANE_GROUP, HOST_VARS, NODE_GROUP, MissingLibraryError, build_plan)
+
+_HOST_KEYS = ("ansible_host",) + HOST_VARS
+
+
+class ActionModule(ActionBase):
+    """Collect the vip_* variables, build the plan, return it as a fact or fail with every error."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        del tmp
+        result["changed"] = False
+
+        unknown = sorted(set(self._task.args) - set(CLUSTER_VARS))
+        if unknown:
+            result.update(failed=True, msg="lb_plan: unsupported option(s) %s; supported: %s"
+                          % (", ".join(unknown), ", ".join(CLUSTER_VARS)))
+            return result
+
+        cluster_vars = {}
+        for name in CLUSTER_VARS:
+            if name in self._task.args:
+                cluster_vars[name] = self._task.args[name]
+            elif name in task_vars:
+                cluster_vars[name] = self._templar.template(task_vars[name])
+
+        groups = task_vars.get("groups") or {}
+        wanted = {CONTROL_PLANE_GROUP: list(groups.get(CONTROL_PLANE_GROUP) or []),
+                  NODE_GROUP: list(groups.get(NODE_GROUP) or [])}
+        hostvars = task_vars.get("hostvars") or {}
+        hosts = {}
+        for host in wanted[CONTROL_PLANE_GROUP] + wanted[NODE_GROUP]:
+            if host not in hosts:
+                hosts[host] = self._host_vars(hostvars, host)
+
+        try:
+            built = build_plan(cluster_vars, hosts, wanted)
+        except MissingLibraryError as exc:
+            result.update(failed=True, msg=str(exc))
+            return result
+
+        if built["warnings"]:
+            result["warnings"] = list(built["warnings"])
+        if built["errors"]:
+            errors = built["errors"]
+            lines = ["%d. %s" % (i, err) for i, err in enumerate(errors, 1)]
+            result.update(failed=True, errors=errors,
+                          msg="the vip_* inventory has %d error(s):\n%s" % (len(errors), "\n".join(lines)))
+            return result
+        result["ansible_facts"] = {"vip_plan": built["plan"]}
+        return result
+
+    def _host_vars(self, hostvars, host):
+        try:
+            hv = hostvars[host]
+        except KeyError:
+            return {}
+        out = {}
+        for key in _HOST_KEYS:
+            try:
+                value = hv[key]
+            except KeyError:
+                continue
+            out[key] = self._templar.template(value)
+        return out
