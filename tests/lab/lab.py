@@ -1,0 +1,443 @@
+#!/usr/bin/env python3
+# Copyright (c) 2026 baremetal.vip developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A lab of network-namespace "nodes" for the demo, the molecule scenarios and the tests.
+
+    lab.py up --nodes cp1,cp2,cp3,w1,w2 --state-dir DIR
+    lab.py status --state-dir DIR
+    lab.py down --state-dir DIR        # safe to run twice
+
+Topology (nothing is created in the machine's own network namespace):
+
+    netns <id>-sw:   bridge br0 192.0.2.1/24 2001:db8::1/64, one port per node
+    netns <id>-cp1:  eth0 192.0.2.11/24 2001:db8::11/64 (veth to the bridge), lo
+    ...
+
+Each node also gets a holder process (`sleep infinity` in the node's network namespace and
+in a private mount namespace) where DIR/nodes/NODE/root/<path> is bind-mounted over each of
+PRIVATE_DIRS, so nodes do not share /etc/kubernetes and friends. Where one of those paths does
+not exist on the machine, the nearest existing parent is covered by an overlay (upper layer in
+DIR/nodes/NODE/overlay) inside that mount namespace only, so the machine's own tree is never
+written. The connection plugin baremetal.vip.netns enters the holder with
+`nsenter --target PID --mount --net`.
+
+DIR/inventory.yml: the vars of examples/lab/inventory.yml plus one host per node with its
+connection vars. Root only. Addresses: 192.0.2.0/24 and 2001:db8::/64, inside the lab only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import yaml
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEFAULT_EXAMPLE = os.path.join(TOP, "examples", "lab", "inventory.yml")
+PRIVATE_DIRS = ("/etc/kubernetes", "/etc/rancher", "/var/lib/rancher", "/etc/modules-load.d", "/etc/sysctl.d")
+MARKER_ENV = "BAREMETAL_VIP_LAB"
+STATE_FILE = "lab.json"
+NETNS_DIR = "/run/netns"
+IPV4_NET = "192.0.2."
+IPV6_NET = "2001:db8::"
+SWITCH_HOST = 1
+FIRST_NODE_HOST = 11
+CONTROL_PLANE_PREFIXES = ("cp", "master", "server", "control")
+
+
+class LabError(Exception):
+    """A lab operation failed; the message says which and why."""
+
+
+def run(argv, stdin=None, check=True):
+    """Run a command, return its CompletedProcess; raise LabError with its stderr on failure."""
+    proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
+    if check and proc.returncode != 0:
+        raise LabError("%s failed (%d): %s" % (" ".join(argv), proc.returncode, proc.stderr.strip()))
+    return proc
+
+
+def ip_batch(commands, netns=None):
+    """Run iproute2 commands in one process (`ip [-n NS] -batch -`)."""
+    if not commands:
+        return
+    argv = ["ip"] + (["-n", netns] if netns else []) + ["-batch", "-"]
+    run(argv, stdin="\n".join(commands) + "\n")
+
+
+def lab_id(state_dir):
+    """Short, stable id of a lab from its state directory (names its namespaces)."""
+    return "vl" + hashlib.sha1(os.path.realpath(state_dir).encode()).hexdigest()[:6]
+
+
+def is_control_plane(name):
+    return name.startswith(CONTROL_PLANE_PREFIXES)
+
+
+def _ns_exists(name):
+    return os.path.exists(os.path.join(NETNS_DIR, name))
+
+
+def _environ(pid):
+    try:
+        with open("/proc/%d/environ" % pid, "rb") as handle:
+            raw = handle.read()
+    except OSError:
+        return None
+    env = {}
+    for item in raw.split(b"\0"):
+        key, sep, value = item.partition(b"=")
+        if sep:
+            env[key.decode(errors="replace")] = value.decode(errors="replace")
+    return env
+
+
+def lab_processes(ident):
+    """PIDs of every process carrying this lab's marker (holders and anything started in them)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            env = _environ(int(entry))
+            if env and env.get(MARKER_ENV, "").split(":")[0] == ident:
+                pids.append(int(entry))
+    return pids
+
+
+def _alive(pid):
+    """True while pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _mountpoint_plan(paths):
+    """(overlay targets, missing paths): the nearest existing ancestor of each missing path."""
+    overlays, missing = [], []
+    for path in paths:
+        if os.path.isdir(path):
+            continue
+        missing.append(path)
+        parent = os.path.dirname(path)
+        while not os.path.isdir(parent):
+            parent = os.path.dirname(parent)
+        if parent == "/":
+            raise LabError("refusing to put an overlay over / for %s" % path)
+        if parent not in overlays:
+            overlays.append(parent)
+    # an overlay on /a makes one on /a/b needless (mkdir -p lands in the upper layer)
+    overlays = [o for o in overlays if not any(o.startswith(other + "/") for other in overlays)]
+    return overlays, missing
+
+
+def holder_script(node_dir):
+    """Shell run by the holder inside the node's namespaces: mounts, then `sleep infinity`."""
+    overlays, missing = _mountpoint_plan(PRIVATE_DIRS)
+    lines = ["set -e"]
+    # copies of other namespaces' /run/netns entries would keep them alive: drop them here
+    lines.append("for f in %s/*; do umount \"$f\" 2>/dev/null || true; done" % NETNS_DIR)
+    for index, target in enumerate(overlays):
+        layer = os.path.join(node_dir, "overlay", str(index))
+        os.makedirs(os.path.join(layer, "upper"))
+        os.makedirs(os.path.join(layer, "work"))
+        lines.append("mount -t overlay lab-overlay -o lowerdir=%s,upperdir=%s/upper,workdir=%s/work %s"
+                     % (target, layer, layer, target))
+    for path in missing:
+        lines.append("mkdir -p %s" % path)
+    for path in PRIVATE_DIRS:
+        source = os.path.join(node_dir, "root", path.lstrip("/"))
+        os.makedirs(source, exist_ok=True)
+        lines.append("mount --bind %s %s" % (source, path))
+    lines.append("echo ready")
+    lines.append("exec sleep infinity </dev/null >/dev/null 2>&1")
+    return "\n".join(lines)
+
+
+class Lab:
+    """One lab, described by STATE_DIR/lab.json."""
+
+    def __init__(self, state_dir):
+        self.state_dir = os.path.realpath(state_dir)
+        self.state_path = os.path.join(self.state_dir, STATE_FILE)
+        self.inventory_path = os.path.join(self.state_dir, "inventory.yml")
+        self.state = None
+        if os.path.exists(self.state_path):
+            with open(self.state_path) as handle:
+                self.state = json.load(handle)
+
+    # ----------------------------------------------------------------- state
+    def _save(self):
+        tmp = self.state_path + ".tmp"
+        with open(tmp, "w") as handle:
+            json.dump(self.state, handle, indent=2)
+        os.replace(tmp, self.state_path)
+
+    def node(self, name):
+        for node in self.state["nodes"]:
+            if node["name"] == name:
+                return node
+        raise LabError("no node %r in the lab at %s" % (name, self.state_dir))
+
+    @property
+    def nodes(self):
+        return self.state["nodes"] if self.state else []
+
+    # -------------------------------------------------------------------- up
+    def up(self, names, example=DEFAULT_EXAMPLE, python=sys.executable, control_plane=None):
+        if os.geteuid() != 0:
+            raise LabError("the lab needs root (network and mount namespaces)")
+        if not names:
+            raise LabError("no nodes given")
+        if len(set(names)) != len(names):
+            raise LabError("node names repeat: %s" % ",".join(names))
+        for name in names:
+            if not name.replace("-", "").isalnum() or len(name) > 40:
+                raise LabError("node name %r: use letters, digits and '-'" % name)
+        if len(names) > 200:
+            raise LabError("at most 200 nodes")
+        if self.state:
+            self.down()
+        ident = lab_id(self.state_dir)
+        if control_plane is None:
+            control_plane = [n for n in names if is_control_plane(n)] or names[:1]
+        os.makedirs(self.state_dir, exist_ok=True)
+        self.state = {
+            "id": ident,
+            "switch": ident + "-sw",
+            "bridge": "br0",
+            "python": python,
+            "example": example,
+            "nodes": [],
+        }
+        for index, name in enumerate(names):
+            host = FIRST_NODE_HOST + index
+            self.state["nodes"].append({
+                "name": name,
+                "netns": "%s-%s" % (ident, name),
+                "port": "port%d" % index,
+                "interface": "eth0",
+                "ipv4": IPV4_NET + str(host),
+                "ipv6": IPV6_NET + str(host),
+                "control_plane": name in control_plane,
+                "dir": os.path.join(self.state_dir, "nodes", name),
+                "pid": None,
+            })
+        # saved before anything is created, so `down` can undo a half-done `up`
+        self._save()
+        try:
+            self._create_network()
+            for node in self.nodes:
+                self._start_holder(node)
+            self._save()
+            self.write_inventory()
+        except BaseException:
+            self.down()
+            raise
+        return self.state
+
+    def _create_network(self):
+        sw = self.state["switch"]
+        ip_batch(["netns add %s" % ns for ns in [sw] + [n["netns"] for n in self.nodes]])
+        cmds = [
+            "link set lo up",
+            "link add br0 type bridge",
+            "addr add %s%d/24 dev br0" % (IPV4_NET, SWITCH_HOST),
+            "addr add %s%d/64 dev br0 nodad" % (IPV6_NET, SWITCH_HOST),
+        ]
+        for node in self.nodes:
+            cmds.append("link add %s type veth peer name %s netns %s" % (node["port"], node["interface"], node["netns"]))
+            cmds.append("link set %s master br0 up" % node["port"])
+        cmds.append("link set br0 up")
+        ip_batch(cmds, netns=sw)
+        for node in self.nodes:
+            ip_batch([
+                "link set lo up",
+                "addr add %s/24 dev %s" % (node["ipv4"], node["interface"]),
+                "addr add %s/64 dev %s nodad" % (node["ipv6"], node["interface"]),
+                "link set %s up" % node["interface"],
+            ], netns=node["netns"])
+
+    def _start_holder(self, node):
+        os.makedirs(node["dir"])
+        script = holder_script(node["dir"])
+        env = dict(os.environ)
+        env[MARKER_ENV] = "%s:%s" % (self.state["id"], node["name"])
+        argv = ["nsenter", "--net=%s" % os.path.join(NETNS_DIR, node["netns"]), "--",
+                "unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", script]
+        proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True, cwd="/")
+        node["pid"] = proc.pid
+        with open(os.path.join(node["dir"], "holder.pid"), "w") as handle:
+            handle.write("%d\n" % proc.pid)
+        self._save()
+        ready, dummy, dummy = select.select([proc.stdout], [], [], 20)
+        line = proc.stdout.readline() if ready else b""
+        if line.strip() != b"ready":
+            proc.kill()
+            err = proc.stderr.read().decode(errors="replace") if proc.poll() is not None else "(timed out)"
+            raise LabError("holder of %s did not start: %s" % (node["name"], err.strip()))
+        proc.stdout.close()
+        proc.stderr.close()
+        # the holder outlives this process: make sure Python does not warn about or wait for it
+        proc.returncode = 0
+
+    # ------------------------------------------------------------- inventory
+    def inventory(self):
+        """The Ansible inventory of this lab (a dict): example vars + one host per node."""
+        example = {}
+        if self.state.get("example") and os.path.exists(self.state["example"]):
+            with open(self.state["example"]) as handle:
+                example = yaml.safe_load(handle) or {}
+        root = example.get("all", {}) or {}
+        all_vars = dict(root.get("vars", {}) or {})
+        all_vars.update({
+            "ansible_connection": "baremetal.vip.netns",
+            "ansible_python_interpreter": self.state["python"],
+            "ansible_pipelining": True,
+            "vip_lab_state_dir": self.state_dir,
+        })
+        example_hosts = {}
+        example_groups = root.get("children", {}) or {}
+        for group in example_groups.values():
+            for host, hvars in ((group or {}).get("hosts", {}) or {}).items():
+                example_hosts.setdefault(host, {}).update(hvars or {})
+        for host, hvars in (root.get("hosts", {}) or {}).items():
+            example_hosts.setdefault(host, {}).update(hvars or {})
+        groups = {"kube_control_plane": {"hosts": {}}, "kube_node": {"hosts": {}}}
+        for name, gdef in example_groups.items():
+            if name not in groups and (gdef or {}).get("vars"):
+                groups[name] = {"vars": gdef["vars"]}
+        for name in ("kube_control_plane", "kube_node"):
+            gvars = (example_groups.get(name) or {}).get("vars")
+            if gvars:
+                groups[name]["vars"] = gvars
+        for node in self.nodes:
+            hvars = dict(example_hosts.get(node["name"], {}))
+            hvars.update({
+                "ansible_host": node["ipv4"],
+                "vip_node_ip": node["ipv4"],
+                "ansible_netns_name": node["netns"],
+                "ansible_netns_node_root": node["dir"],
+                "vip_lab_node_ipv6": node["ipv6"],
+            })
+            group = "kube_control_plane" if node["control_plane"] else "kube_node"
+            groups[group]["hosts"][node["name"]] = hvars
+        return {"all": {"vars": all_vars, "children": groups}}
+
+    def write_inventory(self):
+        text = "# Written by tests/lab/lab.py for the lab in %s; removed by `lab.py down`.\n" % self.state_dir
+        text += yaml.safe_dump(self.inventory(), sort_keys=False, default_flow_style=False)
+        with open(self.inventory_path, "w") as handle:
+            handle.write("---\n" + text)
+
+    # ------------------------------------------------------------------ down
+    def down(self):
+        """Remove holders, namespaces, mounts and files of this lab. Safe to run twice."""
+        if os.geteuid() != 0:
+            raise LabError("the lab needs root (network and mount namespaces)")
+        ident = self.state["id"] if self.state else lab_id(self.state_dir)
+        pids = set(lab_processes(ident))
+        for node in self.nodes:
+            if node.get("pid"):
+                env = _environ(node["pid"]) or {}
+                if env.get(MARKER_ENV, "").split(":")[0] == ident:
+                    pids.add(node["pid"])
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        names = [self.state["switch"]] + [n["netns"] for n in self.nodes] if self.state else []
+        # also namespaces of a lab whose state file was lost
+        if os.path.isdir(NETNS_DIR):
+            names += [n for n in os.listdir(NETNS_DIR) if n.startswith(ident + "-") and n not in names]
+        existing = [n for n in names if _ns_exists(n)]
+        if existing:
+            ip_batch(["netns delete %s" % n for n in existing])
+        for entry in ("nodes", "cluster"):
+            path = os.path.join(self.state_dir, entry)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+        for entry in (STATE_FILE, "inventory.yml", "injected.json"):
+            path = os.path.join(self.state_dir, entry)
+            if os.path.exists(path):
+                os.unlink(path)
+        if os.path.isdir(self.state_dir) and not os.listdir(self.state_dir):
+            os.rmdir(self.state_dir)
+        self.state = None
+
+    # ---------------------------------------------------------------- status
+    def status(self):
+        """Per node: namespace present, holder alive, addresses on the node's interface."""
+        if not self.state:
+            return {"up": False, "state_dir": self.state_dir, "nodes": []}
+        report = {"up": True, "state_dir": self.state_dir, "id": self.state["id"],
+                  "switch": self.state["switch"], "inventory": self.inventory_path, "nodes": []}
+        for node in self.nodes:
+            entry = {"name": node["name"], "netns": node["netns"], "control_plane": node["control_plane"],
+                     "netns_present": _ns_exists(node["netns"]), "holder_alive": _alive(node["pid"] or 0),
+                     "addresses": []}
+            if entry["netns_present"]:
+                out = run(["ip", "-n", node["netns"], "-j", "addr", "show"], check=False).stdout
+                for link in json.loads(out or "[]"):
+                    for addr in link.get("addr_info", []):
+                        entry["addresses"].append("%s %s/%s" % (link["ifname"], addr["local"], addr["prefixlen"]))
+            report["up"] = report["up"] and entry["netns_present"] and entry["holder_alive"]
+            report["nodes"].append(entry)
+        return report
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="A lab of network-namespace nodes for baremetal.vip (root only).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_up = sub.add_parser("up", help="create the lab (a running lab in the same state dir is removed first)")
+    p_up.add_argument("--nodes", default="cp1,cp2,cp3,w1,w2", help="comma list of node names (default %(default)s)")
+    p_up.add_argument("--control-plane", default=None,
+                      help="comma list of control-plane nodes (default: names starting with cp/master/server/control)")
+    p_up.add_argument("--example", default=DEFAULT_EXAMPLE, help="inventory whose vars the lab uses (default %(default)s)")
+    p_up.add_argument("--python", default=sys.executable, help="Python the nodes run modules with (default %(default)s)")
+    for sp in [p_up, sub.add_parser("down", help="remove the lab; safe to run twice"),
+               sub.add_parser("status", help="print the lab's state as JSON")]:
+        sp.add_argument("--state-dir", required=True, help="directory of the lab's state, inventory and node files")
+    args = parser.parse_args(argv)
+    if os.geteuid() != 0:
+        print("lab.py: needs root (it creates network and mount namespaces)", file=sys.stderr)
+        return 2
+    lab = Lab(args.state_dir)
+    try:
+        if args.command == "up":
+            started = time.monotonic()
+            names = [n for n in args.nodes.split(",") if n]
+            cps = [n for n in args.control_plane.split(",") if n] if args.control_plane else None
+            lab.up(names, example=args.example, python=args.python, control_plane=cps)
+            print("lab %s up: %d nodes in %.2fs; inventory %s" % (
+                lab.state["id"], len(names), time.monotonic() - started, lab.inventory_path))
+        elif args.command == "down":
+            started = time.monotonic()
+            lab.down()
+            print("lab down in %.2fs (%s)" % (time.monotonic() - started, lab.state_dir))
+        else:
+            report = lab.status()
+            print(json.dumps(report, indent=2))
+            return 0 if report["up"] else 1
+    except LabError as exc:
+        print("lab.py: %s" % exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
