@@ -1,0 +1,61 @@
+# -*- coding: utf-8 -*-
+# Copyright: baremetal.vip developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters that turn ``vip_plan`` into the objects and files of the VIP layer.
+
+Documentation: vip_objects.yml and k8s_yaml.yml next to this file.
+"""
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.baremetal.vip.plugins.plugin_utils import render
+
+_ARTIFACTS = {
+    "control_plane_pod": lambda plan, o: [render.kube_vip_static_pod(
+        plan, o["host"], o["cluster"], o.get("use_super_admin", False), _passwords(o))],
+    "control_plane_daemonset": lambda plan, o: render.kube_vip_control_plane_daemonset(
+        plan, o["cluster"], o["names"], _passwords(o)),
+    "services": lambda plan, o: render.kube_vip_services(
+        plan, o["cluster"], o.get("prometheus_server", ":2113"), o.get("bgp_secret", "kube-vip-services-bgp"), _passwords(o)),
+    "cloud_provider": lambda plan, o: render.kube_vip_cloud_provider(plan, o["cluster"], o.get("deployment", True)),
+    "metallb_pools": lambda plan, o: render.metallb_pools(plan, o["cluster"]),
+    "metallb_bgp_peers": lambda plan, o: render.metallb_bgp_peers(plan, o["cluster"]),
+    "metallb_bgp_secrets": lambda plan, o: render.metallb_bgp_secrets(plan, o["cluster"], _passwords(o)),
+    "kube_proxy_configuration": lambda plan, o: [render.kube_proxy_configuration(plan)],
+    "kube_proxy_configmap_patch": lambda plan, o: [render.kube_proxy_configmap_patch(plan)],
+    "kube_proxy_daemonset_patch": lambda plan, o: [p for p in [render.kube_proxy_daemonset_patch(plan)] if p],
+    "kube_proxy_args": lambda plan, o: [render.kube_proxy_args(plan)],
+    "host_modules": lambda plan, o: render.host_modules(plan, o["host"]),
+    "host_sysctls": lambda plan, o: render.host_sysctls(plan, o["host"], o.get("nonlocal_bind", False)),
+}
+
+
+def _passwords(options):
+    return render.password_map(render.plain(options.get("bgp_peers") or []))
+
+
+def vip_objects(plan, artifact, **options):
+    """Objects (list) of one artifact of the VIP layer, built from the plan."""
+    if artifact not in _ARTIFACTS:
+        raise AnsibleFilterError("vip_objects: unknown artifact %r, expected one of %s" % (artifact, ", ".join(sorted(_ARTIFACTS))))
+    try:
+        return _ARTIFACTS[artifact](render.plain(plan), options)
+    except render.RenderError as exc:
+        raise AnsibleFilterError("vip_objects(%s): %s" % (artifact, exc)) from exc
+    except (KeyError, TypeError) as exc:
+        raise AnsibleFilterError("vip_objects(%s): the plan or the options lack %s" % (artifact, exc)) from exc
+
+
+def k8s_yaml(objects, output="yaml"):
+    """Objects as deterministic YAML documents (or sorted JSON for ``output='json'``)."""
+    if output == "json":
+        return render.dump_json(objects)
+    return render.dump(objects)
+
+
+class FilterModule:
+    """baremetal.vip rendering filters."""
+
+    def filters(self):
+        return {"vip_objects": vip_objects, "k8s_yaml": k8s_yaml}

@@ -1,0 +1,578 @@
+# -*- coding: utf-8 -*-
+# Copyright: baremetal.vip developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Build every object of the VIP layer from ``vip_plan``: pure functions, dicts in, dicts out.
+
+Nothing here decides anything the plan decides: each function reads the plan and lays its
+values out in the shape kube-vip, MetalLB, kube-proxy or the host expects. ``dump`` writes the
+objects as YAML with a fixed key order and layout, so two runs give the same bytes.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+
+import yaml
+
+MANAGED_BY = "baremetal.vip"
+CLUSTER_LABEL = "baremetal.vip/cluster"
+NAMESPACE = "kube-system"
+IPVS_MODULES = ["ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_sh", "nf_conntrack"]
+CP_TOLERATIONS = [
+    {"effect": "NoSchedule", "operator": "Exists"},
+    {"effect": "NoExecute", "operator": "Exists"},
+]
+# The rules kube-vip's own `manifest rbac` grants (see kube-vip-facts.md), nothing more.
+KUBE_VIP_RULES = [
+    {"apiGroups": [""], "resources": ["services/status"], "verbs": ["update"]},
+    {"apiGroups": [""], "resources": ["services", "endpoints"], "verbs": ["list", "get", "watch", "update"]},
+    {"apiGroups": [""], "resources": ["nodes"], "verbs": ["list", "get", "watch", "update", "patch"]},
+    {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["list", "get", "watch", "update", "create"]},
+    {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "get", "watch", "update"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
+]
+CLOUD_PROVIDER_RULES = [
+    {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "list", "watch", "create", "update"]},
+    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch", "create", "update"]},
+    {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "list", "watch", "update", "patch"]},
+    {"apiGroups": [""], "resources": ["services/status"], "verbs": ["update", "patch"]},
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+    {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
+]
+
+
+class RenderError(Exception):
+    """The plan (or a password lookup) does not allow rendering: names what and where."""
+
+
+def plain(value):
+    """Return ``value`` as plain dict/list/str/int/bool/None (Ansible hands over tagged types)."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return bool(value) if value is not None else None
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    return str(value)
+
+
+class _Dumper(yaml.SafeDumper):  # pylint: disable=too-many-ancestors
+    """SafeDumper that indents block sequences under their key (kubectl style)."""
+
+    def increase_indent(self, flow=False, indentless=False):
+        return super().increase_indent(flow, False)
+
+
+def _str_representer(dumper, data):
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _str_representer)
+
+
+def dump(objects):
+    """YAML of one object or a list of objects (documents separated by ``---``), byte-stable."""
+    if isinstance(objects, dict):
+        objects = [objects]
+    docs = [yaml.dump(plain(o), Dumper=_Dumper, default_flow_style=False, sort_keys=False,
+                      width=4096, allow_unicode=True, explicit_start=True) for o in objects]
+    return "".join(docs)
+
+
+def dump_json(obj):
+    """JSON with sorted keys and a final newline."""
+    return json.dumps(plain(obj), indent=2, sort_keys=True) + "\n"
+
+
+def labels(cluster, component, name="kube-vip"):
+    """The labels every rendered cluster object carries (pruning selects on the first two)."""
+    return {
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        CLUSTER_LABEL: str(cluster),
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/component": component,
+    }
+
+
+def _meta(name, cluster, component, namespace=None, app=None):
+    meta = {"name": name}
+    if namespace:
+        meta["namespace"] = namespace
+    meta["labels"] = labels(cluster, component, app or name)
+    return meta
+
+
+def _env(name, value):
+    return {"name": name, "value": str(value).lower() if isinstance(value, bool) else str(value)}
+
+
+def _field_env(name, path):
+    return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}}
+
+
+# ---------------------------------------------------------------- BGP passwords
+
+
+def _norm_ip(addr):
+    try:
+        return str(ipaddress.ip_address(str(addr)))
+    except ValueError:
+        return str(addr)
+
+
+def password_map(peer_lists):
+    """Map peer address → password from inventory peer lists; the first list naming a peer wins."""
+    found = {}
+    for peers in peer_lists or []:
+        for peer in peers or []:
+            if not isinstance(peer, dict) or peer.get("address") is None:
+                continue
+            key = _norm_ip(peer["address"])
+            if key not in found and peer.get("password") not in (None, ""):
+                found[key] = str(peer["password"])
+    return found
+
+
+def _peer_password(peer, passwords, where):
+    if not peer.get("has_password"):
+        return ""
+    key = _norm_ip(peer["address"])
+    if key not in (passwords or {}):
+        raise RenderError("%s: BGP peer %s has a password in the plan but none was found in "
+                          "vip_bgp_peers / vip_bgp.peers" % (where, peer["address"]))
+    return passwords[key]
+
+
+def kube_vip_bgp_peers(peers, passwords, where):
+    """kube-vip's ``bgp_peers`` value: ``address:AS:password:multihop[:port]``, IPv6 in brackets."""
+    out = []
+    for peer in peers:
+        addr = str(peer["address"])
+        if ":" in addr:
+            addr = "[%s]" % addr
+        item = "%s:%s:%s:%s" % (addr, peer["as"], _peer_password(peer, passwords, where),
+                                str(bool(peer.get("multihop"))).lower())
+        if int(peer.get("port", 179)) != 179:
+            item += ":%s" % peer["port"]
+        out.append(item)
+    return ",".join(out)
+
+
+def has_password(peers):
+    """True when any of ``peers`` (plan shape) carries a password."""
+    return any(p.get("has_password") for p in peers or [])
+
+
+# ---------------------------------------------------------------- kube-vip
+
+
+def _subnet_env(plan, prefix):
+    return _env(plan["kube_vip"]["subnet_env"], prefix)
+
+
+def _leader_env(election, namespace_env):
+    return [
+        _env("vip_leaderelection", True),
+        _env("vip_leasename", election["lease_name"]),
+        _env(namespace_env, election["lease_namespace"]),
+        _env("vip_leaseduration", election["lease_duration"]),
+        _env("vip_renewdeadline", election["renew_deadline"]),
+        _env("vip_retryperiod", election["retry_period"]),
+    ]
+
+
+def _bgp_env(plan, peers, router_id_env, passwords, where, secret_ref=None):
+    bgp = plan["bgp"]
+    env = [_env("bgp_enable", True), router_id_env, _env("bgp_as", bgp["local_as"])]
+    if secret_ref:
+        env.append({"name": "bgp_peers", "valueFrom": {"secretKeyRef": secret_ref}})
+    else:
+        env.append(_env("bgp_peers", kube_vip_bgp_peers(peers, passwords, where)))
+    if bgp.get("source_address"):
+        env.append(_env("bgp_sourceip", bgp["source_address"]))
+    if bgp.get("source_interface"):
+        env.append(_env("bgp_sourceif", bgp["source_interface"]))
+    env.append(_env("bgp_hold_time", bgp["hold_time"]))
+    env.append(_env("bgp_keepalive_interval", bgp["keepalive_interval"]))
+    return env
+
+
+def control_plane_env(plan, host=None, passwords=None, secret_ref=None):
+    """Environment of the control-plane kube-vip (``host`` None: the DaemonSet variant)."""
+    cp = plan["control_plane"]
+    node = plan["nodes"][host] if host else None
+    interface = node["interface"] if node else cp["interface"]
+    env = [
+        _env("vip_arp", cp["mode"] == "arp"),
+        _env("port", cp["port"]),
+        _field_env("vip_nodename", "spec.nodeName"),
+        _env("vip_interface", interface),
+        _subnet_env(plan, cp["prefix"]),
+        _env("cp_enable", cp["cp_enable"]),
+        _env("svc_enable", cp["svc_enable"]),
+    ]
+    env += _leader_env(cp["leader_election"], "cp_namespace")
+    if cp["mode"] == "bgp":
+        if node:
+            router_id = _env("bgp_routerid", node["bgp_router_id"])
+            peers = node["bgp_peers"]
+        else:
+            router_id = _bgp_router_id_env(plan)
+            peers = plan["bgp"]["peers"]
+        env += _bgp_env(plan, peers, router_id, passwords, "kube-vip control plane on %s" % (host or "DaemonSet"),
+                        secret_ref)
+    if cp["mode"] == "routing_table":
+        rt = cp["routing_table"]
+        env += [_env("vip_routingtable", True), _env("vip_routingtableid", rt["table"]),
+                _env("vip_routingprotocol", rt["protocol"]), _env("vip_cleanroutingtable", rt["clean"])]
+    lb = cp["load_balancer"]
+    if lb["enabled"]:
+        env += [_env("lb_enable", True), _env("lb_port", lb["port"]), _env("lb_fwdmethod", lb["forward_method"])]
+    env += [_env("address", cp["address"]), _env("prometheus_server", plan["kube_vip"]["prometheus_server"])]
+    return env
+
+
+def _bgp_router_id_env(plan):
+    if plan["bgp"].get("router_id"):
+        return _env("bgp_routerid", plan["bgp"]["router_id"])
+    return _field_env("bgp_routerid", "status.hostIP")
+
+
+def _container(plan, env, privileged=False, mounts=None):
+    caps = {"add": ["NET_ADMIN", "NET_RAW"]}
+    security = {"capabilities": caps}
+    if privileged:
+        security["privileged"] = True
+    else:
+        caps["drop"] = ["ALL"]
+    container = {
+        "name": "kube-vip",
+        "image": plan["kube_vip"]["image"],
+        "imagePullPolicy": "IfNotPresent",
+        "args": ["manager"],
+        "env": env,
+        "securityContext": security,
+    }
+    if mounts:
+        container["volumeMounts"] = mounts
+    return container
+
+
+def kube_vip_static_pod(plan, host, cluster, use_super_admin=False, passwords=None):
+    """The control-plane kube-vip static pod for inventory host ``host``."""
+    plan = plain(plan)
+    cp = plan["control_plane"]
+    node = plan["nodes"][host]
+    paths = plan["cluster"]["paths"]
+    kubeconfig = paths["kubeconfig"]
+    if use_super_admin and node.get("super_admin"):
+        kubeconfig = paths["super_admin_kubeconfig"]
+    mount = {"name": "kubeconfig", "mountPath": "/etc/kubernetes/admin.conf"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": _meta("kube-vip", cluster, "control-plane", NAMESPACE),
+        "spec": {
+            "containers": [_container(plan, control_plane_env(plan, host, passwords), cp["privileged"], [mount])],
+            "hostAliases": [{"ip": "127.0.0.1", "hostnames": ["kubernetes"]}],
+            "hostNetwork": True,
+            "volumes": [{"name": "kubeconfig", "hostPath": {"path": kubeconfig, "type": "File"}}],
+        },
+    }
+
+
+def _rbac(names, cluster, component, rules):
+    sa, role, binding = names
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(sa, cluster, component, NAMESPACE, "kube-vip")},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+         "metadata": _meta(role, cluster, component, app="kube-vip"), "rules": rules},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": _meta(binding, cluster, component, app="kube-vip"),
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+         "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": NAMESPACE}]},
+    ]
+
+
+def _control_plane_affinity(plan):
+    names = [n["node_name"] for n in plan["nodes"].values() if n["control_plane"]]
+    return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": names}]}]}}}
+
+
+def _daemonset(name, cluster, component, sa, container, affinity=None):
+    selector = {"app.kubernetes.io/name": name, CLUSTER_LABEL: str(cluster)}
+    spec = {"serviceAccountName": sa, "hostNetwork": True}
+    if affinity:
+        spec["affinity"] = affinity
+    spec["tolerations"] = CP_TOLERATIONS
+    spec["containers"] = [container]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": _meta(name, cluster, component, NAMESPACE),
+        "spec": {
+            "selector": {"matchLabels": selector},
+            "template": {"metadata": {"labels": labels(cluster, component, name)}, "spec": spec},
+        },
+    }
+
+
+def _bgp_secret(name, cluster, component, peers_value):
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": _meta(name, cluster, component, NAMESPACE, "kube-vip"),
+            "type": "Opaque", "stringData": {"bgp_peers": peers_value}}
+
+
+def kube_vip_control_plane_daemonset(plan, cluster, names, passwords=None):
+    """The control-plane kube-vip as a DaemonSet pinned to the control-plane nodes, with RBAC.
+
+    ``names``: dict with daemonset, service_account, cluster_role, cluster_role_binding, bgp_secret.
+    In BGP mode the peers (with passwords) go to a Secret read through ``secretKeyRef``.
+    """
+    plan = plain(plan)
+    cp = plan["control_plane"]
+    objects = _rbac((names["service_account"], names["cluster_role"], names["cluster_role_binding"]),
+                    cluster, "control-plane", KUBE_VIP_RULES)
+    ref = None
+    if cp["mode"] == "bgp":
+        ref = {"name": names["bgp_secret"], "key": "bgp_peers"}
+        objects.append(_bgp_secret(names["bgp_secret"], cluster, "control-plane",
+                                   kube_vip_bgp_peers(plan["bgp"]["peers"], passwords, "kube-vip control-plane DaemonSet")))
+    container = _container(plan, control_plane_env(plan, None, passwords, ref), cp["privileged"])
+    objects.append(_daemonset(names["daemonset"], cluster, "control-plane", names["service_account"], container,
+                              _control_plane_affinity(plan)))
+    return objects
+
+
+def services_env(plan, prometheus_server, secret_ref=None, passwords=None):
+    """Environment of the services kube-vip (``cp_enable`` false, ``svc_enable`` true)."""
+    kv = plan["services"]["kube_vip"]
+    env = [_env("vip_arp", kv["mode"] == "arp"), _field_env("vip_nodename", "spec.nodeName")]
+    if kv.get("interface"):
+        env.append(_env("vip_servicesinterface", kv["interface"]))
+    env += [_env("cp_enable", False), _env("svc_enable", True), _env("svc_leasename", kv["lease_name"]),
+            _env("svc_election", kv["svc_election"]), _env("vip_leaderelection", True)]
+    cp = plan.get("control_plane")
+    if cp:
+        election = cp["leader_election"]
+        env += [_env("vip_leaseduration", election["lease_duration"]), _env("vip_renewdeadline", election["renew_deadline"]),
+                _env("vip_retryperiod", election["retry_period"])]
+    if kv["lb_class_only"]:
+        env += [_env("lb_class_only", True), _env("lb_class_name", kv["lb_class_name"])]
+    if kv["mode"] == "bgp":
+        env += _bgp_env(plan, plan["bgp"]["peers"], _bgp_router_id_env(plan), passwords, "kube-vip services", secret_ref)
+    if plan["kube_vip"].get("endpointslices_env"):
+        env.append(_env(plan["kube_vip"]["endpointslices_env"], True))
+    env.append(_env("prometheus_server", prometheus_server if plan["kube_vip"]["prometheus_server"] else ""))
+    return env
+
+
+def kube_vip_services(plan, cluster, prometheus_server=":2113", bgp_secret="kube-vip-services-bgp", passwords=None):
+    """ServiceAccount, ClusterRole, binding, (BGP Secret) and the services DaemonSet."""
+    plan = plain(plan)
+    kv = plan["services"]["kube_vip"]
+    objects = _rbac((kv["service_account"], kv["cluster_role"], kv["cluster_role_binding"]), cluster, "services",
+                    KUBE_VIP_RULES)
+    ref = None
+    if kv["mode"] == "bgp":
+        ref = {"name": bgp_secret, "key": "bgp_peers"}
+        objects.append(_bgp_secret(bgp_secret, cluster, "services",
+                                   kube_vip_bgp_peers(plan["bgp"]["peers"], passwords, "kube-vip services DaemonSet")))
+    container = _container(plan, services_env(plan, prometheus_server, ref, passwords))
+    affinity = _control_plane_affinity(plan) if kv["placement"] == "control_plane" else None
+    objects.append(_daemonset(kv["daemonset_name"], cluster, "services", kv["service_account"], container, affinity))
+    return objects
+
+
+def kube_vip_cloud_provider(plan, cluster, deployment=True):
+    """ConfigMap ``kubevip`` and (``deployment``) the kube-vip-cloud-provider with its RBAC."""
+    plan = plain(plan)
+    cloud = plan["services"]["kube_vip"]["cloud_provider"]
+    data = {k: str(v) for k, v in sorted(cloud["configmap"].items())}
+    objects = [{"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": _meta("kubevip", cluster, "cloud-provider", NAMESPACE, "kube-vip-cloud-provider"), "data": data}]
+    if not deployment:
+        return objects
+    sa = "kube-vip-cloud-controller"
+    objects += _rbac((sa, "system:kube-vip-cloud-controller-role", "system:kube-vip-cloud-controller-binding"),
+                     cluster, "cloud-provider", CLOUD_PROVIDER_RULES)
+    for obj in objects[1:]:
+        obj["metadata"]["labels"]["app.kubernetes.io/name"] = "kube-vip-cloud-provider"
+    name = "kube-vip-cloud-provider"
+    selector = {"app.kubernetes.io/name": name, CLUSTER_LABEL: str(cluster)}
+    objects.append({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(name, cluster, "cloud-provider", NAMESPACE),
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": selector},
+            "template": {
+                "metadata": {"labels": labels(cluster, "cloud-provider", name)},
+                "spec": {
+                    "serviceAccountName": sa,
+                    "affinity": _control_plane_affinity(plan),
+                    "tolerations": CP_TOLERATIONS,
+                    "containers": [{
+                        "name": name,
+                        "image": plan["kube_vip"]["cloud_provider_image"],
+                        "imagePullPolicy": "IfNotPresent",
+                        "command": ["/kube-vip-cloud-provider", "--leader-elect-resource-name=kube-vip-cloud-controller"],
+                        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+                    }],
+                },
+            },
+        },
+    })
+    return objects
+
+
+# ---------------------------------------------------------------- MetalLB
+
+
+def _selectors(value):
+    return [plain(s) for s in value or []]
+
+
+def metallb_pools(plan, cluster):
+    """IPAddressPool and its L2Advertisement or BGPAdvertisement, per pool, pool by pool."""
+    plan = plain(plan)
+    ns = plan["services"]["metallb"]["namespace"]
+    out = []
+    for pool in plan["services"]["pools"]:
+        out.append({"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+                    "metadata": _meta(pool["name"], cluster, "pool", ns, "metallb"),
+                    "spec": {"addresses": pool["addresses"], "autoAssign": pool["auto_assign"]}})
+        spec = {"ipAddressPools": [pool["name"]]}
+        if pool["advertisement"] == "l2":
+            kind = "L2Advertisement"
+            if pool["interfaces"]:
+                spec["interfaces"] = pool["interfaces"]
+        else:
+            kind = "BGPAdvertisement"
+        if pool["node_selectors"]:
+            spec["nodeSelectors"] = _selectors(pool["node_selectors"])
+        out.append({"apiVersion": "metallb.io/v1beta1", "kind": kind,
+                    "metadata": _meta(pool["name"], cluster, "advertisement", ns, "metallb"), "spec": spec})
+    return out
+
+
+def metallb_bgp_peers(plan, cluster):
+    """One BGPPeer (v1beta2) per plan peer; passwords only by ``passwordSecret``."""
+    plan = plain(plan)
+    ns = plan["services"]["metallb"]["namespace"]
+    bgp = plan["bgp"]
+    out = []
+    for peer in plan["services"]["metallb"]["bgp_peers"]:
+        spec = {"myASN": bgp["local_as"], "peerASN": peer["as"], "peerAddress": peer["address"],
+                "peerPort": peer["port"], "holdTime": "%ss" % bgp["hold_time"],
+                "keepaliveTime": "%ss" % bgp["keepalive_interval"]}
+        if peer["multihop"]:
+            spec["ebgpMultiHop"] = True
+        if bgp.get("router_id"):
+            spec["routerID"] = bgp["router_id"]
+        if bgp.get("source_address"):
+            spec["sourceAddress"] = bgp["source_address"]
+        if peer.get("password_secret"):
+            spec["passwordSecret"] = {"name": peer["password_secret"]["name"], "namespace": ns}
+        if peer["node_selectors"]:
+            spec["nodeSelectors"] = _selectors(peer["node_selectors"])
+        out.append({"apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
+                    "metadata": _meta(peer["name"], cluster, "bgp-peer", ns, "metallb"), "spec": spec})
+    return out
+
+
+def metallb_bgp_secrets(plan, cluster, passwords):
+    """The basic-auth Secrets MetalLB reads BGP passwords from (contain the passwords)."""
+    plan = plain(plan)
+    ns = plan["services"]["metallb"]["namespace"]
+    out = []
+    for peer in plan["services"]["metallb"]["bgp_peers"]:
+        ref = peer.get("password_secret")
+        if not ref:
+            continue
+        password = _peer_password(dict(peer, has_password=True), passwords, "MetalLB BGPPeer %s" % peer["name"])
+        out.append({"apiVersion": "v1", "kind": "Secret", "metadata": _meta(ref["name"], cluster, "bgp-peer", ns, "metallb"),
+                    "type": "kubernetes.io/basic-auth", "stringData": {ref.get("key", "password"): password}})
+    return out
+
+
+# ---------------------------------------------------------------- kube-proxy
+
+
+def kube_proxy_configuration(plan):
+    """KubeProxyConfiguration (v1alpha1) with only the fields this collection owns."""
+    kp = plain(plan)["kube_proxy"]
+    ipvs = {"strictARP": kp["strict_arp"]}
+    if kp["exclude_cidrs"]:
+        ipvs["excludeCIDRs"] = kp["exclude_cidrs"]
+    return {"apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration",
+            "mode": kp["mode"], "ipvs": ipvs}
+
+
+def kube_proxy_configmap_patch(plan):
+    """JSON merge patch (RFC 7386) for ``config.conf`` of the live ``kube-proxy`` ConfigMap."""
+    kp = plain(plan)["kube_proxy"]
+    return {"mode": kp["mode"], "ipvs": {"strictARP": kp["strict_arp"], "excludeCIDRs": kp["exclude_cidrs"] or None}}
+
+
+def kube_proxy_daemonset_patch(plan):
+    """JSON patch (RFC 6902) adding ``--cleanup-ipvs=true`` to kube-proxy, or None when not asked."""
+    if not plain(plan)["kube_proxy"]["cleanup_ipvs"]:
+        return None
+    return [{"op": "add", "path": "/spec/template/spec/containers/0/command/-", "value": "--cleanup-ipvs=true"}]
+
+
+def kube_proxy_args(plan):
+    """kube-proxy flags for k3s/RKE2 (``kube-proxy-arg``), same settings as the kubeadm document."""
+    kp = plain(plan)["kube_proxy"]
+    args = ["proxy-mode=%s" % kp["mode"]]
+    if kp["mode"] == "ipvs":
+        args.append("ipvs-strict-arp=%s" % str(kp["strict_arp"]).lower())
+        if kp["exclude_cidrs"]:
+            args.append("ipvs-exclude-cidrs=%s" % ",".join(kp["exclude_cidrs"]))
+    if kp["cleanup_ipvs"]:
+        args.append("cleanup-ipvs=true")
+    return {"kube-proxy-arg+": args}
+
+
+def kube_proxy_applies(plan):
+    """True when kube-proxy settings are rendered at all (managed and kube-proxy present)."""
+    kp = plain(plan)["kube_proxy"]
+    return bool(kp["manage"]) and kp["mode"] != "none"
+
+
+# ---------------------------------------------------------------- host preparation
+
+
+def _uses_ipvs(plan, host):
+    kp = plan["kube_proxy"]
+    cp = plan.get("control_plane")
+    node = plan["nodes"][host]
+    lb = bool(cp and cp["load_balancer"]["enabled"] and node["control_plane"])
+    return kp["mode"] == "ipvs" or lb
+
+
+def host_modules(plan, host):
+    """Kernel modules ``host`` needs loaded (IPVS when kube-proxy or kube-vip's lb uses it)."""
+    plan = plain(plan)
+    return list(IPVS_MODULES) if _uses_ipvs(plan, host) else []
+
+
+def host_sysctls(plan, host, nonlocal_bind=False):
+    """Sysctls for ``host`` as an ordered list of [key, value]."""
+    plan = plain(plan)
+    out = []
+    kp = plan["kube_proxy"]
+    cp = plan.get("control_plane")
+    if kp["mode"] == "ipvs" and kp["strict_arp"]:
+        out += [["net.ipv4.conf.all.arp_ignore", "1"], ["net.ipv4.conf.all.arp_announce", "2"]]
+    if nonlocal_bind and cp and plan["nodes"][host]["control_plane"]:
+        key = "net.ipv4.ip_nonlocal_bind" if cp["family"] == "ipv4" else "net.ipv6.ip_nonlocal_bind"
+        out.append([key, "1"])
+    return out
