@@ -1,0 +1,221 @@
+# -*- coding: utf-8 -*-
+# Copyright: baremetal.vip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The live VIP state of a cluster, read from the Kubernetes API (read-only).
+
+``summarize_*`` functions turn API objects (plain dicts) into the small records
+``baremetal.vip.cluster_info`` returns; they need no server and are unit-tested directly.
+``gather()`` reads the objects through a ``k8s_client.Api`` and puts the records together.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+
+try:
+    import yaml
+except ImportError:  # yaml comes with ansible-core; guarded for the sanity import test
+    yaml = None
+
+KUBE_VIP_ANNOTATION_PREFIX = "kube-vip.io/"
+LEASE_NAME_ANNOTATION = "kube-vip.io/leaseName"
+LB_IPS_ANNOTATION = "kube-vip.io/loadbalancerIPs"
+
+DEFAULTS = dict(
+    lease_namespace="kube-system",
+    control_plane_lease="plndr-cp-lock",
+    services_lease="plndr-svcs-lock",
+    daemonset_name="kube-vip-ds",
+    daemonset_namespace="kube-system",
+    kube_proxy_configmap="kube-proxy",
+    kube_proxy_namespace="kube-system",
+)
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def parse_time(text):
+    """An RFC 3339 time of the API (Time or MicroTime) as an aware datetime; None if unset."""
+    if not text:
+        return None
+    if isinstance(text, datetime.datetime):
+        return text if text.tzinfo else text.replace(tzinfo=datetime.timezone.utc)
+    text = str(text).replace("Z", "+00:00")
+    head, sep, rest = text.partition(".")
+    if sep:  # at most microseconds for fromisoformat
+        digits = "".join(c for c in rest if c.isdigit())
+        zone = rest[len(digits):]
+        text = "%s.%s%s" % (head, (digits + "000000")[:6], zone)
+    parsed = datetime.datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
+
+
+def summarize_lease(lease, name, namespace, now):
+    """Holder, renew time and age of one Lease (``present: false`` when it does not exist)."""
+    out = dict(name=name, namespace=namespace, present=lease is not None, holder=None,
+               renew_time=None, renew_age_seconds=None, lease_duration_seconds=None,
+               expired=None, transitions=None)
+    if lease is None:
+        return out
+    spec = lease.get("spec") or {}
+    renew = parse_time(spec.get("renewTime") or spec.get("acquireTime"))
+    duration = spec.get("leaseDurationSeconds")
+    out.update(holder=spec.get("holderIdentity") or None,
+               lease_duration_seconds=duration,
+               transitions=spec.get("leaseTransitions"))
+    if renew is not None:
+        age = round((now - renew).total_seconds(), 1)
+        out.update(renew_time=renew.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), renew_age_seconds=age,
+                   expired=bool(duration) and age > duration)
+    return out
+
+
+def service_lease_name(service):
+    """The per-service lease kube-vip uses with svc_election: annotation or kubevip-<name>."""
+    meta = service.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    return annotations.get(LEASE_NAME_ANNOTATION) or "kubevip-%s" % meta.get("name")
+
+
+def _split_ips(text):
+    return [ip.strip() for ip in (text or "").split(",") if ip.strip()]
+
+
+def summarize_service(service):
+    """A LoadBalancer Service: the addresses it asked for and got, and who may handle it."""
+    meta = service.get("metadata") or {}
+    spec = service.get("spec") or {}
+    annotations = meta.get("annotations") or {}
+    ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    requested = []
+    if spec.get("loadBalancerIP"):
+        requested.append(spec["loadBalancerIP"])
+    for ip in _split_ips(annotations.get(LB_IPS_ANNOTATION)):
+        if ip not in requested:
+            requested.append(ip)
+    return dict(
+        namespace=meta.get("namespace"),
+        name=meta.get("name"),
+        load_balancer_class=spec.get("loadBalancerClass"),
+        external_traffic_policy=spec.get("externalTrafficPolicy") or "Cluster",
+        ingress_ips=[i.get("ip") or i.get("hostname") for i in ingress if i.get("ip") or i.get("hostname")],
+        requested_ips=requested,
+        ports=[dict(port=p.get("port"), protocol=p.get("protocol", "TCP")) for p in spec.get("ports") or []],
+        kube_vip_annotations=dict((k, v) for k, v in sorted(annotations.items())
+                                  if k.startswith(KUBE_VIP_ANNOTATION_PREFIX)),
+        lease_name=service_lease_name(service),
+    )
+
+
+def summarize_kube_proxy(configmap):
+    """The live kube-proxy settings that matter for VIPs (ConfigMap key config.conf)."""
+    out = dict(present=configmap is not None, mode=None, strict_arp=None, exclude_cidrs=[],
+               parse_error=None)
+    if configmap is None:
+        return out
+    text = (configmap.get("data") or {}).get("config.conf")
+    if text is None:
+        out["parse_error"] = "the ConfigMap has no key config.conf"
+        return out
+    try:
+        config = yaml.safe_load(text) or {}
+        if not isinstance(config, dict):
+            raise ValueError("config.conf is not a mapping")
+    except Exception as exc:  # pylint: disable=broad-except
+        out["parse_error"] = "config.conf does not parse: %s" % exc
+        return out
+    ipvs = config.get("ipvs") or {}
+    out.update(mode=config.get("mode") or "", strict_arp=bool(ipvs.get("strictARP", False)),
+               exclude_cidrs=list(ipvs.get("excludeCIDRs") or []))
+    return out
+
+
+def summarize_node(node):
+    meta = node.get("metadata") or {}
+    status = node.get("status") or {}
+    labels = meta.get("labels") or {}
+    addresses = [dict(type=a.get("type"), address=a.get("address")) for a in status.get("addresses") or []]
+    ready = [c.get("status") == "True" for c in status.get("conditions") or [] if c.get("type") == "Ready"]
+    return dict(
+        name=meta.get("name"),
+        addresses=addresses,
+        internal_ips=[a["address"] for a in addresses if a["type"] == "InternalIP"],
+        roles=sorted(k.split("/", 1)[1] for k in labels if k.startswith("node-role.kubernetes.io/")),
+        ready=ready[0] if ready else None,
+        has_vip_label=labels.get("kube-vip.io/has-ip"),
+    )
+
+
+def _pod_ready(pod):
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def kube_vip_pods(pods, daemonset):
+    """kube-vip pods: those the DaemonSet owns (by ownerReference, or by its selector's labels
+    when the API gave no owner) and static pods (mirror pods named kube-vip-<node>)."""
+    out = []
+    ds_meta = (daemonset or {}).get("metadata") or {}
+    match = (((daemonset or {}).get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    for pod in pods:
+        meta = pod.get("metadata") or {}
+        owners = meta.get("ownerReferences") or []
+        labels = meta.get("labels") or {}
+        source = None
+        if daemonset and any(o.get("kind") == "DaemonSet" and o.get("name") == ds_meta.get("name")
+                             for o in owners):
+            source = "daemonset"
+        elif daemonset and not owners and match and all(labels.get(k) == v for k, v in match.items()):
+            source = "daemonset"
+        elif any(o.get("kind") == "Node" for o in owners) and meta.get("name", "").startswith("kube-vip-"):
+            source = "static_pod"
+        if source:
+            out.append(dict(name=meta.get("name"), namespace=meta.get("namespace"), source=source,
+                            node=(pod.get("spec") or {}).get("nodeName"),
+                            phase=(pod.get("status") or {}).get("phase"), ready=_pod_ready(pod)))
+    return sorted(out, key=lambda p: (p["node"] or "", p["name"]))
+
+
+def summarize_daemonset(daemonset, name, namespace):
+    status = (daemonset or {}).get("status") or {}
+    return dict(name=name, namespace=namespace, present=daemonset is not None,
+                desired=status.get("desiredNumberScheduled"), ready=status.get("numberReady"),
+                image=[c.get("image") for c in ((((daemonset or {}).get("spec") or {}).get("template") or {})
+                                                .get("spec") or {}).get("containers") or []])
+
+
+def gather(api, options=None, now=None):
+    """Everything cluster_info returns, read through ``api`` (a k8s_client.Api)."""
+    opts = dict(DEFAULTS)
+    opts.update(dict((k, v) for k, v in (options or {}).items() if v is not None))
+    now = now or utcnow()
+    leases = dict(((lease["metadata"].get("namespace"), lease["metadata"]["name"]), lease)
+                  for lease in api.list("coordination.k8s.io/v1", "Lease"))
+    services = [summarize_service(s) for s in api.list("v1", "Service")
+                if (s.get("spec") or {}).get("type") == "LoadBalancer"]
+    for svc in services:
+        key = (svc["namespace"], svc["lease_name"])
+        svc["lease"] = summarize_lease(leases.get(key), key[1], key[0], now)
+    ns = opts["lease_namespace"]
+    ds_name, ds_ns = opts["daemonset_name"], opts["daemonset_namespace"]
+    daemonset = api.get("apps/v1", "DaemonSet", ds_name, ds_ns)
+    pods = api.list("v1", "Pod", namespace=ds_ns)
+    kube_proxy = api.get("v1", "ConfigMap", opts["kube_proxy_configmap"], opts["kube_proxy_namespace"])
+    return dict(
+        api=dict(host=api.host),
+        leases=dict(
+            control_plane=summarize_lease(leases.get((ns, opts["control_plane_lease"])),
+                                          opts["control_plane_lease"], ns, now),
+            services=summarize_lease(leases.get((ns, opts["services_lease"])),
+                                     opts["services_lease"], ns, now),
+        ),
+        services=sorted(services, key=lambda s: (s["namespace"], s["name"])),
+        kube_proxy=summarize_kube_proxy(kube_proxy),
+        nodes=[summarize_node(n) for n in api.list("v1", "Node")],
+        kube_vip=dict(daemonset=summarize_daemonset(daemonset, ds_name, ds_ns),
+                      pods=kube_vip_pods(pods, daemonset)),
+    )

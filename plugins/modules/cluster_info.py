@@ -1,0 +1,254 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: baremetal.vip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: cluster_info
+short_description: Read the live VIP state of a cluster from the Kubernetes API
+version_added: "0.1.0"
+description:
+  - Reads, through a kubeconfig, what decides where virtual IPs live in a cluster and returns it
+    as plain data, for verification and remediation.
+  - The holders and renew ages of kube-vip's leases, the control-plane lease (C(plndr-cp-lock)),
+    the services lease (C(plndr-svcs-lock)) and the per-service leases (C(kubevip-<service>) in
+    the Service's namespace, or the name in annotation C(kube-vip.io/leaseName)).
+  - Every Service of type C(LoadBalancer) with the addresses it asked for
+    (C(spec.loadBalancerIP), annotation C(kube-vip.io/loadbalancerIPs)) and got
+    (C(status.loadBalancer.ingress)), its class, C(externalTrafficPolicy) and kube-vip annotations.
+  - The live kube-proxy settings from ConfigMap C(kube-proxy) in C(kube-system), key
+    C(config.conf) (C(mode), C(ipvs.strictARP), C(ipvs.excludeCIDRs)).
+  - The nodes with their addresses, and the nodes where kube-vip runs (pods of the kube-vip
+    DaemonSet, and kube-vip static pods).
+  - Read-only. Errors say what was being read and from which API address, and what to do about
+    the usual causes (API unreachable, a kubeadm 1.29 or later C(admin.conf) without rights).
+author:
+  - baremetal.vip developers
+requirements:
+  - kubernetes (the Python client) >= 24.2.0
+attributes:
+  check_mode:
+    support: full
+    details: The module only reads.
+  diff_mode:
+    support: none
+options:
+  kubeconfig:
+    description:
+      - Path of the kubeconfig on the host the module runs on. Its credentials are never printed.
+    type: path
+    required: true
+  context:
+    description:
+      - The kubeconfig context to use. Default is the kubeconfig's current context.
+    type: str
+  request_timeout:
+    description:
+      - Seconds to wait for each answer of the API.
+    type: int
+    default: 15
+  lease_namespace:
+    description:
+      - Namespace of the control-plane and services leases (kube-vip's C(cp_namespace)).
+    type: str
+    default: kube-system
+  control_plane_lease:
+    description:
+      - Name of the control-plane lease (kube-vip's C(vip_leasename)).
+    type: str
+    default: plndr-cp-lock
+  services_lease:
+    description:
+      - Name of the services lease (kube-vip's C(svc_leasename)).
+    type: str
+    default: plndr-svcs-lock
+  daemonset_name:
+    description:
+      - Name of the kube-vip DaemonSet.
+    type: str
+    default: kube-vip-ds
+  daemonset_namespace:
+    description:
+      - Namespace of the kube-vip DaemonSet (and of kube-vip static pods).
+    type: str
+    default: kube-system
+notes:
+  - Needs C(list) on Leases, Services, Nodes and Pods (in O(daemonset_namespace)), and C(get) on
+    the DaemonSet and the ConfigMap C(kube-proxy).
+  - On kubeadm 1.29 and later, C(/etc/kubernetes/admin.conf) has rights only once the
+    ClusterRoleBinding C(kubeadm:cluster-admins) exists; use C(/etc/kubernetes/super-admin.conf)
+    on the first control-plane node until then.
+  - Renew ages are computed with the clock of the host the module runs on.
+seealso:
+  - module: baremetal.vip.k8s_apply_set
+  - module: kubernetes.core.k8s_info
+"""
+
+EXAMPLES = r"""
+- name: Read the VIP state of the cluster
+  baremetal.vip.cluster_info:
+    kubeconfig: /etc/kubernetes/admin.conf
+  register: __cluster
+
+- name: Show who holds the control-plane VIP
+  ansible.builtin.debug:
+    msg: "{{ __cluster.leases.control_plane.holder }} (renewed {{ __cluster.leases.control_plane.renew_age_seconds }}s ago)"
+
+- name: Services still waiting for an address
+  ansible.builtin.debug:
+    msg: "{{ __cluster.services | selectattr('ingress_ips', 'equalto', []) | map(attribute='name') | list }}"
+
+- name: The first control-plane node of kubeadm 1.29+ during init
+  baremetal.vip.cluster_info:
+    kubeconfig: /etc/kubernetes/super-admin.conf
+    control_plane_lease: plndr-cp-lock
+"""
+
+RETURN = r"""
+api:
+  description: Where the data was read from.
+  returned: success
+  type: dict
+  contains:
+    host:
+      description: The API address of the kubeconfig (never its credentials).
+      type: str
+      sample: https://192.0.2.10:6443
+leases:
+  description: The control-plane and services leases.
+  returned: success
+  type: dict
+  contains:
+    control_plane:
+      description: The control-plane lease; see O(control_plane_lease).
+      type: dict
+      sample:
+        name: plndr-cp-lock
+        namespace: kube-system
+        present: true
+        holder: cp1
+        renew_time: "2026-01-01T10:00:00.000000Z"
+        renew_age_seconds: 1.4
+        lease_duration_seconds: 15
+        expired: false
+        transitions: 2
+    services:
+      description: The services lease, same keys as RV(leases.control_plane).
+      type: dict
+services:
+  description: Services of type LoadBalancer, sorted by namespace and name.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    namespace:
+      description: Namespace of the Service.
+      type: str
+    name:
+      description: Name of the Service.
+      type: str
+    load_balancer_class:
+      description: C(spec.loadBalancerClass), or null.
+      type: str
+    external_traffic_policy:
+      description: C(Cluster) or C(Local).
+      type: str
+    ingress_ips:
+      description: Addresses in C(status.loadBalancer.ingress) (what a provider assigned).
+      type: list
+      elements: str
+    requested_ips:
+      description: C(spec.loadBalancerIP) and the addresses of annotation C(kube-vip.io/loadbalancerIPs).
+      type: list
+      elements: str
+    ports:
+      description: Ports and protocols.
+      type: list
+      elements: dict
+    kube_vip_annotations:
+      description: The Service's annotations whose key starts with C(kube-vip.io/).
+      type: dict
+    lease_name:
+      description: The per-service lease kube-vip uses with service election.
+      type: str
+    lease:
+      description: That lease, same keys as RV(leases.control_plane) (C(present=false) without service election).
+      type: dict
+kube_proxy:
+  description: The live kube-proxy configuration (ConfigMap C(kube-proxy), key C(config.conf)).
+  returned: success
+  type: dict
+  contains:
+    present:
+      description: Whether the ConfigMap exists (k3s and RKE2 have none).
+      type: bool
+    mode:
+      description: C(mode) as written; an empty string means the default (iptables).
+      type: str
+    strict_arp:
+      description: C(ipvs.strictARP).
+      type: bool
+    exclude_cidrs:
+      description: C(ipvs.excludeCIDRs).
+      type: list
+      elements: str
+    parse_error:
+      description: Why C(config.conf) could not be read, or null.
+      type: str
+nodes:
+  description: The cluster's nodes.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - name: cp1
+      addresses: [{type: InternalIP, address: 192.0.2.11}, {type: Hostname, address: cp1}]
+      internal_ips: [192.0.2.11]
+      roles: [control-plane]
+      ready: true
+      has_vip_label: null
+kube_vip:
+  description: The kube-vip DaemonSet and where kube-vip pods run.
+  returned: success
+  type: dict
+  contains:
+    daemonset:
+      description: Name, namespace, C(present), C(desired) and C(ready) pod counts, container images.
+      type: dict
+    pods:
+      description: kube-vip pods with C(node), C(phase), C(ready) and C(source) (C(daemonset) or C(static_pod)).
+      type: list
+      elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.baremetal.vip.plugins.module_utils import k8s_client
+from ansible_collections.baremetal.vip.plugins.module_utils.k8s_state import DEFAULTS, gather
+
+
+def main():
+    argument_spec = dict(k8s_client.CONNECTION_ARGS)
+    argument_spec.update((key, dict(type="str", default=value)) for key, value in DEFAULTS.items()
+                         if key not in ("kube_proxy_configmap", "kube_proxy_namespace"))
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if not k8s_client.HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=k8s_client.KUBERNETES_IMPORT_ERROR)
+    api = None
+    try:
+        api = k8s_client.connect(module.params)
+        result = gather(api, dict((k, module.params[k]) for k in DEFAULTS if k in module.params))
+    except k8s_client.K8sError as exc:
+        module.fail_json(msg="reading the cluster's VIP state: %s" % exc)
+    finally:
+        if api is not None:
+            api.close()
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()
