@@ -1,0 +1,266 @@
+# -*- coding: utf-8 -*-
+# Copyright: baremetal.vip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One function per host module: validate options, read, decide, apply (unless check mode).
+
+Each returns the module's result dict (``changed``, what was found, what changed, ``diff``) or
+raises ``VipError`` -- always before the first change when the options are at fault.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.baremetal.vip.plugins.module_utils import ipvs as ipvs_utils
+from ansible_collections.baremetal.vip.plugins.module_utils import netstate
+from ansible_collections.baremetal.vip.plugins.module_utils import reconcile
+from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError
+
+DEFAULT_TABLE = 198
+DEFAULT_PROTOCOL = 248
+
+# Option specs shared by the modules.
+ROUTE_SCOPE_OPTIONS = dict(
+    table=dict(type="int", default=DEFAULT_TABLE),
+    protocol=dict(type="int", default=DEFAULT_PROTOCOL),
+)
+
+
+def route_line(route):
+    """'198.51.100.7/32 dev eth0 table 198 proto 248' (one line of a diff)."""
+    return "%s dev %s table %s proto %s%s" % (route["destination"], route.get("interface"), route["table"],
+                                              route["protocol"], "" if route.get("type") == "unicast" else " type %s" % route.get("type"))
+
+
+def address_line(addr):
+    """'192.0.2.10/32 dev eth0'."""
+    return "%s/%s dev %s" % (addr["address"], addr["prefix"], addr["interface"])
+
+
+def service_lines(services):
+    """ipvsadm-like text of services and their real servers."""
+    lines = []
+    for service in services:
+        lines.append("%s %s" % (reconcile.describe_service(service), service.get("scheduler")))
+        for dest in service.get("real_servers", []):
+            lines.append("  -> %s:%s %s weight %s" % (dest["address"], dest["port"], dest.get("forward_method") or "route",
+                                                      dest.get("weight", 1)))
+    return lines
+
+
+def text_diff(before, after):
+    """Ansible diff of two line lists."""
+    return {"before": "\n".join(sorted(before)) + "\n", "after": "\n".join(sorted(after)) + "\n"}
+
+
+def _with_iproute(function):
+    with netstate.open_iproute() as ipr:
+        return function(ipr, netstate.read_links(ipr))
+
+
+# --------------------------------------------------------------------------- vip_facts
+
+def gather_facts(params):
+    """vip_facts: addresses, kube-vip's routes (and legacy ones), IPVS services."""
+    table, protocol = params["table"], params["protocol"]
+    reconcile.check_route_scope(table, protocol, destructive=False)
+    result = {"changed": False}
+    gather = set(params["gather"])
+
+    def read(ipr, links):
+        if "addresses" in gather:
+            result["addresses"] = netstate.read_addresses(ipr, links)
+        if "routes" in gather:
+            routes = netstate.read_routes(ipr, table, links)
+            result["routes"] = [r for r in routes if r["protocol"] == protocol]
+            result["legacy_routes"] = [r for r in routes if reconcile.is_legacy_route(r, table, protocol)]
+
+    _with_iproute(read)
+    if "ipvs" in gather:
+        ipvs = ipvs_utils.open_ipvs()
+        result["ipvs_available"] = ipvs is not None
+        result["ipvs_services"] = []
+        if ipvs is not None:
+            try:
+                result["ipvs_services"] = ipvs_utils.read_services(ipvs)
+            finally:
+                ipvs.close()
+    result["ansible_facts"] = {"vip_host": dict((k, v) for k, v in result.items() if k != "changed")}
+    return result
+
+
+# --------------------------------------------------------------------------- vip_routes
+
+def desired_routes(routes):
+    """Normalize the ``routes`` option."""
+    desired = []
+    for index, route in enumerate(routes or []):
+        what = "routes[%d].destination" % index
+        desired.append({"destination": reconcile.normalize_host_cidr(route["destination"], what),
+                        "interface": route["interface"]})
+    return desired
+
+
+def reconcile_routes(params, check_mode):
+    """vip_routes: add kube-vip's routes, prune its orphans, remove named legacy routes."""
+    table, protocol = params["table"], params["protocol"]
+    desired = desired_routes(params["routes"])
+    remove_legacy = [reconcile.normalize_host_cidr(value, "remove_legacy[%d]" % index)
+                     for index, value in enumerate(params["remove_legacy"] or [])]
+
+    def run(ipr, links):
+        for want in desired:
+            netstate.link_index(links, want["interface"], "adding route %s to table %s" % (want["destination"], table))
+        current = netstate.read_routes(ipr, table, links)
+        changes = reconcile.plan_routes(desired, current, table, protocol, params["prune"], remove_legacy)
+        before = [route_line(r) for r in current]
+        after = [route_line(r) for r in current if r not in changes["remove"]] + [route_line(r) for r in changes["add"]]
+        changed = bool(changes["add"] or changes["remove"])
+        if changed and not check_mode:
+            netstate.apply_routes(ipr, changes, links)
+            current = netstate.read_routes(ipr, table, links)
+            after = [route_line(r) for r in current]
+        return {
+            "changed": changed,
+            "added": changes["add"],
+            "removed": changes["remove"],
+            "legacy_routes": changes["legacy"],
+            "routes": [r for r in current if r["protocol"] == protocol],
+            "diff": text_diff(before, after),
+        }
+
+    return _with_iproute(run)
+
+
+# --------------------------------------------------------------------------- vip_address
+
+def address_request(params):
+    """Validate vip_address options -> (present, absent, owned, protected)."""
+    address = params["address"]
+    present, absent = [], []
+    if address is not None:
+        address = reconcile.normalize_ip(address, "address")
+        full = 128 if reconcile.family_of(address) == "ipv6" else 32
+        prefix = params["prefix"] if params["prefix"] is not None else full
+        if not 0 < prefix <= full:
+            raise VipError("prefix %s is not valid for %s (1 to %d)" % (prefix, address, full))
+        if params["state"] == "present":
+            if not params["interface"]:
+                raise VipError("adding %s: interface is required with state=present" % address)
+            present.append({"address": address, "prefix": prefix, "interface": params["interface"]})
+        else:
+            absent.append({"address": address, "interface": params["interface"]})
+    elif not params["prune"]:
+        raise VipError("nothing to do: give address, or prune with owned_ranges")
+    if params["prune"] and not params["owned_ranges"]:
+        raise VipError("prune needs owned_ranges: without them every address would be a candidate")
+    owned = reconcile.parse_ranges(params["owned_ranges"], "owned_ranges") if params["owned_ranges"] else None
+    protected = [reconcile.normalize_ip(value, "protected_addresses[%d]" % index)
+                 for index, value in enumerate(params["protected_addresses"] or [])]
+    keep = [reconcile.normalize_ip(value, "keep_addresses[%d]" % index) for index, value in enumerate(params["keep_addresses"] or [])]
+    return present, absent, owned, protected, keep
+
+
+def reconcile_address(params, check_mode):
+    """vip_address: one VIP present/absent, optional prune of stray owned addresses."""
+    present, absent, owned, protected, keep = address_request(params)
+
+    def run(ipr, links):
+        for item in present + [a for a in absent if a["interface"]]:
+            netstate.link_index(links, item["interface"], "managing %s" % item["address"])
+        current = netstate.read_addresses(ipr, links)
+        changes = reconcile.plan_addresses(current, present, absent, owned, protected, params["prune"], keep)
+        before = [address_line(a) for a in current]
+        after = [address_line(a) for a in current if a not in changes["remove"]] + [address_line(a) for a in changes["add"]]
+        changed = bool(changes["add"] or changes["remove"])
+        result = {"changed": changed, "added": changes["add"], "removed": changes["remove"], "announced": False}
+        if changed and not check_mode:
+            netstate.apply_addresses(ipr, changes, links)
+            after = [address_line(a) for a in netstate.read_addresses(ipr, links)]
+        if params["announce"] and present and not check_mode:
+            item = present[0]
+            mac = links[netstate.link_index(links, item["interface"], "announcing %s" % item["address"])]["mac"]
+            netstate.announce(item["interface"], item["address"], mac, params["announce_count"])
+            result["announced"] = True
+        result["diff"] = text_diff(before, after)
+        return result
+
+    return _with_iproute(run)
+
+
+# --------------------------------------------------------------------------- ipvs_service
+
+def desired_services(services):
+    """Normalize the ``services`` option."""
+    result = []
+    for index, service in enumerate(services or []):
+        what = "services[%d]" % index
+        item = {"address": reconcile.normalize_ip(service["address"], what + ".address"),
+                "port": service["port"], "protocol": service["protocol"], "scheduler": service["scheduler"],
+                "real_servers": []}
+        if not 0 < item["port"] < 65536:
+            raise VipError("%s.port: %s is not a port (1 to 65535)" % (what, item["port"]))
+        for dindex, dest in enumerate(service["real_servers"] or []):
+            dwhat = "%s.real_servers[%d]" % (what, dindex)
+            port = dest["port"] if dest["port"] is not None else item["port"]
+            if not 0 < port < 65536 or dest["weight"] < 0:
+                raise VipError("%s: port %s / weight %s out of range" % (dwhat, port, dest["weight"]))
+            item["real_servers"].append({"address": reconcile.normalize_ip(dest["address"], dwhat + ".address"),
+                                         "port": port, "weight": dest["weight"], "forward_method": dest["forward_method"]})
+        result.append(item)
+    return result
+
+
+def reconcile_ipvs(params, check_mode):
+    """ipvs_service: restore missing services, fix real servers, prune stale owned ones."""
+    desired = desired_services(params["services"])
+    if params["prune"] and not params["owned_addresses"]:
+        raise VipError("prune needs owned_addresses: only services on the collection's VIPs may be removed")
+    owned = reconcile.parse_ranges(params["owned_addresses"], "owned_addresses") if params["owned_addresses"] else None
+    ipvs = ipvs_utils.open_ipvs()
+    if ipvs is None:
+        raise VipError("reconciling IPVS services failed: %s" % ipvs_utils.UNAVAILABLE)
+    try:
+        current = ipvs_utils.read_services(ipvs)
+        changes = reconcile.plan_ipvs(desired, current, owned, params["prune"])
+        changed = reconcile.has_changes(changes, ("remove_services", "add_services", "edit_services",
+                                                  "remove_dests", "add_dests", "edit_dests"))
+        before = service_lines(current)
+        after = before
+        if changed and not check_mode:
+            ipvs_utils.apply_ipvs(ipvs, changes)
+            current = ipvs_utils.read_services(ipvs)
+            after = service_lines(current)
+        elif changed:
+            after = service_lines(_simulate_ipvs(current, changes))
+    finally:
+        ipvs.close()
+    return {
+        "changed": changed,
+        "added": changes["add_services"],
+        "removed": changes["remove_services"],
+        "updated": {"schedulers": changes["edit_services"], "real_servers_added": changes["add_dests"],
+                    "real_servers_removed": changes["remove_dests"], "real_servers_updated": changes["edit_dests"]},
+        "foreign": changes["foreign"],
+        "services": current,
+        "diff": text_diff(before, after),
+    }
+
+
+def _simulate_ipvs(current, changes):
+    """What the services would look like after ``changes`` (for check mode's diff)."""
+    removed = set(reconcile.service_key(s) for s in changes["remove_services"])
+    state = dict((reconcile.service_key(s), dict(s, real_servers=list(s["real_servers"]))) for s in current
+                 if s.get("address") is not None and reconcile.service_key(s) not in removed)
+    for service in changes["add_services"]:
+        state[reconcile.service_key(service)] = dict(service, real_servers=list(service["real_servers"]))
+    for service in changes["edit_services"]:
+        state[reconcile.service_key(service)]["scheduler"] = service["scheduler"]
+    for kind in ("remove_dests", "edit_dests", "add_dests"):
+        for item in changes[kind]:
+            target = state[reconcile.service_key(item["service"])]
+            dests = [d for d in target["real_servers"] if (d["address"], d["port"]) != (item["dest"]["address"], item["dest"]["port"])]
+            if kind != "remove_dests":
+                dests.append(item["dest"])
+            target["real_servers"] = dests
+    return [s for s in current if s.get("address") is None] + list(state.values())

@@ -1,0 +1,279 @@
+# -*- coding: utf-8 -*-
+# Copyright: baremetal.vip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure decisions of the host modules: (desired, current, owned) -> change set.
+
+Nothing here talks to the kernel. Inputs are the plain dicts the readers in
+``netstate.py`` / ``ipvs.py`` return (or a test builds by hand); outputs are plain dicts the
+appliers execute. Every function refuses (``VipError``) before anything changes when the
+request is unsafe or contradictory.
+
+Shapes:
+
+* address: ``{"address": "192.0.2.10", "prefix": 32, "interface": "eth0", "family": "ipv4"}``
+* route: ``{"destination": "198.51.100.7/32", "interface": "eth0", "table": 198,
+  "protocol": 248, "type": "unicast", "family": "ipv4"}``
+* IPVS service: ``{"address": "192.0.2.10", "port": 6443, "protocol": "tcp",
+  "scheduler": "rr", "real_servers": [{"address": ..., "port": ..., "weight": 1,
+  "forward_method": "masquerade"}]}`` (``address`` is None for fwmark services).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.baremetal.vip.plugins.module_utils.deps import netaddr
+
+# Tables the kernel and every distribution use for themselves: never prune there.
+RESERVED_TABLES = {0: "unspec", 253: "default", 254: "main", 255: "local"}
+# Protocols of kernel, redirect, boot and static routes: never prune by them.
+RESERVED_PROTOCOLS = {0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "static"}
+IPVS_PROTOCOLS = ("tcp", "udp", "sctp")
+FORWARD_METHODS = ("masquerade", "local", "tunnel", "route")
+
+
+class VipError(Exception):
+    """A request the host modules refuse, with a message that says what and with which values."""
+
+
+# --------------------------------------------------------------------------- address math
+
+def family_of(address):
+    """'ipv4' or 'ipv6' for a normalized address or CIDR string."""
+    return "ipv6" if ":" in address else "ipv4"
+
+
+def normalize_ip(value, what):
+    """One IP address as a normalized string (compressed IPv6); VipError naming ``what``."""
+    if not isinstance(value, str) or "/" in value:
+        raise VipError("%s: %r is not an IP address" % (what, value))
+    try:
+        return str(netaddr.IPAddress(value))
+    except (netaddr.AddrFormatError, ValueError, TypeError):
+        raise VipError("%s: %r is not an IP address" % (what, value))
+
+
+def normalize_host_cidr(value, what):
+    """'198.51.100.7' or '198.51.100.7/32' -> '198.51.100.7/32' ('/128' for IPv6)."""
+    if not isinstance(value, str):
+        raise VipError("%s: %r is not an IP address" % (what, value))
+    address, _sep, prefix = value.partition("/")
+    address = normalize_ip(address, what)
+    full = 128 if family_of(address) == "ipv6" else 32
+    if prefix and prefix != str(full):
+        raise VipError("%s: %s is not a host route (kube-vip only writes /%d routes for %s)"
+                       % (what, value, full, family_of(address)))
+    return "%s/%d" % (address, full)
+
+
+def parse_ranges(values, what):
+    """CIDRs, single addresses or 'first-last' ranges -> netaddr.IPSet; VipError on bad input."""
+    result = netaddr.IPSet()
+    for index, value in enumerate(values or []):
+        label = "%s[%d]" % (what, index)
+        if not isinstance(value, str):
+            raise VipError("%s: %r is not an address, CIDR or range" % (label, value))
+        try:
+            if "-" in value:
+                first, last = (normalize_ip(part.strip(), label) for part in value.split("-", 1))
+                result.add(netaddr.IPRange(first, last))
+            else:
+                result.add(netaddr.IPNetwork(value).cidr)
+        except (netaddr.AddrFormatError, ValueError, TypeError) as exc:
+            raise VipError("%s: %r is not an address, CIDR or range (%s)" % (label, value, exc))
+    return result
+
+
+def in_ranges(address, ranges):
+    """Whether the IP ``address`` (no prefix) lies in the IPSet ``ranges``."""
+    return netaddr.IPAddress(address) in ranges
+
+
+# --------------------------------------------------------------------------- routes
+
+def check_route_scope(table, protocol, destructive):
+    """Refuse table 0 always, and reserved tables/protocols for anything that removes routes."""
+    if not isinstance(table, int) or not 0 < table < 2 ** 32:
+        raise VipError("routing table %r is not a table id (1 to 4294967295)" % (table,))
+    if not isinstance(protocol, int) or not 0 <= protocol <= 255:
+        raise VipError("route protocol %r is not a protocol number (0 to 255)" % (protocol,))
+    if destructive and table in RESERVED_TABLES:
+        raise VipError("refusing to remove routes from table %d (%s): it is not kube-vip's table; "
+                       "kube-vip's default is 198" % (table, RESERVED_TABLES[table]))
+    if destructive and protocol in RESERVED_PROTOCOLS:
+        raise VipError("refusing to remove routes of protocol %d (%s) from table %d: that protocol is "
+                       "not kube-vip's; kube-vip's default is 248" % (protocol, RESERVED_PROTOCOLS[protocol], table))
+
+
+def is_legacy_route(route, table, protocol):
+    """A host route in kube-vip's table without kube-vip's protocol (written by old releases)."""
+    full = 128 if route["family"] == "ipv6" else 32
+    return (route["table"] == table and route["protocol"] != protocol and route.get("type") == "unicast"
+            and route["destination"].endswith("/%d" % full))
+
+
+def plan_routes(desired, current, table, protocol, prune=False, remove_legacy=()):
+    """Change set for kube-vip's routing table.
+
+    ``desired``: list of {"destination": host CIDR, "interface": name} (normalized).
+    ``current``: every route the kernel has in ``table`` (any protocol).
+    Returns {"add": [...], "remove": [...], "legacy": [...], "unchanged": [...]}; removals are
+    applied first. Only routes of ``table`` AND ``protocol`` are ever removed, plus legacy host
+    routes of ``table`` the caller names in ``remove_legacy``.
+    """
+    check_route_scope(table, protocol, destructive=bool(prune or remove_legacy))
+    named_legacy = set(remove_legacy or ())
+    in_table = [r for r in current if r["table"] == table]
+    owned = [r for r in in_table if r["protocol"] == protocol]
+    legacy = [r for r in in_table if is_legacy_route(r, table, protocol)]
+    wanted = {(d["destination"], d["interface"]) for d in desired}
+    seen = set()
+    add, remove, unchanged = [], [], []
+
+    for want in desired:
+        key = (want["destination"], want["interface"])
+        if key in seen:
+            continue
+        seen.add(key)
+        same_dst = [r for r in owned if r["destination"] == want["destination"]]
+        if any(r["interface"] == want["interface"] and r.get("type") == "unicast" for r in same_dst):
+            unchanged.extend(r for r in same_dst if (r["destination"], r["interface"]) == key)
+            continue
+        for route in same_dst:
+            if route not in remove:
+                remove.append(route)
+        clash = [r for r in in_table if r["destination"] == want["destination"] and r["protocol"] != protocol]
+        for route in clash:
+            if route["destination"] not in named_legacy:
+                raise VipError(
+                    "cannot add route %s dev %s to table %d protocol %d: table %d already has %s with "
+                    "protocol %s%s; name it in remove_legacy to replace it"
+                    % (want["destination"], want["interface"], table, protocol, table, route["destination"],
+                       route["protocol"], " (legacy kube-vip route)" if route in legacy else ""))
+        add.append(dict(want, table=table, protocol=protocol, type="unicast", family=family_of(want["destination"])))
+
+    if prune:
+        for route in owned:
+            if (route["destination"], route["interface"]) not in wanted and route not in remove:
+                remove.append(route)
+    for route in legacy:
+        if route["destination"] in named_legacy and route not in remove:
+            remove.append(route)
+    return {"add": add, "remove": remove, "unchanged": unchanged,
+            "legacy": [r for r in legacy if r not in remove]}
+
+
+# --------------------------------------------------------------------------- addresses
+
+def plan_addresses(current, present=(), absent=(), owned=None, protected=(), prune=False, keep=()):
+    """Change set for VIP addresses.
+
+    ``present``: addresses that must be on their interface ({"address", "prefix", "interface"}).
+    ``absent``: addresses that must not be on their interface ({"address", "interface" or None}).
+    ``owned``: IPSet of the ranges kube-vip owns; with ``prune`` every current address inside it
+    that is not in ``present`` (same interface) is removed. ``protected`` addresses (the node's
+    own) are never removed and may not be asked for; ``keep`` addresses are never pruned.
+    Returns {"add": [...], "remove": [...], "unchanged": [...]}.
+    """
+    protected = set(protected)
+    spared = protected | set(keep)
+    for item in list(present) + list(absent):
+        if item["address"] in protected:
+            raise VipError("refusing to manage %s on %s: it is a protected address (the node's own)"
+                           % (item["address"], item.get("interface") or "any interface"))
+        if owned is not None and not in_ranges(item["address"], owned):
+            raise VipError("%s is outside owned_ranges: this module only manages addresses kube-vip owns"
+                           % item["address"])
+    want = {(p["address"], p["interface"]) for p in present}
+    add, remove, unchanged = [], [], []
+    for item in present:
+        found = [a for a in current if (a["address"], a["interface"]) == (item["address"], item["interface"])]
+        if found:
+            unchanged.extend(found)
+        elif item not in add:
+            add.append(dict(item, family=family_of(item["address"])))
+    for item in absent:
+        for addr in current:
+            if addr["address"] == item["address"] and item.get("interface") in (None, addr["interface"]):
+                if addr not in remove:
+                    remove.append(addr)
+    if prune and owned is not None:
+        for addr in current:
+            if ((addr["address"], addr["interface"]) not in want and addr["address"] not in spared
+                    and in_ranges(addr["address"], owned) and addr not in remove):
+                remove.append(addr)
+    return {"add": add, "remove": remove, "unchanged": unchanged}
+
+
+# --------------------------------------------------------------------------- IPVS
+
+def service_key(service):
+    """(address, port, protocol) of a virtual service."""
+    return (service["address"], service["port"], service["protocol"])
+
+
+def describe_service(service):
+    """'TCP 192.0.2.10:6443' / 'TCP [2001:db8::10]:6443'."""
+    if service.get("address") is None:
+        return "FWM %s" % service.get("fwmark")
+    address = service["address"]
+    if ":" in address:
+        address = "[%s]" % address
+    return "%s %s:%s" % (service["protocol"].upper(), address, service["port"])
+
+
+def _dest_differs(want, have):
+    if want.get("weight", 1) != have.get("weight"):
+        return True
+    return want.get("forward_method") is not None and want["forward_method"] != have.get("forward_method")
+
+
+def plan_ipvs(desired, current, owned=None, prune=False):
+    """Change set for IPVS virtual services on owned addresses.
+
+    ``desired``: normalized services (with real servers); ``current``: what the kernel has.
+    ``owned``: IPSet of addresses the collection manages; services outside it are never touched
+    and may not be desired. Returns a dict of ordered lists: remove_services, add_services,
+    edit_services, remove_dests, add_dests, edit_dests (dest entries are {"service", "dest"}),
+    plus "unchanged" and "foreign" service descriptions.
+    """
+    changes = {"remove_services": [], "add_services": [], "edit_services": [], "remove_dests": [],
+               "add_dests": [], "edit_dests": [], "unchanged": [], "foreign": []}
+    for service in desired:
+        if owned is not None and not in_ranges(service["address"], owned):
+            raise VipError("IPVS service %s: %s is outside owned_addresses; this module only manages the "
+                           "collection's VIPs" % (describe_service(service), service["address"]))
+    by_key = {}
+    for service in current:
+        if service.get("address") is None or owned is None or not in_ranges(service["address"], owned):
+            changes["foreign"].append(describe_service(service))
+            continue
+        by_key[service_key(service)] = service
+    for service in desired:
+        have = by_key.pop(service_key(service), None)
+        if have is None:
+            changes["add_services"].append(service)
+            continue
+        edits = [] if service["scheduler"] == have.get("scheduler") else [("edit_services", service)]
+        have_dests = {(d["address"], d["port"]): d for d in have.get("real_servers", [])}
+        for dest in service["real_servers"]:
+            old = have_dests.pop((dest["address"], dest["port"]), None)
+            if old is None:
+                edits.append(("add_dests", {"service": service, "dest": dest}))
+            elif _dest_differs(dest, old):
+                edits.append(("edit_dests", {"service": service, "dest": dest}))
+        edits.extend(("remove_dests", {"service": service, "dest": old}) for old in have_dests.values())
+        for kind, item in edits:
+            changes[kind].append(item)
+        if not edits:
+            changes["unchanged"].append(describe_service(service))
+    if prune:
+        changes["remove_services"].extend(by_key.values())
+    else:
+        changes["unchanged"].extend(describe_service(s) for s in by_key.values())
+    return changes
+
+
+def has_changes(changes, keys):
+    """Whether any of the lists ``keys`` in a change set is non-empty."""
+    return any(changes.get(key) for key in keys)

@@ -1,0 +1,175 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: baremetal.vip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: ipvs_service
+short_description: Verify and reconcile IPVS virtual services on the collection's VIPs
+description:
+  - Restores a missing virtual service (kube-proxy in IPVS mode deletes services it did not create), fixes its
+    scheduler and real servers (added, removed, weight and forwarding method), and with O(prune) removes
+    stale services on O(owned_addresses).
+  - Services on other addresses and fwmark services are never touched; they are listed in RV(foreign).
+  - Fails with a clear message when the kernel has no IPVS.
+version_added: 0.1.0
+author: baremetal.vip contributors
+requirements:
+  - pyroute2 >= 0.7.12
+  - netaddr
+options:
+  services:
+    description: The virtual services that must exist.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      address:
+        description: The VIP.
+        type: str
+        required: true
+      port:
+        description: The port.
+        type: int
+        required: true
+      protocol:
+        description: The protocol.
+        type: str
+        choices: [tcp, udp, sctp]
+        default: tcp
+      scheduler:
+        description: The IPVS scheduler (its kernel module must be loaded).
+        type: str
+        default: rr
+      real_servers:
+        description: The real servers.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          address:
+            description: Address of the real server.
+            type: str
+            required: true
+          port:
+            description: Port of the real server. Default the service's port.
+            type: int
+          weight:
+            description: Weight.
+            type: int
+            default: 1
+          forward_method:
+            description:
+              - Forwarding method (kube-vip C(lb_fwdmethod)). Compared only when given; new real servers
+                use C(route) (direct routing, the ipvsadm default) when omitted.
+            type: str
+            choices: [masquerade, local, tunnel, route]
+  owned_addresses:
+    description:
+      - Addresses, CIDRs or ranges of the VIPs the collection manages (C(vip_plan.owned.addresses)).
+      - Every service in O(services) must be on one of them. Required with O(prune).
+    type: list
+    elements: str
+    default: []
+  prune:
+    description: Remove services on O(owned_addresses) that are not in O(services).
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    description: Reports what would change, changes nothing.
+    support: full
+  diff_mode:
+    description: The virtual services before and after, ipvsadm-like.
+    support: full
+  platform:
+    description: Linux IPVS generic netlink.
+    support: full
+    platforms: posix
+seealso:
+  - module: baremetal.vip.vip_facts
+"""
+
+EXAMPLES = r"""
+- name: kube-vip's API server load balancer on the control-plane VIP
+  baremetal.vip.ipvs_service:
+    services:
+      - address: "{{ vip_plan.control_plane.address }}"
+        port: "{{ vip_plan.control_plane.load_balancer.port }}"
+        real_servers: "{{ groups['kube_control_plane'] | map('extract', vip_plan.nodes) |
+                          map(attribute='node_ip') | map('community.general.dict_kv', 'address') }}"
+    owned_addresses: "{{ vip_plan.owned.addresses }}"
+    prune: true
+"""
+
+RETURN = r"""
+added:
+  description: Services added, with their real servers.
+  returned: always
+  type: list
+  elements: dict
+removed:
+  description: Services removed.
+  returned: always
+  type: list
+  elements: dict
+updated:
+  description: Scheduler changes and real servers added, removed or updated.
+  returned: always
+  type: dict
+  sample: {"schedulers": [], "real_servers_added": [], "real_servers_removed": [], "real_servers_updated": []}
+foreign:
+  description: Services left alone (not on O(owned_addresses), or fwmark services).
+  returned: always
+  type: list
+  elements: str
+  sample: ["TCP 203.0.113.5:80"]
+services:
+  description: All virtual services after the change (before it, in check mode).
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.baremetal.vip.plugins.module_utils import deps
+from ansible_collections.baremetal.vip.plugins.module_utils import hosttasks
+from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError
+
+
+def main():
+    real_server = dict(
+        address=dict(type="str", required=True),
+        port=dict(type="int"),
+        weight=dict(type="int", default=1),
+        forward_method=dict(type="str", choices=["masquerade", "local", "tunnel", "route"]),
+    )
+    service = dict(
+        address=dict(type="str", required=True),
+        port=dict(type="int", required=True),
+        protocol=dict(type="str", choices=["tcp", "udp", "sctp"], default="tcp"),
+        scheduler=dict(type="str", default="rr"),
+        real_servers=dict(type="list", elements="dict", default=[], options=real_server),
+    )
+    argument_spec = dict(
+        services=dict(type="list", elements="dict", default=[], options=service),
+        owned_addresses=dict(type="list", elements="str", default=[]),
+        prune=dict(type="bool", default=False),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    deps.require(module)
+    try:
+        result = hosttasks.reconcile_ipvs(module.params, module.check_mode)
+    except VipError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: baremetal.vip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: vip_facts
+short_description: Read the host's VIP state (addresses, kube-vip routes, IPVS services) in one pass
+description:
+  - Reads the network state kube-vip works with on a host, over netlink, changing nothing.
+  - Addresses of every interface; the routes of kube-vip's routing table, dumped with the table in the
+    request so the kernel does the filtering; IPVS virtual services with their real servers.
+  - Routes of the table with kube-vip's protocol are returned in RV(routes); host routes of the table with
+    another protocol (written by kube-vip releases that did not set a protocol) in RV(legacy_routes).
+  - Also sets the fact C(vip_host) with the same data.
+version_added: 0.1.0
+author: baremetal.vip contributors
+requirements:
+  - pyroute2 >= 0.7.12
+  - netaddr
+options:
+  table:
+    description: kube-vip's routing table (C(vip_routingtableid)).
+    type: int
+    default: 198
+  protocol:
+    description: kube-vip's route protocol (C(vip_routingprotocol)).
+    type: int
+    default: 248
+  gather:
+    description: What to read.
+    type: list
+    elements: str
+    choices: [addresses, routes, ipvs]
+    default: [addresses, routes, ipvs]
+attributes:
+  check_mode:
+    description: Reads only; runs the same in check mode.
+    support: full
+  diff_mode:
+    description: Nothing changes, there is no diff.
+    support: none
+  facts:
+    description: Sets C(vip_host).
+    support: full
+  platform:
+    description: Linux netlink (rtnetlink and the IPVS generic netlink family).
+    support: full
+    platforms: posix
+notes:
+  - When the kernel has no IPVS, RV(ipvs_available) is C(false) and the module still succeeds.
+seealso:
+  - module: baremetal.vip.vip_routes
+  - module: baremetal.vip.vip_address
+  - module: baremetal.vip.ipvs_service
+"""
+
+EXAMPLES = r"""
+- name: Read VIP state
+  baremetal.vip.vip_facts:
+    table: "{{ vip_plan.owned.route_table }}"
+    protocol: "{{ vip_plan.owned.route_protocol }}"
+  register: __vip_state
+
+- name: Only addresses and routes
+  baremetal.vip.vip_facts:
+    gather: [addresses, routes]
+"""
+
+RETURN = r"""
+addresses:
+  description: Every IPv4 and IPv6 address of the host.
+  returned: when addresses are gathered
+  type: list
+  elements: dict
+  sample: [{"address": "192.0.2.10", "prefix": 32, "interface": "eth0", "family": "ipv4", "scope": "global"}]
+routes:
+  description: Routes of O(table) with protocol O(protocol).
+  returned: when routes are gathered
+  type: list
+  elements: dict
+  sample: [{"destination": "198.51.100.7/32", "interface": "eth0", "table": 198, "protocol": 248, "type": "unicast",
+            "scope": 253, "gateway": null, "family": "ipv4"}]
+legacy_routes:
+  description: Host routes (/32, /128) of O(table) with another protocol, left by old kube-vip releases.
+  returned: when routes are gathered
+  type: list
+  elements: dict
+ipvs_available:
+  description: Whether the kernel has IPVS.
+  returned: when ipvs is gathered
+  type: bool
+ipvs_services:
+  description: IPVS virtual services (fwmark services have O(address) null) with their real servers.
+  returned: when ipvs is gathered
+  type: list
+  elements: dict
+  sample: [{"address": "192.0.2.10", "port": 6443, "protocol": "tcp", "scheduler": "rr", "family": "ipv4", "fwmark": null,
+            "real_servers": [{"address": "192.0.2.11", "port": 6443, "weight": 1, "forward_method": "masquerade",
+                              "active_connections": 0, "inactive_connections": 0}]}]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.baremetal.vip.plugins.module_utils import deps
+from ansible_collections.baremetal.vip.plugins.module_utils import hosttasks
+from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError
+
+
+def main():
+    argument_spec = dict(
+        hosttasks.ROUTE_SCOPE_OPTIONS,
+        gather=dict(type="list", elements="str", choices=["addresses", "routes", "ipvs"],
+                    default=["addresses", "routes", "ipvs"]),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    deps.require(module)
+    try:
+        result = hosttasks.gather_facts(module.params)
+    except VipError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

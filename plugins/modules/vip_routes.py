@@ -1,0 +1,146 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: baremetal.vip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: vip_routes
+short_description: Reconcile kube-vip's routing table (routing-table mode)
+description:
+  - Adds the routes kube-vip would add for the given VIPs, exactly as kube-vip adds them (unicast host route
+    /32 or /128 on the interface, in O(table) with protocol O(protocol)).
+  - With O(prune), removes routes of O(table) B(and) O(protocol) that are not in O(routes). A route of another
+    protocol or another table is never removed.
+  - Host routes of O(table) with another protocol (kube-vip releases that did not set a protocol wrote them)
+    are reported in RV(legacy_routes) and removed only when named in O(remove_legacy).
+  - All options are checked before anything changes.
+version_added: 0.1.0
+author: baremetal.vip contributors
+requirements:
+  - pyroute2 >= 0.7.12
+  - netaddr
+options:
+  table:
+    description:
+      - kube-vip's routing table (C(vip_routingtableid)).
+      - With O(prune) or O(remove_legacy), tables 253, 254 and 255 are refused; table 0 always.
+    type: int
+    default: 198
+  protocol:
+    description:
+      - kube-vip's route protocol (C(vip_routingprotocol)).
+      - With O(prune) or O(remove_legacy), protocols 0 to 4 (kernel, boot, static ...) are refused.
+    type: int
+    default: 248
+  routes:
+    description: The routes that must exist.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      destination:
+        description: The VIP, as an address or a host CIDR (/32, /128).
+        type: str
+        required: true
+        aliases: [address]
+      interface:
+        description: The interface the route points to (the VIP interface).
+        type: str
+        required: true
+  prune:
+    description: Remove routes of O(table) with protocol O(protocol) that are not in O(routes).
+    type: bool
+    default: false
+  remove_legacy:
+    description: Legacy host routes (addresses or host CIDRs) of O(table) to remove, whatever their protocol.
+    type: list
+    elements: str
+    default: []
+attributes:
+  check_mode:
+    description: Reports what would change, changes nothing.
+    support: full
+  diff_mode:
+    description: Routes of the table before and after, one per line.
+    support: full
+  platform:
+    description: Linux rtnetlink.
+    support: full
+    platforms: posix
+seealso:
+  - module: baremetal.vip.vip_facts
+"""
+
+EXAMPLES = r"""
+- name: The control-plane VIP route, nothing else of kube-vip's in the table
+  baremetal.vip.vip_routes:
+    table: "{{ vip_plan.owned.route_table }}"
+    protocol: "{{ vip_plan.owned.route_protocol }}"
+    routes:
+      - destination: "{{ vip_plan.control_plane.address }}"
+        interface: "{{ vip_plan.nodes[inventory_hostname].interface }}"
+    prune: true
+
+- name: Remove a route an old kube-vip release left with protocol boot
+  baremetal.vip.vip_routes:
+    remove_legacy: [198.51.100.7/32]
+"""
+
+RETURN = r"""
+added:
+  description: Routes added (or that would be, in check mode).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"destination": "198.51.100.7/32", "interface": "eth0", "table": 198, "protocol": 248, "type": "unicast",
+            "family": "ipv4"}]
+removed:
+  description: Routes removed (or that would be).
+  returned: always
+  type: list
+  elements: dict
+legacy_routes:
+  description: Legacy host routes of the table that remain (not named in O(remove_legacy)).
+  returned: always
+  type: list
+  elements: dict
+routes:
+  description: Routes of the table with O(protocol), after the change (before it, in check mode).
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.baremetal.vip.plugins.module_utils import deps
+from ansible_collections.baremetal.vip.plugins.module_utils import hosttasks
+from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError
+
+
+def main():
+    argument_spec = dict(
+        hosttasks.ROUTE_SCOPE_OPTIONS,
+        routes=dict(type="list", elements="dict", default=[], options=dict(
+            destination=dict(type="str", required=True, aliases=["address"]),
+            interface=dict(type="str", required=True),
+        )),
+        prune=dict(type="bool", default=False),
+        remove_legacy=dict(type="list", elements="str", default=[]),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    deps.require(module)
+    try:
+        result = hosttasks.reconcile_routes(module.params, module.check_mode)
+    except VipError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
