@@ -73,7 +73,7 @@ options:
   pipelining:
     description:
       - Send modules on the command's standard input instead of copying them to the node first.
-      - On by default here: commands run as root without C(become), where pipelining has no drawback.
+      - On by default here, because commands run as root without C(become), where pipelining has no drawback.
     type: boolean
     default: true
     env:

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) 2026 baremetal.vip developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -215,7 +214,7 @@ class FakeKubeVip:
     def _inject_cp_vip_zero(self, node_name):
         removed = []
         for node in self.lab.nodes:
-            for dev in {self.vip_interface(node), node["interface"], "lo"}:
+            for dev in sorted({self.vip_interface(node), node["interface"], "lo"}):
                 if run(["ip", "-n", node["netns"], "addr", "del", self.cp_vip(), "dev", dev], check=False).returncode == 0:
                     removed.append(node["name"])
         self._record({"failure": "cp-vip-zero", "removed_from": removed})

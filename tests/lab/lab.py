@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) 2026 baremetal.vip developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -10,7 +9,7 @@
 
 Topology (nothing is created in the machine's own network namespace):
 
-    netns <id>-sw:   bridge br0 192.0.2.1/24 2001:db8::1/64, one port per node
+    netns <id>-sw:   bridge br0 192.0.2.1/24 198.51.100.254/24 2001:db8::1/64, one port per node
     netns <id>-cp1:  eth0 192.0.2.11/24 2001:db8::11/64 (veth to the bridge), lo
     ...
 
@@ -50,6 +49,7 @@ NETNS_DIR = "/run/netns"
 IPV4_NET = "192.0.2."
 IPV6_NET = "2001:db8::"
 SWITCH_HOST = 1
+SERVICE_SEGMENT_ADDRESS = "198.51.100.254"
 FIRST_NODE_HOST = 11
 CONTROL_PLANE_PREFIXES = ("cp", "master", "server", "control")
 
@@ -253,6 +253,8 @@ class Lab:
             "link add br0 type bridge",
             "addr add %s%d/24 dev br0" % (IPV4_NET, SWITCH_HOST),
             "addr add %s%d/64 dev br0 nodad" % (IPV6_NET, SWITCH_HOST),
+            # the segment also carries the Service pools (L2), as examples/lab's node_cidrs say
+            "addr add %s/24 dev br0" % SERVICE_SEGMENT_ADDRESS,
         ]
         for node in self.nodes:
             cmds.append("link add %s type veth peer name %s netns %s" % (node["port"], node["interface"], node["netns"]))

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# `make demo`: the collection's main job on the built-in lab (tests/lab/lab.py, examples/lab/).
+#
+#   lab up (5 network-namespace nodes) -> validate -> render into build/render
+#   -> bootstrap -> kube-vip's host state (fake_kube_vip.py, a stand-in, NOT kube-vip)
+#   -> inject the five failures -> verify (must fail) -> remediate -> verify (must pass)
+#   -> per-node report -> lab down (always, also on failure or Ctrl-C)
+#
+# Steps whose playbook is not in the checkout yet are skipped and listed at the end.
+# Root only: the lab creates network and mount namespaces.
+set -euo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "demo: needs root (the lab creates network and mount namespaces); run it as root, e.g. 'sudo make demo'" >&2
+  exit 2
+fi
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+bin="$top/.venv/bin"
+py="$bin/python"
+export ANSIBLE_CONFIG="$top/ansible.cfg"
+export PATH="$bin:$PATH"
+export ANSIBLE_DEPRECATION_WARNINGS=0
+cd "$top"
+
+build="$top/build"
+out="$build/demo"
+mkdir -p "$out"
+work=$(mktemp -d /tmp/baremetal-vip-demo.XXXXXX)
+state="$work/lab"
+inv="$state/inventory.yml"
+
+cleanup() {
+  rc=$?
+  "$py" tests/lab/lab.py down --state-dir "$state" || rc=1
+  rm -rf "$work"
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+skipped=()
+done_steps=()
+step() { printf '\n=== demo: %s\n' "$*"; }
+have() { [ -f "playbooks/$1.yml" ]; }
+play() { ansible-playbook -i "$inv" "$@"; }
+timed() {  # timed NAME CMD...: run, remember the duration
+  local t0 ms
+  t0=$(date +%s%N)
+  "${@:2}"
+  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  done_steps+=("$1 ($((ms / 1000)).$(printf '%03d' $((ms % 1000)))s)")
+}
+
+step "lab up: cp1 cp2 cp3 w1 w2 (state in $state)"
+timed "lab up" "$py" tests/lab/lab.py up --nodes cp1,cp2,cp3,w1,w2 --state-dir "$state"
+
+step "validate the plan (playbooks/validate.yml)"
+timed validate play playbooks/validate.yml
+
+if have render; then
+  step "render every manifest into build/render"
+  timed render play playbooks/render.yml -e "vip_render_dir=$build/render"
+else
+  skipped+=("render: playbooks/render.yml is not in the checkout yet")
+fi
+
+if have bootstrap && have verify && have remediate; then
+  step "bootstrap the lab nodes (playbooks/bootstrap.yml)"
+  timed bootstrap play playbooks/bootstrap.yml
+
+  step "kube-vip's host state on the nodes (fake_kube_vip.py stands in for kube-vip; it is not kube-vip)"
+  timed "fake kube-vip" "$py" tests/lab/fake_kube_vip.py --state-dir "$state" apply
+
+  step "inject the five failures"
+  timed inject "$py" tests/lab/fake_kube_vip.py --state-dir "$state" inject all
+
+  step "verify: must FAIL now"
+  if play playbooks/verify.yml -e "vip_verify_report=$out/verify-before.json"; then
+    echo "demo: verify passed although five failures were injected" >&2
+    exit 1
+  fi
+  done_steps+=("verify found the failures (report build/demo/verify-before.json)")
+
+  step "remediate (playbooks/remediate.yml)"
+  timed remediate play playbooks/remediate.yml
+
+  step "verify: must PASS now"
+  timed "verify after remediation" play playbooks/verify.yml -e "vip_verify_report=$out/verify-after.json"
+else
+  for p in bootstrap verify remediate; do
+    have "$p" || skipped+=("$p: playbooks/$p.yml is not in the checkout yet")
+  done
+  skipped+=("failure injection, verify and remediate: they need bootstrap, verify and remediate")
+  step "kube-vip's host state on the nodes (fake_kube_vip.py stands in for kube-vip; it is not kube-vip)"
+  timed "fake kube-vip" "$py" tests/lab/fake_kube_vip.py --state-dir "$state" apply
+fi
+
+step "per-node report (read from outside the nodes with iproute2; also in build/demo/nodes.json)"
+"$py" tests/lab/fake_kube_vip.py --state-dir "$state" show > "$out/nodes.json"
+"$py" - "$out/nodes.json" "$state" <<'PY'
+import json, os, sys
+nodes = json.load(open(sys.argv[1]))
+for name, node in nodes.items():
+    manifests = os.path.join(sys.argv[2], "nodes", name, "root", "etc", "kubernetes", "manifests")
+    files = sorted(os.listdir(manifests)) if os.path.isdir(manifests) else []
+    print("%-4s addresses: %s" % (name, ", ".join(node["addresses"])))
+    print("     routes (non-main tables): %s" % (", ".join("%s table %s proto %s" % (r["dst"], r["table"], r["protocol"]) for r in node["routes"]) or "-"))
+    print("     ipvs: %s" % ("not in this kernel" if node["ipvs"] is None else ", ".join(node["ipvs"]) or "-"))
+    print("     /etc/kubernetes/manifests: %s" % (", ".join(files) or "-"))
+PY
+
+printf '\n=== demo: done\n'
+for s in "${done_steps[@]}"; do echo "  ran:     $s"; done
+for s in "${skipped[@]+"${skipped[@]}"}"; do echo "  skipped: $s"; done
