@@ -1,0 +1,312 @@
+"""Decisions of the host modules, without a kernel: examples and properties."""
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ansible_collections.baremetal.vip.plugins.module_utils import reconcile
+from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError
+
+TABLE, PROTO = 198, 248
+
+
+def route(dst, dev="eth0", table=TABLE, proto=PROTO, rtype="unicast"):
+    family = reconcile.family_of(dst)
+    return {"destination": dst, "interface": dev, "table": table, "protocol": proto, "type": rtype,
+            "scope": 253 if family == "ipv4" else 0, "family": family, "gateway": None}
+
+
+def addr(address, dev="eth0", prefix=None):
+    family = reconcile.family_of(address)
+    return {"address": address, "prefix": prefix or (32 if family == "ipv4" else 128), "interface": dev,
+            "family": family, "scope": "global"}
+
+
+def service(address, port=6443, scheduler="rr", dests=()):
+    return {"address": address, "port": port, "protocol": "tcp", "scheduler": scheduler,
+            "real_servers": [{"address": d, "port": port, "weight": 1, "forward_method": None} for d in dests]}
+
+
+# --------------------------------------------------------------------------- normalization
+
+@pytest.mark.parametrize("value, expected", [
+    ("198.51.100.7", "198.51.100.7/32"),
+    ("198.51.100.7/32", "198.51.100.7/32"),
+    ("2001:DB8:0::7", "2001:db8::7/128"),
+    ("2001:db8::7/128", "2001:db8::7/128"),
+])
+def test_normalize_host_cidr(value, expected):
+    assert reconcile.normalize_host_cidr(value, "routes[0].destination") == expected
+
+
+@pytest.mark.parametrize("value, message", [
+    ("198.51.100.0/24", "routes[0].destination: 198.51.100.0/24 is not a host route"),
+    ("eth0", "routes[0].destination: 'eth0' is not an IP address"),
+    ("198.51.100.300", "is not an IP address"),
+    (7, "is not an IP address"),
+])
+def test_normalize_host_cidr_refuses(value, message):
+    with pytest.raises(VipError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        reconcile.normalize_host_cidr(value, "routes[0].destination")
+
+
+def test_parse_ranges_accepts_cidrs_addresses_and_ranges():
+    ranges = reconcile.parse_ranges(["198.51.100.0/28", "192.0.2.10", "198.51.100.20-198.51.100.30", "2001:db8::/64"], "x")
+    for inside in ("198.51.100.15", "192.0.2.10", "198.51.100.25", "2001:db8::5"):
+        assert reconcile.in_ranges(inside, ranges)
+    for outside in ("198.51.100.16", "192.0.2.11", "198.51.100.31", "2001:db8:1::5"):
+        assert not reconcile.in_ranges(outside, ranges)
+
+
+def test_parse_ranges_refuses_garbage():
+    with pytest.raises(VipError, match=r"owned_ranges\[1\]: 'nope' is not an address, CIDR or range"):
+        reconcile.parse_ranges(["198.51.100.0/28", "nope"], "owned_ranges")
+
+
+# --------------------------------------------------------------------------- routes
+
+def test_routes_add_missing_like_kube_vip():
+    changes = reconcile.plan_routes([{"destination": "198.51.100.7/32", "interface": "eth0"}], [], TABLE, PROTO)
+    assert changes["add"] == [{"destination": "198.51.100.7/32", "interface": "eth0", "table": 198, "protocol": 248,
+                               "type": "unicast", "family": "ipv4"}]
+    assert changes["remove"] == []
+
+
+def test_routes_present_is_unchanged():
+    current = [route("198.51.100.7/32"), route("2001:db8::7/128")]
+    desired = [{"destination": "198.51.100.7/32", "interface": "eth0"}, {"destination": "2001:db8::7/128", "interface": "eth0"}]
+    changes = reconcile.plan_routes(desired, current, TABLE, PROTO, prune=True)
+    assert changes["add"] == [] and changes["remove"] == []
+    assert len(changes["unchanged"]) == 2
+
+
+def test_routes_moved_interface_is_replaced():
+    changes = reconcile.plan_routes([{"destination": "198.51.100.7/32", "interface": "eth1"}], [route("198.51.100.7/32")],
+                                    TABLE, PROTO)
+    assert [r["interface"] for r in changes["remove"]] == ["eth0"]
+    assert [r["interface"] for r in changes["add"]] == ["eth1"]
+
+
+def test_routes_prune_only_own_table_and_protocol():
+    current = [route("198.51.100.7/32"), route("198.51.100.8/32"), route("198.51.100.9/32", proto=4),
+               route("203.0.113.0/24", proto=3), route("198.51.100.10/32", table=199)]
+    changes = reconcile.plan_routes([{"destination": "198.51.100.7/32", "interface": "eth0"}], current, TABLE, PROTO, prune=True)
+    assert [r["destination"] for r in changes["remove"]] == ["198.51.100.8/32"]
+    assert [r["destination"] for r in changes["legacy"]] == ["198.51.100.9/32"]
+
+
+def test_routes_legacy_removed_only_when_named():
+    current = [route("198.51.100.9/32", proto=3), route("2001:db8::9/128", proto=4)]
+    changes = reconcile.plan_routes([], current, TABLE, PROTO, prune=True)
+    assert changes["remove"] == [] and len(changes["legacy"]) == 2
+    changes = reconcile.plan_routes([], current, TABLE, PROTO, remove_legacy=["2001:db8::9/128"])
+    assert [r["destination"] for r in changes["remove"]] == ["2001:db8::9/128"]
+    assert [r["destination"] for r in changes["legacy"]] == ["198.51.100.9/32"]
+
+
+def test_routes_desired_clashing_with_legacy_needs_a_name():
+    current = [route("198.51.100.7/32", proto=3)]
+    desired = [{"destination": "198.51.100.7/32", "interface": "eth0"}]
+    with pytest.raises(VipError, match="table 198 already has 198.51.100.7/32 with protocol 3 .legacy kube-vip route.; "
+                                       "name it in remove_legacy"):
+        reconcile.plan_routes(desired, current, TABLE, PROTO)
+    changes = reconcile.plan_routes(desired, current, TABLE, PROTO, remove_legacy=["198.51.100.7/32"])
+    assert [r["protocol"] for r in changes["remove"]] == [3] and [r["protocol"] for r in changes["add"]] == [248]
+
+
+@pytest.mark.parametrize("table", [0, 253, 254, 255])
+def test_routes_refuse_reserved_tables_with_prune(table):
+    with pytest.raises(VipError, match="table %d" % table):
+        reconcile.plan_routes([], [route("198.51.100.7/32", table=table)], table, PROTO, prune=True)
+
+
+@pytest.mark.parametrize("proto", [0, 2, 3, 4])
+def test_routes_refuse_reserved_protocols_with_prune(proto):
+    with pytest.raises(VipError, match="refusing to remove routes of protocol %d" % proto):
+        reconcile.plan_routes([], [], TABLE, proto, prune=True)
+
+
+def test_routes_main_table_is_fine_without_prune():
+    changes = reconcile.plan_routes([{"destination": "198.51.100.7/32", "interface": "eth0"}], [], 254, PROTO)
+    assert changes["add"][0]["table"] == 254
+
+
+# --------------------------------------------------------------------------- addresses
+
+def owned(*ranges):
+    return reconcile.parse_ranges(list(ranges), "owned_ranges")
+
+
+def test_address_add_and_unchanged():
+    want = [{"address": "192.0.2.10", "prefix": 32, "interface": "eth0"}]
+    assert reconcile.plan_addresses([], want)["add"] == [dict(want[0], family="ipv4")]
+    changes = reconcile.plan_addresses([addr("192.0.2.10")], want)
+    assert changes["add"] == [] and changes["remove"] == []
+
+
+def test_address_absent_everywhere_or_on_one_interface():
+    current = [addr("192.0.2.10", "eth0"), addr("192.0.2.10", "eth1")]
+    assert len(reconcile.plan_addresses(current, absent=[{"address": "192.0.2.10", "interface": None}])["remove"]) == 2
+    assert [a["interface"] for a in reconcile.plan_addresses(current, absent=[{"address": "192.0.2.10", "interface": "eth1"}])["remove"]] == ["eth1"]
+
+
+def test_address_prune_inside_owned_only():
+    current = [addr("192.0.2.11", prefix=24), addr("198.51.100.3"), addr("198.51.100.4"), addr("203.0.113.5"),
+               addr("2001:db8::5"), addr("2001:db8:1::5")]
+    changes = reconcile.plan_addresses(current, [{"address": "198.51.100.3", "prefix": 32, "interface": "eth0"}],
+                                       owned=owned("198.51.100.0/28", "2001:db8::/64"), protected=["192.0.2.11"], prune=True)
+    assert sorted(a["address"] for a in changes["remove"]) == ["198.51.100.4", "2001:db8::5"]
+
+
+def test_address_prune_spares_protected_and_keep_even_inside_owned():
+    current = [addr("192.0.2.11", prefix=24), addr("192.0.2.12"), addr("192.0.2.13")]
+    changes = reconcile.plan_addresses(current, owned=owned("192.0.2.0/24"), protected=["192.0.2.11"], keep=["192.0.2.12"],
+                                       prune=True)
+    assert [a["address"] for a in changes["remove"]] == ["192.0.2.13"]
+
+
+def test_address_refuses_protected_and_outside_owned():
+    with pytest.raises(VipError, match="refusing to manage 192.0.2.11 on eth0: it is a protected address"):
+        reconcile.plan_addresses([], absent=[{"address": "192.0.2.11", "interface": "eth0"}], protected=["192.0.2.11"])
+    with pytest.raises(VipError, match="203.0.113.5 is outside owned_ranges"):
+        reconcile.plan_addresses([], [{"address": "203.0.113.5", "prefix": 32, "interface": "eth0"}], owned=owned("198.51.100.0/24"))
+
+
+# --------------------------------------------------------------------------- IPVS
+
+def test_ipvs_restores_missing_service():
+    want = [service("192.0.2.10", dests=["192.0.2.11", "192.0.2.12"])]
+    changes = reconcile.plan_ipvs(want, [], owned("192.0.2.10"))
+    assert changes["add_services"] == want
+
+
+def test_ipvs_fixes_scheduler_and_real_servers():
+    have = service("192.0.2.10", scheduler="wlc", dests=["192.0.2.11", "192.0.2.13"])
+    have["real_servers"][0]["weight"] = 5
+    want = [service("192.0.2.10", dests=["192.0.2.11", "192.0.2.12"])]
+    changes = reconcile.plan_ipvs(want, [have], owned("192.0.2.10"))
+    assert changes["edit_services"] == want
+    assert [i["dest"]["address"] for i in changes["add_dests"]] == ["192.0.2.12"]
+    assert [i["dest"]["address"] for i in changes["remove_dests"]] == ["192.0.2.13"]
+    assert [(i["dest"]["address"], i["dest"]["weight"]) for i in changes["edit_dests"]] == [("192.0.2.11", 1)]
+
+
+def test_ipvs_forward_method_compared_only_when_given():
+    have = service("192.0.2.10", dests=["192.0.2.11"])
+    have["real_servers"][0]["forward_method"] = "local"
+    want = service("192.0.2.10", dests=["192.0.2.11"])
+    assert reconcile.plan_ipvs([want], [have], owned("192.0.2.10"))["unchanged"] == ["TCP 192.0.2.10:6443"]
+    want["real_servers"][0]["forward_method"] = "masquerade"
+    assert len(reconcile.plan_ipvs([want], [have], owned("192.0.2.10"))["edit_dests"]) == 1
+
+
+def test_ipvs_prune_owned_only_and_never_fwmark():
+    current = [service("192.0.2.10"), service("192.0.2.20"), service("203.0.113.5", port=80),
+               {"address": None, "fwmark": 7, "port": 0, "protocol": 0, "scheduler": "rr", "real_servers": []}]
+    changes = reconcile.plan_ipvs([service("192.0.2.10")], current, owned("192.0.2.0/24"), prune=True)
+    assert [s["address"] for s in changes["remove_services"]] == ["192.0.2.20"]
+    assert changes["foreign"] == ["TCP 203.0.113.5:80", "FWM 7"]
+
+
+def test_ipvs_refuses_service_outside_owned():
+    with pytest.raises(VipError, match=r"IPVS service TCP \[2001:db8::10\]:6443: 2001:db8::10 is outside owned_addresses"):
+        reconcile.plan_ipvs([service("2001:db8::10")], [], owned("192.0.2.10"))
+
+
+# --------------------------------------------------------------------------- properties
+
+V4_HOSTS = st.integers(min_value=1, max_value=254)
+
+
+@st.composite
+def route_mix(draw):
+    """Routes of kube-vip (owned), other protocols, other tables; plus desired ones."""
+    hosts = draw(st.lists(V4_HOSTS, unique=True, min_size=0, max_size=30))
+    current, desired = [], []
+    for host in hosts:
+        dst = "198.51.100.%d/32" % host if host % 2 else "2001:db8::%x/128" % host
+        kind = draw(st.sampled_from(["owned", "owned_wanted", "other_proto", "other_table", "network", "wanted_new"]))
+        if kind.startswith("owned"):
+            current.append(route(dst, dev=draw(st.sampled_from(["eth0", "eth1"]))))
+            if kind == "owned_wanted":
+                desired.append({"destination": dst, "interface": draw(st.sampled_from(["eth0", "eth1"]))})
+        elif kind == "other_proto":
+            current.append(route(dst, proto=draw(st.sampled_from([2, 3, 4, 186, 249]))))
+        elif kind == "other_table":
+            current.append(route(dst, table=draw(st.sampled_from([199, 254, 1000]))))
+            if draw(st.booleans()):
+                desired.append({"destination": dst, "interface": "eth0"})
+        elif kind == "network":
+            current.append(route(dst.replace("/32", "/31").replace("/128", "/127"), proto=draw(st.sampled_from([3, 4]))))
+        else:
+            desired.append({"destination": dst, "interface": "eth0"})
+    return current, desired
+
+
+@settings(max_examples=300, deadline=None)
+@given(route_mix())
+def test_property_routes_remove_every_orphan_and_no_foreign(mix):
+    current, desired = mix
+    changes = reconcile.plan_routes(desired, current, TABLE, PROTO, prune=True)
+    wanted = {(d["destination"], d["interface"]) for d in desired}
+    orphans = [r for r in current if r["table"] == TABLE and r["protocol"] == PROTO
+               and (r["destination"], r["interface"]) not in wanted]
+    for orphan in orphans:
+        assert orphan in changes["remove"]
+    for removed in changes["remove"]:
+        assert removed["table"] == TABLE and removed["protocol"] == PROTO
+    after = [(r["destination"], r["interface"]) for r in current if r not in changes["remove"] and r["table"] == TABLE
+             and r["protocol"] == PROTO] + [(r["destination"], r["interface"]) for r in changes["add"]]
+    assert sorted(after) == sorted(wanted)
+
+
+RANGES = reconcile.parse_ranges(["198.51.100.0/25", "2001:db8::/120"], "owned_ranges")
+
+
+@st.composite
+def address_mix(draw):
+    entries = draw(st.lists(st.tuples(st.sampled_from(["192.0.2", "198.51.100", "203.0.113"]), V4_HOSTS,
+                                      st.sampled_from(["eth0", "eth1", "lo"])), unique=True, max_size=30))
+    current = [addr("%s.%d" % (net, host), dev) for net, host, dev in entries]
+    current += [addr("2001:db8::%x" % host, dev) for _net, host, dev in entries[:5]]
+    present = [{"address": a["address"], "prefix": a["prefix"], "interface": a["interface"]}
+               for a in current if reconcile.in_ranges(a["address"], RANGES) and draw(st.booleans())]
+    protected = [a["address"] for a in current if draw(st.integers(0, 9)) == 0]
+    present = [p for p in present if p["address"] not in protected]
+    return current, present, protected
+
+
+@settings(max_examples=300, deadline=None)
+@given(address_mix())
+def test_property_addresses_remove_every_orphan_and_no_foreign(mix):
+    current, present, protected = mix
+    ranges = RANGES
+    changes = reconcile.plan_addresses(current, present, owned=ranges, protected=protected, prune=True)
+    wanted = {(p["address"], p["interface"]) for p in present}
+    for item in current:
+        orphan = (reconcile.in_ranges(item["address"], ranges) and item["address"] not in protected
+                  and (item["address"], item["interface"]) not in wanted)
+        assert (item in changes["remove"]) == orphan, item
+
+
+@st.composite
+def service_mix(draw):
+    hosts = draw(st.lists(st.tuples(st.sampled_from(["192.0.2", "203.0.113"]), V4_HOSTS, st.sampled_from([80, 443, 6443])),
+                          unique=True, max_size=20))
+    current = [service("%s.%d" % (net, host), port) for net, host, port in hosts]
+    current.append({"address": None, "fwmark": 9, "port": 0, "protocol": 0, "scheduler": "rr", "real_servers": []})
+    desired = [s for s in current if s["address"] and s["address"].startswith("192.0.2.") and draw(st.booleans())]
+    desired += [service("192.0.2.%d" % h, 8443) for h in draw(st.lists(V4_HOSTS, unique=True, max_size=3))]
+    return current, desired
+
+
+@settings(max_examples=300, deadline=None)
+@given(service_mix())
+def test_property_ipvs_remove_every_orphan_and_no_foreign(mix):
+    current, desired = mix
+    changes = reconcile.plan_ipvs(desired, current, owned("192.0.2.0/24"), prune=True)
+    wanted = {reconcile.service_key(s) for s in desired}
+    removed = {reconcile.service_key(s) for s in changes["remove_services"]}
+    orphans = {reconcile.service_key(s) for s in current if s["address"] and s["address"].startswith("192.0.2.")} - wanted
+    assert removed == orphans
+    assert {reconcile.service_key(s) for s in changes["add_services"]} == wanted - {reconcile.service_key(s) for s in current
+                                                                                   if s["address"]}
