@@ -13,7 +13,8 @@ that playbooks/verify.yml must find and playbooks/remediate.yml must fix:
                      (plus two foreign routes, other table / other protocol, that must survive)
   cp-vip-zero        the control-plane VIP is on no node
   cp-vip-two         the control-plane VIP is on two nodes
-  pinned-daemonset   a rendered services DaemonSet pinned to control-plane nodes only
+  pinned-daemonset   the services DaemonSet in DIR/cluster/kube-vip-services.yaml (the layout of
+                     playbooks/render.yml) pinned to control-plane nodes only
 
     fake_kube_vip.py --state-dir DIR apply            # the healthy state
     fake_kube_vip.py --state-dir DIR inject all       # or one or more failure names
@@ -44,6 +45,8 @@ FAILURES = ("ipvs-deleted", "service-vip-on-cp", "stale-routes", "cp-vip-zero", 
 ALL_FAILURES = ("ipvs-deleted", "service-vip-on-cp", "stale-routes", "cp-vip-two", "pinned-daemonset")
 KUBE_VIP_TABLE = 198
 KUBE_VIP_PROTOCOL = 248
+SERVICES_MANIFEST = "kube-vip-services.yaml"  # the name playbooks/render.yml gives it under cluster/
+CONTROL_PLANE_SELECTOR = {"node-role.kubernetes.io/control-plane": ""}
 FOREIGN_ROUTES = (
     # same table, another protocol (static = 4): not kube-vip's
     {"dst": "198.51.100.13/32", "table": KUBE_VIP_TABLE, "protocol": 4},
@@ -226,12 +229,25 @@ class FakeKubeVip:
         self._record({"failure": "cp-vip-two", "nodes": [n["name"] for n in holders], "address": self.cp_vip()})
 
     def _inject_pinned_daemonset(self, node_name):
-        os.makedirs(os.path.join(self.cluster_dir, "manifests"), exist_ok=True)
-        path = os.path.join(self.cluster_dir, "manifests", "kube-vip-ds.yaml")
+        """Pin the services DaemonSet of STATE/cluster/kube-vip-services.yaml (render layout) to
+        control-plane nodes; without a rendered file, write a pinned DaemonSet there."""
+        os.makedirs(self.cluster_dir, exist_ok=True)
+        path = os.path.join(self.cluster_dir, SERVICES_MANIFEST)
+        docs = []
+        if os.path.exists(path):
+            with open(path) as handle:
+                docs = [d for d in yaml.safe_load_all(handle) if d]
+        daemonsets = [d for d in docs if d.get("kind") == "DaemonSet"]
+        if daemonsets:
+            for ds in daemonsets:
+                pod = ds["spec"]["template"]["spec"]
+                pod["nodeSelector"] = dict(pod.get("nodeSelector") or {}, **CONTROL_PLANE_SELECTOR)
+        else:
+            docs.append(pinned_daemonset(self.vars))
         with open(path, "w") as handle:
-            handle.write(pinned_daemonset(self.vars))
-        self._record({"failure": "pinned-daemonset", "path": path,
-                      "node_selector": {"node-role.kubernetes.io/control-plane": ""}})
+            yaml.safe_dump_all(docs, handle, sort_keys=False, explicit_start=True)
+        self._record({"failure": "pinned-daemonset", "path": path, "rendered_file": bool(daemonsets),
+                      "node_selector": CONTROL_PLANE_SELECTOR})
 
     # ------------------------------------------------------------------- show
     def show(self):
@@ -271,7 +287,7 @@ def pinned_daemonset(cluster_vars):
                 "spec": {
                     "serviceAccountName": "kube-vip",
                     "hostNetwork": True,
-                    "nodeSelector": {"node-role.kubernetes.io/control-plane": ""},
+                    "nodeSelector": dict(CONTROL_PLANE_SELECTOR),
                     "tolerations": [{"effect": "NoSchedule", "operator": "Exists"},
                                     {"effect": "NoExecute", "operator": "Exists"}],
                     "containers": [{
@@ -287,7 +303,7 @@ def pinned_daemonset(cluster_vars):
             },
         },
     }
-    return "---\n" + yaml.safe_dump(manifest, sort_keys=False)
+    return manifest
 
 
 def main(argv=None):

@@ -307,6 +307,8 @@ class Lab:
             "ansible_python_interpreter": self.state["python"],
             "ansible_pipelining": True,
             "vip_lab_state_dir": self.state_dir,
+            # "what is deployed", in the layout of playbooks/render.yml: verify/remediate read it
+            "vip_verify_render_dir": self.state_dir,
         })
         example_hosts = {}
         example_groups = root.get("children", {}) or {}
@@ -369,7 +371,7 @@ class Lab:
         existing = [n for n in names if _ns_exists(n)]
         if existing:
             ip_batch(["netns delete %s" % n for n in existing])
-        for entry in ("nodes", "cluster"):
+        for entry in ("nodes", "cluster", "hosts"):
             path = os.path.join(self.state_dir, entry)
             if os.path.isdir(path):
                 shutil.rmtree(path)

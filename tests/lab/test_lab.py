@@ -176,8 +176,8 @@ def test_fake_kube_vip_healthy_state_and_the_five_failures(up_lab):
     table200 = _witness(ns["cp1"], "route", "show", "table", "200")
     assert [(r["dst"], r["protocol"]) for r in table200] == [("203.0.113.7", "248")]
     # (5) the pinned DaemonSet manifest
-    with open(os.path.join(up_lab.state_dir, "cluster", "manifests", "kube-vip-ds.yaml")) as handle:
-        ds = yaml.safe_load(handle)
+    with open(os.path.join(up_lab.state_dir, "cluster", "kube-vip-services.yaml")) as handle:
+        ds = [d for d in yaml.safe_load_all(handle) if d["kind"] == "DaemonSet"][0]
     assert ds["spec"]["template"]["spec"]["nodeSelector"] == {"node-role.kubernetes.io/control-plane": ""}
     # (1) IPVS: only where the kernel has it, otherwise recorded as skipped
     with open(os.path.join(up_lab.state_dir, "injected.json")) as handle:
