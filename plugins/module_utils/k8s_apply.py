@@ -8,9 +8,10 @@ The decisions are plain functions over dicts (``prepare``, ``order_key``, ``prun
 against a ``k8s_client.Api``.
 
 Ownership: every object applied here carries ``app.kubernetes.io/managed-by: baremetal.vip``
-and ``baremetal.vip/apply-set: <set>``. Pruning lists only objects carrying both labels, of the
-kinds it is told to prune, and deletes those not in the desired set. Nothing else is deleted,
-and Namespaces are never pruned (deleting one deletes everything in it).
+and ``baremetal.vip/cluster: <set>`` (the labels the render roles give every cluster object; the
+set is the cluster's name). Pruning lists only objects carrying both labels, of the kinds it is
+told to prune, and deletes those not in the desired set. Nothing else is deleted, and
+Namespaces are never pruned (deleting one deletes everything in it).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,7 +27,7 @@ from ansible_collections.baremetal.vip.plugins.module_utils.k8s_client import K8
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "baremetal.vip"
-SET_LABEL = "baremetal.vip/apply-set"
+SET_LABEL = "baremetal.vip/cluster"  # the render roles set it to the cluster name
 FIELD_MANAGER = "baremetal.vip"
 METALLB_GROUP = "metallb.io"
 NEVER_PRUNED = ("Namespace", "CustomResourceDefinition")

@@ -20,7 +20,8 @@ description:
     O(webhook_timeout) seconds; a missing C(metallb.io) API (MetalLB CRDs not installed) is an
     explained error.
   - Every applied object gets the labels C(app.kubernetes.io/managed-by=baremetal.vip) and
-    C(baremetal.vip/apply-set=<set_name>).
+    C(baremetal.vip/cluster=<set_name>) (the labels the render roles of this collection give
+    every cluster object).
   - Pruning deletes objects of the applied kinds (and of O(prune_kinds)) that carry both labels
     with this O(set_name) and are not in O(objects). Nothing without these labels is ever
     deleted, and Namespaces are never pruned.
@@ -63,10 +64,11 @@ options:
     required: true
   set_name:
     description:
-      - Names the set, as the value of label C(baremetal.vip/apply-set). Pruning only touches
-        objects of this set. A DNS-1123 label, 63 characters at most.
+      - Names the set, as the value of label C(baremetal.vip/cluster), normally the cluster's
+        name (C(vip_plan.cluster.name), V(default) when unset). Pruning only touches objects of
+        this set. At most 63 characters.
     type: str
-    default: cluster
+    default: default
   namespace:
     description:
       - Namespace for namespaced objects that name none.
@@ -136,7 +138,7 @@ EXAMPLES = r"""
 - name: Apply the MetalLB configuration, pruning pools that left the inventory
   baremetal.vip.k8s_apply_set:
     kubeconfig: /etc/kubernetes/admin.conf
-    set_name: cluster
+    set_name: default
     objects: "{{ lookup('ansible.builtin.file', 'build/cluster/metallb.yaml') | ansible.builtin.from_yaml_all | list }}"
     prune_kinds:
       - {apiVersion: metallb.io/v1beta1, kind: IPAddressPool}
@@ -193,7 +195,7 @@ def main():
     argument_spec = dict(k8s_client.CONNECTION_ARGS)
     argument_spec.update(
         objects=dict(type="list", elements="dict", required=True),
-        set_name=dict(type="str", default="cluster"),
+        set_name=dict(type="str", default="default"),
         namespace=dict(type="str"),
         prune=dict(type="bool", default=True),
         prune_kinds=dict(type="list", elements="dict", default=[], options=dict(

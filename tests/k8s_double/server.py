@@ -366,7 +366,8 @@ class KubeDouble:
         """Store objects as they are (YAML text, a list, a List or a mapping with items)."""
         if isinstance(objects, str):
             docs = [d for d in yaml.safe_load_all(objects) if d]
-            objects = docs[0] if len(docs) == 1 and not docs[0].get("kind") else docs
+            single = len(docs) == 1 and (isinstance(docs[0], list) or "items" in docs[0])
+            objects = docs[0] if single else docs
         if isinstance(objects, dict):
             objects = objects.get("items") or []
         for obj in objects:
