@@ -78,4 +78,12 @@ class ActionModule(ActionBase):
             except KeyError:
                 continue
             out[key] = self._templar.template(value)
+        # Other vip_* names are passed by name only, so the plan can point out likely typos.
+        try:
+            names = list(hv.keys())
+        except (AttributeError, TypeError):
+            names = []
+        for key in names:
+            if isinstance(key, str) and key.startswith("vip_") and key not in out:
+                out[key] = None
         return out

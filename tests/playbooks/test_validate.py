@@ -1,0 +1,112 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""playbooks/validate.yml end to end: real ansible-playbook runs on the example inventories.
+
+Every host address is a documentation address nobody answers on: the runs also prove that the
+plan never contacts a host.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.join(TOP, ".venv", "bin")
+VALID = ("arp-metallb", "bgp-kube-vip", "routing-table", "k3s", "rke2", "dual-stack")
+SECRET = "pw-must-never-show-7f3a9c"
+
+
+def playbook(inventory, *extra, env_extra=None):
+    env = dict(os.environ)
+    env["PATH"] = BIN + os.pathsep + env.get("PATH", "")
+    env["ANSIBLE_CONFIG"] = os.path.join(TOP, "ansible.cfg")
+    env["ANSIBLE_NOCOLOR"] = "1"
+    env["ANSIBLE_FORCE_COLOR"] = "0"
+    env.pop("VIP_BGP_PASSWORD", None)
+    env.update(env_extra or {})
+    cmd = [os.path.join(BIN, "ansible-playbook"), "-i", os.path.join(TOP, "examples", inventory, "inventory.yml"),
+           os.path.join(TOP, "playbooks", "validate.yml")] + list(extra)
+    return subprocess.run(cmd, cwd=TOP, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def summary_of(name):
+    """The summary lines build_plan gives for an example, to find them in the playbook output."""
+    sys.path.insert(0, os.path.join(TOP, ".collections"))
+    from ansible_collections.baremetal.vip.plugins.plugin_utils.plan import build_plan  # pylint: disable=import-outside-toplevel
+    with open(os.path.join(TOP, "examples", name, "inventory.yml"), encoding="utf-8") as handle:
+        inv = yaml.safe_load(handle)["all"]
+    hosts, groups = {}, {}
+    for group, data in inv["children"].items():
+        groups[group] = list(data["hosts"])
+        hosts.update(data["hosts"])
+    return build_plan(inv["vars"], hosts, groups)["plan"]["summary"]
+
+
+@pytest.mark.parametrize("name", VALID)
+def test_valid_example_passes_and_prints_summary(name):
+    proc = playbook(name)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "vip_plan.summary" in out
+    for line in summary_of(name):
+        assert line in out
+    assert "unreachable=0" in out and "failed=0" in out
+
+
+def test_invalid_overlaps_fails_with_every_message():
+    proc = playbook("invalid/overlaps")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "the vip_* inventory has 7 error(s)" in out
+    for part in ("unknown key 'advertisment'; did you mean 'advertisement'?",
+                 "hostvars[cp3].ansible_host (192.0.2.11) is also the address of hostvars[cp1].ansible_host (192.0.2.11)",
+                 "vip_kube_proxy.strict_arp is false",
+                 "vip_kube_proxy.exclude_cidrs (198.51.100.0/24) misses the control-plane VIP 192.0.2.70",
+                 "kubernetes PR #97336",
+                 "vip_control_plane.address (192.0.2.70) overlaps vip_services.pools[0] (public, 192.0.2.64/28)",
+                 "vip_services.pools[1] (web, 192.0.2.72/29) overlaps vip_services.pools[0] (public, 192.0.2.64/28)"):
+        assert part in out, part
+    for number in range(1, 8):
+        assert "%d. " % number in out
+    assert "Show the plan summary" not in out
+
+
+def test_invalid_bgp_fails_without_showing_the_password():
+    proc = playbook("invalid/bgp", "-vvv", env_extra={"VIP_BGP_PASSWORD": SECRET})
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "vip_bgp.peers[0].address (192.0.2.300) is not an IP address" in out
+    assert "vip_bgp.local_as is 0" in out
+    assert SECRET not in out
+
+
+def test_bgp_password_never_printed_even_at_vvv():
+    proc = playbook("bgp-kube-vip", "-vvv", env_extra={"VIP_BGP_PASSWORD": SECRET})
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert '"has_password": true' in out  # the plan is printed at -v, without the password
+    assert SECRET not in out
+    assert "example-only" not in out
+
+
+def test_task_args_override_inventory_variables(tmp_path):
+    play = tmp_path / "override.yml"
+    play.write_text(
+        "- hosts: kube_control_plane:kube_node\n"
+        "  gather_facts: false\n"
+        "  tasks:\n"
+        "    - baremetal.vip.lb_plan:\n"
+        "        vip_kube_proxy: {mode: nftables}\n"
+        "      run_once: true\n"
+        "    - ansible.builtin.assert:\n"
+        "        that: vip_plan.kube_proxy.mode == 'nftables' and vip_plan.kube_proxy.strict_arp is false\n"
+        "      run_once: true\n", encoding="utf-8")
+    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get("PATH", ""), ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"))
+    proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", os.path.join(TOP, "examples", "arp-metallb", "inventory.yml"),
+                           str(play)], cwd=TOP, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
