@@ -1,0 +1,231 @@
+"""Apply with pruning: the pure decisions, then apply_set() against the Kubernetes API test double."""
+import copy
+import time
+
+import pytest
+
+from ansible_collections.baremetal.vip.plugins.module_utils import k8s_apply, k8s_client
+
+NS = "metallb-system"
+POOL = "metallb.io/v1beta1"
+LABELS = {k8s_apply.MANAGED_BY_LABEL: k8s_apply.MANAGED_BY, k8s_apply.SET_LABEL: "lab"}
+POOL_KINDS = [{"apiVersion": POOL, "kind": "IPAddressPool"}, {"apiVersion": POOL, "kind": "L2Advertisement"}]
+
+
+def pool(name, addresses, labels=None):
+    meta = {"name": name, "namespace": NS}
+    if labels is not None:
+        meta["labels"] = dict(labels)
+    return {"apiVersion": POOL, "kind": "IPAddressPool", "metadata": meta, "spec": {"addresses": addresses}}
+
+
+def l2(name, pools):
+    return {"apiVersion": POOL, "kind": "L2Advertisement", "metadata": {"name": name, "namespace": NS},
+            "spec": {"ipAddressPools": pools}}
+
+
+def desired():
+    return [
+        l2("public", ["public"]),
+        pool("public", ["198.51.100.0/28"]),
+        pool("web", ["198.51.100.16/28"]),
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kubevip", "namespace": "kube-system"},
+         "data": {"range-global": "198.51.100.20-198.51.100.30"}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+         "metadata": {"name": "system:kube-vip-role"}, "rules": []},
+    ]
+
+
+class FakeClock:
+    """Time that moves only when slept (the webhook wait without real waiting)."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.slept = []
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def api(k8s_double):
+    client = k8s_client.Api(k8s_double.kubeconfig)
+    yield client
+    client.close()
+
+
+# ------------------------------------------------------------------ pure functions
+
+def test_prepare_labels_orders_and_defaults_namespace():
+    objs = k8s_apply.prepare(desired(), "lab")
+    assert [o["kind"] for o in objs] == ["ClusterRole", "ConfigMap", "IPAddressPool", "IPAddressPool",
+                                         "L2Advertisement"]
+    assert all(o["metadata"]["labels"] == LABELS for o in objs)
+    cm = k8s_apply.prepare([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}], "lab",
+                           namespace="kube-system")
+    assert cm[0]["metadata"]["namespace"] == "kube-system"
+
+
+def test_prepare_reports_every_bad_object_at_once():
+    objs = [pool("a", []), {"kind": "ConfigMap", "metadata": {}}, "text", pool("a", ["x"])]
+    objs[3]["apiVersion"] = "metallb.io/v1beta2"  # same group, same object
+    with pytest.raises(ValueError) as err:
+        k8s_apply.prepare(objs, "lab")
+    msg = str(err.value)
+    assert "objects[1] has no apiVersion, metadata.name" in msg and "objects[2] is not a mapping" in msg
+    assert "objects[3] (metallb.io/v1beta2 IPAddressPool metallb-system/a) repeats objects[0]" in msg
+
+
+def test_prune_plan_deletes_only_labelled_undesired_objects():
+    live = [pool("public", [], LABELS), pool("old", [], LABELS), pool("theirs", []),
+            pool("other-set", [], dict(LABELS, **{k8s_apply.SET_LABEL: "prod"})),
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS, "labels": LABELS}}]
+    plan = k8s_apply.prune_plan(k8s_apply.prepare([pool("public", [])], "lab"), live, "lab")
+    assert [o["metadata"]["name"] for o in plan] == ["old"]
+
+
+def test_prune_kinds_adds_extra_and_never_namespaces():
+    objs = [pool("a", []), {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}]
+    kinds = k8s_apply.prune_kinds(objs, [{"apiVersion": POOL, "kind": "L2Advertisement"},
+                                         {"apiVersion": POOL, "kind": "IPAddressPool"}])
+    assert kinds == [(POOL, "IPAddressPool"), (POOL, "L2Advertisement")]
+
+
+def test_secret_values_never_in_the_diff_and_compared_by_value():
+    live = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": NS},
+            "data": {"password": "czNjcmV0"}}
+    applied = dict(live, data=None, stringData={"password": "s3cret"})
+    applied.pop("data")
+    assert k8s_apply.same(live, applied)
+    diff = k8s_apply.object_diff(None, live)
+    assert "czNjcmV0" not in diff["after"] and "s3cret" not in diff["after"] and "********" in diff["after"]
+
+
+# ------------------------------------------------------------------ against the double
+
+def test_apply_then_second_apply_is_unchanged(k8s_double, api):
+    first = k8s_apply.apply_set(api, desired(), "lab", extra_prune_kinds=POOL_KINDS)
+    assert first["changed"] and {a["action"] for a in first["applied"]} == {"created"}
+    stored = k8s_double.get(POOL, "IPAddressPool", "public", NS)
+    assert stored["metadata"]["labels"] == LABELS
+    assert [m["manager"] for m in stored["metadata"]["managedFields"]] == ["baremetal.vip"]
+    second = k8s_apply.apply_set(api, desired(), "lab", extra_prune_kinds=POOL_KINDS)
+    assert not second["changed"] and second["diff"] == [] and second["pruned"] == []
+    assert {a["action"] for a in second["applied"]} == {"unchanged"}
+    assert k8s_double.get(POOL, "IPAddressPool", "public", NS)["metadata"]["resourceVersion"] == \
+        stored["metadata"]["resourceVersion"]
+
+
+def test_removed_pool_is_pruned_and_unlabelled_pool_never(k8s_double, api):
+    k8s_double.seed([pool("hand-made", ["203.0.113.0/28"]),
+                     pool("other-cluster", ["203.0.113.16/28"], dict(LABELS, **{k8s_apply.SET_LABEL: "prod"}))])
+    k8s_apply.apply_set(api, desired(), "lab", extra_prune_kinds=POOL_KINDS)
+    smaller = [o for o in desired() if o["metadata"]["name"] != "web"]
+    out = k8s_apply.apply_set(api, smaller, "lab", extra_prune_kinds=POOL_KINDS)
+    assert out["changed"] and [p["name"] for p in out["pruned"]] == ["web"]
+    names = sorted(p["metadata"]["name"] for p in k8s_double.list(POOL, "IPAddressPool"))
+    assert names == ["hand-made", "other-cluster", "public"]
+    # the last pool and advertisement go too when their kinds are listed for pruning
+    out = k8s_apply.apply_set(api, [], "lab", extra_prune_kinds=POOL_KINDS)
+    assert sorted((p["kind"], p["name"]) for p in out["pruned"]) == [("IPAddressPool", "public"),
+                                                                   ("L2Advertisement", "public")]
+    assert out["pruned"][0]["kind"] == "L2Advertisement"  # advertisements before their pools
+    names = sorted(p["metadata"]["name"] for p in k8s_double.list(POOL, "IPAddressPool"))
+    assert names == ["hand-made", "other-cluster"]
+    assert k8s_double.get("v1", "ConfigMap", "kubevip", "kube-system") is not None  # kind not listed
+
+
+def test_check_mode_stores_nothing_and_shows_a_diff(k8s_double, api):
+    k8s_apply.apply_set(api, desired(), "lab", extra_prune_kinds=POOL_KINDS)
+    before = copy.deepcopy(k8s_double.store.objects)
+    changed = desired()[:2] + [pool("web", ["198.51.100.32/28"])]
+    kinds = POOL_KINDS + [{"apiVersion": "v1", "kind": "ConfigMap"},
+                          {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole"}]
+    out = k8s_apply.apply_set(api, changed, "lab", check_mode=True, extra_prune_kinds=kinds)
+    assert k8s_double.store.objects == before
+    actions = {(a["kind"], a["name"]): a["action"] for a in out["applied"]}
+    assert actions[("IPAddressPool", "web")] == "configured" and actions[("IPAddressPool", "public")] == "unchanged"
+    assert sorted(p["name"] for p in out["pruned"]) == ["kubevip", "system:kube-vip-role"]
+    web = [d for d in out["diff"] if d["after_header"].endswith("metallb-system/web")][0]
+    assert "198.51.100.16/28" in web["before"] and "198.51.100.32/28" in web["after"]
+    deletes = [d for d in out["diff"] if d["after_header"] == "(absent)"]
+    assert len(deletes) == 2 and all(d["after"] == "" for d in deletes)
+    writes = [r for r in k8s_double.requests if r[0] in ("PATCH", "DELETE", "POST", "PUT")][-5:]
+    assert all("dryRun=All" in path for _, path in writes)
+
+
+def test_check_mode_on_an_empty_cluster_creates_nothing(k8s_double, api):
+    out = k8s_apply.apply_set(api, desired(), "lab", check_mode=True)
+    assert out["changed"] and {a["action"] for a in out["applied"]} == {"created"}
+    assert k8s_double.store.objects == {}
+    assert len(out["diff"]) == 5 and all(d["before"] == "" for d in out["diff"])
+
+
+def test_webhook_not_ready_then_ready_within_the_timeout(k8s_double, api):
+    k8s_double.webhook_failures = 3
+    clock = FakeClock()
+    out = k8s_apply.apply_set(api, desired(), "lab", webhook_timeout=30, retry_delay=2,
+                              sleeper=k8s_apply.Sleeper(clock.clock, clock.sleep))
+    assert out["webhook_retries"] == 3 and clock.slept == [2, 2, 2]
+    assert k8s_double.get(POOL, "IPAddressPool", "web", NS) is not None
+
+
+def test_webhook_really_waits_with_a_short_delay(k8s_double, api):
+    k8s_double.webhook_failures = 2
+    started = time.monotonic()
+    out = k8s_apply.apply_set(api, desired(), "lab", webhook_timeout=5, retry_delay=0.1)
+    assert out["webhook_retries"] == 2 and time.monotonic() - started < 3
+
+
+def test_webhook_never_ready_fails_with_the_explained_error(k8s_double, api):
+    k8s_double.webhook_failures = 1000
+    clock = FakeClock()
+    with pytest.raises(k8s_client.K8sError) as err:
+        k8s_apply.apply_set(api, desired(), "lab", webhook_timeout=10, retry_delay=3,
+                            sleeper=k8s_apply.Sleeper(clock.clock, clock.sleep))
+    msg = str(err.value)
+    assert msg.startswith("the MetalLB webhook was not ready within 10s: apply metallb.io/v1beta1 IPAddressPool")
+    assert "connection refused" in msg and clock.slept == [3, 3, 3, 1]
+    assert k8s_double.get("v1", "ConfigMap", "kubevip", "kube-system") is not None  # applied before
+
+
+def test_crds_missing_is_explained(k8s_double, api):
+    k8s_double.crds_missing = True
+    with pytest.raises(k8s_client.K8sError) as err:
+        k8s_apply.apply_set(api, desired(), "lab")
+    assert "does not serve metallb.io/v1beta1 IPAddressPool" in str(err.value)
+    assert "MetalLB CRDs are not installed" in str(err.value)
+
+
+def test_crds_missing_is_no_reason_to_fail_pruning_other_kinds(k8s_double, api):
+    k8s_double.crds_missing = True
+    objs = [o for o in desired() if not o["apiVersion"].startswith("metallb.io")]
+    out = k8s_apply.apply_set(api, objs, "lab", extra_prune_kinds=POOL_KINDS)
+    assert out["changed"] and out["pruned"] == []
+
+
+def test_forbidden_is_explained_and_token_never_shown(k8s_double, tmp_path):
+    token = k8s_double.add_forbidden_token()
+    api = k8s_client.Api(k8s_double.write_kubeconfig(str(tmp_path / "admin.conf"), token=token))
+    with pytest.raises(k8s_client.K8sError) as err:
+        k8s_apply.apply_set(api, desired(), "lab")
+    api.close()
+    msg = str(err.value)
+    assert "forbidden (HTTP 403)" in msg and "kubeadm:cluster-admins" in msg and "super-admin.conf" in msg
+    assert token not in msg and k8s_double.token not in msg
+
+
+def test_kube_proxy_configmap_owned_by_kubeadm_is_taken_over_with_force(k8s_double, api):
+    k8s_double.seed([{"apiVersion": "v1", "kind": "ConfigMap",
+                      "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
+                      "data": {"config.conf": "mode: iptables\n"}}])
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
+          "data": {"config.conf": "mode: ipvs\n"}}
+    with pytest.raises(k8s_client.K8sError, match="HTTP 409"):
+        k8s_apply.apply_set(api, [cm], "lab", force=False, prune=False)
+    out = k8s_apply.apply_set(api, [cm], "lab", prune=False)
+    assert out["applied"][0]["action"] == "configured"

@@ -1,0 +1,134 @@
+"""cluster_info's logic: pure summaries, and gather() against the Kubernetes API test double."""
+import datetime
+
+import pytest
+
+from ansible_collections.baremetal.vip.plugins.module_utils import k8s_client, k8s_state
+
+from .seeds import KUBE_PROXY_CONF, cluster_seed
+
+
+def test_parse_time_micro_and_plain():
+    a = k8s_state.parse_time("2026-01-02T03:04:05.123456789Z")
+    assert a == datetime.datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=datetime.timezone.utc)
+    assert k8s_state.parse_time("2026-01-02T03:04:05Z").second == 5
+    assert k8s_state.parse_time(None) is None
+
+
+def test_summarize_lease_age_and_expiry():
+    now = datetime.datetime(2026, 1, 1, 0, 0, 20, tzinfo=datetime.timezone.utc)
+    lease = {"spec": {"holderIdentity": "cp1", "renewTime": "2026-01-01T00:00:00.000000Z",
+                      "leaseDurationSeconds": 15}}
+    out = k8s_state.summarize_lease(lease, "plndr-cp-lock", "kube-system", now)
+    assert out["holder"] == "cp1" and out["renew_age_seconds"] == 20.0 and out["expired"] is True
+    missing = k8s_state.summarize_lease(None, "plndr-svcs-lock", "kube-system", now)
+    assert missing["present"] is False and missing["holder"] is None
+
+
+def test_summarize_service_addresses_and_lease_name():
+    svc = {"metadata": {"name": "web", "namespace": "ns",
+                        "annotations": {"kube-vip.io/loadbalancerIPs": "198.51.100.5, 198.51.100.6",
+                                        "kube-vip.io/leaseName": "mine", "x": "y"}},
+           "spec": {"type": "LoadBalancer", "loadBalancerIP": "198.51.100.5"},
+           "status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.5"}, {"hostname": "lb.example"}]}}}
+    out = k8s_state.summarize_service(svc)
+    assert out["requested_ips"] == ["198.51.100.5", "198.51.100.6"]
+    assert out["ingress_ips"] == ["198.51.100.5", "lb.example"]
+    assert out["lease_name"] == "mine" and out["external_traffic_policy"] == "Cluster"
+    assert set(out["kube_vip_annotations"]) == {"kube-vip.io/loadbalancerIPs", "kube-vip.io/leaseName"}
+    assert k8s_state.service_lease_name({"metadata": {"name": "a"}}) == "kubevip-a"
+
+
+@pytest.mark.parametrize("text, expected", [
+    (KUBE_PROXY_CONF, ("ipvs", True, ["192.0.2.10/32"], None)),
+    ("mode: \"\"\nipvs:\n  strictARP: false\n  excludeCIDRs: null\n", ("", False, [], None)),
+    (": : :", (None, None, [], "config.conf does not parse")),
+])
+def test_summarize_kube_proxy(text, expected):
+    out = k8s_state.summarize_kube_proxy({"data": {"config.conf": text}})
+    assert (out["mode"], out["strict_arp"], out["exclude_cidrs"]) == expected[:3]
+    assert (out["parse_error"] or None) == expected[3] or out["parse_error"].startswith(expected[3])
+
+
+def test_summarize_kube_proxy_absent():
+    assert k8s_state.summarize_kube_proxy(None)["present"] is False
+
+
+def test_gather_against_the_double(k8s_double):
+    k8s_double.seed(cluster_seed())
+    api = k8s_client.Api(k8s_double.kubeconfig)
+    try:
+        out = k8s_state.gather(api)
+    finally:
+        api.close()
+    assert out["api"]["host"] == k8s_double.url
+    cp, svcs = out["leases"]["control_plane"], out["leases"]["services"]
+    assert (cp["holder"], cp["expired"]) == ("cp1", False) and 0.5 < cp["renew_age_seconds"] < 30
+    assert (svcs["holder"], svcs["expired"]) == ("w1", True)
+    assert [(s["namespace"], s["name"]) for s in out["services"]] == [("default", "web"), ("shop", "api")]
+    web, api_svc = out["services"]
+    assert web["ingress_ips"] == ["198.51.100.5"] and web["requested_ips"] == ["198.51.100.5", "2001:db8::5"]
+    assert web["external_traffic_policy"] == "Local" and web["load_balancer_class"] == "kube-vip.io/kube-vip-class"
+    assert web["lease"]["holder"] == "w1" and web["lease"]["name"] == "kubevip-web"
+    assert api_svc["requested_ips"] == ["198.51.100.9"] and api_svc["ingress_ips"] == []
+    assert api_svc["lease"]["name"] == "custom-lease" and api_svc["lease"]["holder"] == "cp1"
+    assert out["kube_proxy"] == dict(present=True, mode="ipvs", strict_arp=True,
+                                     exclude_cidrs=["192.0.2.10/32"], parse_error=None)
+    nodes = {n["name"]: n for n in out["nodes"]}
+    assert nodes["cp1"]["internal_ips"] == ["192.0.2.11"] and nodes["cp1"]["roles"] == ["control-plane"]
+    assert nodes["w1"]["roles"] == [] and nodes["w1"]["ready"] is True
+    pods = [(p["node"], p["name"], p["source"], p["ready"]) for p in out["kube_vip"]["pods"]]
+    assert pods == [("cp1", "kube-vip-cp1", "static_pod", False),
+                    ("cp1", "kube-vip-ds-cp1", "daemonset", False),
+                    ("w1", "kube-vip-ds-w1", "daemonset", True)]
+    assert out["kube_vip"]["daemonset"]["present"] and out["kube_vip"]["daemonset"]["desired"] == 2
+
+
+def test_gather_on_an_empty_cluster(k8s_double):
+    api = k8s_client.Api(k8s_double.kubeconfig)
+    try:
+        out = k8s_state.gather(api)
+    finally:
+        api.close()
+    assert out["services"] == [] and out["nodes"] == [] and out["kube_vip"]["pods"] == []
+    assert out["kube_proxy"]["present"] is False and out["leases"]["control_plane"]["present"] is False
+
+
+def test_forbidden_is_explained_without_the_token(k8s_double, tmp_path):
+    token = k8s_double.add_forbidden_token()
+    kubeconfig = k8s_double.write_kubeconfig(str(tmp_path / "admin.conf"), token=token)
+    api = k8s_client.Api(kubeconfig)
+    with pytest.raises(k8s_client.K8sError) as err:
+        k8s_state.gather(api)
+    api.close()
+    msg = str(err.value)
+    assert "HTTP 403" in msg and "list coordination.k8s.io/v1 Lease" in msg
+    assert "kubeadm:cluster-admins" in msg and "super-admin.conf" in msg
+    assert token not in msg
+
+
+def test_unreachable_names_the_address(tmp_path):
+    from k8s_double import KubeDouble
+    double = KubeDouble().start()
+    kubeconfig = double.write_kubeconfig(str(tmp_path / "kc"))
+    url = double.url
+    double.stop()
+    with pytest.raises(k8s_client.K8sError) as err:
+        k8s_client.Api(kubeconfig)
+    assert "cannot reach the Kubernetes API at %s while discovering the API" % url in str(err.value)
+    assert double.token not in str(err.value)
+
+
+def test_missing_kubeconfig_and_context(tmp_path, k8s_double):
+    with pytest.raises(k8s_client.K8sError, match="does not exist"):
+        k8s_client.Api(str(tmp_path / "nope"))
+    with pytest.raises(k8s_client.K8sError, match="context other"):
+        k8s_client.Api(k8s_double.kubeconfig, context="other")
+
+
+def test_mask_and_kubeconfig_secrets(tmp_path):
+    path = tmp_path / "kc"
+    path.write_text("users:\n- name: u\n  user: {token: abcdef123, client-key-data: S0VZ}\n")
+    secrets = k8s_client.kubeconfig_secrets(str(path))
+    assert set(secrets) == {"abcdef123", "S0VZ"}
+    assert k8s_client.mask("x abcdef123 y", secrets) == "x ******** y"
