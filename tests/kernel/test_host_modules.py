@@ -1,0 +1,191 @@
+"""vip_facts, vip_routes, vip_address through real Ansible in network namespaces of this kernel.
+
+State is set up and checked with iproute2, never with the code under test. Each module runs in
+check mode (nothing changes, the diff says what would), then for real twice (second: unchanged).
+"""
+import socket
+import subprocess
+import time
+
+import pytest
+
+from nsutil import PYTHON  # pylint: disable=import-error
+
+ROUTES = {"routes": [{"destination": "198.51.100.7", "interface": "v0"}, {"destination": "2001:db8::7/128", "interface": "v0"}],
+          "prune": True}
+
+
+def setup_route_mix(ns):
+    """kube-vip's orphan, a legacy route, a foreign network route, other tables."""
+    ns.ip("address", "add", "192.0.2.11/24", "dev", "v0")
+    ns.ip("route", "add", "198.51.100.8/32", "dev", "v0", "table", "198", "proto", "248")            # orphan: pruned
+    ns.ip("route", "add", "198.51.100.9/32", "dev", "v0", "table", "198", "proto", "static")         # legacy: reported
+    ns.ip("route", "add", "203.0.113.0/24", "dev", "v0", "table", "198", "proto", "boot")            # foreign network
+    ns.ip("-6", "route", "add", "2001:db8::9/128", "dev", "v0", "table", "198", "proto", "199")      # legacy (v6)
+    ns.ip("route", "add", "198.51.100.10/32", "dev", "v0", "table", "199", "proto", "248")           # other table
+    ns.ip("route", "add", "198.51.100.11/32", "dev", "v0", "proto", "248")                           # main table
+
+
+def test_vip_routes_check_then_apply_then_idempotent(netns):
+    setup_route_mix(netns)
+    before = netns.all_routes()
+
+    result = netns.ansible("vip_routes", ROUTES, check=True)
+    assert result["_rc"] == 0 and result["changed"] is True, result
+    assert netns.all_routes() == before, "check mode changed routes"
+    assert sorted(result["_diff"]) == ["+198.51.100.7/32 dev v0 table 198 proto 248", "+2001:db8::7/128 dev v0 table 198 proto 248",
+                                       "-198.51.100.8/32 dev v0 table 198 proto 248"]
+    assert sorted(r["destination"] for r in result["legacy_routes"]) == ["198.51.100.9/32", "2001:db8::9/128"]
+
+    result = netns.ansible("vip_routes", ROUTES)
+    assert result["_rc"] == 0 and result["changed"] is True, result
+    assert sorted(r["destination"] for r in result["removed"]) == ["198.51.100.8/32"]
+    assert netns.routes(198) == {("198.51.100.7", "v0", "248"), ("2001:db8::7", "v0", "248"), ("198.51.100.9", "v0", "static"),
+                                 ("203.0.113.0/24", "v0", "boot"), ("2001:db8::9", "v0", "199")}
+    assert netns.routes(199) == {("198.51.100.10", "v0", "248")}
+    assert ("198.51.100.11", "v0", "248") in netns.routes("main")
+    # exactly as kube-vip: unicast, scope link, on the interface
+    route = netns.ip_json("route", "show", "table", "198", "198.51.100.7")[0]
+    assert route["scope"] == "link" and route["protocol"] == "248" and route["dev"] == "v0"
+
+    result = netns.ansible("vip_routes", ROUTES)
+    assert result["_rc"] == 0 and result["changed"] is False, result
+
+
+def test_vip_routes_removes_legacy_only_when_named(netns):
+    setup_route_mix(netns)
+    result = netns.ansible("vip_routes", {"remove_legacy": ["198.51.100.9"]})
+    assert result["changed"] is True, result
+    assert netns.routes(198) == {("198.51.100.8", "v0", "248"), ("203.0.113.0/24", "v0", "boot"), ("2001:db8::9", "v0", "199")}
+    assert [r["destination"] for r in result["legacy_routes"]] == ["2001:db8::9/128"]
+    assert netns.ansible("vip_routes", {"remove_legacy": ["198.51.100.9"]})["changed"] is False
+
+
+@pytest.mark.parametrize("args, message", [
+    (dict(ROUTES, table=254), "refusing to remove routes from table 254 (main)"),
+    (dict(ROUTES, protocol=4), "refusing to remove routes of protocol 4 (static)"),
+    ({"routes": [{"destination": "198.51.100.7", "interface": "nope0"}]},
+     "adding route 198.51.100.7/32 to table 198: interface 'nope0' does not exist"),
+    ({"routes": [{"destination": "198.51.100.0/24", "interface": "v0"}]}, "routes[0].destination: 198.51.100.0/24 is not a host route"),
+    ({"routes": [{"destination": "vip.example", "interface": "v0"}]}, "routes[0].destination: 'vip.example' is not an IP address"),
+])
+def test_vip_routes_refuses_bad_options_before_changing_anything(netns, args, message):
+    setup_route_mix(netns)
+    before = netns.all_routes()
+    result = netns.ansible("vip_routes", args)
+    assert result.get("failed") is True and message in result["msg"], result
+    assert netns.all_routes() == before
+
+
+ADDRESS = {"address": "192.0.2.10", "interface": "v0", "owned_ranges": ["192.0.2.10/32", "198.51.100.0/28", "2001:db8:5::/64"],
+           "protected_addresses": ["192.0.2.11"], "prune": True}
+
+
+def test_vip_address_check_then_apply_then_idempotent(netns):
+    netns.ip("address", "add", "192.0.2.11/24", "dev", "v0")          # node address: protected
+    netns.ip("address", "add", "198.51.100.3/32", "dev", "v0")        # stray Service VIP: pruned
+    netns.ip("address", "add", "198.51.100.4/32", "dev", "v1")        # stray on another interface: pruned
+    netns.ip("address", "add", "203.0.113.5/32", "dev", "v0")         # outside owned ranges: kept
+    netns.ip("address", "add", "2001:db8:5::3/128", "dev", "v0", "nodad")  # stray IPv6: pruned
+    before = netns.addresses()
+
+    result = netns.ansible("vip_address", ADDRESS, check=True)
+    assert result["_rc"] == 0 and result["changed"] is True, result
+    assert netns.addresses() == before
+    assert sorted(result["_diff"]) == ["+192.0.2.10/32 dev v0", "-198.51.100.3/32 dev v0", "-198.51.100.4/32 dev v1",
+                                       "-2001:db8:5::3/128 dev v0"]
+
+    result = netns.ansible("vip_address", ADDRESS)
+    assert result["changed"] is True, result
+    assert netns.addresses() == {("192.0.2.11", 24, "v0"), ("192.0.2.10", 32, "v0"), ("203.0.113.5", 32, "v0")}
+    assert netns.ansible("vip_address", ADDRESS)["changed"] is False
+
+
+def test_vip_address_ipv6_present_then_absent(netns):
+    args = {"address": "2001:db8:5::10", "interface": "v0"}
+    assert netns.ansible("vip_address", args)["changed"] is True
+    info = [i for link in netns.ip_json("address", "show", "dev", "v0") for i in link["addr_info"] if i["local"] == "2001:db8:5::10"]
+    assert info and info[0]["prefixlen"] == 128 and info[0].get("nodad") is True
+    assert netns.ansible("vip_address", args)["changed"] is False
+    args["state"] = "absent"
+    assert netns.ansible("vip_address", args, check=True)["changed"] is True
+    assert ("2001:db8:5::10", 128, "v0") in netns.addresses()
+    assert netns.ansible("vip_address", args)["changed"] is True
+    assert ("2001:db8:5::10", 128, "v0") not in netns.addresses()
+    assert netns.ansible("vip_address", args)["changed"] is False
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"address": "192.0.2.11", "state": "absent", "protected_addresses": ["192.0.2.11"]},
+     "refusing to manage 192.0.2.11 on any interface: it is a protected address"),
+    ({"address": "203.0.113.9", "interface": "v0", "owned_ranges": ["198.51.100.0/28"]}, "203.0.113.9 is outside owned_ranges"),
+    ({"address": "192.0.2.10", "interface": "nope0"}, "managing 192.0.2.10: interface 'nope0' does not exist"),
+    ({"prune": True}, "prune needs owned_ranges"),
+])
+def test_vip_address_refuses_bad_options(netns, args, message):
+    netns.ip("address", "add", "192.0.2.11/24", "dev", "v0")
+    before = netns.addresses()
+    result = netns.ansible("vip_address", args)
+    assert result.get("failed") is True and message in result["msg"], result
+    assert netns.addresses() == before
+
+
+CAPTURE = r"""
+import socket, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+s.bind(("v1", 0x0806))
+s.settimeout(0.5)
+print("ready", flush=True)
+end = time.time() + float(sys.argv[1])
+while time.time() < end:
+    try:
+        frame = s.recv(2048)
+    except socket.timeout:
+        continue
+    print(frame.hex(), flush=True)
+"""
+
+
+def test_vip_address_announces_with_gratuitous_arp(netns):
+    mac = netns.ip_json("link", "show", "dev", "v0")[0]["address"]
+    capture = subprocess.Popen(["ip", "netns", "exec", netns.name, PYTHON, "-c", CAPTURE, "30"],  # pylint: disable=consider-using-with
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        assert capture.stdout.readline().strip() == "ready"
+        result = netns.ansible("vip_address", {"address": "192.0.2.10", "interface": "v0", "announce": True, "announce_count": 2})
+        assert result["changed"] is True and result["announced"] is True, result
+        time.sleep(1)
+    finally:
+        capture.terminate()
+    frames = [bytes.fromhex(line.strip()) for line in capture.stdout.read().splitlines() if line.strip()]
+    ip = socket.inet_aton("192.0.2.10")
+    garps = [f for f in frames if f[:6] == b"\xff" * 6 and f[22:28] == bytes.fromhex(mac.replace(":", "")) and f[28:32] == ip
+             and f[38:42] == ip]
+    assert len(garps) >= 2, [f.hex() for f in frames]
+
+
+def test_vip_facts_matches_iproute2(netns):
+    setup_route_mix(netns)
+    netns.ip("address", "add", "192.0.2.10/32", "dev", "v0")
+    netns.ip("-6", "address", "add", "2001:db8::10/128", "dev", "v0", "nodad")
+    netns.ip("route", "add", "198.51.100.7/32", "dev", "v0", "table", "198", "proto", "248")
+    result = netns.ansible("vip_facts", {})
+    assert result["_rc"] == 0 and result["changed"] is False, result
+    facts = result["ansible_facts"]["vip_host"]
+    assert {(a["address"], a["prefix"], a["interface"]) for a in facts["addresses"] if a["scope"] == "global"} == netns.addresses()
+    assert {(r["destination"], r["interface"]) for r in facts["routes"]} == {("198.51.100.7/32", "v0"), ("198.51.100.8/32", "v0")}
+    assert all(r["table"] == 198 and r["protocol"] == 248 for r in facts["routes"])
+    assert {r["destination"] for r in facts["legacy_routes"]} == {"198.51.100.9/32", "2001:db8::9/128"}
+    assert facts["ipvs_available"] is False and facts["ipvs_services"] == []
+    other = netns.ansible("vip_facts", {"table": 199, "gather": ["routes"]})["ansible_facts"]["vip_host"]
+    assert [r["destination"] for r in other["routes"]] == ["198.51.100.10/32"] and "addresses" not in other
+    empty = netns.ansible("vip_facts", {"table": 4242, "gather": ["routes"]})["ansible_facts"]["vip_host"]
+    assert empty["routes"] == [] and empty["legacy_routes"] == []
+
+
+def test_ipvs_service_without_ipvs_fails_clearly(netns):
+    if netns.ansible("vip_facts", {"gather": ["ipvs"]})["ipvs_available"]:
+        pytest.skip("this kernel has IPVS; the guest test covers it")
+    result = netns.ansible("ipvs_service", {"services": [{"address": "192.0.2.10", "port": 6443}]})
+    assert result.get("failed") is True, result
+    assert "reconciling IPVS services failed: the kernel has no IPVS" in result["msg"]
