@@ -50,6 +50,8 @@ attributes:
     support: full
   async:
     support: none
+  become:
+    support: none
   bypass_host_loop:
     support: none
   check_mode:
@@ -57,6 +59,8 @@ attributes:
   diff_mode:
     support: none
   connection:
+    support: none
+  delegation:
     support: none
   platform:
     platforms: all
@@ -67,7 +71,7 @@ seealso:
     description: The inventory schema, the shape of C(vip_plan) and the rules, in the collection's C(docs/plan.md).
     link: https://example.invalid/baremetal/vip/docs/plan.md
 author:
-  - baremetal.vip developers
+  - baremetal.vip developers (@baremetal)
 """
 
 EXAMPLES = r"""

@@ -1089,7 +1089,8 @@ class _Builder(object):
     def bgp(self, cfg, control_plane, services, nodes):
         cp_bgp = bool(control_plane and control_plane["mode"] == "bgp")
         kv_services = services["kube_vip"] if services else None
-        kv_bgp = bool(kv_services and kv_services["mode"] == "bgp")
+        kv_bgp = bool(kv_services and (kv_services["mode"] == "bgp" or any(
+            p["advertisement"] == "bgp" for p in services["pools"])))
         metallb_bgp = bool(services and services["provider"] == "metallb"
                            and any(p["advertisement"] == "bgp" for p in services["pools"]))
         used = cp_bgp or kv_bgp or metallb_bgp
@@ -1338,14 +1339,14 @@ class _Builder(object):
             lines.append("no Service load balancer")
         else:
             pools = svc["pools"]
-            shown = ", ".join("%s %s %s" % (p["name"], ",".join(p["addresses"][:2]) + (",..." if len(p["addresses"]) > 2 else ""),
-                                           p["advertisement"]) for p in pools[:SUMMARY_POOLS])
+            shown = ", ".join("%s %s %s" % (p["name"], _first_addresses(p["addresses"]), p["advertisement"])
+                              for p in pools[:SUMMARY_POOLS])
             if len(pools) > SUMMARY_POOLS:
                 shown += ", ... (%d more)" % (len(pools) - SUMMARY_POOLS)
             line = "services: %s, %d pool(s)%s" % (svc["provider"], len(pools), ": " + shown if pools else "")
             if svc["kube_vip"]:
-                line += "; DaemonSet mode %s on %s%s" % (svc["kube_vip"]["mode"], svc["kube_vip"]["placement"],
-                                                          ", svc_election" if svc["kube_vip"]["svc_election"] else "")
+                kv = svc["kube_vip"]
+                line += "; DaemonSet mode %s on %s%s" % (kv["mode"], kv["placement"], ", svc_election" if kv["svc_election"] else "")
             lines.append(line)
         if plan["bgp"]:
             bgp = plan["bgp"]
@@ -1362,6 +1363,10 @@ class _Builder(object):
         if plan["warnings"]:
             lines.append("%d warning(s)" % len(plan["warnings"]))
         return lines
+
+
+def _first_addresses(addresses):
+    return ",".join(addresses[:2]) + (",..." if len(addresses) > 2 else "")
 
 
 def _public_peer(peer):
