@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.baremetal.vip.plugins.plugin_utils.plan import (
@@ -33,12 +34,13 @@ class ActionModule(ActionBase):
                           % (", ".join(unknown), ", ".join(CLUSTER_VARS)))
             return result
 
+        template_errors = []
         cluster_vars = {}
         for name in CLUSTER_VARS:
             if name in self._task.args:
                 cluster_vars[name] = self._task.args[name]
             elif name in task_vars:
-                cluster_vars[name] = self._templar.template(task_vars[name])
+                cluster_vars[name] = self._template(task_vars[name], name, template_errors)
 
         groups = task_vars.get("groups") or {}
         wanted = {CONTROL_PLANE_GROUP: list(groups.get(CONTROL_PLANE_GROUP) or []),
@@ -47,7 +49,10 @@ class ActionModule(ActionBase):
         hosts = {}
         for host in wanted[CONTROL_PLANE_GROUP] + wanted[NODE_GROUP]:
             if host not in hosts:
-                hosts[host] = self._host_vars(hostvars, host)
+                hosts[host] = self._host_vars(hostvars, host, template_errors)
+
+        if template_errors:
+            return self._fail(result, template_errors)
 
         try:
             built = build_plan(cluster_vars, hosts, wanted)
@@ -58,15 +63,26 @@ class ActionModule(ActionBase):
         if built["warnings"]:
             result["warnings"] = list(built["warnings"])
         if built["errors"]:
-            errors = built["errors"]
-            lines = ["%d. %s" % (i, err) for i, err in enumerate(errors, 1)]
-            result.update(failed=True, errors=errors,
-                          msg="the vip_* inventory has %d error(s):\n%s" % (len(errors), "\n".join(lines)))
-            return result
+            return self._fail(result, built["errors"])
         result["ansible_facts"] = {"vip_plan": built["plan"]}
         return result
 
-    def _host_vars(self, hostvars, host):
+    @staticmethod
+    def _fail(result, errors):
+        lines = ["%d. %s" % (i, err) for i, err in enumerate(errors, 1)]
+        result.update(failed=True, errors=list(errors),
+                      msg="the vip_* inventory has %d error(s):\n%s" % (len(errors), "\n".join(lines)))
+        return result
+
+    def _template(self, value, path, errors):
+        """Template one variable; on failure record only the error text (never the value: it may hold a password)."""
+        try:
+            return self._templar.template(value)
+        except AnsibleError as exc:
+            errors.append("%s cannot be templated: %s" % (path, getattr(exc, "message", None) or type(exc).__name__))
+            return None
+
+    def _host_vars(self, hostvars, host, errors):
         try:
             hv = hostvars[host]
         except KeyError:
@@ -77,7 +93,10 @@ class ActionModule(ActionBase):
                 value = hv[key]
             except KeyError:
                 continue
-            out[key] = self._templar.template(value)
+            except AnsibleError as exc:
+                errors.append("hostvars[%s].%s cannot be templated: %s" % (host, key, getattr(exc, "message", None) or type(exc).__name__))
+                continue
+            out[key] = self._template(value, "hostvars[%s].%s" % (host, key), errors)
         # Other vip_* names are passed by name only, so the plan can point out likely typos.
         try:
             names = list(hv.keys())

@@ -402,7 +402,7 @@ def selectors_match(selectors, labels):
 def _selector_match(sel, labels):
     for key, value in sel.get("matchLabels", {}).items():
         if key not in labels:
-            return None
+            return False if key in (HOSTNAME_LABEL, CONTROL_PLANE_LABEL) else None
         if labels[key] != value:
             return False
     for expr in sel.get("matchExpressions", []):
@@ -1171,6 +1171,7 @@ class _Builder(object):
                 if rid is None:
                     self.error("hostvars[%s]: no BGP router id: vip_node_ip (%s) is not IPv4; set vip_bgp.router_id"
                                % (host, node["node_ip"]))
+        self.bgp_speaker_conflicts(nodes, cp_bgp, kv_bgp, metallb_bgp)
         if undecided and kube_vip_hosts:
             self.warn("vip_bgp.peers %s: node_selectors use labels other than %s and %s; kube-vip cannot evaluate them "
                       "and peers with every node" % (", ".join(sorted(undecided)), HOSTNAME_LABEL, CONTROL_PLANE_LABEL))
@@ -1192,6 +1193,26 @@ class _Builder(object):
             "keepalive_interval": keepalive,
             "peers": [_public_peer(p) for p in global_peers],
         }
+
+    def bgp_speaker_conflicts(self, nodes, cp_bgp, kv_bgp, metallb_bgp):
+        """Warn where one node would run two BGP speakers towards the same peer address."""
+        services_hosts = set(self.services_hosts)
+        clashes = {}
+        for host, node in nodes.items():
+            speakers = []
+            if cp_bgp and node["control_plane"]:
+                speakers.append("kube-vip control plane")
+            if kv_bgp and host in services_hosts:
+                speakers.append("kube-vip services")
+            if metallb_bgp:
+                speakers.append("MetalLB")
+            peers = tuple(sorted(p["address"] for p in node.get("bgp_peers", []) if p["address"]))
+            if len(speakers) > 1 and peers:
+                clashes.setdefault((tuple(speakers), peers), []).append(host)
+        for (speakers, peers), hosts in clashes.items():
+            self.warn("%s would each open a BGP session from %s to %s: a router keeps one session per neighbour "
+                      "address, so these sessions will collide unless the peers accept them from distinct source "
+                      "addresses" % (" and ".join(speakers), ", ".join(hosts), ", ".join(peers)))
 
     def metallb_peers(self, global_peers, nodes):
         own_hosts = [n["node_name"] for n in nodes.values() if n["own_peers"] is not None]
@@ -1320,9 +1341,10 @@ class _Builder(object):
         cluster, nodes = plan["cluster"], plan["nodes"]
         cps = sum(1 for n in nodes.values() if n["control_plane"])
         workers = sum(1 for n in nodes.values() if not n["control_plane"])
-        lines = ["%s %s (%s), kube-vip %s, %d nodes (%d control plane, %d workers)"
+        lines = ["%s %s (%s), kube-vip %s, %d node%s (%d control plane, %d worker%s)"
                  % (cluster["distro"], cluster["kubernetes_version"], "+".join(cluster["families"]),
-                    plan["kube_vip"]["version"], len(nodes), cps, workers)]
+                    plan["kube_vip"]["version"], len(nodes), "" if len(nodes) == 1 else "s", cps, workers,
+                    "" if workers == 1 else "s")]
         cp = plan["control_plane"]
         if cp:
             line = "control-plane VIP %s:%d, mode %s on %s, %s" % (

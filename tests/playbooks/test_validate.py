@@ -110,3 +110,39 @@ def test_task_args_override_inventory_variables(tmp_path):
     proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", os.path.join(TOP, "examples", "arp-metallb", "inventory.yml"),
                            str(play)], cwd=TOP, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_templated_variables_and_template_errors(tmp_path):
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(
+        "all:\n"
+        "  vars:\n"
+        "    vip_cluster: {distro: kubeadm, kubernetes_version: '1.31', node_cidrs: ['{{ node_net }}']}\n"
+        "    vip_kube_vip: {version: '1.0.3'}\n"
+        "    vip_control_plane: {address: 192.0.2.10, interface: eth0, mode: bgp}\n"
+        "    vip_bgp: {peers: [{address: 192.0.2.1, as: 64513, password: '{{ peer_pw }}'}]}\n"
+        "  children:\n"
+        "    kube_control_plane:\n"
+        "      hosts:\n"
+        "        cp1: {ansible_host: 192.0.2.11, vip_node_name: '{{ inventory_hostname }}-node'}\n", encoding="utf-8")
+    play = tmp_path / "check.yml"
+    play.write_text(
+        "- hosts: kube_control_plane\n"
+        "  gather_facts: false\n"
+        "  tasks:\n"
+        "    - baremetal.vip.lb_plan:\n"
+        "      run_once: true\n"
+        "    - ansible.builtin.assert:\n"
+        "        that:\n"
+        "          - vip_plan.nodes.cp1.node_name == 'cp1-node'\n"
+        "          - vip_plan.cluster.node_cidrs == ['192.0.2.0/24']\n"
+        "          - vip_plan.bgp.peers[0].has_password\n", encoding="utf-8")
+    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get("PATH", ""), ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"))
+    base = [os.path.join(BIN, "ansible-playbook"), "-i", str(inventory), str(play), "-e", "node_net=192.0.2.0/24"]
+    proc = subprocess.run(base + ["-e", "peer_pw=" + SECRET], cwd=TOP, env=env, capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = subprocess.run(base, cwd=TOP, env=env, capture_output=True, text=True, timeout=300, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "vip_bgp cannot be templated: 'peer_pw' is undefined" in out

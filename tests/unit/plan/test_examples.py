@@ -20,7 +20,13 @@ DOC_NETS = [ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24",
 def test_valid_example(name):
     result = build_plan(*load_example(name))
     assert result["errors"] == []
-    assert result["warnings"] == []
+    if name == "bgp-kube-vip":
+        # Two kube-vip instances (control plane, services) speak BGP from cp1-cp3 to the same routers.
+        assert len(result["warnings"]) == 1
+        assert "kube-vip control plane and kube-vip services would each open a BGP session from cp1, cp2, cp3" \
+            in result["warnings"][0]
+    else:
+        assert result["warnings"] == []
     plan = result["plan"]
     assert len(plan["nodes"]) == 5
     assert sum(1 for n in plan["nodes"].values() if n["control_plane"]) == 3

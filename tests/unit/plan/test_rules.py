@@ -442,3 +442,38 @@ def test_super_admin_host(distro, version, host):
 def test_daemonset_on_kubeadm_warns():
     result = run({"vip_control_plane": {"deployment": "daemonset"}})
     assert has(result["warnings"], "deployment is daemonset on kubeadm")
+
+
+def test_two_bgp_speakers_on_one_node_warn():
+    result = run(dict(BGP_CP, vip_bgp=PEERS, vip_services=MLB_BGP))
+    assert result["errors"] == []
+    assert has(result["warnings"], "kube-vip control plane and MetalLB would each open a BGP session from cp1, cp2, cp3 "
+               "to 192.0.2.1")
+    result = run(dict(BGP_CP, vip_bgp=PEERS, vip_services=dict(KV_BGP, placement="control_plane")))
+    assert has(result["warnings"], "kube-vip control plane and kube-vip services", "cp1, cp2, cp3")
+    result = run({"vip_bgp": PEERS, "vip_services": KV_BGP})
+    assert not has(result["warnings"], "open a BGP session")
+
+
+def test_selector_evaluation_for_kube_vip_peers():
+    from ansible_collections.baremetal.vip.plugins.plugin_utils.plan import selectors_match  # pylint: disable=import-outside-toplevel
+    worker = {"kubernetes.io/hostname": "worker1"}
+    cp = {"kubernetes.io/hostname": "cp1", "node-role.kubernetes.io/control-plane": ""}
+    only_cp = [{"matchLabels": {"node-role.kubernetes.io/control-plane": ""}}]
+    assert selectors_match(only_cp, cp) is True
+    assert selectors_match(only_cp, worker) is False
+    not_cp = [{"matchExpressions": [{"key": "node-role.kubernetes.io/control-plane", "operator": "DoesNotExist"}]}]
+    assert selectors_match(not_cp, worker) is True and selectors_match(not_cp, cp) is False
+    rack = [{"matchLabels": {"rack": "a"}}]
+    assert selectors_match(rack, worker) is None
+    assert selectors_match(rack + only_cp, cp) is True
+    assert selectors_match([], worker) is True
+    in_hosts = [{"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": ["cp1", "cp2"]}]}]
+    assert selectors_match(in_hosts, cp) is True and selectors_match(in_hosts, worker) is False
+
+
+def test_undecidable_peer_selectors_warn_for_kube_vip():
+    result = run(dict(BGP_CP, vip_bgp={"peers": [{"address": "192.0.2.1", "as": 64513, "node_selectors": {"rack": "a"}}]}))
+    assert result["errors"] == []
+    assert has(result["warnings"], "vip_bgp.peers 192.0.2.1: node_selectors use labels other than")
+    assert [p["address"] for p in result["plan"]["nodes"]["cp1"]["bgp_peers"]] == ["192.0.2.1"]
