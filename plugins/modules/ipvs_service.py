@@ -18,7 +18,7 @@ description:
   - Services on other addresses and fwmark services are never touched; they are listed in RV(foreign).
   - Fails with a clear message when the kernel has no IPVS.
 version_added: 0.1.0
-author: baremetal.vip contributors
+author: baremetal.vip contributors (@baremetal-vip)
 requirements:
   - pyroute2 >= 0.7.12
   - netaddr

@@ -12,7 +12,7 @@ DOCUMENTATION = r"""
 module: vip_address
 short_description: Ensure a VIP is present or absent on an interface; prune stray owned VIPs
 description:
-  - Adds or removes one VIP (as kube-vip does: a /32 or /128 address, IPv6 without duplicate address detection).
+  - Adds or removes one VIP the way kube-vip does (a /32 or /128 address, IPv6 without duplicate address detection).
   - With O(prune) and O(owned_ranges), removes every address inside those ranges that is not wanted on this
     host (for example a Service VIP a wrong controller bound to a control-plane node). Addresses outside
     O(owned_ranges), O(protected_addresses) and O(keep_addresses) are never removed.
@@ -20,7 +20,7 @@ description:
     advertisement for IPv6), from a raw socket bound to that interface only.
   - All options are checked before anything changes.
 version_added: 0.1.0
-author: baremetal.vip contributors
+author: baremetal.vip contributors (@baremetal-vip)
 requirements:
   - pyroute2 >= 0.7.12
   - netaddr

@@ -19,7 +19,7 @@ description:
     another protocol (written by kube-vip releases that did not set a protocol) in RV(legacy_routes).
   - Also sets the fact C(vip_host) with the same data.
 version_added: 0.1.0
-author: baremetal.vip contributors
+author: baremetal.vip contributors (@baremetal-vip)
 requirements:
   - pyroute2 >= 0.7.12
   - netaddr
@@ -96,7 +96,7 @@ ipvs_available:
   returned: when ipvs is gathered
   type: bool
 ipvs_services:
-  description: IPVS virtual services (fwmark services have O(address) null) with their real servers.
+  description: IPVS virtual services (fwmark services have C(address) null) with their real servers.
   returned: when ipvs is gathered
   type: list
   elements: dict

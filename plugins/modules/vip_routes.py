@@ -20,7 +20,7 @@ description:
     are reported in RV(legacy_routes) and removed only when named in O(remove_legacy).
   - All options are checked before anything changes.
 version_added: 0.1.0
-author: baremetal.vip contributors
+author: baremetal.vip contributors (@baremetal-vip)
 requirements:
   - pyroute2 >= 0.7.12
   - netaddr

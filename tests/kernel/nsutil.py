@@ -137,6 +137,6 @@ class Netns:
             result = json.load(handle)
         result["_rc"] = proc.returncode
         result.setdefault("failed", proc.returncode == 2)  # the tree callback drops "failed"
-        result["_diff"] = [line for line in proc.stdout.splitlines()
-                          if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))]
+        lines = proc.stdout.splitlines()
+        result["_diff"] = [line for line in lines if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))]
         return result

@@ -76,11 +76,11 @@ def _boot(command, env, timeout):
     with subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           env=env, start_new_session=True) as proc:
         try:
-            output, _ = proc.communicate(timeout=timeout)
+            output = proc.communicate(timeout=timeout)[0]
             return output.decode("utf-8", "replace")
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-            output, _ = proc.communicate()
+            output = proc.communicate()[0]
             return "TIMEOUT after %s s\n%s" % (timeout, output.decode("utf-8", "replace"))
 
 
