@@ -3,7 +3,8 @@
 #
 #   lab up (5 network-namespace nodes) -> validate -> render into build/render
 #   -> bootstrap -> kube-vip's host state (fake_kube_vip.py, a stand-in, NOT kube-vip)
-#   -> inject the five failures -> verify (must fail) -> remediate -> verify (must pass)
+#   -> inject the five failures -> verify (must fail) -> remediate --check --diff
+#   -> remediate -> verify (must pass)
 #   -> per-node report -> lab down (always, also on failure or Ctrl-C)
 #
 # Steps whose playbook is not in the checkout yet are skipped and listed at the end.
@@ -65,13 +66,21 @@ else
   skipped+=("render: playbooks/render.yml is not in the checkout yet")
 fi
 
-if have bootstrap && have verify && have remediate; then
+if have bootstrap; then
   step "bootstrap the lab nodes (playbooks/bootstrap.yml)"
   timed bootstrap play playbooks/bootstrap.yml
+else
+  skipped+=("bootstrap: playbooks/bootstrap.yml is not in the checkout yet")
+fi
 
-  step "kube-vip's host state on the nodes (fake_kube_vip.py stands in for kube-vip; it is not kube-vip)"
-  timed "fake kube-vip" "$py" tests/lab/fake_kube_vip.py --state-dir "$state" apply
+step "kube-vip's host state on the nodes (fake_kube_vip.py stands in for kube-vip; it is not kube-vip)"
+timed "fake kube-vip" "$py" tests/lab/fake_kube_vip.py --state-dir "$state" apply
+if [ -d "$build/render/cluster" ]; then
+  # "what is deployed": the lab inventory points verify/remediate (vip_verify_render_dir) here
+  cp -r "$build/render/cluster" "$state/"
+fi
 
+if have verify && have remediate; then
   step "inject the five failures"
   timed inject "$py" tests/lab/fake_kube_vip.py --state-dir "$state" inject all
 
@@ -80,20 +89,21 @@ if have bootstrap && have verify && have remediate; then
     echo "demo: verify passed although five failures were injected" >&2
     exit 1
   fi
-  done_steps+=("verify found the failures (report build/demo/verify-before.json)")
+  done_steps+=("verify found the failures (build/demo/verify-before.json)")
 
-  step "remediate (playbooks/remediate.yml)"
+  step "remediate, check mode first (playbooks/remediate.yml --check --diff)"
+  timed "remediate --check" play playbooks/remediate.yml --check --diff
+
+  step "remediate"
   timed remediate play playbooks/remediate.yml
 
   step "verify: must PASS now"
   timed "verify after remediation" play playbooks/verify.yml -e "vip_verify_report=$out/verify-after.json"
 else
-  for p in bootstrap verify remediate; do
+  for p in verify remediate; do
     have "$p" || skipped+=("$p: playbooks/$p.yml is not in the checkout yet")
   done
-  skipped+=("failure injection, verify and remediate: they need bootstrap, verify and remediate")
-  step "kube-vip's host state on the nodes (fake_kube_vip.py stands in for kube-vip; it is not kube-vip)"
-  timed "fake kube-vip" "$py" tests/lab/fake_kube_vip.py --state-dir "$state" apply
+  skipped+=("failure injection, verify and remediate: they need verify.yml and remediate.yml")
 fi
 
 step "per-node report (read from outside the nodes with iproute2; also in build/demo/nodes.json)"
