@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.baremetal.vip.plugins.module_utils import deps
 from ansible_collections.baremetal.vip.plugins.module_utils import ipvs as ipvs_utils
 from ansible_collections.baremetal.vip.plugins.module_utils import netstate
 from ansible_collections.baremetal.vip.plugins.module_utils import reconcile
@@ -24,6 +25,16 @@ ROUTE_SCOPE_OPTIONS = dict(
     table=dict(type="int", default=DEFAULT_TABLE),
     protocol=dict(type="int", default=DEFAULT_PROTOCOL),
 )
+
+
+def run(module, task):
+    """Run ``task(params, check_mode)`` for ``module``: the one place a VipError becomes fail_json."""
+    deps.require(module)
+    try:
+        result = task(module.params, module.check_mode)
+    except VipError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(**result)
 
 
 def route_line(route):
@@ -60,7 +71,7 @@ def _with_iproute(function):
 
 # --------------------------------------------------------------------------- vip_facts
 
-def gather_facts(params):
+def gather_facts(params, check_mode=False):  # pylint: disable=unused-argument
     """vip_facts: addresses, kube-vip's routes (and legacy ones), IPVS services."""
     table, protocol = params["table"], params["protocol"]
     reconcile.check_route_scope(table, protocol, destructive=False)

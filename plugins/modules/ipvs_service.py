@@ -138,9 +138,7 @@ services:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.baremetal.vip.plugins.module_utils import deps
 from ansible_collections.baremetal.vip.plugins.module_utils import hosttasks
-from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError
 
 
 def main():
@@ -163,12 +161,7 @@ def main():
         prune=dict(type="bool", default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    deps.require(module)
-    try:
-        result = hosttasks.reconcile_ipvs(module.params, module.check_mode)
-    except VipError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    hosttasks.run(module, hosttasks.reconcile_ipvs)
 
 
 if __name__ == "__main__":

@@ -124,9 +124,7 @@ announced:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.baremetal.vip.plugins.module_utils import deps
 from ansible_collections.baremetal.vip.plugins.module_utils import hosttasks
-from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError
 
 
 def main():
@@ -143,12 +141,7 @@ def main():
         announce_count=dict(type="int", default=3),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    deps.require(module)
-    try:
-        result = hosttasks.reconcile_address(module.params, module.check_mode)
-    except VipError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    hosttasks.run(module, hosttasks.reconcile_address)
 
 
 if __name__ == "__main__":

@@ -107,9 +107,7 @@ ipvs_services:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.baremetal.vip.plugins.module_utils import deps
 from ansible_collections.baremetal.vip.plugins.module_utils import hosttasks
-from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError
 
 
 def main():
@@ -119,12 +117,7 @@ def main():
                     default=["addresses", "routes", "ipvs"]),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    deps.require(module)
-    try:
-        result = hosttasks.gather_facts(module.params)
-    except VipError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    hosttasks.run(module, hosttasks.gather_facts)
 
 
 if __name__ == "__main__":

@@ -118,9 +118,7 @@ routes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.baremetal.vip.plugins.module_utils import deps
 from ansible_collections.baremetal.vip.plugins.module_utils import hosttasks
-from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError
 
 
 def main():
@@ -134,12 +132,7 @@ def main():
         remove_legacy=dict(type="list", elements="str", default=[]),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    deps.require(module)
-    try:
-        result = hosttasks.reconcile_routes(module.params, module.check_mode)
-    except VipError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    hosttasks.run(module, hosttasks.reconcile_routes)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ kernel has no dummy links.
 """
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -53,7 +54,7 @@ class Netns:
 
     def __init__(self):
         self.name = "vipt%d%s" % (os.getpid(), secrets.token_hex(3))
-        self.tree = tempfile.mkdtemp(prefix="vip-ansible-")
+        self.tree = tempfile.mkdtemp(prefix="vip-ansible-")  # ansible's local temp, interpreter wrappers
 
     def create(self):
         run("ip", "netns", "add", self.name)
@@ -115,28 +116,26 @@ class Netns:
         """ipvsadm -Ln -n inside the namespace (text)."""
         return self.exec("ipvsadm", "-Ln")
 
-    def ansible(self, module, args, check=False):
+    def ansible(self, module, args, check=False, python=PYTHON, verbose=False):
         """Run baremetal.vip.MODULE through ``ansible`` inside the namespace; return the result dict.
 
-        ``_rc`` is ansible's exit status, ``_diff`` the +/- lines of the diff ansible printed.
+        ``_rc`` is ansible's exit status, ``failed`` whether the task failed, ``_diff`` the +/- lines
+        of the diff ansible printed, ``_output`` everything it printed.
         """
-        tree = os.path.join(self.tree, "%s-%s" % (module, secrets.token_hex(3)))
         env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"), PATH=VENV_BIN + ":" + os.environ.get("PATH", ""),
-                   ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.tree",
-                   ANSIBLE_CALLBACK_TREE_DIR=tree, ANSIBLE_NOCOLOR="1")
+                   ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_NOCOLOR="1", ANSIBLE_DEPRECATION_WARNINGS="0",
+                   ANSIBLE_LOCAL_TEMP=self.tree, ANSIBLE_DISPLAY_TRACEBACK="error" if verbose else "never")
         argv = ["ip", "netns", "exec", self.name, os.path.join(VENV_BIN, "ansible"), "localhost", "-c", "local",
-                "-i", "localhost,", "-e", "ansible_python_interpreter=%s" % PYTHON, "-m", "baremetal.vip.%s" % module,
-                "-a", json.dumps(args) if args else "", "--diff"]
-        if check:
-            argv.append("--check")
+                "-i", "localhost,", "-e", "ansible_python_interpreter=%s" % python, "-m", "baremetal.vip.%s" % module,
+                "-a", json.dumps(args) if args else "", "--diff"] + (["--check"] if check else []) + (["-vvv"] if verbose else [])
         proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=TOP, check=False)
-        path = os.path.join(tree, "localhost")
-        if not os.path.exists(path):
-            raise AssertionError("ansible wrote no result (rc %s):\n%s\n%s" % (proc.returncode, proc.stdout, proc.stderr))
-        with open(path, encoding="utf-8") as handle:
-            result = json.load(handle)
+        match = re.search(r"^localhost \| (SUCCESS|CHANGED|FAILED!) => ", proc.stdout, re.M)
+        if not match:
+            raise AssertionError("ansible printed no result (rc %s):\n%s\n%s" % (proc.returncode, proc.stdout, proc.stderr))
+        result = json.JSONDecoder().raw_decode(proc.stdout[match.end():])[0]
+        result["failed"] = match.group(1) == "FAILED!"
         result["_rc"] = proc.returncode
-        result.setdefault("failed", proc.returncode == 2)  # the tree callback drops "failed"
-        lines = proc.stdout.splitlines()
+        result["_output"] = proc.stdout + proc.stderr
+        lines = proc.stdout[:match.start()].splitlines()
         result["_diff"] = [line for line in lines if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))]
         return result

@@ -3,6 +3,7 @@
 State is set up and checked with iproute2, never with the code under test. Each module runs in
 check mode (nothing changes, the diff says what would), then for real twice (second: unchanged).
 """
+import os
 import socket
 import subprocess
 import time
@@ -189,3 +190,16 @@ def test_ipvs_service_without_ipvs_fails_clearly(netns):
     result = netns.ansible("ipvs_service", {"services": [{"address": "192.0.2.10", "port": 6443}]})
     assert result.get("failed") is True, result
     assert "reconciling IPVS services failed: the kernel has no IPVS" in result["msg"]
+
+
+@pytest.mark.parametrize("module", ["vip_facts", "vip_routes", "vip_address", "ipvs_service"])
+def test_missing_pyroute2_gives_the_standard_error(netns, module):
+    """Under a Python without site-packages (no pyroute2, no netaddr): missing_required_lib, traceback kept."""
+    interpreter = os.path.join(netns.tree, "python-without-site")
+    with open(interpreter, "w", encoding="utf-8") as handle:
+        handle.write('#!/bin/sh\nexec "%s" -S "$@"\n' % PYTHON)
+    os.chmod(interpreter, 0o755)
+    result = netns.ansible(module, {}, python=interpreter, verbose=True)
+    assert result["failed"] is True, result
+    assert result["msg"].startswith("Failed to import the required Python library (pyroute2)"), result
+    assert "No module named 'pyroute2'" in result["_output"], result  # the traceback, shown with -vvv
