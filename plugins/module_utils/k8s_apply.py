@@ -131,7 +131,7 @@ def prune_kinds(desired, extra):
     kinds = []
     for pair in [(o["apiVersion"], o["kind"]) for o in desired] + [
             (k["apiVersion"], k["kind"]) for k in extra or []]:
-        if pair[1] not in NEVER_PRUNED and pair[1] not in [k for _, k in kinds]:
+        if pair[1] not in NEVER_PRUNED and pair[1] not in [known[1] for known in kinds]:
             kinds.append(pair)
     return kinds
 

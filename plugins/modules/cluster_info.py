@@ -27,15 +27,15 @@ description:
     DaemonSet, and kube-vip static pods).
   - Read-only. Errors say what was being read and from which API address, and what to do about
     the usual causes (API unreachable, a kubeadm 1.29 or later C(admin.conf) without rights).
-author:
-  - baremetal.vip developers
+author: baremetal.vip contributors (@baremetal-vip)
 requirements:
   - kubernetes (the Python client) >= 24.2.0
 attributes:
   check_mode:
+    description: Can run in check mode; the module only reads, so it does the same.
     support: full
-    details: The module only reads.
   diff_mode:
+    description: Returns no diff; the module changes nothing.
     support: none
 options:
   kubeconfig:

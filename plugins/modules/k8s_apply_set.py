@@ -29,17 +29,16 @@ description:
     the API server itself would store, defaults and webhooks included.
   - Unlike M(kubernetes.core.k8s), which applies one object or file and has no pruning of a
     labelled set, this module treats the objects as one set.
-author:
-  - baremetal.vip developers
+author: baremetal.vip contributors (@baremetal-vip)
 requirements:
   - kubernetes (the Python client) >= 24.2.0
 attributes:
   check_mode:
+    description: Every apply and delete is a server-side dry run (C(dryRun=All)); nothing is stored.
     support: full
-    details: Server-side dry run of every apply and delete.
   diff_mode:
+    description: One entry per created, changed or deleted object, as the API server stores it; Secret values masked.
     support: full
-    details: One entry per created, changed or deleted object; Secret values are masked.
 options:
   kubeconfig:
     description:
@@ -116,8 +115,8 @@ options:
     default: 2.0
   secret_string_data:
     description:
-      - Values of Secrets, as C({"<namespace>/<name>": {key: value}}), merged into the
-        C(stringData) of the Secret of O(objects) with that namespace and name. Never logged.
+      - 'Values of Secrets by C(<namespace>/<name>), each a mapping of key to value, merged into the
+        C(stringData) of the Secret of O(objects) with that namespace and name. Never logged.'
     type: dict
     default: {}
 notes:

@@ -355,7 +355,7 @@ class KubeDouble:
         return None
 
     def find_kind(self, api_version, kind):
-        group, _, version = api_version.rpartition("/")
+        group, version = api_version.rpartition("/")[::2]
         for res in self.resources:
             if res.group == group and version in res.versions and res.kind == kind:
                 return res, version

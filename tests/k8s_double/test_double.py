@@ -66,7 +66,7 @@ def test_auth_401_and_forbidden_403_keep_discovery(k8s_double):
 
 def test_crds_missing_hides_metallb(k8s_double):
     k8s_double.crds_missing = True
-    _, groups = call(k8s_double, "GET", "/apis")
+    groups = call(k8s_double, "GET", "/apis")[1]
     assert "metallb.io" not in [g["name"] for g in groups["groups"]]
     assert call(k8s_double, "GET", "/apis/metallb.io/v1beta1")[0] == 404
     code, status = call(k8s_double, "GET", POOLS)
@@ -75,9 +75,9 @@ def test_crds_missing_hides_metallb(k8s_double):
 
 def test_webhook_fails_the_first_n_metallb_writes(k8s_double):
     k8s_double.webhook_failures = 2
-    for _ in range(2):
+    for attempt in range(2):
         code, status = apply(k8s_double, POOLS + "/a", pool("a", ["198.51.100.0/28"]))
-        assert code == 500 and "failed calling webhook" in status["message"]
+        assert code == 500 and "failed calling webhook" in status["message"], attempt
         assert "connection refused" in status["message"]
     assert call(k8s_double, "GET", POOLS)[1]["items"] == []  # reads are not webhooked
     assert apply(k8s_double, POOLS + "/a", pool("a", ["198.51.100.0/28"]))[0] == 201
@@ -89,13 +89,13 @@ def test_server_side_apply_create_noop_change_and_dry_run(k8s_double):
     assert created["metadata"]["managedFields"][0]["manager"] == "baremetal.vip"
     assert created["metadata"]["managedFields"][0]["operation"] == "Apply"
     rv = created["metadata"]["resourceVersion"]
-    _, again = apply(k8s_double, POOLS + "/a", pool("a", ["198.51.100.0/28"]))
+    again = apply(k8s_double, POOLS + "/a", pool("a", ["198.51.100.0/28"]))[1]
     assert again["metadata"]["resourceVersion"] == rv  # a no-op apply changes nothing
-    _, dry = apply(k8s_double, POOLS + "/a", pool("a", ["198.51.100.16/28"]), extra="&dryRun=All")
+    dry = apply(k8s_double, POOLS + "/a", pool("a", ["198.51.100.16/28"]), extra="&dryRun=All")[1]
     assert dry["spec"]["addresses"] == ["198.51.100.16/28"] and dry["metadata"]["generation"] == 2
     assert k8s_double.get("metallb.io/v1beta1", "IPAddressPool", "a", "metallb-system")["spec"]["addresses"] == [
         "198.51.100.0/28"]
-    _, changed = apply(k8s_double, POOLS + "/a", pool("a", ["198.51.100.16/28"]))
+    changed = apply(k8s_double, POOLS + "/a", pool("a", ["198.51.100.16/28"]))[1]
     assert changed["metadata"]["generation"] == 2 and changed["metadata"]["resourceVersion"] != rv
 
 
@@ -105,7 +105,7 @@ def test_apply_removes_fields_the_manager_stopped_applying(k8s_double):
     apply(k8s_double, POOLS + "/a", obj)
     del obj["spec"]["autoAssign"]
     del obj["metadata"]["labels"]
-    _, out = apply(k8s_double, POOLS + "/a", obj)
+    out = apply(k8s_double, POOLS + "/a", obj)[1]
     assert "autoAssign" not in out["spec"] and "labels" not in out["metadata"]
 
 
@@ -129,9 +129,9 @@ def test_list_label_selector_create_delete_and_status(k8s_double):
     call(k8s_double, "POST", POOLS, pool("a", ["198.51.100.0/28"], labels={"app": "x", "tier": "1"}))
     call(k8s_double, "POST", POOLS, pool("b", ["198.51.100.16/28"]))
     assert call(k8s_double, "POST", POOLS, pool("b", ["198.51.100.16/28"]))[0] == 409
-    _, found = call(k8s_double, "GET", POOLS + "?labelSelector=app%3Dx%2Ctier+in+%281%2C2%29")
+    found = call(k8s_double, "GET", POOLS + "?labelSelector=app%3Dx%2Ctier+in+%281%2C2%29")[1]
     assert [i["metadata"]["name"] for i in found["items"]] == ["a"]
-    _, found = call(k8s_double, "GET", "/apis/metallb.io/v1beta1/ipaddresspools?labelSelector=%21app")
+    found = call(k8s_double, "GET", "/apis/metallb.io/v1beta1/ipaddresspools?labelSelector=%21app")[1]
     assert [i["metadata"]["name"] for i in found["items"]] == ["b"]
     assert call(k8s_double, "DELETE", POOLS + "/b?dryRun=All")[0] == 200
     assert call(k8s_double, "GET", POOLS + "/b")[0] == 200
@@ -139,10 +139,10 @@ def test_list_label_selector_create_delete_and_status(k8s_double):
     assert call(k8s_double, "GET", POOLS + "/b")[0] == 404
     svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "namespace": "default"},
            "spec": {"type": "LoadBalancer"}, "status": {"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}}}
-    _, created = call(k8s_double, "POST", "/api/v1/namespaces/default/services", svc)
+    created = call(k8s_double, "POST", "/api/v1/namespaces/default/services", svc)[1]
     assert "status" not in created  # status only through the subresource
-    _, out = call(k8s_double, "PATCH", "/api/v1/namespaces/default/services/s/status",
-                  {"status": svc["status"]}, "application/merge-patch+json")
+    out = call(k8s_double, "PATCH", "/api/v1/namespaces/default/services/s/status",
+               {"status": svc["status"]}, "application/merge-patch+json")[1]
     assert out["status"] == svc["status"]
 
 

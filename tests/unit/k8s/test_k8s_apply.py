@@ -131,8 +131,8 @@ def test_removed_pool_is_pruned_and_unlabelled_pool_never(k8s_double, api):
     assert names == ["hand-made", "other-cluster", "public"]
     # the last pool and advertisement go too when their kinds are listed for pruning
     out = k8s_apply.apply_set(api, [], "lab", extra_prune_kinds=POOL_KINDS)
-    assert sorted((p["kind"], p["name"]) for p in out["pruned"]) == [("IPAddressPool", "public"),
-                                                                   ("L2Advertisement", "public")]
+    expected = [("IPAddressPool", "public"), ("L2Advertisement", "public")]
+    assert sorted((p["kind"], p["name"]) for p in out["pruned"]) == expected
     assert out["pruned"][0]["kind"] == "L2Advertisement"  # advertisements before their pools
     names = sorted(p["metadata"]["name"] for p in k8s_double.list(POOL, "IPAddressPool"))
     assert names == ["hand-made", "other-cluster"]
@@ -155,7 +155,7 @@ def test_check_mode_stores_nothing_and_shows_a_diff(k8s_double, api):
     deletes = [d for d in out["diff"] if d["after_header"] == "(absent)"]
     assert len(deletes) == 2 and all(d["after"] == "" for d in deletes)
     writes = [r for r in k8s_double.requests if r[0] in ("PATCH", "DELETE", "POST", "PUT")][-5:]
-    assert all("dryRun=All" in path for _, path in writes)
+    assert all("dryRun=All" in request[1] for request in writes)
 
 
 def test_check_mode_on_an_empty_cluster_creates_nothing(k8s_double, api):
