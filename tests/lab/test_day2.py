@@ -1,0 +1,109 @@
+# Copyright (c) 2026 baremetal.vip developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""playbooks/verify.yml and playbooks/remediate.yml on the lab, with iproute2 as the witness."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import fake_kube_vip  # noqa: E402  pylint: disable=wrong-import-position
+import lab  # noqa: E402  pylint: disable=wrong-import-position
+from test_lab import TIMINGS, _addresses, _witness, ansible  # noqa: E402  pylint: disable=wrong-import-position
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
+
+VIP = "192.0.2.10/32"
+
+
+@pytest.fixture(scope="module")
+def broken_lab(tmp_path_factory):
+    """A three-node lab with kube-vip's healthy state and then all five failures injected."""
+    the_lab = lab.Lab(str(tmp_path_factory.mktemp("day2") / "state"))
+    the_lab.up(["cp1", "cp2", "w1"])
+    fake = fake_kube_vip.FakeKubeVip(the_lab.state_dir)
+    fake.apply()
+    for failure in fake_kube_vip.ALL_FAILURES:
+        fake.inject(failure)
+    yield the_lab, fake
+    the_lab.down()
+    print("\nday-2 timings (s): %s" % json.dumps({k: round(v, 1) for k, v in TIMINGS.items() if k.endswith(("yml", "diff"))}))
+
+
+def playbook(the_lab, name, *args):
+    started = time.monotonic()
+    rc, out = ansible("-i", the_lab.inventory_path, os.path.join("playbooks", name), *args, program="ansible-playbook")
+    TIMINGS[" ".join((name,) + args).split(" -e", maxsplit=1)[0]] = time.monotonic() - started
+    return rc, out
+
+
+def holders(the_lab):
+    return [n["name"] for n in the_lab.nodes if VIP in _addresses(n["netns"])]
+
+
+def kube_vip_routes(netns):
+    return sorted(r["dst"] for r in _witness(netns, "route", "show", "table", "198") if r.get("protocol") == "248")
+
+
+def test_verify_finds_every_injected_failure(broken_lab, tmp_path):
+    the_lab, dummy = broken_lab
+    report = tmp_path / "report.json"
+    rc, dummy = playbook(the_lab, "verify.yml", "-e", "vip_verify_report=%s" % report)
+    assert rc != 0
+    data = json.loads(report.read_text())
+    problems = "\n".join(data["problems"])
+    assert data["ok"] is False and data["vip_holders"] == ["cp1", "cp2"]
+    assert "192.0.2.10 is on 2 nodes" in problems
+    assert "cp2: Service VIP 198.51.100.2/32" in problems
+    assert "cp1: stale route 198.51.100.3/32" in problems and "cp1: stale route 198.51.100.4/32" in problems
+    assert "198.51.100.13" not in problems and "203.0.113.7" not in problems  # foreign routes are not judged
+    assert "pinned to control-plane nodes" in problems
+    assert "w1: Service VIP" not in problems  # a Service VIP on a worker is where it belongs
+    if not fake_kube_vip.FakeKubeVip.has_ipvs(the_lab.node("cp1")):
+        assert "IPVS not checked: this kernel has no IPVS" in data["nodes"]["cp1"]["notes"]
+
+
+def test_remediate_check_mode_changes_nothing(broken_lab):
+    the_lab, dummy = broken_lab
+    cp1, cp2 = the_lab.node("cp1")["netns"], the_lab.node("cp2")["netns"]
+    before = (holders(the_lab), _addresses(cp2), kube_vip_routes(cp1))
+    rc, out = playbook(the_lab, "remediate.yml", "--check", "--diff")
+    assert rc == 0, json.dumps(out)[:3000]
+    assert sum(s["changed"] for s in out["stats"].values()) > 0
+    assert (holders(the_lab), _addresses(cp2), kube_vip_routes(cp1)) == before
+
+
+def test_remediate_fixes_then_verify_passes_then_nothing_to_do(broken_lab, tmp_path):
+    the_lab, dummy = broken_lab
+    cp1, cp2, w1 = (the_lab.node(n)["netns"] for n in ("cp1", "cp2", "w1"))
+    rc, out = playbook(the_lab, "remediate.yml")
+    assert rc == 0, json.dumps(out)[:3000]
+    assert holders(the_lab) == ["cp1"]
+    assert "198.51.100.2/32" not in _addresses(cp2)
+    assert "198.51.100.1/32" in _addresses(w1)
+    assert kube_vip_routes(cp1) == []
+    survivors = {(r["dst"], r["protocol"]) for r in _witness(cp1, "route", "show", "table", "all")}
+    assert {("198.51.100.13", "static"), ("203.0.113.7", "248")} <= survivors
+    report = tmp_path / "after.json"
+    rc, dummy = playbook(the_lab, "verify.yml", "-e", "vip_verify_report=%s" % report)
+    assert rc == 0 and json.loads(report.read_text())["ok"] is True
+    rc, out = playbook(the_lab, "remediate.yml")
+    assert rc == 0
+    assert {h: s["changed"] for h, s in out["stats"].items()} == {"cp1": 0, "cp2": 0, "w1": 0}
+
+
+def test_remediate_puts_a_lost_vip_back_on_one_node(broken_lab):
+    the_lab, fake = broken_lab
+    fake.inject("cp-vip-zero")
+    assert holders(the_lab) == []
+    rc, out = playbook(the_lab, "remediate.yml", "-e", "vip_remediate_holder=cp2")
+    assert rc == 0, json.dumps(out)[:3000]
+    assert holders(the_lab) == ["cp2"]
