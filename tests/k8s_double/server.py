@@ -21,7 +21,9 @@ server can run. It is deliberately simple and says so:
 * an object is stored once per group and kind: reading it in another version of the group
   (BGPPeer v1beta1/v1beta2) only rewrites ``apiVersion``; there is no schema conversion.
 
-Toggles simulate what a user meets: ``crds_missing`` (the metallb.io group is absent from
+Toggles simulate what a user meets: ``require_namespaces`` (creating or applying into a
+Namespace that does not exist is a 404, as the API server's NamespaceLifecycle admission does;
+off by default so tests need not seed Namespaces), ``crds_missing`` (the metallb.io group is absent from
 discovery and its paths answer 404), ``webhook_failures`` (the next N metallb.io writes answer
 500 with a "failed calling webhook ... connection refused" message, as while MetalLB's webhook
 is starting), ``forbidden_tokens`` (authenticated, discovery allowed, every resource request
@@ -284,6 +286,7 @@ class KubeDouble:
         self.tokens = {self.token}
         self.forbidden_tokens = set()
         self.crds_missing = False
+        self.require_namespaces = False  # True: writes into a missing Namespace answer 404
         self.webhook_failures = 0
         self.requests = []  # (method, path with query) of every request, for tests
         self.server = None
@@ -539,6 +542,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         ctx = _Request(double, res, version, namespace, name, sub, query, body,
                        (self.headers.get("Content-Type") or "").split(";")[0].strip())
+        # like the API server: a writer without fieldManager is named after its user agent
+        ctx.default_manager = (self.headers.get("User-Agent") or "unknown").split("/")[0]
         return ctx.run(method)
 
     def _discovery(self, group, version):
@@ -567,6 +572,7 @@ class _Request:  # pylint: disable=too-many-instance-attributes
         self.query = query
         self.body = body
         self.ctype = ctype
+        self.default_manager = "unknown"
         self.dry_run = query.get("dryRun") == "All"
 
     def run(self, method):
@@ -575,6 +581,9 @@ class _Request:  # pylint: disable=too-many-instance-attributes
         if method in ("POST", "PUT", "PATCH") and self.res.group == METALLB:
             self._webhook()
         with self.double.store.lock:
+            if method in ("POST", "PATCH") and self.namespace and self.double.require_namespaces and \
+                    ("", "namespaces", None, self.namespace) not in self.double.store.objects:
+                raise ApiError(404, "NotFound", 'namespaces "%s" not found' % self.namespace)
             if method == "GET":
                 return 200, (self._get() if self.name else self._list())
             if method == "POST" and not self.name:
@@ -652,7 +661,7 @@ class _Request:  # pylint: disable=too-many-instance-attributes
         if self._key(obj["metadata"]["name"]) in self.double.store.objects:
             raise ApiError(409, "AlreadyExists", '%s "%s" already exists' % (
                 self.res.plural, obj["metadata"]["name"]))
-        manager = self.query.get("fieldManager") or "unknown-client"
+        manager = self.query.get("fieldManager") or self.default_manager
         if self.res.has_status:
             obj.pop("status", None)
         return self._store(None, obj, manager, "Update", object_fields(obj))
@@ -668,7 +677,7 @@ class _Request:  # pylint: disable=too-many-instance-attributes
         meta = {k: v for k, v in current["metadata"].items() if k in _SERVER_META}
         meta.update({k: v for k, v in obj["metadata"].items() if k not in _SERVER_META})
         obj["metadata"] = meta
-        manager = self.query.get("fieldManager") or "unknown-client"
+        manager = self.query.get("fieldManager") or self.default_manager
         changed = object_fields(obj) - object_fields(current)
         return self._store(current, obj, manager, "Update", changed)
 
@@ -689,7 +698,7 @@ class _Request:  # pylint: disable=too-many-instance-attributes
         elif self.res.has_status:
             patch = _body_without(patch, ("status",))
         new = merge(current, patch, null_deletes=True)
-        manager = self.query.get("fieldManager") or "unknown-client"
+        manager = self.query.get("fieldManager") or self.default_manager
         return 200, self._store(current, new, manager, "Update", object_fields(patch))
 
     def _apply(self, current):

@@ -206,3 +206,13 @@ def test_apply_set_module_in_a_playbook(k8s_double, tmp_path, check):
     assert '"password": "********"' in out  # the diff shows the key, never the value
     stored = k8s_double.list("metallb.io/v1beta1", "IPAddressPool")
     assert len(stored) == (0 if check else 2)
+
+
+def test_role_refuses_an_empty_set_with_pruning(k8s_double, tmp_path):
+    k8s_double.seed([dict(POOLS[0], metadata=dict(POOLS[0]["metadata"], labels={
+        "app.kubernetes.io/managed-by": "baremetal.vip", "baremetal.vip/cluster": "lab"}))])
+    (tmp_path / "empty" / "cluster").mkdir(parents=True)
+    play = role_playbook(tmp_path, k8s_double.kubeconfig, str(tmp_path / "empty"))
+    code, out = playbook(tmp_path, play)
+    assert code != 0 and "would delete every object of the set lab" in out
+    assert len(k8s_double.list("metallb.io/v1beta1", "IPAddressPool")) == 1

@@ -229,3 +229,30 @@ def test_kube_proxy_configmap_owned_by_kubeadm_is_taken_over_with_force(k8s_doub
         k8s_apply.apply_set(api, [cm], "lab", force=False, prune=False)
     out = k8s_apply.apply_set(api, [cm], "lab", prune=False)
     assert out["applied"][0]["action"] == "configured"
+
+
+def test_check_mode_into_a_namespace_the_same_run_creates(k8s_double, api):
+    k8s_double.require_namespaces = True
+    objs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}, pool("public", ["198.51.100.0/28"])]
+    out = k8s_apply.apply_set(api, objs, "lab", check_mode=True)
+    assert [a["action"] for a in out["applied"]] == ["created", "created"]
+    assert k8s_double.store.objects == {}
+    with pytest.raises(k8s_client.K8sError, match='namespaces "metallb-system" not found'):
+        k8s_apply.apply_set(api, objs[1:], "lab", check_mode=True)
+    out = k8s_apply.apply_set(api, objs, "lab")
+    assert k8s_double.get(POOL, "IPAddressPool", "public", NS) is not None
+
+
+def test_unauthorized_is_explained(k8s_double, tmp_path):
+    kubeconfig = k8s_double.write_kubeconfig(str(tmp_path / "stale"), token="stale-token-123")
+    with pytest.raises(k8s_client.K8sError) as err:
+        k8s_client.Api(kubeconfig)
+    assert "HTTP 401" in str(err.value) and "stale-token-123" not in str(err.value)
+
+
+def test_unnamed_writers_are_named_after_their_user_agent(k8s_double, api):
+    k8s_double.seed([{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1", "labels": {"x": "y"}}}])
+    api.patch("v1", "Node", "n1", None, {"metadata": {"labels": {"a": "b"}}}, field_manager=None)
+    node = k8s_double.get("v1", "Node", "n1")
+    assert node["metadata"]["labels"] == {"x": "y", "a": "b"}
+    assert [m["manager"] for m in node["metadata"]["managedFields"]] == ["seed", "OpenAPI-Generator"]
