@@ -8,8 +8,8 @@ from nsutil import Netns, need, root_problem  # pylint: disable=import-error
 def netns():
     """A new namespace with veth v0/v1; removed after the test whatever happened."""
     need(root_problem())
-    namespace = Netns().create()
+    namespace = Netns()
     try:
-        yield namespace
+        yield namespace.create()
     finally:
         namespace.delete()

@@ -123,7 +123,7 @@ class Netns:
         of the diff ansible printed, ``_output`` everything it printed.
         """
         env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"), PATH=VENV_BIN + ":" + os.environ.get("PATH", ""),
-                   ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_NOCOLOR="1", ANSIBLE_DEPRECATION_WARNINGS="0",
+                   ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_PIPELINING="1", ANSIBLE_NOCOLOR="1", ANSIBLE_DEPRECATION_WARNINGS="0",
                    ANSIBLE_LOCAL_TEMP=self.tree, ANSIBLE_DISPLAY_TRACEBACK="error" if verbose else "never")
         argv = ["ip", "netns", "exec", self.name, os.path.join(VENV_BIN, "ansible"), "localhost", "-c", "local",
                 "-i", "localhost,", "-e", "ansible_python_interpreter=%s" % python, "-m", "baremetal.vip.%s" % module,
