@@ -98,6 +98,28 @@ class FakeKubeVip:
             return "lo"
         return self.cp.get("interface") or node["interface"]
 
+    def cp_route_table(self):
+        routing = self.cp.get("routing_table") or {}
+        return routing.get("table", KUBE_VIP_TABLE), routing.get("protocol", KUBE_VIP_PROTOCOL)
+
+    def put_cp_vip(self, node, key, value):
+        """The CP VIP as kube-vip holds it: a route (routing-table mode) or a /32 (/128) address."""
+        if self.cp.get("mode") == "routing_table":
+            table, protocol = self.cp_route_table()
+            self.route(node, self.cp_vip(), node["interface"], table, protocol)
+            self._record({key: value, "node": node["name"], "route": self.cp_vip(), "table": table, "protocol": protocol})
+        else:
+            dev = self.vip_interface(node)
+            self.addr(node, self.cp_vip(), dev)
+            self._record({key: value, "node": node["name"], "address": self.cp_vip(), "interface": dev})
+
+    def service_interface(self, node):
+        """Where kube-vip binds a Service VIP: lo when the pools are announced by BGP."""
+        pools = self.services.get("pools") or []
+        if pools and all(p.get("advertisement") == "bgp" for p in pools):
+            return "lo"
+        return node["interface"]
+
     def pool_addresses(self, count):
         """The first `count` addresses a cloud provider would hand out from the pools."""
         found = []
@@ -141,16 +163,7 @@ class FakeKubeVip:
         """The healthy state: CP VIP on the leader, IPVS lb service, one Service VIP on a worker."""
         leader = self.lab.node(leader) if leader else self.control_plane[0]
         if self.cp:
-            dev = self.vip_interface(leader)
-            if self.cp.get("mode") == "routing_table":
-                table = (self.cp.get("routing_table") or {}).get("table", KUBE_VIP_TABLE)
-                protocol = (self.cp.get("routing_table") or {}).get("protocol", KUBE_VIP_PROTOCOL)
-                self.route(leader, self.cp_vip(), leader["interface"], table, protocol)
-                self._record({"action": "cp-vip-route", "node": leader["name"], "route": self.cp_vip(),
-                              "table": table, "protocol": protocol})
-            else:
-                self.addr(leader, self.cp_vip(), dev)
-                self._record({"action": "cp-vip", "node": leader["name"], "address": self.cp_vip(), "interface": dev})
+            self.put_cp_vip(leader, "action", "cp-vip")
             if (self.cp.get("load_balancer") or {}).get("enabled"):
                 self._apply_ipvs(leader)
         services = []
@@ -158,9 +171,9 @@ class FakeKubeVip:
             holder = self.workers[0]
             address = self.pool_addresses(1)[0]
             if self.services.get("provider") == "kube_vip":
-                self.addr(holder, address, holder["interface"])
-                self._record({"action": "service-vip", "node": holder["name"], "address": address,
-                              "interface": holder["interface"]})
+                dev = self.service_interface(holder)
+                self.addr(holder, address, dev)
+                self._record({"action": "service-vip", "node": holder["name"], "address": address, "interface": dev})
             services.append({"namespace": "default", "name": "web", "address": address.split("/")[0],
                              "node": holder["name"]})
         os.makedirs(self.cluster_dir, exist_ok=True)
@@ -191,6 +204,9 @@ class FakeKubeVip:
     def _inject_ipvs_deleted(self, node_name):
         node = self._cp_node(node_name, 0)
         address, port = self._ipvs_service()
+        if not (self.cp.get("load_balancer") or {}).get("enabled"):
+            self._record({"failure": "ipvs-deleted", "node": node["name"], "skipped": "load_balancer not enabled"})
+            return
         if not self.has_ipvs(node):
             self._record({"failure": "ipvs-deleted", "node": node["name"], "skipped": "no IPVS in this kernel"})
             return
@@ -200,9 +216,9 @@ class FakeKubeVip:
     def _inject_service_vip_on_cp(self, node_name):
         node = self._cp_node(node_name, 1)
         address = self.pool_addresses(2)[1]
-        self.addr(node, address, node["interface"])
-        self._record({"failure": "service-vip-on-cp", "node": node["name"], "address": address,
-                      "interface": node["interface"]})
+        dev = self.service_interface(node)
+        self.addr(node, address, dev)
+        self._record({"failure": "service-vip-on-cp", "node": node["name"], "address": address, "interface": dev})
 
     def _inject_stale_routes(self, node_name):
         node = self._cp_node(node_name, 0)
@@ -216,17 +232,21 @@ class FakeKubeVip:
 
     def _inject_cp_vip_zero(self, node_name):
         removed = []
+        table, protocol = self.cp_route_table()
         for node in self.lab.nodes:
+            ns = ["ip", "-n", node["netns"]]
             for dev in sorted({self.vip_interface(node), node["interface"], "lo"}):
-                if run(["ip", "-n", node["netns"], "addr", "del", self.cp_vip(), "dev", dev], check=False).returncode == 0:
+                if run(ns + ["addr", "del", self.cp_vip(), "dev", dev], check=False).returncode == 0:
                     removed.append(node["name"])
+            if run(ns + ["route", "del", self.cp_vip(), "table", str(table), "proto", str(protocol)],
+                   check=False).returncode == 0:
+                removed.append(node["name"])
         self._record({"failure": "cp-vip-zero", "removed_from": removed})
 
     def _inject_cp_vip_two(self, node_name):
         holders = [self._cp_node(None, 0), self._cp_node(node_name, 1)]
         for node in holders:
-            self.addr(node, self.cp_vip(), self.vip_interface(node))
-        self._record({"failure": "cp-vip-two", "nodes": [n["name"] for n in holders], "address": self.cp_vip()})
+            self.put_cp_vip(node, "failure", "cp-vip-two")
 
     def _inject_pinned_daemonset(self, node_name):
         """Pin the services DaemonSet of STATE/cluster/kube-vip-services.yaml (render layout) to
