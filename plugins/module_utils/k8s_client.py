@@ -40,8 +40,9 @@ FORBIDDEN_HINT = (
     "/etc/kubernetes/admin.conf (group kubeadm:cluster-admins) has rights only once the "
     "ClusterRoleBinding kubeadm:cluster-admins exists (kubeadm init creates it); until then, or to "
     "repair it, use /etc/kubernetes/super-admin.conf on the first control-plane node.")
-CRDS_HINT = ("the MetalLB CRDs are not installed: install MetalLB (its CRDs and controller) "
-             "before applying MetalLB resources")
+CRDS_HINT = ("the MetalLB CRDs are not installed (or are from a MetalLB release without this "
+             "version): install MetalLB 0.13 or later (its CRDs and controller) before applying "
+             "MetalLB resources")
 _SECRET_KEYS = ("token", "password", "client-key-data", "client-key", "id-token", "refresh-token",
                 "access-token", "secret")
 

@@ -18,6 +18,7 @@ server can run. It is deliberately simple and says so:
   different value is a 409 conflict unless ``force=true``, a no-op apply changes nothing, and
   ``resourceVersion`` (any change) and ``generation`` (a change outside metadata and status)
   move only on a real change;
+* Secrets: ``stringData`` is folded into ``data`` (base64) and never returned, as the API does;
 * an object is stored once per group and kind: reading it in another version of the group
   (BGPPeer v1beta1/v1beta2) only rewrites ``apiVersion``; there is no schema conversion.
 
@@ -39,6 +40,7 @@ prints the URL and serves until interrupted. Seed files are YAML: a list of obje
 """
 
 import argparse
+import base64
 import copy
 import datetime
 import json
@@ -740,6 +742,11 @@ class _Request:  # pylint: disable=too-many-instance-attributes
     def _store(self, current, new, manager, operation, paths, force=False):
         new["apiVersion"] = self.res.api_version(self.version)
         new["kind"] = self.res.kind
+        if self.res.kind == "Secret" and "stringData" in new:  # write-only, folded into data
+            data = dict(new.get("data") or {})
+            for key, value in (new.pop("stringData") or {}).items():
+                data[key] = base64.b64encode(str(value).encode()).decode()
+            new["data"] = data
         store = self.double.store
         if current is None:
             new["metadata"].setdefault("uid", "00000000-0000-4000-8000-%012d" % store.revision)

@@ -1,4 +1,5 @@
 """The modules and the cluster_apply role run by ansible / ansible-playbook against the API double."""
+import base64
 import json
 import os
 import subprocess
@@ -151,7 +152,8 @@ def test_role_check_apply_idempotence_prune(k8s_double, tmp_path):
     assert pools["web"]["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "baremetal.vip",
                                                   "baremetal.vip/cluster": "lab"}
     secret = k8s_double.get("v1", "Secret", "vip-bgp-peer-192-0-2-1", "metallb-system")
-    assert secret["stringData"] == {"password": PASSWORD}
+    assert secret["data"] == {"password": base64.b64encode(PASSWORD.encode()).decode()}
+    assert "stringData" not in secret
     conf = yaml.safe_load(k8s_double.get("v1", "ConfigMap", "kube-proxy", "kube-system")["data"]["config.conf"])
     expected = {"strictARP": True, "excludeCIDRs": ["192.0.2.10/32"], "scheduler": "rr"}
     assert conf["mode"] == "ipvs" and conf["ipvs"] == expected
