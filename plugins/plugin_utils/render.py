@@ -286,16 +286,16 @@ def kube_vip_static_pod(plan, host, cluster, use_super_admin=False, passwords=No
     }
 
 
-def _rbac(names, cluster, component, rules):
+def _rbac(names, cluster, component, rules, namespace=NAMESPACE):
     sa, role, binding = names
     return [
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(sa, cluster, component, NAMESPACE, "kube-vip")},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(sa, cluster, component, namespace, "kube-vip")},
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
          "metadata": _meta(role, cluster, component, app="kube-vip"), "rules": rules},
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
          "metadata": _meta(binding, cluster, component, app="kube-vip"),
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
-         "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": NAMESPACE}]},
+         "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": namespace}]},
     ]
 
 
@@ -305,7 +305,7 @@ def _control_plane_affinity(plan):
         {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": names}]}]}}}
 
 
-def _daemonset(name, cluster, component, sa, container, affinity=None):
+def _daemonset(name, cluster, component, sa, container, affinity=None, namespace=NAMESPACE):
     selector = {"app.kubernetes.io/name": name, CLUSTER_LABEL: str(cluster)}
     spec = {"serviceAccountName": sa, "hostNetwork": True}
     if affinity:
@@ -315,7 +315,7 @@ def _daemonset(name, cluster, component, sa, container, affinity=None):
     return {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
-        "metadata": _meta(name, cluster, component, NAMESPACE),
+        "metadata": _meta(name, cluster, component, namespace),
         "spec": {
             "selector": {"matchLabels": selector},
             "template": {"metadata": {"labels": labels(cluster, component, name)}, "spec": spec},
@@ -323,8 +323,8 @@ def _daemonset(name, cluster, component, sa, container, affinity=None):
     }
 
 
-def _bgp_secret(name, cluster, component, peers_value):
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": _meta(name, cluster, component, NAMESPACE, "kube-vip"),
+def _bgp_secret(name, cluster, component, peers_value, namespace=NAMESPACE):
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": _meta(name, cluster, component, namespace, "kube-vip"),
             "type": "Opaque", "stringData": {"bgp_peers": peers_value}}
 
 
@@ -376,16 +376,17 @@ def kube_vip_services(plan, cluster, prometheus_server=":2113", bgp_secret="kube
     """ServiceAccount, ClusterRole, binding, (BGP Secret) and the services DaemonSet."""
     plan = plain(plan)
     kv = plan["services"]["kube_vip"]
+    ns = kv["namespace"]
     objects = _rbac((kv["service_account"], kv["cluster_role"], kv["cluster_role_binding"]), cluster, "services",
-                    KUBE_VIP_RULES)
+                    KUBE_VIP_RULES, ns)
     ref = None
     if kv["mode"] == "bgp":
         ref = {"name": bgp_secret, "key": "bgp_peers"}
         objects.append(_bgp_secret(bgp_secret, cluster, "services",
-                                   kube_vip_bgp_peers(plan["bgp"]["peers"], passwords, "kube-vip services DaemonSet")))
+                                   kube_vip_bgp_peers(plan["bgp"]["peers"], passwords, "kube-vip services DaemonSet"), ns))
     container = _container(plan, services_env(plan, prometheus_server, ref, passwords))
     affinity = _control_plane_affinity(plan) if kv["placement"] == "control_plane" else None
-    objects.append(_daemonset(kv["daemonset_name"], cluster, "services", kv["service_account"], container, affinity))
+    objects.append(_daemonset(kv["daemonset_name"], cluster, "services", kv["service_account"], container, affinity, ns))
     return objects
 
 

@@ -1,0 +1,143 @@
+"""playbooks/render.yml on every example inventory: goldens, determinism, unreachable hosts, schemas.
+
+Goldens live in tests/golden/<example>/ (the render directory, byte for byte). After an intended
+change, regenerate them and review the diff:
+
+    UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/playbooks/test_render.py
+"""
+import filecmp
+import os
+import shutil
+import stat
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(TOP, "tests", "unit", "render"))
+import render_schemas  # noqa: E402  pylint: disable=wrong-import-position
+
+BIN = os.path.dirname(sys.executable)
+GOLDEN = os.path.join(TOP, "tests", "golden")
+EXAMPLES = sorted(e for e in os.listdir(os.path.join(TOP, "examples"))
+                  if os.path.exists(os.path.join(TOP, "examples", e, "inventory.yml")))
+KUBE_PROXY_FIELDS = {"apiVersion", "kind", "mode", "ipvs"}
+
+
+def run_render(inventory, out, *extra):
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
+    cmd = [os.path.join(BIN, "ansible-playbook"), "-i", inventory, os.path.join(TOP, "playbooks", "render.yml"),
+           "-e", "vip_render_dir=%s" % out] + list(extra)
+    proc = subprocess.run(cmd, cwd=TOP, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return proc.stdout
+
+
+def tree(root):
+    out = {}
+    for base, _dirs, files in os.walk(root):
+        for name in files:
+            path = os.path.join(base, name)
+            with open(path, "rb") as handle:
+                out[os.path.relpath(path, root)] = (handle.read(), stat.S_IMODE(os.stat(path).st_mode))
+    return out
+
+
+def unreachable_inventory(example, dest):
+    """The example inventory with every host on ssh at a documentation address nobody answers.
+
+    ``vip_node_ip`` keeps the original address (it defaults to ``ansible_host``), so the
+    output must be the same bytes as the example's.
+    """
+    with open(os.path.join(TOP, "examples", example, "inventory.yml"), encoding="utf-8") as handle:
+        inv = yaml.safe_load(handle)
+    for i, (_group, data) in enumerate(sorted(inv["all"]["children"].items())):
+        for j, (_host, hv) in enumerate((data.get("hosts") or {}).items()):
+            hv = hv if hv is not None else {}
+            hv.setdefault("vip_node_ip", hv.get("ansible_host", _host))
+            hv.update(ansible_connection="ssh", ansible_host="192.0.2.%d" % (200 + 10 * i + j), ansible_port=22,
+                      ansible_ssh_common_args="-o ConnectTimeout=1")
+            data["hosts"][_host] = hv
+    with open(dest, "w", encoding="utf-8") as handle:
+        yaml.safe_dump(inv, handle)
+    return dest
+
+
+# Rendered a second time (determinism) besides the golden run: one case per distribution.
+TWICE = [e for e in ("render-k3s-bgp", "render-kubeadm-legacy", "render-rke2-routing") if e in EXAMPLES]
+
+
+@pytest.fixture(scope="module", params=EXAMPLES)
+def rendered(request, tmp_path_factory):
+    """Render each example with every host unreachable (ssh to 192.0.2.2xx): nothing may connect."""
+    example = request.param
+    work = tmp_path_factory.mktemp("render-" + example)
+    inventory = unreachable_inventory(example, str(work / "inventory.yml"))
+    out = work / "out"
+    run_render(inventory, str(out))
+    return example, str(out)
+
+
+def test_matches_golden(rendered):
+    example, out = rendered
+    golden = os.path.join(GOLDEN, example)
+    if os.environ.get("UPDATE_GOLDEN"):
+        shutil.rmtree(golden, ignore_errors=True)
+        shutil.copytree(out, golden)
+    got, want = tree(out), tree(golden)
+    assert sorted(got) == sorted(want), "file list differs from %s (UPDATE_GOLDEN=1 to regenerate)" % golden
+    for name, (data, mode) in got.items():
+        assert data == want[name][0], "%s differs from the golden (UPDATE_GOLDEN=1 to regenerate)" % name
+        assert mode == (0o600 if "/manifests/" in name or "pod-manifests" in name or "config.yaml.d" in name or "secret" in name
+                        else mode), name
+    assert not filecmp.dircmp(out, golden).diff_files
+
+
+@pytest.mark.parametrize("example", TWICE)
+def test_render_again_identical_bytes(example, tmp_path):
+    """A second run (the example inventory as is) gives the bytes of the golden run (hosts unreachable)."""
+    again = tmp_path / "again"
+    run_render(os.path.join(TOP, "examples", example, "inventory.yml"), str(again))
+    assert tree(str(again)) == tree(os.path.join(GOLDEN, example))
+
+
+def test_static_pods_are_0600(rendered):
+    _example, out = rendered
+    for name, (_data, mode) in tree(out).items():
+        if name.endswith("/kube-vip.yaml") or "/manifests/" in name or "secret" in name:
+            assert mode == 0o600, name
+
+
+def _k8s_version(example):
+    with open(os.path.join(TOP, "examples", example, "inventory.yml"), encoding="utf-8") as handle:
+        return yaml.safe_load(handle)["all"]["vars"]["vip_cluster"]["kubernetes_version"]
+
+
+def test_every_rendered_object_validates(rendered):
+    example, out = rendered
+    version = _k8s_version(example)
+    seen = 0
+    for name, (data, _mode) in sorted(tree(out).items()):
+        if not name.endswith(".yaml"):
+            continue
+        for doc in yaml.safe_load_all(data):
+            assert doc is not None, name
+            if not isinstance(doc, dict) or "kind" not in doc:
+                continue  # patches, kube-proxy-arg fragments
+            seen += 1
+            if doc["kind"] == "KubeProxyConfiguration":
+                assert set(doc) <= KUBE_PROXY_FIELDS and set(doc["ipvs"]) <= {"strictARP", "excludeCIDRs"}, name
+                continue
+            render_schemas.validate(doc, version)
+            if "cluster/" in name or "/manifests/" in name and "pod-manifests" not in name:
+                assert doc["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "baremetal.vip", name
+    assert seen
+
+
+def test_check_mode_writes_nothing(tmp_path):
+    out = tmp_path / "out"
+    run_render(os.path.join(TOP, "examples", EXAMPLES[0], "inventory.yml"), str(out), "--check")
+    assert not out.exists() or not any(f for _b, _d, f in os.walk(out) if f)
