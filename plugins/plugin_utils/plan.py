@@ -1171,7 +1171,15 @@ class _Builder(object):
                 if rid is None:
                     self.error("hostvars[%s]: no BGP router id: vip_node_ip (%s) is not IPv4; set vip_bgp.router_id"
                                % (host, node["node_ip"]))
-        self.bgp_speaker_conflicts(nodes, cp_bgp, kv_bgp, metallb_bgp)
+        self.bgp_speaker_conflicts(nodes, cp_bgp, kv_bgp, metallb_bgp, global_peers)
+        if kv_bgp:
+            global_addresses = sorted(p["address"] for p in global_peers if p["address"])
+            own = [h for h in self.services_hosts if nodes[h]["own_peers"] is not None
+                   and sorted(p["address"] for p in nodes[h]["own_peers"] if p["address"]) != global_addresses]
+            if own:
+                self.warn("vip_bgp_peers of %s cannot reach the kube-vip services DaemonSet: it has one configuration "
+                          "for every node and peers with vip_bgp.peers (%s) there too; per-host peers apply to the "
+                          "control-plane instance and MetalLB only" % (", ".join(own), ", ".join(global_addresses) or "none"))
         if undecided and kube_vip_hosts:
             self.warn("vip_bgp.peers %s: node_selectors use labels other than %s and %s; kube-vip cannot evaluate them "
                       "and peers with every node" % (", ".join(sorted(undecided)), HOSTNAME_LABEL, CONTROL_PLANE_LABEL))
@@ -1194,25 +1202,29 @@ class _Builder(object):
             "peers": [_public_peer(p) for p in global_peers],
         }
 
-    def bgp_speaker_conflicts(self, nodes, cp_bgp, kv_bgp, metallb_bgp):
+    def bgp_speaker_conflicts(self, nodes, cp_bgp, kv_bgp, metallb_bgp, global_peers):
         """Warn where one node would run two BGP speakers towards the same peer address."""
         services_hosts = set(self.services_hosts)
+        global_addresses = {p["address"] for p in global_peers if p["address"]}
         clashes = {}
         for host, node in nodes.items():
+            own = {p["address"] for p in node.get("bgp_peers", []) if p["address"]}
             speakers = []
             if cp_bgp and node["control_plane"]:
-                speakers.append("kube-vip control plane")
+                speakers.append(("kube-vip control plane", own))
             if kv_bgp and host in services_hosts:
-                speakers.append("kube-vip services")
+                speakers.append(("kube-vip services", global_addresses))  # one DaemonSet configuration
             if metallb_bgp:
-                speakers.append("MetalLB")
-            peers = tuple(sorted(p["address"] for p in node.get("bgp_peers", []) if p["address"]))
-            if len(speakers) > 1 and peers:
-                clashes.setdefault((tuple(speakers), peers), []).append(host)
-        for (speakers, peers), hosts in clashes.items():
-            self.warn("%s would each open a BGP session from %s to %s: a router keeps one session per neighbour "
+                speakers.append(("MetalLB", own))
+            for i, (name_a, peers_a) in enumerate(speakers):
+                for name_b, peers_b in speakers[i + 1:]:
+                    shared = tuple(sorted(peers_a & peers_b))
+                    if shared:
+                        clashes.setdefault((name_a, name_b, shared), []).append(host)
+        for (name_a, name_b, shared), hosts in clashes.items():
+            self.warn("%s and %s would each open a BGP session from %s to %s: a router keeps one session per neighbour "
                       "address, so these sessions will collide unless the peers accept them from distinct source "
-                      "addresses" % (" and ".join(speakers), ", ".join(hosts), ", ".join(peers)))
+                      "addresses" % (name_a, name_b, ", ".join(hosts), ", ".join(shared)))
 
     def metallb_peers(self, global_peers, nodes):
         own_hosts = [n["node_name"] for n in nodes.values() if n["own_peers"] is not None]

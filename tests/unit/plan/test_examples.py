@@ -21,10 +21,12 @@ def test_valid_example(name):
     result = build_plan(*load_example(name))
     assert result["errors"] == []
     if name == "bgp-kube-vip":
-        # Two kube-vip instances (control plane, services) speak BGP from cp1-cp3 to the same routers.
-        assert len(result["warnings"]) == 1
-        assert "kube-vip control plane and kube-vip services would each open a BGP session from cp1, cp2, cp3" \
-            in result["warnings"][0]
+        # Documented in the example: two kube-vip instances speak BGP from cp1, cp2 to the same routers,
+        # and the services DaemonSet cannot use cp3's own peer.
+        assert len(result["warnings"]) == 2, result["warnings"]
+        assert "kube-vip control plane and kube-vip services would each open a BGP session from cp1, cp2 to " \
+            "192.0.2.1, 192.0.2.2" in result["warnings"][0]
+        assert result["warnings"][1].startswith("vip_bgp_peers of cp3 cannot reach the kube-vip services DaemonSet")
     else:
         assert result["warnings"] == []
     plan = result["plan"]
@@ -56,7 +58,8 @@ def test_bgp_kube_vip_example():
     plan = build_plan(*load_example("bgp-kube-vip"))["plan"]
     assert plan["services"]["kube_vip"]["mode"] == "bgp"
     assert plan["services"]["kube_vip"]["svc_election"] is True
-    assert [p["address"] for p in plan["nodes"]["worker2"]["bgp_peers"]] == ["192.0.2.3"]
+    assert [p["address"] for p in plan["nodes"]["cp3"]["bgp_peers"]] == ["192.0.2.3"]
+    assert [p["address"] for p in plan["nodes"]["worker2"]["bgp_peers"]] == ["192.0.2.1", "192.0.2.2"]
     assert plan["bgp"]["peers"][0]["has_password"] is True
     assert plan["control_plane"]["leader_election"]["lease_duration"] == 30
 

@@ -477,3 +477,11 @@ def test_undecidable_peer_selectors_warn_for_kube_vip():
     assert result["errors"] == []
     assert has(result["warnings"], "vip_bgp.peers 192.0.2.1: node_selectors use labels other than")
     assert [p["address"] for p in result["plan"]["nodes"]["cp1"]["bgp_peers"]] == ["192.0.2.1"]
+
+
+def test_per_host_peers_do_not_reach_the_services_daemonset():
+    hosts, groups = hosts4()
+    hosts["worker1"]["vip_bgp_peers"] = [{"address": "192.0.2.3", "as": 64514}]
+    result = run({"vip_services": KV_BGP, "vip_bgp": PEERS}, hosts=hosts, groups=groups)
+    assert result["errors"] == []
+    assert has(result["warnings"], "vip_bgp_peers of worker1 cannot reach the kube-vip services DaemonSet", "192.0.2.1")
