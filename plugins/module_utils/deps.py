@@ -31,6 +31,25 @@ except ImportError:
     _ERRORS["pyroute2"] = traceback.format_exc()
 
 
+PYROUTE2_MINIMUM = (0, 9, 1)
+
+
+def _pyroute2_too_old():
+    """'pyroute2 0.7.11 is installed, ...' when the installed pyroute2 predates 0.9.1, else None."""
+    try:
+        from importlib.metadata import version  # pylint: disable=import-outside-toplevel
+        found = version("pyroute2")
+    except Exception:  # pylint: disable=broad-exception-caught
+        return None  # not installed as a distribution (vendored): trust it
+    parts = []
+    for part in found.split(".")[:3]:
+        digits = "".join(ch for ch in part if ch.isdigit())
+        parts.append(int(digits or 0))
+    if tuple(parts) >= PYROUTE2_MINIMUM:
+        return None
+    return "pyroute2 %s is installed; these modules need pyroute2 0.9.1 or later" % found
+
+
 def missing(names=("pyroute2", "netaddr")):
     """The names among ``names`` that could not be imported."""
     return [name for name in names if name in _ERRORS]
@@ -40,3 +59,6 @@ def require(module, names=("pyroute2", "netaddr")):
     """Fail ``module`` with missing_required_lib() for the first library that is missing."""
     for name in missing(names):
         module.fail_json(msg=missing_required_lib(name), exception=_ERRORS[name])
+    too_old = "pyroute2" in names and _pyroute2_too_old()
+    if too_old:
+        module.fail_json(msg=missing_required_lib("pyroute2>=0.9.1", reason=too_old))

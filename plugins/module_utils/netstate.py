@@ -6,8 +6,10 @@
 Readers take an open ``pyroute2.IPRoute`` (strict checking on) and return the plain dicts
 ``reconcile.py`` decides on. Route dumps are filtered by the kernel: one RTM_GETROUTE dump per
 table, with the table in the request (NETLINK_GET_STRICT_CHK), instead of a dump of every
-table filtered here. Appliers execute a change set on one socket and raise ``VipError`` with
-what was being done when the kernel refuses.
+table filtered here. Appliers send a whole change set as one batch of netlink messages (one
+write; the kernel answers each) and raise ``VipError`` naming every operation the kernel refused.
+pyroute2 0.9 is required (its asyncio core carries the batch; 0.7 has neither that nor
+request filters for dumps).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -19,12 +21,22 @@ import socket
 import struct
 
 from ansible_collections.baremetal.vip.plugins.module_utils.deps import netaddr, pyroute2
+
+try:
+    from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST
+    from pyroute2.netlink.nlsocket import NetlinkRequest
+    from pyroute2.netlink.rtnl import RTM_DELADDR, RTM_DELROUTE, RTM_NEWADDR, RTM_NEWROUTE
+    from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
+    from pyroute2.netlink.rtnl.rtmsg import rtmsg
+except ImportError:
+    pass  # deps.require() reports the missing library before any of these is used
 from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError, family_of
 
 AF_BY_FAMILY = {"ipv4": socket.AF_INET, "ipv6": socket.AF_INET6}
 FAMILY_BY_AF = {socket.AF_INET: "ipv4", socket.AF_INET6: "ipv6"}
 ROUTE_TYPES = {1: "unicast", 2: "local", 3: "broadcast", 4: "anycast", 5: "multicast", 6: "blackhole",
                7: "unreachable", 8: "prohibit", 9: "throw", 10: "nat"}
+ROUTE_TYPE_NUMBERS = dict((name, number) for number, name in ROUTE_TYPES.items())
 SCOPE_LINK = 253
 IFA_F_NODAD = 0x02
 ETH_P_ARP = 0x0806
@@ -128,66 +140,92 @@ def _split(cidr):
     return address, int(prefix)
 
 
-def remove_route(ipr, route, links):
-    """Delete exactly ``route`` (matched by table, protocol, type, scope and interface)."""
+def _header(msg, kind, create):
+    msg["header"]["type"] = kind
+    msg["header"]["flags"] = NLM_F_REQUEST | NLM_F_ACK | ((NLM_F_CREATE | NLM_F_EXCL) if create else 0)
+    return msg
+
+
+def route_message(route, links, create):
+    """RTM_NEWROUTE / RTM_DELROUTE for ``route``: kube-vip's shape when adding, the exact route when deleting."""
     address, prefix = _split(route["destination"])
-    spec = {"dst": address, "dst_len": prefix, "table": route["table"], "proto": route["protocol"],
-            "scope": route["scope"], "family": AF_BY_FAMILY[route["family"]]}
-    if isinstance(route.get("type"), str):
-        spec["type"] = route["type"]
+    verb = "adding route %s dev %s to table %s (protocol %s)" if create else "removing route %s dev %s from table %s (protocol %s)"
+    doing = verb % (route["destination"], route.get("interface"), route["table"], route["protocol"])
+    rtype = route.get("type", "unicast")
+    msg = rtmsg()
+    msg["family"] = AF_BY_FAMILY[route["family"]]
+    msg["dst_len"] = prefix
+    msg["table"] = route["table"] if route["table"] < 256 else RT_TABLE_COMPAT
+    msg["proto"] = route["protocol"]
+    if create:
+        msg["type"], msg["scope"] = 1, SCOPE_LINK if route["family"] == "ipv4" else 0
+    else:
+        msg["type"], msg["scope"] = ROUTE_TYPE_NUMBERS.get(rtype, rtype), route.get("scope", 0)
+    msg["attrs"] = [("RTA_DST", address), ("RTA_TABLE", route["table"])]
     if route.get("interface"):
-        spec["oif"] = link_index(links, route["interface"], "removing route %s" % route["destination"])
-    try:
-        ipr.route("del", **spec)
-    except (pyroute2.NetlinkError, OSError) as exc:
-        raise VipError("removing route %s dev %s from table %s (protocol %s) failed: %s"
-                       % (route["destination"], route.get("interface"), route["table"], route["protocol"],
-                          netlink_error_text(exc)))
+        msg["attrs"].append(("RTA_OIF", link_index(links, route["interface"], doing)))
+    return doing, _header(msg, RTM_NEWROUTE if create else RTM_DELROUTE, create)
 
 
-def add_route(ipr, route, links):
-    """Add a route the way kube-vip does: unicast host route on the interface, table, protocol."""
-    address, prefix = _split(route["destination"])
-    doing = "adding route %s dev %s to table %s (protocol %s)" % (
-        route["destination"], route["interface"], route["table"], route["protocol"])
-    spec = {"dst": address, "dst_len": prefix, "table": route["table"], "proto": route["protocol"],
-            "type": "unicast", "oif": link_index(links, route["interface"], doing),
-            "family": AF_BY_FAMILY[route["family"]]}
-    if route["family"] == "ipv4":
-        spec["scope"] = SCOPE_LINK
+def address_message(addr, links, create):
+    """RTM_NEWADDR (IPv6 without DAD, as kube-vip) / RTM_DELADDR for ``addr``."""
+    doing = ("adding address %s/%s to %s" if create else "removing address %s/%s from %s") % (
+        addr["address"], addr["prefix"], addr["interface"])
+    msg = ifaddrmsg()
+    msg["family"] = AF_BY_FAMILY[addr["family"]]
+    msg["prefixlen"] = addr["prefix"]
+    msg["index"] = link_index(links, addr["interface"], doing)
+    msg["flags"] = IFA_F_NODAD if create and addr["family"] == "ipv6" else 0
+    msg["attrs"] = [("IFA_LOCAL", addr["address"]), ("IFA_ADDRESS", addr["address"])]
+    return doing, _header(msg, RTM_NEWADDR if create else RTM_DELADDR, create)
+
+
+async def _send_batch(core, messages):
+    requests, data = [], b""
+    for msg in messages:
+        request = NetlinkRequest(core, msg)
+        await request.prepare()
+        data += request.msg.data
+        requests.append(request)
+    core.send(data)
+    errors = []
+    for request in requests:
+        try:
+            async for _msg in request.response():
+                pass
+            errors.append(None)
+        except pyroute2.NetlinkError as exc:
+            errors.append(exc)
+    return errors
+
+
+def send_batch(ipr, operations):
+    """Send [(doing, message)] to the kernel in one write; VipError naming every operation that failed.
+
+    The kernel handles the messages in order and answers each; an error does not stop the rest.
+    """
+    if not operations:
+        return
     try:
-        ipr.route("add", **spec)
+        core = ipr.asyncore
+        errors = core.event_loop.run_until_complete(_send_batch(core, [msg for _doing, msg in operations]))
     except (pyroute2.NetlinkError, OSError) as exc:
-        raise VipError("%s failed: %s" % (doing, netlink_error_text(exc)))
+        raise VipError("%s failed: %s" % ("; ".join(doing for doing, _msg in operations), netlink_error_text(exc)))
+    failed = ["%s failed: %s" % (doing, netlink_error_text(error)) for (doing, _msg), error in zip(operations, errors) if error]
+    if failed:
+        raise VipError("; ".join(failed))
 
 
 def apply_routes(ipr, changes, links):
-    """Removals first (so a moved route can be re-added), then additions."""
-    for route in changes["remove"]:
-        remove_route(ipr, route, links)
-    for route in changes["add"]:
-        add_route(ipr, route, links)
+    """One batch: removals first (so a moved route can be re-added), then additions."""
+    send_batch(ipr, [route_message(r, links, create=False) for r in changes["remove"]]
+               + [route_message(r, links, create=True) for r in changes["add"]])
 
 
 def apply_addresses(ipr, changes, links):
-    """Remove, then add addresses (IPv6 VIPs without duplicate address detection, as kube-vip)."""
-    for addr in changes["remove"]:
-        doing = "removing address %s/%s from %s" % (addr["address"], addr["prefix"], addr["interface"])
-        index = link_index(links, addr["interface"], doing)
-        try:
-            ipr.addr("del", index=index, address=addr["address"], prefixlen=addr["prefix"])
-        except (pyroute2.NetlinkError, OSError) as exc:
-            raise VipError("%s failed: %s" % (doing, netlink_error_text(exc)))
-    for addr in changes["add"]:
-        doing = "adding address %s/%s to %s" % (addr["address"], addr["prefix"], addr["interface"])
-        spec = {"index": link_index(links, addr["interface"], doing), "address": addr["address"],
-                "prefixlen": addr["prefix"]}
-        if addr["family"] == "ipv6":
-            spec["flags"] = IFA_F_NODAD
-        try:
-            ipr.addr("add", **spec)
-        except (pyroute2.NetlinkError, OSError) as exc:
-            raise VipError("%s failed: %s" % (doing, netlink_error_text(exc)))
+    """One batch: removals, then additions."""
+    send_batch(ipr, [address_message(a, links, create=False) for a in changes["remove"]]
+               + [address_message(a, links, create=True) for a in changes["add"]])
 
 
 # --------------------------------------------------------------------------- announcements

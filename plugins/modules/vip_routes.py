@@ -22,7 +22,7 @@ description:
 version_added: 0.1.0
 author: baremetal.vip contributors (@baremetal-vip)
 requirements:
-  - pyroute2 >= 0.7.12
+  - pyroute2 >= 0.9.1
   - netaddr
 options:
   table:

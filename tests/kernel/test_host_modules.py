@@ -203,3 +203,14 @@ def test_missing_pyroute2_gives_the_standard_error(netns, module):
     assert result["failed"] is True, result
     assert result["msg"].startswith("Failed to import the required Python library (pyroute2)"), result
     assert "No module named 'pyroute2'" in result["_output"], result  # the traceback, shown with -vvv
+
+
+def test_vip_routes_reports_what_the_kernel_refused(netns):
+    """One batch: the kernel refuses the route on a down link, the other route is still added."""
+    netns.ip("link", "set", "v1", "down")
+    result = netns.ansible("vip_routes", {"routes": [{"destination": "198.51.100.7", "interface": "v0"},
+                                                     {"destination": "198.51.100.8", "interface": "v1"}]})
+    assert result["failed"] is True, result
+    assert result["msg"].startswith("adding route 198.51.100.8/32 dev v1 to table 198 (protocol 248) failed: "), result
+    assert "198.51.100.7" not in result["msg"]
+    assert netns.routes(198) == {("198.51.100.7", "v0", "248")}
