@@ -2,9 +2,8 @@
 """Time build_plan on large inventories: 1,000 / 10,000 / 100,000 pools and 1,000 nodes.
 
 Not a pytest module: run it directly (``python tests/bench/plan_bench.py``); it prints one line
-per case with the best of a few runs. Addresses come from the 198.51.100.0/24-sized blocks of a
-documentation-free counter space only for scale: pools are carved out of 2001:db8::/32 (IPv6
-documentation range) so that 100,000 disjoint pools fit.
+per case with the best of a few runs. The pools are disjoint /120s carved out of 2001:db8::/32
+(the IPv6 documentation range), the only documentation range with room for 100,000 pools.
 """
 from __future__ import annotations
 
@@ -45,7 +44,7 @@ def inventory(pools, nodes):
 def bench(pools, nodes, repeat=3):
     args = inventory(pools, nodes)
     best = None
-    for _ in range(repeat):
+    for _attempt in range(repeat):
         start = time.perf_counter()
         result = build_plan(*args)
         elapsed = time.perf_counter() - start
