@@ -19,9 +19,8 @@ description:
   - Fails with a clear message when the kernel has no IPVS.
 version_added: 0.1.0
 author: baremetal.vip contributors (@baremetal-vip)
-requirements:
-  - pyroute2 >= 0.9.1
-  - netaddr
+extends_documentation_fragment:
+  - baremetal.vip.host
 options:
   services:
     description: The virtual services that must exist.
@@ -87,10 +86,6 @@ attributes:
   diff_mode:
     description: The virtual services before and after, ipvsadm-like.
     support: full
-  platform:
-    description: Linux IPVS generic netlink.
-    support: full
-    platforms: posix
 seealso:
   - module: baremetal.vip.vip_facts
 """

@@ -21,9 +21,8 @@ description:
   - All options are checked before anything changes.
 version_added: 0.1.0
 author: baremetal.vip contributors (@baremetal-vip)
-requirements:
-  - pyroute2 >= 0.9.1
-  - netaddr
+extends_documentation_fragment:
+  - baremetal.vip.host
 options:
   address:
     description: The VIP (an address, no prefix). Required unless O(prune) is used alone.
@@ -78,10 +77,6 @@ attributes:
   diff_mode:
     description: Addresses of the host before and after, one per line.
     support: full
-  platform:
-    description: Linux rtnetlink; raw packet sockets for announcements.
-    support: full
-    platforms: posix
 notes:
   - An announcement does not count as a change; RV(announced) tells whether one was sent.
 seealso:

@@ -20,9 +20,8 @@ description:
   - Also sets the fact C(vip_host) with the same data.
 version_added: 0.1.0
 author: baremetal.vip contributors (@baremetal-vip)
-requirements:
-  - pyroute2 >= 0.9.1
-  - netaddr
+extends_documentation_fragment:
+  - baremetal.vip.host
 options:
   table:
     description: kube-vip's routing table (C(vip_routingtableid)).
@@ -48,10 +47,6 @@ attributes:
   facts:
     description: Sets C(vip_host).
     support: full
-  platform:
-    description: Linux netlink (rtnetlink and the IPVS generic netlink family).
-    support: full
-    platforms: posix
 notes:
   - When the kernel has no IPVS, RV(ipvs_available) is C(false) and the module still succeeds.
 seealso:

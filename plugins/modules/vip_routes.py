@@ -21,9 +21,8 @@ description:
   - All options are checked before anything changes.
 version_added: 0.1.0
 author: baremetal.vip contributors (@baremetal-vip)
-requirements:
-  - pyroute2 >= 0.9.1
-  - netaddr
+extends_documentation_fragment:
+  - baremetal.vip.host
 options:
   table:
     description:
@@ -68,10 +67,6 @@ attributes:
   diff_mode:
     description: Routes of the table before and after, one per line.
     support: full
-  platform:
-    description: Linux rtnetlink.
-    support: full
-    platforms: posix
 seealso:
   - module: baremetal.vip.vip_facts
 """

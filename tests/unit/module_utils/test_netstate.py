@@ -127,3 +127,12 @@ def test_ipvs_check_mode_diff_simulation():
                                                               "forward_method": None}}], "edit_dests": []}
     lines = hosttasks.service_lines(hosttasks._simulate_ipvs(current, changes))  # pylint: disable=protected-access
     assert lines == ["TCP 192.0.2.10:6443 rr", "  -> 192.0.2.12:6443 route weight 2"]
+
+
+@pytest.mark.parametrize("found, expected", [("0.7.11", "pyroute2 0.7.11 is installed; these modules need pyroute2 0.9.1 or later"),
+                                             ("0.9.0", "pyroute2 0.9.0 is installed"), ("0.9.1", None), ("0.9.7", None), ("1.0.0rc1", None)])
+def test_pyroute2_version_check(monkeypatch, found, expected):
+    import importlib.metadata  # pylint: disable=import-outside-toplevel
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: found)
+    problem = deps._pyroute2_too_old()  # pylint: disable=protected-access
+    assert problem == expected if expected is None else problem.startswith(expected)
