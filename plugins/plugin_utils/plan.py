@@ -767,7 +767,9 @@ class _Builder(object):
     # -- control plane -----------------------------------------------------------------------
     def control_plane(self, cfg, cluster, kube_vip, nodes):
         default_if = cfg["interface"] if cfg else None
-        for node in nodes.values():
+        self.check_ifname(default_if, "vip_control_plane.interface")
+        for host, node in nodes.items():
+            self.check_ifname(node["interface"], "hostvars[%s].vip_interface" % host)
             node["effective_interface"] = node["interface"] or default_if
         if not cfg:
             self.cp_ip = None
@@ -823,6 +825,13 @@ class _Builder(object):
             "privileged": lb.get("forward_method") == "masquerade",
             "super_admin_host": super_host,
         }
+
+    def check_ifname(self, name, path):
+        """Linux interface names: 1-15 characters, no '/', ':' or white space, not '.' or '..'."""
+        if name is None:
+            return
+        if not 0 < len(name) <= 15 or name in (".", "..") or re.search(r"[/:\s]", name):
+            self.error("%s (%r) is not a valid Linux interface name (1-15 characters, no '/', ':' or spaces)" % (path, name))
 
     def require_interfaces(self, nodes, hosts, what):
         missing = [h for h in hosts if not nodes[h]["effective_interface"]]
@@ -906,6 +915,9 @@ class _Builder(object):
         if provider == "kube_vip":
             result["kube_vip"] = self.services_kube_vip(cfg, raw, pools, control_plane, nodes)
         elif provider == "metallb":
+            namespace = cfg.get("metallb_namespace")
+            if namespace is not None and (not _DNS1123_LABEL.match(namespace) or len(namespace) > 63):
+                self.error("%s.metallb_namespace (%s) is not a valid namespace name (DNS-1123 label)" % (path, namespace))
             if not pools:
                 self.warn("%s.provider is metallb but no pools are listed: MetalLB will assign nothing" % path)
             result["metallb"] = {"namespace": cfg.get("metallb_namespace"), "load_balancer_class": lb_class, "bgp_peers": []}
@@ -959,6 +971,8 @@ class _Builder(object):
                     self.error("%s.namespace (%s) applies only to provider kube_vip (provider is %s)" % (path, pool["namespace"], provider))
                 elif not _DNS1123_LABEL.match(pool["namespace"]):
                     self.error("%s.namespace (%s) is not a valid namespace name" % (path, pool["namespace"]))
+            for j, ifname in enumerate(pool["interfaces"] or []):
+                self.check_ifname(ifname, "%s.interfaces[%d]" % (path, j))
             if pool["interfaces"] and pool["advertisement"] != "l2":
                 self.error("%s.interfaces (%s) applies only to advertisement l2" % (path, ", ".join(pool["interfaces"])))
             if provider == "kube_vip":

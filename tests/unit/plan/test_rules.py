@@ -485,3 +485,23 @@ def test_per_host_peers_do_not_reach_the_services_daemonset():
     result = run({"vip_services": KV_BGP, "vip_bgp": PEERS}, hosts=hosts, groups=groups)
     assert result["errors"] == []
     assert has(result["warnings"], "vip_bgp_peers of worker1 cannot reach the kube-vip services DaemonSet", "192.0.2.1")
+
+
+@pytest.mark.parametrize("name", ["eth0:1", "a-very-long-interface-name", "bond 0", "", "."])
+def test_interface_names(name):
+    hosts, groups = hosts4()
+    hosts["worker1"]["vip_interface"] = name
+    errs = errors({"vip_control_plane": {"interface": name}}, hosts=hosts, groups=groups)
+    assert has(errs, "vip_control_plane.interface (%r) is not a valid Linux interface name" % name)
+    assert has(errs, "hostvars[worker1].vip_interface (%r)" % name)
+
+
+def test_pool_interface_names():
+    errs = errors({"vip_services": {"provider": "metallb", "pools": [
+        {"name": "a", "addresses": ["192.0.2.64/28"], "interfaces": ["eth0", "eth/1"]}]}})
+    assert has(errs, "vip_services.pools[0].interfaces[1] ('eth/1') is not a valid Linux interface name")
+
+
+def test_metallb_namespace_name():
+    errs = errors({"vip_services": dict(MLB_L2, metallb_namespace="MetalLB_System")})
+    assert has(errs, "vip_services.metallb_namespace (MetalLB_System) is not a valid namespace name")
