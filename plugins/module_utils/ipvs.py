@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: baremetal.vip contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""IPVS virtual services over generic netlink: availability, reader and applier."""
+"""IPVS virtual services over generic netlink: availability, reader and applier (one batch)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -12,8 +12,15 @@ import socket
 import sys
 
 from ansible_collections.baremetal.vip.plugins.module_utils.deps import netaddr, pyroute2
-from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError, describe_service
-from ansible_collections.baremetal.vip.plugins.module_utils.netstate import netlink_error_text
+from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import describe_service
+from ansible_collections.baremetal.vip.plugins.module_utils.netstate import send_batch
+
+try:
+    from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST
+    from pyroute2.netlink.generic.ipvs import (GENL_VERSION, IPVS_CMD_DEL_DEST, IPVS_CMD_DEL_SERVICE, IPVS_CMD_NEW_DEST,
+                                               IPVS_CMD_NEW_SERVICE, IPVS_CMD_SET_DEST, IPVS_CMD_SET_SERVICE, ipvsmsg)
+except ImportError:
+    pass  # deps.require() reports the missing library before any of these is used
 
 PROTOCOL_NUMBERS = {"tcp": socket.IPPROTO_TCP, "udp": socket.IPPROTO_UDP, "sctp": 132}
 PROTOCOL_NAMES = dict((number, name) for name, number in PROTOCOL_NUMBERS.items())
@@ -108,29 +115,39 @@ def read_services(ipvs):
     return sorted(services, key=lambda s: (s["address"] or "", s["port"], str(s["protocol"])))
 
 
-def _run(doing, call, *args, **kwargs):
-    try:
-        call(*args, **kwargs)
-    except (pyroute2.NetlinkError, OSError) as exc:
-        raise VipError("%s failed: %s" % (doing, netlink_error_text(exc)))
+def _message(ipvs, cmd, service, dest=None):
+    msg = ipvsmsg()
+    msg["cmd"] = cmd
+    msg["version"] = GENL_VERSION
+    if dest is None:
+        msg["attrs"] = [("IPVS_CMD_ATTR_SERVICE", service.dump_nla())]
+    else:
+        msg["attrs"] = [("IPVS_CMD_ATTR_SERVICE", service.dump_key()), ("IPVS_CMD_ATTR_DEST", dest.dump_nla())]
+    msg["header"]["type"] = ipvs.asyncore.prid
+    msg["header"]["flags"] = NLM_F_REQUEST | NLM_F_ACK
+    return msg
 
 
 def apply_ipvs(ipvs, changes):
-    """Execute a change set from reconcile.plan_ipvs in a safe order."""
+    """Execute a change set from reconcile.plan_ipvs as one batch, in a safe order."""
+    operations = []
     for service in changes["remove_services"]:
-        _run("removing IPVS service %s" % describe_service(service), ipvs.service, "del", service=service_spec(service))
+        operations.append(("removing IPVS service %s" % describe_service(service),
+                           _message(ipvs, IPVS_CMD_DEL_SERVICE, service_spec(service))))
     for service in changes["add_services"]:
         spec = service_spec(service)
-        _run("adding IPVS service %s (scheduler %s)" % (describe_service(service), service["scheduler"]),
-             ipvs.service, "add", service=spec)
+        operations.append(("adding IPVS service %s (scheduler %s)" % (describe_service(service), service["scheduler"]),
+                           _message(ipvs, IPVS_CMD_NEW_SERVICE, spec)))
         for dest in service["real_servers"]:
-            _run("adding real server %s:%s to IPVS service %s" % (dest["address"], dest["port"], describe_service(service)),
-                 ipvs.dest, "add", service=spec, dest=dest_spec(dest))
+            operations.append(("adding real server %s:%s to IPVS service %s" % (dest["address"], dest["port"], describe_service(service)),
+                               _message(ipvs, IPVS_CMD_NEW_DEST, spec, dest_spec(dest))))
     for service in changes["edit_services"]:
-        _run("setting scheduler %s on IPVS service %s" % (service["scheduler"], describe_service(service)),
-             ipvs.service, "set", service=service_spec(service))
-    for kind, command, verb in (("remove_dests", "del", "removing"), ("add_dests", "add", "adding"), ("edit_dests", "set", "updating")):
+        operations.append(("setting scheduler %s on IPVS service %s" % (service["scheduler"], describe_service(service)),
+                           _message(ipvs, IPVS_CMD_SET_SERVICE, service_spec(service))))
+    for kind, cmd, verb in (("remove_dests", IPVS_CMD_DEL_DEST, "removing"), ("add_dests", IPVS_CMD_NEW_DEST, "adding"),
+                            ("edit_dests", IPVS_CMD_SET_DEST, "updating")):
         for item in changes[kind]:
             service, dest = item["service"], item["dest"]
-            _run("%s real server %s:%s of IPVS service %s" % (verb, dest["address"], dest["port"], describe_service(service)),
-                 ipvs.dest, command, service=service_spec(service), dest=dest_spec(dest))
+            operations.append(("%s real server %s:%s of IPVS service %s" % (verb, dest["address"], dest["port"], describe_service(service)),
+                               _message(ipvs, cmd, service_spec(service), dest_spec(dest))))
+    send_batch(ipvs, operations)

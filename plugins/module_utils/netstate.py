@@ -200,7 +200,9 @@ async def _send_batch(core, messages):
 
 
 def send_batch(ipr, operations):
-    """Send [(doing, message)] to the kernel in one write; VipError naming every operation that failed.
+    """Send [(doing, message)] on a pyroute2 socket (IPRoute, IPVS) in one write.
+
+    VipError naming every operation that failed, with the kernel's answer.
 
     The kernel handles the messages in order and answers each; an error does not stop the rest.
     """

@@ -260,8 +260,9 @@ def plan_ipvs(desired, current, owned=None, prune=False):
             old = have_dests.pop((dest["address"], dest["port"]), None)
             if old is None:
                 edits.append(("add_dests", {"service": service, "dest": dest}))
-            elif _dest_differs(dest, old):
-                edits.append(("edit_dests", {"service": service, "dest": dest}))
+            elif _dest_differs(dest, old):  # keep the kernel's forwarding method unless one is asked for
+                merged = dict(dest, forward_method=dest.get("forward_method") or old.get("forward_method"))
+                edits.append(("edit_dests", {"service": service, "dest": merged}))
         edits.extend(("remove_dests", {"service": service, "dest": old}) for old in have_dests.values())
         for kind, item in edits:
             changes[kind].append(item)

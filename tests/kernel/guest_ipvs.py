@@ -83,6 +83,14 @@ def test_ipvs_service_check_apply_idempotent_and_restore(netns):
     assert result["changed"] is True and [s["address"] for s in result["added"]] == ["192.0.2.10"], result
     assert ipvsadm_state(netns) == EXPECTED
 
+    # a weight change without forward_method keeps the kernel's forwarding method
+    reweighted = {"services": [dict(SERVICES["services"][0], real_servers=[{"address": "192.0.2.11", "weight": 4},
+                                                                           {"address": "192.0.2.12", "weight": 2}])],
+                  "owned_addresses": SERVICES["owned_addresses"]}
+    result = netns.ansible("ipvs_service", reweighted)
+    assert result["changed"] is True, result
+    assert ipvsadm_state(netns)["TCP 192.0.2.10:6443 rr"] == {"192.0.2.11:6443 Masq 4", "192.0.2.12:6443 Masq 2"}
+
 
 def test_vip_facts_lists_ipvs_services(netns):
     setup_ipvs(netns)

@@ -195,8 +195,12 @@ def test_ipvs_forward_method_compared_only_when_given():
     have["real_servers"][0]["forward_method"] = "local"
     want = service("192.0.2.10", dests=["192.0.2.11"])
     assert reconcile.plan_ipvs([want], [have], owned("192.0.2.10"))["unchanged"] == ["TCP 192.0.2.10:6443"]
+    want["real_servers"][0]["weight"] = 3
+    edits = reconcile.plan_ipvs([want], [have], owned("192.0.2.10"))["edit_dests"]
+    assert [(e["dest"]["weight"], e["dest"]["forward_method"]) for e in edits] == [(3, "local")]  # method kept
     want["real_servers"][0]["forward_method"] = "masquerade"
-    assert len(reconcile.plan_ipvs([want], [have], owned("192.0.2.10"))["edit_dests"]) == 1
+    edits = reconcile.plan_ipvs([want], [have], owned("192.0.2.10"))["edit_dests"]
+    assert [(e["dest"]["weight"], e["dest"]["forward_method"]) for e in edits] == [(3, "masquerade")]
 
 
 def test_ipvs_prune_owned_only_and_never_fwmark():
