@@ -670,6 +670,11 @@ class _Builder(object):
         kv = self.kv_version or (0, 0, 0)
         cp_version = cfg["cloud_provider_version"]
         port = cfg["prometheus_port"]
+        for key, version_key in (("image", "version"), ("cloud_provider_image", "cloud_provider_version")):
+            repo = cfg[key] or ""
+            if "@" in repo or ":" in repo.rsplit("/", 1)[-1]:
+                self.error("vip_kube_vip.%s (%s) must be a repository without tag or digest: the tag is v<%s>"
+                           % (key, repo, version_key))
         return {
             "version": version,
             "image": "%s:v%s" % (cfg["image"], version),

@@ -48,6 +48,7 @@ CASES = [
     ({"vip_control_plane": {"mode": "arpp"}}, {}, "vip_control_plane.mode is 'arpp'"),
     ({"vip_control_plane": {"port": "https"}}, {}, "vip_control_plane.port must be an integer"),
     ({"vip_cluster": {"kubernetes_version": 1.3}}, {}, "vip_cluster.kubernetes_version must be a quoted string"),
+    ({"vip_kube_vip": {"image": "ghcr.io/kube-vip/kube-vip:v1.0.3"}}, {}, "vip_kube_vip.image (ghcr.io"),
     ({"vip_control_plane": BGP_CP, "vip_bgp": {"peers": [{"address": "192.0.2.1", "as": 64513, "password": ["x"]}]}}, {},
      "vip_bgp.peers[0].password must be a string"),
     ({}, with_hosts(_set("cp2", "vip_interfce", "eth1")), "hostvars[cp2].vip_interfce"),

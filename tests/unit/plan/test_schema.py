@@ -186,3 +186,14 @@ def test_host_variable_typo_is_pointed_out():
     hosts["cp2"]["vip_interfce"] = "eth1"
     result = run(hosts=hosts, groups=groups)
     assert has(result["warnings"], "hostvars[cp2].vip_interfce", "did you mean vip_interface")
+
+
+@pytest.mark.parametrize("image", ["ghcr.io/kube-vip/kube-vip:v1.0.3", "ghcr.io/kube-vip/kube-vip@sha256:0123"])
+def test_image_is_a_repository(image):
+    errs = errors({"vip_kube_vip": {"image": image}})
+    assert has(errs, "vip_kube_vip.image (%s) must be a repository without tag or digest" % image)
+
+
+def test_image_with_registry_port():
+    plan = ok({"vip_kube_vip": {"image": "registry.example.org:5000/kube-vip/kube-vip", "version": "v1.0.3"}})
+    assert plan["kube_vip"]["image"] == "registry.example.org:5000/kube-vip/kube-vip:v1.0.3"
