@@ -218,6 +218,10 @@ def desired_services(services):
                 raise VipError("%s: port %s / weight %s out of range" % (dwhat, port, dest["weight"]))
             item["real_servers"].append({"address": reconcile.normalize_ip(dest["address"], dwhat + ".address"),
                                          "port": port, "weight": dest["weight"], "forward_method": dest["forward_method"]})
+            if [(d["address"], d["port"]) for d in item["real_servers"]].count((item["real_servers"][-1]["address"], port)) > 1:
+                raise VipError("%s: real server %s:%s is listed twice" % (dwhat, item["real_servers"][-1]["address"], port))
+        if any(reconcile.service_key(other) == reconcile.service_key(item) for other in result):
+            raise VipError("%s: IPVS service %s is listed twice" % (what, reconcile.describe_service(item)))
         result.append(item)
     return result
 

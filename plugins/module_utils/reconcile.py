@@ -130,10 +130,14 @@ def plan_routes(desired, current, table, protocol, prune=False, remove_legacy=()
     seen = set()
     add, remove, unchanged = [], [], []
 
-    for want in desired:
+    for index, want in enumerate(desired):
         key = (want["destination"], want["interface"])
         if key in seen:
             continue
+        twin = [d for d in desired[:index] if d["destination"] == want["destination"]]
+        if twin:
+            raise VipError("routes[%d]: %s is asked for on %s and on %s; kube-vip routes a VIP through one interface"
+                           % (index, want["destination"], twin[0]["interface"], want["interface"]))
         seen.add(key)
         same_dst = [r for r in owned if r["destination"] == want["destination"]]
         if any(r["interface"] == want["interface"] and r.get("type") == "unicast" for r in same_dst):

@@ -114,6 +114,12 @@ def test_ipvs_options_refused_before_anything():
     service = dict(address="192.0.2.10", port=70000, protocol="tcp", scheduler="rr", real_servers=[])
     with pytest.raises(VipError, match=r"services\[0\].port: 70000 is not a port"):
         hosttasks.desired_services([service])
+    service["port"] = 6443
+    with pytest.raises(VipError, match=r"services\[1\]: IPVS service TCP 192.0.2.10:6443 is listed twice"):
+        hosttasks.desired_services([service, service])
+    real = dict(address="192.0.2.11", port=None, weight=1, forward_method=None)
+    with pytest.raises(VipError, match=r"services\[0\].real_servers\[1\]: real server 192.0.2.11:6443 is listed twice"):
+        hosttasks.desired_services([dict(service, real_servers=[real, dict(real, port=6443)])])
     with pytest.raises(VipError, match="prune needs owned_addresses"):
         hosttasks.reconcile_ipvs(dict(services=[], owned_addresses=[], prune=True), check_mode=True)
 

@@ -125,6 +125,12 @@ def test_routes_refuse_reserved_protocols_with_prune(proto):
         reconcile.plan_routes([], [], TABLE, proto, prune=True)
 
 
+def test_routes_one_interface_per_vip():
+    desired = [{"destination": "198.51.100.7/32", "interface": "eth0"}, {"destination": "198.51.100.7/32", "interface": "eth1"}]
+    with pytest.raises(VipError, match=r"routes\[1\]: 198.51.100.7/32 is asked for on eth0 and on eth1"):
+        reconcile.plan_routes(desired, [route("198.51.100.7/32")], TABLE, PROTO)
+
+
 def test_routes_main_table_is_fine_without_prune():
     changes = reconcile.plan_routes([{"destination": "198.51.100.7/32", "interface": "eth0"}], [], 254, PROTO)
     assert changes["add"][0]["table"] == 254
