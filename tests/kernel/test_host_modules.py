@@ -133,8 +133,8 @@ def test_vip_address_refuses_bad_options(netns, args, message):
 
 CAPTURE = r"""
 import socket, sys, time
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
-s.bind(("v1", 0x0806))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(int(sys.argv[2], 16)))
+s.bind(("v1", int(sys.argv[2], 16)))
 s.settimeout(0.5)
 print("ready", flush=True)
 end = time.time() + float(sys.argv[1])
@@ -147,22 +147,37 @@ while time.time() < end:
 """
 
 
-def test_vip_address_announces_with_gratuitous_arp(netns):
-    mac = netns.ip_json("link", "show", "dev", "v0")[0]["address"]
-    capture = subprocess.Popen(["ip", "netns", "exec", netns.name, PYTHON, "-c", CAPTURE, "30"],  # pylint: disable=consider-using-with
+def capture_while(netns, ethertype, args):
+    """Frames of ``ethertype`` seen on v1 (the peer of v0) while vip_address runs with ``args``."""
+    capture = subprocess.Popen(["ip", "netns", "exec", netns.name, PYTHON, "-c", CAPTURE, "30", ethertype],  # pylint: disable=consider-using-with
                                stdout=subprocess.PIPE, text=True)
     try:
         assert capture.stdout.readline().strip() == "ready"
-        result = netns.ansible("vip_address", {"address": "192.0.2.10", "interface": "v0", "announce": True, "announce_count": 2})
+        result = netns.ansible("vip_address", args)
         assert result["changed"] is True and result["announced"] is True, result
         time.sleep(1)
     finally:
         capture.terminate()
-    frames = [bytes.fromhex(line.strip()) for line in capture.stdout.read().splitlines() if line.strip()]
+    return [bytes.fromhex(line.strip()) for line in capture.stdout.read().splitlines() if line.strip()]
+
+
+def test_vip_address_announces_with_gratuitous_arp(netns):
+    mac = netns.ip_json("link", "show", "dev", "v0")[0]["address"]
+    frames = capture_while(netns, "0806", {"address": "192.0.2.10", "interface": "v0", "announce": True, "announce_count": 2})
     ip = socket.inet_aton("192.0.2.10")
     garps = [f for f in frames if f[:6] == b"\xff" * 6 and f[22:28] == bytes.fromhex(mac.replace(":", "")) and f[28:32] == ip
              and f[38:42] == ip]
     assert len(garps) >= 2, [f.hex() for f in frames]
+
+
+def test_vip_address_announces_with_unsolicited_neighbour_advertisement(netns):
+    mac = bytes.fromhex(netns.ip_json("link", "show", "dev", "v0")[0]["address"].replace(":", ""))
+    frames = capture_while(netns, "86dd", {"address": "2001:db8::10", "interface": "v0", "announce": True, "announce_count": 2})
+    target = socket.inet_pton(socket.AF_INET6, "2001:db8::10")
+    # Ethernet (14) + IPv6 header (40): next header 58 (ICMPv6), hop limit 255, to ff02::1; type 136, override flag
+    nas = [f for f in frames if f[14 + 6] == 58 and f[14 + 7] == 255 and f[14 + 24:14 + 40] == socket.inet_pton(socket.AF_INET6, "ff02::1")
+           and f[54] == 136 and f[58] & 0x20 and f[62:78] == target and f[78:80] == b"\x02\x01" and f[80:86] == mac]
+    assert len(nas) >= 2, [f.hex() for f in frames]
 
 
 def test_vip_facts_matches_iproute2(netns):
