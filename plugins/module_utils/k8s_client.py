@@ -26,6 +26,7 @@ try:
     from kubernetes import config as k8s_config
     from kubernetes.dynamic import DynamicClient
     from kubernetes.dynamic import exceptions as dyn_exc
+    from kubernetes.dynamic.discovery import LazyDiscoverer
     from urllib3 import exceptions as urllib3_exc
 except ImportError:
     HAS_KUBERNETES = False
@@ -162,8 +163,10 @@ class Api:
         self.host = configuration.host
         self._cache_dir = tempfile.mkdtemp(prefix="baremetal-vip-k8s-")
         try:
+            # lazy: the resources of a group are fetched when first used, as kubernetes.core does
             self.client = DynamicClient(k8s_api.ApiClient(configuration),
-                                        cache_file=os.path.join(self._cache_dir, "discovery.json"))
+                                        cache_file=os.path.join(self._cache_dir, "discovery.json"),
+                                        discoverer=LazyDiscoverer)
         except Exception as exc:  # pylint: disable=broad-except
             self.close()
             raise self.error(exc, "discovering the API of %s" % self.host)

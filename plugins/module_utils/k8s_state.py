@@ -188,6 +188,36 @@ def summarize_daemonset(daemonset, name, namespace):
                                                 .get("spec") or {}).get("containers") or []])
 
 
+def summarize_metallb(pools, l2_ads, bgp_ads):
+    """MetalLB's pools with the advertisements that name them (by ipAddressPools)."""
+    out = []
+    for pool in pools:
+        meta, spec = pool.get("metadata") or {}, pool.get("spec") or {}
+        ads = []
+        for kind, items in (("l2", l2_ads), ("bgp", bgp_ads)):
+            for adv in items:
+                adv_meta, adv_spec = adv.get("metadata") or {}, adv.get("spec") or {}
+                names = adv_spec.get("ipAddressPools")
+                selected = not names and not adv_spec.get("ipAddressPoolSelectors")
+                if adv_meta.get("namespace") == meta.get("namespace") and (selected or meta.get("name") in (names or [])):
+                    ads.append(dict(kind=kind, name=adv_meta.get("name")))
+        out.append(dict(namespace=meta.get("namespace"), name=meta.get("name"),
+                        addresses=list(spec.get("addresses") or []),
+                        auto_assign=spec.get("autoAssign", True), advertisements=ads,
+                        labels=dict((meta.get("labels") or {}))))
+    return sorted(out, key=lambda p: (p["namespace"] or "", p["name"]))
+
+
+def gather_metallb(api):
+    """MetalLB's pools, or ``installed: false`` when the API has no metallb.io group."""
+    if not api.has_group("metallb.io"):
+        return dict(installed=False, pools=[])
+    pools = api.list("metallb.io/v1beta1", "IPAddressPool")
+    l2_ads = api.list("metallb.io/v1beta1", "L2Advertisement")
+    bgp_ads = api.list("metallb.io/v1beta1", "BGPAdvertisement")
+    return dict(installed=True, pools=summarize_metallb(pools, l2_ads, bgp_ads))
+
+
 def gather(api, options=None, now=None):
     """Everything cluster_info returns, read through ``api`` (a k8s_client.Api)."""
     opts = dict(DEFAULTS)
@@ -218,4 +248,5 @@ def gather(api, options=None, now=None):
         nodes=[summarize_node(n) for n in api.list("v1", "Node")],
         kube_vip=dict(daemonset=summarize_daemonset(daemonset, ds_name, ds_ns),
                       pods=kube_vip_pods(pods, daemonset)),
+        metallb=gather_metallb(api),
     )

@@ -25,6 +25,8 @@ description:
     C(config.conf) (C(mode), C(ipvs.strictARP), C(ipvs.excludeCIDRs)).
   - The nodes with their addresses, and the nodes where kube-vip runs (pods of the kube-vip
     DaemonSet, and kube-vip static pods).
+  - MetalLB's address pools with the advertisements that select them, when MetalLB's CRDs are
+    installed (C(metallb.installed=false) otherwise; that is not an error here).
   - Read-only. Errors say what was being read and from which API address, and what to do about
     the usual causes (API unreachable, a kubeadm 1.29 or later C(admin.conf) without rights).
 author: baremetal.vip contributors (@baremetal-vip)
@@ -78,8 +80,8 @@ options:
     type: str
     default: kube-system
 notes:
-  - Needs C(list) on Leases, Services, Nodes and Pods (in O(daemonset_namespace)), and C(get) on
-    the DaemonSet and the ConfigMap C(kube-proxy).
+  - Needs C(list) on Leases, Services, Nodes, Pods (in O(daemonset_namespace)) and MetalLB's
+    IPAddressPools and advertisements, and C(get) on the DaemonSet and the ConfigMap C(kube-proxy).
   - On kubeadm 1.29 and later, C(/etc/kubernetes/admin.conf) has rights only once the
     ClusterRoleBinding C(kubeadm:cluster-admins) exists; use C(/etc/kubernetes/super-admin.conf)
     on the first control-plane node until then.
@@ -224,6 +226,25 @@ kube_vip:
       description: kube-vip pods with C(node), C(phase), C(ready) and C(source) (C(daemonset) or C(static_pod)).
       type: list
       elements: dict
+metallb:
+  description: MetalLB's pools.
+  returned: success
+  type: dict
+  contains:
+    installed:
+      description: Whether the API serves the C(metallb.io) group (the MetalLB CRDs are installed).
+      type: bool
+    pools:
+      description: IPAddressPools with C(addresses), C(auto_assign), C(labels) and C(advertisements) (C(kind) l2 or bgp, C(name)).
+      type: list
+      elements: dict
+      sample:
+        - namespace: metallb-system
+          name: public
+          addresses: [198.51.100.0/28]
+          auto_assign: true
+          advertisements: [{kind: l2, name: public}]
+          labels: {app.kubernetes.io/managed-by: baremetal.vip}
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib

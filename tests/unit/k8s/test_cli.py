@@ -25,9 +25,10 @@ def run(args, tmp_path, json_output=False):
     return proc.returncode, proc.stdout + proc.stderr
 
 
-def adhoc(module, args, tmp_path, verbose=False):
+def adhoc(module, args, tmp_path, verbose=False, check=False):
     cmd = [os.path.join(BIN, "ansible"), "localhost", "-m", module, "-a", args]
-    code, out = run(cmd + (["-vvv"] if verbose else []), tmp_path, json_output=not verbose)
+    cmd += (["-vvv"] if verbose else []) + (["--check"] if check else [])
+    code, out = run(cmd, tmp_path, json_output=not verbose)
     if verbose:
         return code, out, None
     result = json.JSONDecoder().raw_decode(out[out.index("{"):])[0]
@@ -42,10 +43,11 @@ def test_cluster_info_adhoc(k8s_double, tmp_path):
     assert [s["name"] for s in res["services"]] == ["web", "api"]
     assert res["kube_proxy"]["strict_arp"] is True
     assert {p["node"] for p in res["kube_vip"]["pods"]} == {"cp1", "w1"}
+    assert res["metallb"] == {"installed": True, "pools": []}
     assert k8s_double.token not in out
     code, out = adhoc("baremetal.vip.cluster_info", "kubeconfig=%s" % k8s_double.kubeconfig, tmp_path,
-                      verbose=True)[:2]
-    assert code == 0 and k8s_double.token not in out
+                      verbose=True, check=True)[:2]
+    assert code == 0 and '"holder": "cp1"' in out and k8s_double.token not in out
 
 
 def test_cluster_info_forbidden_and_unreachable_are_explained(k8s_double, tmp_path):

@@ -132,3 +132,29 @@ def test_mask_and_kubeconfig_secrets(tmp_path):
     secrets = k8s_client.kubeconfig_secrets(str(path))
     assert set(secrets) == {"abcdef123", "S0VZ"}
     assert k8s_client.mask("x abcdef123 y", secrets) == "x ******** y"
+
+
+def test_metallb_pools_with_their_advertisements(k8s_double):
+    ns = "metallb-system"
+    k8s_double.seed([
+        {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": "public", "namespace": ns},
+         "spec": {"addresses": ["198.51.100.0/28"]}},
+        {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": "bgp", "namespace": ns},
+         "spec": {"addresses": ["203.0.113.0/28"], "autoAssign": False}},
+        {"apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement", "metadata": {"name": "l2", "namespace": ns},
+         "spec": {"ipAddressPools": ["public"]}},
+        {"apiVersion": "metallb.io/v1beta1", "kind": "BGPAdvertisement", "metadata": {"name": "all", "namespace": ns},
+         "spec": {}},
+    ])
+    api = k8s_client.Api(k8s_double.kubeconfig)
+    try:
+        out = k8s_state.gather(api)["metallb"]
+        k8s_double.crds_missing = True
+        missing = k8s_state.gather(api)["metallb"]
+    finally:
+        api.close()
+    assert out["installed"] is True
+    assert [(p["name"], p["auto_assign"], p["advertisements"]) for p in out["pools"]] == [
+        ("bgp", False, [{"kind": "bgp", "name": "all"}]),
+        ("public", True, [{"kind": "l2", "name": "l2"}, {"kind": "bgp", "name": "all"}])]
+    assert missing == {"installed": False, "pools": []}
