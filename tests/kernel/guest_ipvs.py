@@ -1,6 +1,6 @@
 """IPVS checks that run INSIDE the User-Mode Linux guest (this machine's kernel has no IPVS).
 
-Not collected on the host (the name does not match test_*.py): test_ipvs_uml.py boots one guest
+Not collected on the host (the name does not match test_*.py): test_ipvs_modules_uml.py boots one guest
 and runs this file there with pytest, then asserts on the guest's junit report. Each check runs
 in a namespace of the guest's kernel; IPVS state is set up and witnessed with ipvsadm.
 """
@@ -8,8 +8,8 @@ import os
 
 import pytest
 
-if os.environ.get("VIP_UML_GUEST") != "1":  # pragma: no cover - only ever run by test_ipvs_uml.py
-    pytest.fail("guest_ipvs.py runs inside the UML guest only (see test_ipvs_uml.py)", pytrace=False)
+if os.environ.get("VIP_UML_GUEST") != "1":  # pragma: no cover - only ever run by test_ipvs_modules_uml.py
+    pytest.fail("guest_ipvs.py runs inside the UML guest only (see test_ipvs_modules_uml.py)", pytrace=False)
 
 SERVICES = {
     "services": [
