@@ -306,6 +306,8 @@ class Lab:
             "ansible_connection": "baremetal.vip.netns",
             "ansible_python_interpreter": self.state["python"],
             "ansible_pipelining": True,
+            # tasks already run as root in the node; there is no sudo to become with
+            "ansible_become": False,
             "vip_lab_state_dir": self.state_dir,
             # "what is deployed", in the layout of playbooks/render.yml: verify/remediate read it
             "vip_verify_render_dir": self.state_dir,
