@@ -30,8 +30,6 @@ description:
   - Read-only. Errors say what was being read and from which API address, and what to do about
     the usual causes (API unreachable, a kubeadm 1.29 or later C(admin.conf) without rights).
 author: baremetal.vip contributors (@baremetal-vip)
-requirements:
-  - kubernetes (the Python client) >= 24.2.0
 attributes:
   check_mode:
     description: Can run in check mode; the module only reads, so it does the same.
@@ -39,21 +37,9 @@ attributes:
   diff_mode:
     description: Returns no diff; the module changes nothing.
     support: none
+extends_documentation_fragment:
+  - baremetal.vip.k8s_connection
 options:
-  kubeconfig:
-    description:
-      - Path of the kubeconfig on the host the module runs on. Its credentials are never printed.
-    type: path
-    required: true
-  context:
-    description:
-      - The kubeconfig context to use. Default is the kubeconfig's current context.
-    type: str
-  request_timeout:
-    description:
-      - Seconds to wait for each answer of the API.
-    type: int
-    default: 15
   lease_namespace:
     description:
       - Namespace of the control-plane and services leases (kube-vip's C(cp_namespace)).

@@ -30,8 +30,6 @@ description:
   - Unlike M(kubernetes.core.k8s), which applies one object or file and has no pruning of a
     labelled set, this module treats the objects as one set.
 author: baremetal.vip contributors (@baremetal-vip)
-requirements:
-  - kubernetes (the Python client) >= 24.2.0
 attributes:
   check_mode:
     description: Every apply and delete is a server-side dry run (C(dryRun=All)); nothing is stored.
@@ -39,21 +37,9 @@ attributes:
   diff_mode:
     description: One entry per created, changed or deleted object, as the API server stores it; Secret values masked.
     support: full
+extends_documentation_fragment:
+  - baremetal.vip.k8s_connection
 options:
-  kubeconfig:
-    description:
-      - Path of the kubeconfig on the host the module runs on. Its credentials are never printed.
-    type: path
-    required: true
-  context:
-    description:
-      - The kubeconfig context to use. Default is the kubeconfig's current context.
-    type: str
-  request_timeout:
-    description:
-      - Seconds to wait for each answer of the API.
-    type: int
-    default: 15
   objects:
     description:
       - The desired objects (complete manifests as mappings).
