@@ -88,7 +88,7 @@ def gather_facts(params, check_mode=False):  # pylint: disable=unused-argument
 
     _with_iproute(read)
     if "ipvs" in gather:
-        ipvs = ipvs_utils.open_ipvs()
+        ipvs = ipvs_utils.open_ipvs(load=False)
         result["ipvs_available"] = ipvs is not None
         result["ipvs_services"] = []
         if ipvs is not None:

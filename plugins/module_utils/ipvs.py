@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+import os
 import socket
 import sys
 
@@ -32,8 +33,14 @@ UNAVAILABLE = ("the kernel has no IPVS (generic netlink family IPVS not found: m
                "or CONFIG_IP_VS not set)")
 
 
-def open_ipvs():
-    """An IPVS socket, or None when the kernel has no IPVS."""
+def open_ipvs(load=True):
+    """An IPVS socket, or None when the kernel has no IPVS.
+
+    With ``load=False`` (facts), None also when ip_vs is not loaded: asking generic netlink for
+    the IPVS family would make the kernel load the module, a change a read must not make.
+    """
+    if not load and not os.path.exists("/proc/net/ip_vs"):
+        return None
     try:
         return pyroute2.IPVS()
     except (pyroute2.NetlinkError, OSError) as exc:

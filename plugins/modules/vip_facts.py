@@ -49,6 +49,7 @@ attributes:
     support: full
 notes:
   - When the kernel has no IPVS, RV(ipvs_available) is C(false) and the module still succeeds.
+  - The module never loads a kernel module; RV(ipvs_available) is also C(false) while C(ip_vs) is not loaded.
 seealso:
   - module: baremetal.vip.vip_routes
   - module: baremetal.vip.vip_address
@@ -87,7 +88,7 @@ legacy_routes:
   type: list
   elements: dict
 ipvs_available:
-  description: Whether the kernel has IPVS.
+  description: Whether the kernel has IPVS, loaded (C(/proc/net/ip_vs) exists).
   returned: when ipvs is gathered
   type: bool
 ipvs_services:
