@@ -13,7 +13,8 @@ help:
 	@echo "setup     create $(VENV) and link the checkout as baremetal.vip (idempotent)"
 	@echo "demo      the main job on the built-in example lab"
 	@echo "test      every test, lint and sanity check (what CI runs)"
-	@echo "unit      pytest: plan, decisions, rendering, playbooks"
+	@echo "unit      pytest without the kernel and lab tests"
+	@echo "kernel    pytest: network namespaces, User-Mode Linux, the lab (root)"
 	@echo "lint      ansible-lint (production profile) + yamllint"
 	@echo "sanity    ansible-test sanity, no ignore file"
 	@echo "molecule  every molecule scenario"
@@ -39,7 +40,10 @@ test: setup
 	$(MAKE) molecule
 
 unit: setup
-	$(BIN)/python -m pytest -p no:cacheprovider tests
+	$(BIN)/python -m pytest -p no:cacheprovider tests --ignore=tests/kernel --ignore=tests/lab
+
+kernel: setup
+	$(BIN)/python -m pytest -p no:cacheprovider tests/kernel tests/lab
 
 lint: setup
 	$(BIN)/yamllint -s .
@@ -61,7 +65,7 @@ demo: setup
 	tests/scripts/demo.sh
 
 bench: setup
-	$(BIN)/python tests/bench/run.py
+	$(BIN)/python tests/bench/run.py $(BENCH_ARGS)
 
 build: setup
 	mkdir -p build
