@@ -89,6 +89,10 @@ if have verify && have remediate; then
     echo "demo: verify passed although five failures were injected" >&2
     exit 1
   fi
+  if ! "$py" -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["ok"] is not False)' "$out/verify-before.json"; then
+    echo "demo: verify failed without writing its report (build/demo/verify-before.json): a crash, not a finding" >&2
+    exit 1
+  fi
   done_steps+=("verify found the failures (build/demo/verify-before.json)")
 
   step "remediate, check mode first (playbooks/remediate.yml --check --diff)"
