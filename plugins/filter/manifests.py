@@ -17,11 +17,13 @@ _ARTIFACTS = {
     "control_plane_daemonset": lambda plan, o: render.kube_vip_control_plane_daemonset(
         plan, o["cluster"], o["names"], _passwords(o)),
     "services": lambda plan, o: render.kube_vip_services(
-        plan, o["cluster"], o.get("prometheus_server", ":2113"), o.get("bgp_secret", "kube-vip-services-bgp"), _passwords(o)),
+        plan, o["cluster"], o.get("bgp_secret", "kube-vip-services-bgp"), _passwords(o)),
     "cloud_provider": lambda plan, o: render.kube_vip_cloud_provider(plan, o["cluster"], o.get("deployment", True)),
     "metallb_pools": lambda plan, o: render.metallb_pools(plan, o["cluster"]),
     "metallb_bgp_peers": lambda plan, o: render.metallb_bgp_peers(plan, o["cluster"]),
-    "metallb_bgp_secrets": lambda plan, o: render.metallb_bgp_secrets(plan, o["cluster"], _passwords(o)),
+    "metallb_bgp_secrets": lambda plan, o: render.metallb_bgp_secrets(
+        plan, o["cluster"], _passwords(o),
+        {h: render.password_map([render.plain(p)]) for h, p in (o.get("host_bgp_peers") or {}).items()}),
     "kube_proxy_configuration": lambda plan, o: [render.kube_proxy_configuration(plan)],
     "kube_proxy_configmap_patch": lambda plan, o: [render.kube_proxy_configmap_patch(plan)],
     "kube_proxy_daemonset_patch": lambda plan, o: [p for p in [render.kube_proxy_daemonset_patch(plan)] if p],

@@ -349,7 +349,7 @@ def kube_vip_control_plane_daemonset(plan, cluster, names, passwords=None):
     return objects
 
 
-def services_env(plan, prometheus_server, secret_ref=None, passwords=None):
+def services_env(plan, secret_ref=None, passwords=None):
     """Environment of the services kube-vip (``cp_enable`` false, ``svc_enable`` true)."""
     kv = plan["services"]["kube_vip"]
     env = [_env("vip_arp", kv["mode"] == "arp"), _field_env("vip_nodename", "spec.nodeName")]
@@ -368,11 +368,11 @@ def services_env(plan, prometheus_server, secret_ref=None, passwords=None):
         env += _bgp_env(plan, plan["bgp"]["peers"], _bgp_router_id_env(plan), passwords, "kube-vip services", secret_ref)
     if plan["kube_vip"].get("endpointslices_env"):
         env.append(_env(plan["kube_vip"]["endpointslices_env"], True))
-    env.append(_env("prometheus_server", prometheus_server if plan["kube_vip"]["prometheus_server"] else ""))
+    env.append(_env("prometheus_server", kv["prometheus_server"]))
     return env
 
 
-def kube_vip_services(plan, cluster, prometheus_server=":2113", bgp_secret="kube-vip-services-bgp", passwords=None):
+def kube_vip_services(plan, cluster, bgp_secret="kube-vip-services-bgp", passwords=None):
     """ServiceAccount, ClusterRole, binding, (BGP Secret) and the services DaemonSet."""
     plan = plain(plan)
     kv = plan["services"]["kube_vip"]
@@ -384,7 +384,7 @@ def kube_vip_services(plan, cluster, prometheus_server=":2113", bgp_secret="kube
         ref = {"name": bgp_secret, "key": "bgp_peers"}
         objects.append(_bgp_secret(bgp_secret, cluster, "services",
                                    kube_vip_bgp_peers(plan["bgp"]["peers"], passwords, "kube-vip services DaemonSet"), ns))
-    container = _container(plan, services_env(plan, prometheus_server, ref, passwords))
+    container = _container(plan, services_env(plan, ref, passwords))
     affinity = _control_plane_affinity(plan) if kv["placement"] == "control_plane" else None
     objects.append(_daemonset(kv["daemonset_name"], cluster, "services", kv["service_account"], container, affinity, ns))
     return objects
@@ -488,16 +488,33 @@ def metallb_bgp_peers(plan, cluster):
     return out
 
 
-def metallb_bgp_secrets(plan, cluster, passwords):
-    """The basic-auth Secrets MetalLB reads BGP passwords from (contain the passwords)."""
+def _single_node(selectors):
+    """The node name when ``selectors`` is exactly one ``kubernetes.io/hostname`` label (a per-host peer)."""
+    if len(selectors or []) == 1 and list(selectors[0]) == ["matchLabels"]:
+        labels_ = selectors[0]["matchLabels"]
+        if list(labels_) == ["kubernetes.io/hostname"]:
+            return labels_["kubernetes.io/hostname"]
+    return None
+
+
+def metallb_bgp_secrets(plan, cluster, passwords, host_passwords=None):
+    """The basic-auth Secrets MetalLB reads BGP passwords from (contain the passwords).
+
+    ``host_passwords``: inventory host → password map of its ``vip_bgp_peers``; a peer that the
+    plan pins to one node takes the password from that node's host first.
+    """
     plan = plain(plan)
     ns = plan["services"]["metallb"]["namespace"]
+    by_node = {n["node_name"]: h for h, n in plan["nodes"].items()}
     out = []
     for peer in plan["services"]["metallb"]["bgp_peers"]:
         ref = peer.get("password_secret")
         if not ref:
             continue
-        password = _peer_password(dict(peer, has_password=True), passwords, "MetalLB BGPPeer %s" % peer["name"])
+        host = by_node.get(_single_node(peer.get("node_selectors")))
+        lookup = dict(passwords or {})
+        lookup.update((host_passwords or {}).get(host) or {})
+        password = _peer_password(dict(peer, has_password=True), lookup, "MetalLB BGPPeer %s" % peer["name"])
         out.append({"apiVersion": "v1", "kind": "Secret", "metadata": _meta(ref["name"], cluster, "bgp-peer", ns, "metallb"),
                     "type": "kubernetes.io/basic-auth", "stringData": {ref.get("key", "password"): password}})
     return out
