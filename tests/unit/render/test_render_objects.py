@@ -268,8 +268,8 @@ def test_metallb_per_host_peer_takes_the_host_password():
     plan = render_plans.plan(provider="metallb", advertisement="bgp", cp_mode="bgp")
     rack = plan["services"]["metallb"]["bgp_peers"][2]
     rack.update(has_password=True, password_secret={"name": "vip-bgp-peer-cp3-203-0-113-1", "key": "password"})
-    hosts = {"cp3": render.password_map([[{"address": "203.0.113.1", "password": "rack-only"},
-                                           {"address": "192.0.2.1", "password": "cp3-own"}]])}
+    own = [{"address": "203.0.113.1", "password": "rack-only"}, {"address": "192.0.2.1", "password": "cp3-own"}]
+    hosts = {"cp3": render.password_map([own])}
     secrets = render.metallb_bgp_secrets(plan, "lab", PW, hosts)
     assert [s["stringData"]["password"] for s in secrets] == ["s3cret", "rack-only"]
     with pytest.raises(render.RenderError, match="203.0.113.1"):
