@@ -150,3 +150,43 @@ def test_check_mode_writes_nothing(tmp_path):
     out = tmp_path / "out"
     run_render(os.path.join(TOP, "examples", EXAMPLES[0], "inventory.yml"), str(out), "--check")
     assert not out.exists() or not any(f for _b, _d, f in os.walk(out) if f)
+
+
+HOST_MODE_PLAY = """
+- name: Place the VIP layer on the hosts (check mode)
+  hosts: kube_control_plane:kube_node
+  gather_facts: false
+  tasks:
+    - name: Plan
+      baremetal.vip.lb_plan:
+      run_once: true
+    - name: Roles
+      ansible.builtin.include_role:
+        name: "baremetal.vip.{{ role }}"
+      loop: [kube_vip_control_plane, kube_vip_services, metallb, kube_proxy, host_prep]
+      loop_control:
+        loop_var: role
+"""
+
+
+def test_host_mode_check_diff_changes_nothing(tmp_path):
+    """Without a render dir the roles target the host itself: --check --diff shows the files, writes none."""
+    with open(os.path.join(TOP, "examples", "render-kubeadm-legacy", "inventory.yml"), encoding="utf-8") as handle:
+        inv = yaml.safe_load(handle)
+    inv["all"]["children"] = {"kube_control_plane": {"hosts": {"cp1": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable, "vip_node_ip": "192.0.2.11"}}}}
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inv))
+    (tmp_path / "play.yml").write_text(HOST_MODE_PLAY)
+    watched = ["/etc/kubernetes/manifests/kube-vip.yaml", "/etc/modules-load.d/baremetal-vip.conf",
+               "/etc/sysctl.d/90-baremetal-vip.conf", "/etc/kubernetes/baremetal-vip/kube-proxy-configuration.yaml"]
+    before = {p: os.path.exists(p) for p in watched}
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
+    proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", str(tmp_path / "inventory.yml"), str(tmp_path / "play.yml"),
+                           "--check", "--diff"], cwd=TOP, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert {p: os.path.exists(p) for p in watched} == before
+    out = proc.stdout
+    assert "+  name: kube-vip" in out or "name: kube-vip" in out  # the static pod's diff is shown
+    assert "/etc/modules-load.d/baremetal-vip.conf" in out
+    assert "example-only-secret" not in out
