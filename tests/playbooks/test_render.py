@@ -190,3 +190,15 @@ def test_host_mode_check_diff_changes_nothing(tmp_path):
     assert "+  name: kube-vip" in out or "name: kube-vip" in out  # the static pod's diff is shown
     assert "/etc/modules-load.d/baremetal-vip.conf" in out
     assert "example-only-secret" not in out
+
+
+def test_bootstrap_super_admin_on_the_plan_host_only(tmp_path):
+    """kubeadm >= 1.29 bootstrap: with the switch on, only the plan's super-admin host mounts super-admin.conf."""
+    example = "arp-metallb" if "arp-metallb" in EXAMPLES else "lab"
+    out = tmp_path / "out"
+    run_render(os.path.join(TOP, "examples", example, "inventory.yml"), str(out), "-e", "kube_vip_control_plane_use_super_admin=true")
+    paths = {}
+    for host in ("cp1", "cp2"):
+        with open(os.path.join(str(out), "hosts", host, "etc/kubernetes/manifests/kube-vip.yaml"), encoding="utf-8") as handle:
+            paths[host] = yaml.safe_load(handle)["spec"]["volumes"][0]["hostPath"]["path"]
+    assert paths == {"cp1": "/etc/kubernetes/super-admin.conf", "cp2": "/etc/kubernetes/admin.conf"}
