@@ -47,6 +47,7 @@ PEER_OPTIONS = {
 # (type of list items; "dict" items use options), secret (never echo the value).
 SPEC = {
     "vip_cluster": {"type": "dict", "required": True, "options": {
+        "name": {"type": "str", "default": "default"},
         "distro": {"type": "str", "required": True, "choices": ["kubeadm", "k3s", "rke2"]},
         "kubernetes_version": {"type": "version", "required": True},
         "node_cidrs": {"type": "list", "elements": "str", "required": True},
@@ -648,7 +649,12 @@ class _Builder(object):
         paths = dict(DISTRO_PATHS.get(distro) or DISTRO_PATHS["kubeadm"])
         paths["super_admin_kubeconfig"] = SUPER_ADMIN_KUBECONFIG if self.needs_super_admin(distro) else None
         self.families = sorted({family_of(n.version) for n in self.node_nets})
+        name = cfg["name"]
+        if name is not None and (not _DNS1123_LABEL.match(name) or len(name) > 63):
+            self.error("vip_cluster.name (%s) must be a DNS-1123 label (it becomes the baremetal.vip/cluster label): "
+                       "lowercase letters, digits and '-', at most 63" % name)
         return {
+            "name": name,
             "distro": distro,
             "kubernetes_version": version,
             "node_cidrs": [str(n.cidr) for n in self.node_nets],
@@ -656,7 +662,18 @@ class _Builder(object):
             "service_cidrs": [str(n.cidr) for n in svc_nets],
             "families": self.families,
             "paths": paths,
+            "kubeadm_api_version": self.kubeadm_api_version(distro),
         }
+
+    def kubeadm_api_version(self, distro):
+        """apiVersion of kubeadm's configuration (v1beta2 1.15-1.21, v1beta3 1.22-1.30, v1beta4 from 1.31)."""
+        if distro != "kubeadm" or self.k8s is None:
+            return None
+        if self.k8s[:2] >= (1, 31):
+            return "kubeadm.k8s.io/v1beta4"
+        if self.k8s[:2] >= (1, 22):
+            return "kubeadm.k8s.io/v1beta3"
+        return "kubeadm.k8s.io/v1beta2"
 
     def needs_super_admin(self, distro):
         return distro == "kubeadm" and self.k8s is not None and self.k8s[:2] >= (1, 29)

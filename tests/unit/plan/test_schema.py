@@ -21,8 +21,8 @@ def test_base_plan_shape_matches_docs():
     plan = ok()
     assert set(plan) == PLAN_KEYS
     assert plan["schema"] == 1
-    assert set(plan["cluster"]) == {"distro", "kubernetes_version", "node_cidrs", "pod_cidrs", "service_cidrs",
-                                    "families", "paths"}
+    assert set(plan["cluster"]) == {"name", "distro", "kubernetes_version", "node_cidrs", "pod_cidrs", "service_cidrs",
+                                    "families", "paths", "kubeadm_api_version"}
     assert set(plan["control_plane"]) == {"address", "family", "prefix", "cidr", "port", "interface", "mode",
                                           "deployment", "cp_enable", "svc_enable", "leader_election", "routing_table",
                                           "load_balancer", "privileged", "super_admin_host"}
@@ -197,3 +197,13 @@ def test_image_is_a_repository(image):
 def test_image_with_registry_port():
     plan = ok({"vip_kube_vip": {"image": "registry.example.org:5000/kube-vip/kube-vip", "version": "v1.0.3"}})
     assert plan["kube_vip"]["image"] == "registry.example.org:5000/kube-vip/kube-vip:v1.0.3"
+
+
+def test_cluster_name_defaults_and_is_carried_into_the_plan():
+    assert ok()["cluster"]["name"] == "default"
+    assert ok({"vip_cluster": {"name": "prod-eu1"}})["cluster"]["name"] == "prod-eu1"
+
+
+@pytest.mark.parametrize("name", ["Prod", "prod_eu", "-prod", "x" * 64])
+def test_cluster_name_must_be_a_label_value(name):
+    assert has(errors({"vip_cluster": {"name": name}}), "vip_cluster.name (%s)" % name, "DNS-1123 label")
