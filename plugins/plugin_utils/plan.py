@@ -1119,6 +1119,10 @@ class _Builder(object):
                 "password_secret": {"name": "vip-bgp-" + name, "key": "password"} if has_password else None,
                 "_name": name,
                 "_node": node_name,
+                "_path": ppath,
+                # kube-vip passes peers as "address:AS:password:multihop,..." (bgp_peers): a ':' or ','
+                # inside the password would be read as a separator.
+                "_kube_vip_unsafe": has_password and any(c in str(peer["password"]) for c in ":,"),
             })
         return out
 
@@ -1181,6 +1185,7 @@ class _Builder(object):
         if kv_bgp:
             kube_vip_hosts.update(self.services_hosts)
         undecided = set()
+        unsafe_reported = set()
         for host, node in nodes.items():
             labels = {HOSTNAME_LABEL: node["node_name"]}
             if node["control_plane"]:
@@ -1196,6 +1201,13 @@ class _Builder(object):
                     if match is not False:
                         effective.append(peer)
             node["bgp_peers"] = [_public_peer(p) for p in effective]
+            if host in kube_vip_hosts:
+                for peer in effective:
+                    if peer["_kube_vip_unsafe"] and peer["_path"] not in unsafe_reported:
+                        unsafe_reported.add(peer["_path"])
+                        self.error("%s.password contains ':' or ',' (value hidden), which kube-vip's bgp_peers format "
+                                   "(address:AS:password:multihop) cannot carry; kube-vip speaks BGP to this peer from %s"
+                                   % (peer["_path"], host))
             rid = router_id
             if rid is None and node["ip"] is not None and node["ip"].version == 4:
                 rid = str(node["ip"])

@@ -114,6 +114,8 @@ CASES = [
     ({"vip_control_plane": BGP_CP, "vip_bgp": dict(PEER, source_address="192.0.2.11", source_interface="eth0")}, {},
      "vip_bgp.source_address (192.0.2.11) and"),
     ({"vip_control_plane": BGP_CP, "vip_bgp": dict(PEER, hold_time=9, keepalive_interval=10)}, {}, "vip_bgp.keepalive_interval (10)"),
+    ({"vip_control_plane": BGP_CP, "vip_bgp": {"peers": [{"address": "192.0.2.1", "as": 64513, "password": "a:b"}]}}, {},
+     "vip_bgp.peers[0].password contains"),
     ({"vip_control_plane": BGP_CP, "vip_bgp": {"peers": [{"address": "192.0.2.1", "as": 64513}, {"address": "192.0.2.1", "as": 64514}]}},
      {}, "vip_bgp.peers[1].address (192.0.2.1) is listed twice"),
     ({"vip_services": pools(("a", ["198.51.100.0/28"], "bgp")), "vip_bgp": {"local_as": 64512}}, {}, "MetalLB pools use advertisement bgp"),

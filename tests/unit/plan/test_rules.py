@@ -505,3 +505,16 @@ def test_pool_interface_names():
 def test_metallb_namespace_name():
     errs = errors({"vip_services": dict(MLB_L2, metallb_namespace="MetalLB_System")})
     assert has(errs, "vip_services.metallb_namespace (MetalLB_System) is not a valid namespace name")
+
+
+@pytest.mark.parametrize("password", ["pass:word", "a,b"])
+def test_kube_vip_bgp_password_separators_are_refused_without_echo(password):
+    errs = errors(dict(BGP_CP, vip_bgp={"peers": [{"address": "192.0.2.1", "as": 64513, "password": password}]}))
+    assert has(errs, "vip_bgp.peers[0].password contains ':' or ','", "(value hidden)", "kube-vip")
+    assert not any(password in e for e in errs)
+
+
+def test_metallb_bgp_password_may_hold_separators():
+    """MetalLB reads the password from a Secret: no separator problem there."""
+    plan = ok({"vip_services": MLB_BGP, "vip_bgp": {"peers": [{"address": "192.0.2.1", "as": 64513, "password": "a:b,c"}]}})
+    assert plan["services"]["metallb"]["bgp_peers"][0]["password_secret"]["key"] == "password"
