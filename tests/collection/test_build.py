@@ -36,16 +36,22 @@ def _run(args, cwd=TOP, **env):
 
 
 def _plugins():
+    """(type, name) of every documented plugin in the tree.
+
+    Filter and test plugin files hold several plugins, each documented by its own NAME.yml next
+    to the file; every other type is one plugin per NAME.py.
+    """
     found = []
     for directory, doc_type in DOC_TYPES.items():
         path = os.path.join(TOP, "plugins", directory)
         if not os.path.isdir(path):
             continue
         for name in sorted(os.listdir(path)):
-            if name.endswith(".py") and not name.startswith("_"):
+            if directory in ("filter", "test"):
+                if name.endswith(".yml"):
+                    found.append((doc_type, name[:-4]))
+            elif name.endswith(".py") and not name.startswith("_"):
                 found.append((doc_type, name[:-3]))
-            elif directory == "filter" and name.endswith(".yml"):
-                continue
     return found
 
 
