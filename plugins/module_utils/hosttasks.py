@@ -125,7 +125,8 @@ def reconcile_routes(params, check_mode):
         current = netstate.read_routes(ipr, table, links)
         changes = reconcile.plan_routes(desired, current, table, protocol, params["prune"], remove_legacy)
         before = [route_line(r) for r in current]
-        after = [route_line(r) for r in current if r not in changes["remove"]] + [route_line(r) for r in changes["add"]]
+        removed = set(reconcile.route_key(r) for r in changes["remove"])
+        after = [route_line(r) for r in current if reconcile.route_key(r) not in removed] + [route_line(r) for r in changes["add"]]
         changed = bool(changes["add"] or changes["remove"])
         if changed and not check_mode:
             netstate.apply_routes(ipr, changes, links)

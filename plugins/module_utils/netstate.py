@@ -6,8 +6,9 @@
 Readers take an open ``pyroute2.IPRoute`` (strict checking on) and return the plain dicts
 ``reconcile.py`` decides on. Route dumps are filtered by the kernel: one RTM_GETROUTE dump per
 table, with the table in the request (NETLINK_GET_STRICT_CHK), instead of a dump of every
-table filtered here. Appliers send a whole change set as one batch of netlink messages (one
-write; the kernel answers each) and raise ``VipError`` naming every operation the kernel refused.
+table filtered here. Appliers send a whole change set as one batch of netlink messages (in writes of
+BATCH_CHUNK messages, so no answer is dropped; the kernel answers each) and raise ``VipError`` naming every
+operation the kernel refused.
 pyroute2 0.9 is required (its asyncio core carries the batch; 0.7 has neither that nor
 request filters for dumps).
 """
@@ -180,27 +181,34 @@ def address_message(addr, links, create):
     return doing, _header(msg, RTM_NEWADDR if create else RTM_DELADDR, create)
 
 
+# Messages per write. The kernel queues one answer per message on the socket; answers that do
+# not fit in its receive buffer (2 MB: about 2,500 answers) are dropped and their requests would
+# wait forever. 256 answers fit in any receive buffer with room to spare.
+BATCH_CHUNK = 256
+
+
 async def _send_batch(core, messages):
-    requests, data = [], b""
-    for msg in messages:
-        request = NetlinkRequest(core, msg)
-        await request.prepare()
-        data += request.msg.data
-        requests.append(request)
-    core.send(data)
     errors = []
-    for request in requests:
-        try:
-            async for _msg in request.response():
-                pass
-            errors.append(None)
-        except pyroute2.NetlinkError as exc:
-            errors.append(exc)
+    for start in range(0, len(messages), BATCH_CHUNK):
+        requests, data = [], []
+        for msg in messages[start:start + BATCH_CHUNK]:
+            request = NetlinkRequest(core, msg)
+            await request.prepare()
+            data.append(request.msg.data)
+            requests.append(request)
+        core.send(b"".join(data))
+        for request in requests:
+            try:
+                async for _msg in request.response():
+                    pass
+                errors.append(None)
+            except pyroute2.NetlinkError as exc:
+                errors.append(exc)
     return errors
 
 
 def send_batch(ipr, operations):
-    """Send [(doing, message)] on a pyroute2 socket (IPRoute, IPVS) in one write.
+    """Send [(doing, message)] on a pyroute2 socket (IPRoute, IPVS), BATCH_CHUNK messages per write.
 
     VipError naming every operation that failed, with the kernel's answer.
 

@@ -112,6 +112,11 @@ def is_legacy_route(route, table, protocol):
             and route["destination"].endswith("/%d" % full))
 
 
+def route_key(route):
+    """A hashable key equal for equal route dicts (set membership instead of list scans)."""
+    return tuple(sorted(route.items()))
+
+
 def plan_routes(desired, current, table, protocol, prune=False, remove_legacy=()):
     """Change set for kube-vip's routing table.
 
@@ -126,45 +131,56 @@ def plan_routes(desired, current, table, protocol, prune=False, remove_legacy=()
     in_table = [r for r in current if r["table"] == table]
     owned = [r for r in in_table if r["protocol"] == protocol]
     legacy = [r for r in in_table if is_legacy_route(r, table, protocol)]
+    legacy_keys = set(route_key(r) for r in legacy)
+    # indexes by destination: one pass each, so the decision stays linear in the table's size
+    owned_by_dst, others_by_dst = {}, {}
+    for route in in_table:
+        index = owned_by_dst if route["protocol"] == protocol else others_by_dst
+        index.setdefault(route["destination"], []).append(route)
     wanted = {(d["destination"], d["interface"]) for d in desired}
-    seen = set()
+    seen, first_interface = set(), {}
     add, remove, unchanged = [], [], []
+    removed = set()
+
+    def drop(route):
+        key = route_key(route)
+        if key not in removed:
+            removed.add(key)
+            remove.append(route)
 
     for index, want in enumerate(desired):
         key = (want["destination"], want["interface"])
         if key in seen:
             continue
-        twin = [d for d in desired[:index] if d["destination"] == want["destination"]]
-        if twin:
+        if want["destination"] in first_interface:
             raise VipError("routes[%d]: %s is asked for on %s and on %s; kube-vip routes a VIP through one interface"
-                           % (index, want["destination"], twin[0]["interface"], want["interface"]))
+                           % (index, want["destination"], first_interface[want["destination"]], want["interface"]))
+        first_interface[want["destination"]] = want["interface"]
         seen.add(key)
-        same_dst = [r for r in owned if r["destination"] == want["destination"]]
+        same_dst = owned_by_dst.get(want["destination"], [])
         if any(r["interface"] == want["interface"] and r.get("type") == "unicast" for r in same_dst):
             unchanged.extend(r for r in same_dst if (r["destination"], r["interface"]) == key)
             continue
         for route in same_dst:
-            if route not in remove:
-                remove.append(route)
-        clash = [r for r in in_table if r["destination"] == want["destination"] and r["protocol"] != protocol]
-        for route in clash:
+            drop(route)
+        for route in others_by_dst.get(want["destination"], []):
             if route["destination"] not in named_legacy:
                 raise VipError(
                     "cannot add route %s dev %s to table %d protocol %d: table %d already has %s with "
                     "protocol %s%s; name it in remove_legacy to replace it"
                     % (want["destination"], want["interface"], table, protocol, table, route["destination"],
-                       route["protocol"], " (legacy kube-vip route)" if route in legacy else ""))
+                       route["protocol"], " (legacy kube-vip route)" if route_key(route) in legacy_keys else ""))
         add.append(dict(want, table=table, protocol=protocol, type="unicast", family=family_of(want["destination"])))
 
     if prune:
         for route in owned:
-            if (route["destination"], route["interface"]) not in wanted and route not in remove:
-                remove.append(route)
+            if (route["destination"], route["interface"]) not in wanted:
+                drop(route)
     for route in legacy:
-        if route["destination"] in named_legacy and route not in remove:
-            remove.append(route)
+        if route["destination"] in named_legacy:
+            drop(route)
     return {"add": add, "remove": remove, "unchanged": unchanged,
-            "legacy": [r for r in legacy if r not in remove]}
+            "legacy": [r for r in legacy if route_key(r) not in removed]}
 
 
 # --------------------------------------------------------------------------- addresses
