@@ -1,0 +1,429 @@
+#!/usr/bin/env python
+# Copyright (c) 2026 baremetal.vip developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Benchmarks of the collection's cost as its work grows (`make bench`).
+
+Every figure is a ratio to a reference measured in the same run (median of a few runs), printed
+in one table with its goal and MET / MISSED; with BENCH_OUT=path the table is also written as
+JSON. Sections (--only a,b; --quick for small sizes, about a minute):
+
+  routes  vip_routes' logic vs `ip -n NS -batch FILE` deleting the same orphans (root)
+  ipvs    ipvs_service's logic vs `ipvsadm -R` in User-Mode Linux (root, user-mode-linux)
+  facts   vip_facts with 50,000 routes in other tables vs none (root)
+  fleet   playbooks/verify.yml vs `ansible -m ping` on lab nodes (root)
+  naive   a loop of `ip route del` command tasks, per orphan (root)
+  plan    build_plan at 1,000 / 10,000 / 100,000 pools
+
+Numbers are noisy on a shared machine: see docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "kernel"))
+
+import benchlib  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from benchlib import BenchError, TOP, median  # noqa: E402  pylint: disable=wrong-import-position,import-error
+
+SECTIONS = ("routes", "ipvs", "facts", "fleet", "naive", "plan")
+ROOT_SECTIONS = ("routes", "ipvs", "facts", "fleet", "naive")
+SIZES = {
+    "routes": ([1000, 10000, 50000], [1000, 4000]),
+    "facts": ((50000, 1000), (5000, 200)),
+    "ipvs": (2000, 150),
+    "fleet": (20, 3),
+    "naive": (50, 10),
+    "plan": ([1000, 10000, 100000], [1000, 10000]),
+}
+
+
+class Report:
+    """The rows of the table and the details behind them."""
+
+    def __init__(self, quick):
+        self.rows = []
+        self.details = {}
+        self.notes = []
+        self.quick = quick
+
+    def row(self, section, case, value, reference=None, ref_label="", goal=None, unit="s", note=""):
+        """One figure. ``goal`` is a maximum for the ratio (or for the value when there is no reference)."""
+        ratio = value / reference if reference else None
+        measured = ratio if ratio is not None else value
+        status = "" if goal is None else ("MET" if measured <= goal else "MISSED")
+        self.rows.append({"section": section, "case": case, "value": value, "unit": unit, "reference": reference,
+                          "reference_label": ref_label, "ratio": ratio, "goal": goal, "status": status, "note": note})
+        print("  %-8s %-44s %s" % (section, case, _fmt_row(self.rows[-1])), flush=True)
+
+    def table(self):
+        """The final table as text."""
+        lines = ["%-8s %-44s %12s %12s %9s %8s %-7s %s" % ("section", "case", "measured", "reference", "ratio", "goal", "status",
+                                                            "reference is")]
+        for row in self.rows:
+            lines.append("%-8s %-44s %12s %12s %9s %8s %-7s %s" % (
+                row["section"], row["case"], _num(row["value"], row["unit"]),
+                _num(row["reference"], row["unit"]) if row["reference"] else "-",
+                ("%.2fx" % row["ratio"]) if row["ratio"] is not None else "-",
+                _goal(row), row["status"] or "-", row["reference_label"] + ((" (" + row["note"] + ")") if row["note"] else "")))
+        return "\n".join(lines)
+
+
+def _num(value, unit):
+    if unit == "s":
+        return "%.3f s" % value if value >= 0.1 else "%.2f ms" % (value * 1000) if value >= 0.001 else "%.1f us" % (value * 1e6)
+    if unit == "x":
+        return "%.2fx" % value
+    return "%.3g %s" % (value, unit)
+
+
+def _goal(row):
+    if row["goal"] is None:
+        return "-"
+    if row["reference"] is None and row["unit"] == "s":
+        return "<=%s" % _num(row["goal"], "s")
+    return "<=%.2fx" % row["goal"]
+
+
+def _fmt_row(row):
+    text = _num(row["value"], row["unit"])
+    if row["ratio"] is not None:
+        text += " vs %s = %.2fx" % (_num(row["reference"], row["unit"]), row["ratio"])
+    if row["goal"] is not None:
+        text += "  goal %s %s" % (_goal(row), row["status"])
+    return text
+
+
+# --------------------------------------------------------------------------- routes
+
+def _reset_routes(ns, destinations, path):
+    for family in ("-4", "-6"):
+        benchlib.run(["ip", "-n", ns.name, family, "route", "flush", "table", str(benchlib.TABLE)], check=False)
+    ns.batch(benchlib.route_commands("add", destinations), path=path)
+    if ns.count_routes(benchlib.TABLE) != len(destinations):
+        raise BenchError("setup: table %d does not hold the %d routes" % (benchlib.TABLE, len(destinations)))
+
+
+def _module_process(ns, module, args, tmp):
+    """Seconds and parsed result of the module file run as a process inside ``ns`` (with Python start-up)."""
+    path = os.path.join(tmp, "%s-args.json" % module)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump({"ANSIBLE_MODULE_ARGS": args}, handle)
+    env = dict(os.environ, PYTHONPATH=benchlib.COLLECTIONS)
+    module_file = os.path.join(benchlib.COLLECTIONS, "ansible_collections", "baremetal", "vip", "plugins", "modules", module + ".py")
+    seconds, proc = benchlib.timed_run(["ip", "netns", "exec", ns.name, benchlib.PYTHON, module_file, path], env=env)
+    return seconds, json.loads(proc.stdout)
+
+
+def _route_phases(ns, params):
+    """Seconds of each step of reconcile_routes (one run): read, decide, apply, read again."""
+    from ansible_collections.baremetal.vip.plugins.module_utils import hosttasks, netstate, reconcile  # pylint: disable=import-outside-toplevel
+    phases = {}
+    with ns.enter(), netstate.open_iproute() as ipr:
+        links = netstate.read_links(ipr)
+        phases["read"], current = benchlib.timed(netstate.read_routes, ipr, benchlib.TABLE, links)
+        desired = hosttasks.desired_routes(params["routes"])
+        phases["decide"], changes = benchlib.timed(reconcile.plan_routes, desired, current, benchlib.TABLE, benchlib.PROTOCOL, True)
+        phases["apply"], _dummy = benchlib.timed(netstate.apply_routes, ipr, changes, links)
+        phases["read_again"], _dummy = benchlib.timed(netstate.read_routes, ipr, benchlib.TABLE, links)
+    return phases
+
+
+def bench_routes(report, sizes, repeat, tmp):
+    """Section 1: prune half of N routes of table 198 / proto 248."""
+    from ansible_collections.baremetal.vip.plugins.module_utils import hosttasks  # pylint: disable=import-outside-toplevel
+    details = report.details.setdefault("routes", {})
+    per_route = {}
+    for size in sizes:
+        destinations = benchlib.host_destinations(size)
+        keep, orphans = destinations[0::2], destinations[1::2]
+        params = {"table": benchlib.TABLE, "protocol": benchlib.PROTOCOL, "routes": [{"destination": d, "interface": "v0"} for d in keep],
+                  "prune": True, "remove_legacy": []}
+        add_path, del_path = os.path.join(tmp, "routes-add"), os.path.join(tmp, "routes-del")
+        with open(del_path, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(benchlib.route_commands("del", orphans)) + "\n")
+        times = {"logic": [], "ip_batch": [], "process": []}
+        process_repeat = repeat if size <= 10000 else 1
+        with benchlib.Netns("routes") as ns:
+            for attempt in range(repeat):
+                _reset_routes(ns, destinations, add_path)
+                with ns.enter():
+                    seconds, result = benchlib.timed(hosttasks.reconcile_routes, params, False)
+                if len(result["removed"]) != len(orphans) or ns.count_routes(benchlib.TABLE) != len(keep):
+                    raise BenchError("vip_routes logic removed %d of %d orphans" % (len(result["removed"]), len(orphans)))
+                times["logic"].append(seconds)
+                _reset_routes(ns, destinations, add_path)
+                seconds, _proc = benchlib.timed_run(["ip", "-n", ns.name, "-batch", del_path])
+                if ns.count_routes(benchlib.TABLE) != len(keep):
+                    raise BenchError("ip -batch left the wrong number of routes")
+                times["ip_batch"].append(seconds)
+                if attempt < process_repeat:
+                    _reset_routes(ns, destinations, add_path)
+                    seconds, result = _module_process(ns, "vip_routes", dict(params, _ansible_check_mode=False), tmp)
+                    if len(result.get("removed", [])) != len(orphans) or ns.count_routes(benchlib.TABLE) != len(keep):
+                        raise BenchError("vip_routes process: %s" % result.get("msg", "wrong removals"))
+                    times["process"].append(seconds)
+            _reset_routes(ns, destinations, add_path)
+            phases = _route_phases(ns, params)
+        logic, ip_batch, process = median(times["logic"]), median(times["ip_batch"]), median(times["process"])
+        per_route[size] = logic / size
+        details[str(size)] = {"routes": size, "orphans": len(orphans), "runs": times, "phases_one_run": phases,
+                              "per_route_logic_seconds": logic / size}
+        goal = 1.5 if size >= 10000 else None
+        report.row("routes", "N=%d: vip_routes logic (in-process)" % size, logic, ip_batch, "ip -n NS -batch (deletes)", goal)
+        report.row("routes", "N=%d: vip_routes process (Python start-up)" % size, process, ip_batch, "ip -n NS -batch (deletes)",
+                   note="%d run(s)" % len(times["process"]))
+        report.row("routes", "N=%d: logic per route" % size, logic / size,
+                   note="read %.0f%% decide %.0f%% apply %.0f%% re-read %.0f%%" % tuple(
+                       100 * phases[k] / sum(phases.values()) for k in ("read", "decide", "apply", "read_again")))
+    if len(sizes) > 1:
+        base = [s for s in sizes if s >= 10000] or sizes
+        first, last = base[0], sizes[-1]
+        report.row("routes", "linearity: per-route N=%d / N=%d" % (last, first), per_route[last], per_route[first],
+                   "per-route time at N=%d" % first, 1.5)
+
+
+# --------------------------------------------------------------------------- facts
+
+def bench_facts(report, others, owned, repeat, tmp):
+    """Section 3: vip_facts with ``others`` routes in other tables vs none, same ``owned`` in table 198."""
+    from ansible_collections.baremetal.vip.plugins.module_utils import hosttasks  # pylint: disable=import-outside-toplevel
+    params = {"table": benchlib.TABLE, "protocol": benchlib.PROTOCOL, "gather": ["addresses", "routes", "ipvs"]}
+    kube_vip = benchlib.host_destinations(owned)
+    other = benchlib.other_destinations(others)
+    times = {}
+    for label, extra in (("crowded", other), ("empty", [])):
+        with benchlib.Netns("facts") as ns:
+            commands = benchlib.route_commands("add", kube_vip)
+            half = len(extra) // 2
+            commands += benchlib.route_commands("add", extra[:half], table=254)      # main table
+            commands += benchlib.route_commands("add", extra[half:], table=199)      # kube-vip's protocol, another table
+            ns.batch(commands, path=os.path.join(tmp, "facts-add"))
+            runs = []
+            with ns.enter():
+                for _attempt in range(repeat):
+                    seconds, result = benchlib.timed(hosttasks.gather_facts, params)
+                    if len(result["routes"]) != owned:
+                        raise BenchError("vip_facts found %d routes of table 198, expected %d" % (len(result["routes"]), owned))
+                    runs.append(seconds)
+            times[label] = runs
+    report.details["facts"] = {"other_routes": others, "kube_vip_routes": owned, "runs": times}
+    report.row("facts", "vip_facts, %d kube-vip + %d other routes" % (owned, others), median(times["crowded"]), median(times["empty"]),
+               "same with 0 other routes", 1.25)
+
+
+# --------------------------------------------------------------------------- ipvs
+
+def bench_ipvs(report, size, repeat):
+    """Section 2: one User-Mode Linux boot runs guest_ipvs_bench.py."""
+    import uml  # pylint: disable=import-outside-toplevel,import-error
+    problem = uml.problem()
+    if problem:
+        raise BenchError("ipvs: %s" % problem)
+    script = '"%s" tests/bench/guest_ipvs_bench.py --n %d --repeat %d --out "$VIP_UML_DIR/ipvs.json"\n' % (benchlib.PYTHON, size, repeat)
+    result = uml.run(script, timeout=1500)
+    if result.rc != 0 or "ipvs.json" not in result.files:
+        raise BenchError("ipvs guest failed: %s" % result.explain()[-3000:])
+    data = json.loads(result.files["ipvs.json"])
+    data["uml_seconds"] = result.seconds
+    report.details["ipvs"] = data
+    note = "UML guest, %d services x 3 real servers; boot+run %.0f s" % (data["n"], result.seconds)
+    if data["n"] < 2000:
+        note += "; N scaled down from 2,000"
+    report.row("ipvs", "N=%d: ipvs_service logic (in-process)" % data["n"], median(data["module"]), median(data["ipvsadm"]),
+               "ipvsadm -R (same changes)", 1.5, note=note)
+
+
+# --------------------------------------------------------------------------- fleet
+
+def bench_fleet(report, nodes, repeat, tmp):
+    """Section 4: verify.yml vs ansible -m ping on ``nodes`` lab nodes."""
+    state = os.path.join(tmp, "lab")
+    names = ["cp1", "cp2", "cp3"][:min(3, nodes)] + ["w%d" % i for i in range(1, nodes - 2)]
+    lab = [benchlib.PYTHON, os.path.join(TOP, "tests", "lab", "lab.py")]
+    env = benchlib.ansible_env(tmp)
+    inventory = os.path.join(state, "inventory.yml")
+    try:
+        benchlib.run(lab + ["up", "--nodes", ",".join(names), "--state-dir", state])
+        benchlib.run([benchlib.PYTHON, os.path.join(TOP, "tests", "lab", "fake_kube_vip.py"), "--state-dir", state, "apply"])
+        pings, verifies, ok = [], [], []
+        for _attempt in range(repeat):
+            seconds, _proc = benchlib.timed_run([os.path.join(benchlib.BIN, "ansible"), "all", "-i", inventory, "-m", "ansible.builtin.ping"],
+                                                env=env, cwd=TOP)
+            pings.append(seconds)
+            report_path = os.path.join(tmp, "verify-report.json")
+            seconds, proc = benchlib.timed_run([os.path.join(benchlib.BIN, "ansible-playbook"), "-i", inventory,
+                                                os.path.join(TOP, "playbooks", "verify.yml"), "-e", "vip_verify_report=%s" % report_path],
+                                               env=env, cwd=TOP, check=False)
+            if not os.path.exists(report_path):
+                raise BenchError("verify.yml wrote no report (rc %d): %s" % (proc.returncode, proc.stdout[-2000:]))
+            with open(report_path, encoding="utf-8") as handle:
+                ok.append(json.load(handle)["ok"])
+            os.unlink(report_path)
+            verifies.append(seconds)
+    finally:
+        benchlib.run(lab + ["down", "--state-dir", state], check=False)
+    report.details["fleet"] = {"nodes": len(names), "ping": pings, "verify": verifies, "verify_ok": ok}
+    report.row("fleet", "verify.yml on %d lab nodes" % len(names), median(verifies), median(pings),
+               "ansible -m ping, same nodes", 3.0, note="verify ok=%s" % all(ok))
+
+
+# --------------------------------------------------------------------------- naive loop
+
+NAIVE_PLAYBOOK = """---
+- name: Naive removal, one command task item per orphan
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Remove one orphan route
+      ansible.builtin.command: ip route del {{ item }} table 198 proto 248
+      loop: "{{ orphans }}"
+      changed_when: true
+- name: The module, one task
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Prune kube-vip's orphans
+      baremetal.vip.vip_routes:
+        routes: []
+        prune: true
+      when: use_module | bool
+"""
+
+
+def bench_naive(report, count, repeat, tmp):
+    """A loop of command tasks (one per orphan) vs one vip_routes task, same orphans, per orphan."""
+    orphans = benchlib.host_destinations(count)
+    playbook = os.path.join(tmp, "naive.yml")
+    with open(playbook, "w", encoding="utf-8") as handle:
+        handle.write(NAIVE_PLAYBOOK)
+    env = benchlib.ansible_env(tmp)
+    times = {"loop": [], "module": []}
+    with benchlib.Netns("naive") as ns:
+        for _attempt in range(repeat):
+            for kind in ("loop", "module"):
+                ns.batch(benchlib.route_commands("add", orphans), path=os.path.join(tmp, "naive-add"))
+                extra = {"orphans": orphans if kind == "loop" else [], "use_module": kind == "module",
+                         "ansible_python_interpreter": benchlib.PYTHON}
+                vars_path = os.path.join(tmp, "naive-vars.json")
+                with open(vars_path, "w", encoding="utf-8") as handle:
+                    json.dump(extra, handle)
+                seconds, _proc = benchlib.timed_run(["ip", "netns", "exec", ns.name, os.path.join(benchlib.BIN, "ansible-playbook"),
+                                                     "-i", "localhost,", "-e", "@" + vars_path, playbook], env=env, cwd=TOP)
+                if ns.count_routes(benchlib.TABLE) != 0:
+                    raise BenchError("naive %s left routes in table 198" % kind)
+                times[kind].append(seconds)
+    report.details["naive"] = {"orphans": count, "runs": times}
+    report.row("naive", "command-task loop, %d orphans: per orphan" % count, median(times["loop"]) / count,
+               median(times["module"]) / count, "one vip_routes task, per orphan",
+               note="ansible-playbook in a namespace; both include the playbook's start-up")
+
+
+# --------------------------------------------------------------------------- plan
+
+def bench_plan(report, sizes, repeat):
+    """Section 5: build_plan on growing pool counts; growth vs n log n."""
+    import plan_bench  # pylint: disable=import-outside-toplevel,import-error
+    times = {}
+    for size in sizes:
+        args = plan_bench.inventory(size, 5)
+        runs = []
+        for _attempt in range(repeat if size < 100000 else max(1, repeat - 1)):
+            seconds, result = benchlib.timed(plan_bench.build_plan, *args)
+            if result["errors"]:
+                raise BenchError("plan with %d pools: %s" % (size, result["errors"][0]))
+            runs.append(seconds)
+        times[size] = median(runs)
+        report.row("plan", "build_plan, %d pools" % size, times[size], goal=1.0 if size == 10000 else None,
+                   note="%d run(s)" % len(runs))
+    report.details["plan"] = {"seconds": {str(k): v for k, v in times.items()}}
+    first = sizes[0]
+    for size in sizes[1:]:
+        nlogn = (size * math.log(size)) / (first * math.log(first))
+        report.row("plan", "growth %d -> %d pools, vs n log n" % (first, size), times[size] / times[first], nlogn,
+                   "n log n growth (%.1fx)" % nlogn, 1.25, unit="x")
+
+
+# --------------------------------------------------------------------------- main
+
+def machine():
+    """Where the numbers come from."""
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = None
+    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "nproc": os.cpu_count(), "kernel": platform.release(),
+            "python": platform.python_version(), "load_average_at_start": load}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default=",".join(SECTIONS), help="comma list of sections (default: all)")
+    parser.add_argument("--quick", action="store_true", help="small sizes (about a minute; used by the smoke test)")
+    parser.add_argument("--repeat", type=int, default=None, help="runs per measurement (median; default 3, quick 2)")
+    parser.add_argument("--ipvs-n", type=int, default=None, help="virtual services in the IPVS section")
+    args = parser.parse_args(argv)
+    only = [s for s in args.only.split(",") if s]
+    unknown = [s for s in only if s not in SECTIONS]
+    if unknown:
+        parser.error("unknown section(s) %s; choose from %s" % (", ".join(unknown), ", ".join(SECTIONS)))
+    if os.geteuid() != 0 and any(s in ROOT_SECTIONS for s in only):
+        parser.error("sections %s need root (network namespaces)" % ", ".join(s for s in only if s in ROOT_SECTIONS))
+    pick = 1 if args.quick else 0
+    repeat = args.repeat or (2 if args.quick else 3)
+    report = Report(args.quick)
+    info = machine()
+    print("baremetal.vip benchmarks %s: %s, %s cores, kernel %s, load %s" % (
+        "(quick)" if args.quick else "", info["date"], info["nproc"], info["kernel"], info["load_average_at_start"]), flush=True)
+    tmp = tempfile.mkdtemp(prefix="vip-bench-")
+    failures = []
+    try:
+        for section in only:
+            print("[%s]" % section, flush=True)
+            started = time.monotonic()
+            try:
+                if section == "routes":
+                    bench_routes(report, SIZES["routes"][pick], repeat, tmp)
+                elif section == "facts":
+                    bench_facts(report, *SIZES["facts"][pick], repeat=max(repeat, 5), tmp=tmp)
+                elif section == "ipvs":
+                    bench_ipvs(report, args.ipvs_n or SIZES["ipvs"][pick], repeat)
+                elif section == "fleet":
+                    bench_fleet(report, SIZES["fleet"][pick], repeat, tmp)
+                elif section == "naive":
+                    bench_naive(report, SIZES["naive"][pick], repeat, tmp)
+                elif section == "plan":
+                    bench_plan(report, SIZES["plan"][pick], repeat)
+            except BenchError as exc:
+                failures.append("%s: %s" % (section, exc))
+                print("  %s FAILED: %s" % (section, exc), flush=True)
+            report.details.setdefault("section_seconds", {})[section] = time.monotonic() - started
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print()
+    print(report.table())
+    for failure in failures:
+        print("FAILED %s" % failure)
+    out = os.environ.get("BENCH_OUT")
+    if out:
+        with open(out, "w", encoding="utf-8") as handle:
+            json.dump({"machine": info, "quick": args.quick, "repeat": repeat, "sections": only, "rows": report.rows,
+                       "details": report.details, "failures": failures}, handle, indent=2)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
