@@ -12,7 +12,9 @@ from __future__ import annotations
 import ctypes
 import os
 import secrets
+import socket
 import statistics
+import struct
 import subprocess
 import sys
 import time
@@ -168,3 +170,65 @@ def ansible_env(tmp):
     return dict(os.environ, ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"), PATH=BIN + ":" + os.environ.get("PATH", ""),
                 ANSIBLE_LOCAL_TEMP=tmp, ANSIBLE_DEPRECATION_WARNINGS="0", ANSIBLE_NOCOLOR="1",
                 ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_PIPELINING="1")
+
+
+_NLMSG = struct.Struct("=IHHII")
+_RTMSG = struct.Struct("=BBBBBBBBI")
+_RTATTR = struct.Struct("=HH")
+_U32 = struct.Struct("=I")
+RTM_GETROUTE = 26
+NLM_F_DUMP_REQUEST = 0x301  # NLM_F_REQUEST | NLM_F_DUMP
+NETLINK_GET_STRICT_CHK = 12
+SOL_NETLINK = 270
+ROUTE_TYPES = {1: "unicast", 2: "local", 3: "broadcast", 6: "blackhole", 7: "unreachable", 8: "prohibit", 9: "throw"}
+
+
+def struct_route_dump(table, links):
+    """The dicts netstate.read_routes returns, from one kernel-filtered RTM_GETROUTE dump parsed with struct.
+
+    A prototype for comparison only (what decoding costs without pyroute2); the modules do not use it.
+    """
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+    try:
+        sock.setsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)
+        sock.bind((0, 0))
+        body = _RTMSG.pack(0, 0, 0, 0, table if table < 256 else 252, 0, 0, 0, 0) + _RTATTR.pack(8, 15) + _U32.pack(table)
+        sock.send(_NLMSG.pack(16 + len(body), RTM_GETROUTE, NLM_F_DUMP_REQUEST, 1, 0) + body)
+        result = []
+        while True:
+            data = sock.recv(1 << 20)
+            offset = 0
+            while offset < len(data):
+                length, kind = _NLMSG.unpack_from(data, offset)[:2]
+                if kind == 3:  # NLMSG_DONE
+                    return result
+                if kind == 2:  # NLMSG_ERROR
+                    error = struct.unpack_from("=i", data, offset + 16)[0]
+                    if error == -2:
+                        return []
+                    raise OSError(-error, os.strerror(-error))
+                family, dst_len, _src, _tos, _tbl, proto, scope, rtype, _flags = _RTMSG.unpack_from(data, offset + 16)
+                af = socket.AF_INET if family == socket.AF_INET else socket.AF_INET6
+                attr, end = offset + 28, offset + length
+                dst = gateway = oif = None
+                rtable = _tbl
+                while attr < end:
+                    alen, atype = _RTATTR.unpack_from(data, attr)
+                    if atype == 1:
+                        dst = socket.inet_ntop(af, data[attr + 4:attr + alen])
+                    elif atype == 4:
+                        oif = _U32.unpack_from(data, attr + 4)[0]
+                    elif atype == 5:
+                        gateway = socket.inet_ntop(af, data[attr + 4:attr + alen])
+                    elif atype == 15:
+                        rtable = _U32.unpack_from(data, attr + 4)[0]
+                    attr += (alen + 3) & ~3
+                offset += (length + 3) & ~3
+                if rtable != table or family not in (socket.AF_INET, socket.AF_INET6):
+                    continue
+                result.append({"destination": "%s/%d" % (dst or ("0.0.0.0" if af == socket.AF_INET else "::"), dst_len),
+                               "interface": links.get(oif, {}).get("name"), "gateway": gateway, "table": table,
+                               "protocol": proto, "type": ROUTE_TYPES.get(rtype, rtype), "scope": scope,
+                               "family": "ipv4" if af == socket.AF_INET else "ipv6"})
+    finally:
+        sock.close()

@@ -13,8 +13,11 @@ making the same changes. Writes JSON to --out.
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import json
 import os
+import pstats
 import sys
 import time
 
@@ -37,7 +40,7 @@ def state_lines(count):
         address, port = service(index)
         lines.append("-A -t %s:%d -s rr" % (address, port))
         for real in REALS:
-            lines.append("-a -t %s:%d -r %s:8080 -g -w 1" % (address, port, real))
+            lines.append("-a -t %s:%d -r %s:8080 -m -w 1" % (address, port, real))
     return lines
 
 
@@ -113,6 +116,16 @@ def main():
                 result[kind].append(seconds)
                 with open(args.out, "w", encoding="utf-8") as handle:
                     json.dump(result, handle)
+        # one more module run under cProfile: where the time goes (top functions by own time)
+        benchlib.run(["ipvsadm", "-C"])
+        ipvsadm_restore(state_lines(args.n))
+        profile = cProfile.Profile()
+        profile.runcall(hosttasks.reconcile_ipvs, options, False)
+        text = io.StringIO()
+        pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(12)
+        result["profile_tottime"] = text.getvalue()[-6000:]
+        with open(args.out, "w", encoding="utf-8") as handle:
+            json.dump(result, handle)
         benchlib.run(["ipvsadm", "-C"])
     return 0
 

@@ -126,6 +126,9 @@ def _module_process(ns, module, args, tmp):
     return seconds, json.loads(proc.stdout)
 
 
+ROUTE_PHASES = ("read", "decide", "apply", "read_again")
+
+
 def _route_phases(ns, params):
     """Seconds of each step of reconcile_routes (one run): read, decide, apply, read again."""
     from ansible_collections.baremetal.vip.plugins.module_utils import hosttasks, netstate, reconcile  # pylint: disable=import-outside-toplevel
@@ -136,7 +139,11 @@ def _route_phases(ns, params):
         desired = hosttasks.desired_routes(params["routes"])
         phases["decide"], changes = benchlib.timed(reconcile.plan_routes, desired, current, benchlib.TABLE, benchlib.PROTOCOL, True)
         phases["apply"], _dummy = benchlib.timed(netstate.apply_routes, ipr, changes, links)
-        phases["read_again"], _dummy = benchlib.timed(netstate.read_routes, ipr, benchlib.TABLE, links)
+        phases["read_again"], again = benchlib.timed(netstate.read_routes, ipr, benchlib.TABLE, links)
+        seconds, raw = benchlib.timed(benchlib.struct_route_dump, benchlib.TABLE, links)
+        if raw != again:
+            raise BenchError("the struct reader (bench prototype) disagrees with netstate.read_routes")
+    phases["struct_reader_same_dump"] = seconds
     return phases
 
 
@@ -186,7 +193,9 @@ def bench_routes(report, sizes, repeat, tmp):
                    note="%d run(s)" % len(times["process"]))
         report.row("routes", "N=%d: logic per route" % size, logic / size,
                    note="read %.0f%% decide %.0f%% apply %.0f%% re-read %.0f%%" % tuple(
-                       100 * phases[k] / sum(phases.values()) for k in ("read", "decide", "apply", "read_again")))
+                       100 * phases[k] / sum(phases[p] for p in ROUTE_PHASES) for k in ROUTE_PHASES))
+        report.row("routes", "N=%d: table dump after prune, read_routes" % size, phases["read_again"], phases["struct_reader_same_dump"],
+                   "struct-parsed dump (bench prototype)", note="same %d routes, same dicts" % len(keep))
     if len(sizes) > 1:
         base = [s for s in sizes if s >= 10000] or sizes
         first, last = base[0], sizes[-1]
@@ -234,7 +243,7 @@ def bench_ipvs(report, size, repeat):
     script = '"%s" tests/bench/guest_ipvs_bench.py --n %d --repeat %d --out "$VIP_UML_DIR/ipvs.json"\n' % (benchlib.PYTHON, size, repeat)
     result = uml.run(script, timeout=1500)
     if result.rc != 0 or "ipvs.json" not in result.files:
-        raise BenchError("ipvs guest failed: %s" % result.explain()[-3000:])
+        raise BenchError("ipvs guest failed (exit status %s after %.0f s): %s" % (result.rc, result.seconds, result.log[-3000:]))
     data = json.loads(result.files["ipvs.json"])
     data["uml_seconds"] = result.seconds
     report.details["ipvs"] = data
@@ -250,14 +259,19 @@ def bench_ipvs(report, size, repeat):
 def bench_fleet(report, nodes, repeat, tmp):
     """Section 4: verify.yml vs ansible -m ping on ``nodes`` lab nodes."""
     state = os.path.join(tmp, "lab")
-    names = ["cp1", "cp2", "cp3"][:min(3, nodes)] + ["w%d" % i for i in range(1, nodes - 2)]
+    control = 3 if nodes >= 5 else 1
+    names = ["cp%d" % i for i in range(1, control + 1)] + ["w%d" % i for i in range(1, nodes - control + 1)]
     lab = [benchlib.PYTHON, os.path.join(TOP, "tests", "lab", "lab.py")]
     env = benchlib.ansible_env(tmp)
     inventory = os.path.join(state, "inventory.yml")
     try:
         benchlib.run(lab + ["up", "--nodes", ",".join(names), "--state-dir", state])
         benchlib.run([benchlib.PYTHON, os.path.join(TOP, "tests", "lab", "fake_kube_vip.py"), "--state-dir", state, "apply"])
-        pings, verifies, ok = [], [], []
+        with open(os.path.join(state, "lab.json"), encoding="utf-8") as handle:
+            for node in json.load(handle)["nodes"]:  # what host_prep sets (strictARP): verify checks it
+                benchlib.run(["ip", "netns", "exec", node["netns"], "sysctl", "-q", "-w", "net.ipv4.conf.all.arp_ignore=1",
+                              "net.ipv4.conf.all.arp_announce=2"])
+        pings, verifies, ok, problems = [], [], [], []
         for _attempt in range(repeat):
             seconds, _proc = benchlib.timed_run([os.path.join(benchlib.BIN, "ansible"), "all", "-i", inventory, "-m", "ansible.builtin.ping"],
                                                 env=env, cwd=TOP)
@@ -269,12 +283,14 @@ def bench_fleet(report, nodes, repeat, tmp):
             if not os.path.exists(report_path):
                 raise BenchError("verify.yml wrote no report (rc %d): %s" % (proc.returncode, proc.stdout[-2000:]))
             with open(report_path, encoding="utf-8") as handle:
-                ok.append(json.load(handle)["ok"])
+                verdict = json.load(handle)
+            ok.append(verdict["ok"])
+            problems = verdict["problems"]
             os.unlink(report_path)
             verifies.append(seconds)
     finally:
         benchlib.run(lab + ["down", "--state-dir", state], check=False)
-    report.details["fleet"] = {"nodes": len(names), "ping": pings, "verify": verifies, "verify_ok": ok}
+    report.details["fleet"] = {"nodes": len(names), "ping": pings, "verify": verifies, "verify_ok": ok, "verify_problems": problems}
     report.row("fleet", "verify.yml on %d lab nodes" % len(names), median(verifies), median(pings),
                "ansible -m ping, same nodes", 3.0, note="verify ok=%s" % all(ok))
 
