@@ -1,0 +1,285 @@
+# Copyright (c) 2026 baremetal.vip developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""playbooks/bootstrap.yml on the network-namespace lab, with the Kubernetes API test double
+(tests/k8s_double, NOT a Kubernetes API server) standing in for the cluster on 127.0.0.1.
+
+The cluster steps run on the controller (localhost); the lab nodes never reach the double.
+kubeadm itself does not run: the double's first request stands for "the API answers", and at
+that moment the test plays kubeadm init (admin.conf appears on the control-plane nodes) and
+kube-vip (tests/lab/fake_kube_vip.py puts the VIP on cp1), so the imported verify.yml can pass.
+
+Witnesses: the files in each node's private /etc/kubernetes (STATE/nodes/NODE/root/...), the
+double's stored objects and its log of requests (method, path, webhook failures still pending).
+One lab (cp1, cp2, w1) for the whole module; `pytest -s` prints the timings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TESTS = os.path.dirname(HERE)
+for _path in (os.path.join(TESTS, "lab"), TESTS):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+import fake_kube_vip  # noqa: E402  pylint: disable=wrong-import-position
+import lab  # noqa: E402  pylint: disable=wrong-import-position
+from k8s_double.server import KubeDouble  # noqa: E402  pylint: disable=wrong-import-position
+from test_lab import ansible  # noqa: E402  pylint: disable=wrong-import-position
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
+
+NODES = ["cp1", "cp2", "w1"]
+VIP = "192.0.2.10"
+TIMINGS = {}
+RBAC_KINDS = ("serviceaccounts", "clusterroles", "clusterrolebindings")
+KUBE_PROXY_CONF = """apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+mode: iptables
+ipvs:
+  strictARP: false
+"""
+# What kubeadm init leaves in the cluster that the bootstrap touches: kube-proxy's ConfigMap and DaemonSet.
+KUBEADM_SEED = [
+    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
+     "data": {"config.conf": KUBE_PROXY_CONF, "kubeconfig.conf": "kubeconfig of kube-proxy"}},
+    {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
+     "spec": {"selector": {"matchLabels": {"k8s-app": "kube-proxy"}},
+              "template": {"metadata": {"labels": {"k8s-app": "kube-proxy"}},
+                           "spec": {"containers": [{"name": "kube-proxy",
+                                                    "image": "registry.k8s.io/kube-proxy:v1.31.4"}]}}}},
+]
+METALLB_VARS = {"vip_services": {"provider": "metallb", "pools": [{"name": "public", "addresses": ["198.51.100.0/28"]}]}}
+
+
+class RequestLog(list):
+    """The double's request log: (method, path, webhook failures pending); runs a hook once, first."""
+
+    def __init__(self, double, on_first=None):
+        super().__init__()
+        self.double = double
+        self.on_first = on_first
+
+    def append(self, item):
+        hook, self.on_first = self.on_first, None
+        if hook:
+            hook()
+        super().append((item[0], item[1], self.double.webhook_failures))
+
+
+def start_double(tmp_path, name, on_first=None):
+    double = KubeDouble(seed=KUBEADM_SEED).start()
+    double.requests = RequestLog(double, on_first)
+    double.kubeconfig = double.write_kubeconfig(str(tmp_path / ("%s.kubeconfig" % name)))
+    return double
+
+
+def node_file(the_lab, node, path):
+    return os.path.join(the_lab.node(node)["dir"], "root", path.lstrip("/"))
+
+
+def pod_kubeconfig(the_lab, node):
+    """The host path kube-vip's static pod mounts as its kubeconfig."""
+    with open(node_file(the_lab, node, "/etc/kubernetes/manifests/kube-vip.yaml")) as handle:
+        pod = yaml.safe_load(handle)
+    return [v["hostPath"]["path"] for v in pod["spec"]["volumes"] if v["name"] == "kubeconfig"][0]
+
+
+def writes(double):
+    return [(method, path.split("?")[0], pending) for method, path, pending in double.requests if method != "GET"]
+
+
+def index_of(entries, fragment):
+    return next(i for i, entry in enumerate(entries) if fragment in entry[1])
+
+
+def no_ipvs_modprobe(the_lab, state):
+    """This kernel may have no IPVS: then bind-mount a recorder over modprobe inside each node's own
+    mount namespace (never on the machine; it dies with the lab), as molecule/host_prep does."""
+    probe = subprocess.run(["modprobe", "--dry-run", "--quiet", "ip_vs"], capture_output=True, check=False)
+    if probe.returncode == 0:
+        return None
+    log = os.path.join(state, "modprobe.log")
+    recorder = os.path.join(state, "modprobe-recorder.sh")
+    with open(recorder, "w") as handle:
+        handle.write("#!/bin/sh\necho \"$*\" >> %s\n" % log)
+    os.chmod(recorder, 0o755)
+    target = shutil.which("modprobe")
+    for node in the_lab.nodes:
+        subprocess.run(["nsenter", "--target", str(node["pid"]), "--mount", "--", "mount", "--bind", recorder, target],
+                       check=True)
+    return log
+
+
+@pytest.fixture(scope="module")
+def bootstrap_lab(tmp_path_factory):
+    base = tmp_path_factory.mktemp("bootstrap")
+    the_lab = lab.Lab(str(base / "state"))
+    started = time.monotonic()
+    the_lab.up(NODES)
+    TIMINGS["lab up"] = time.monotonic() - started
+    the_lab.modprobe_log = no_ipvs_modprobe(the_lab, str(base))
+    the_lab.render_dir = str(base / "render")
+    the_lab.snapshots = {}
+    yield the_lab
+    started = time.monotonic()
+    the_lab.down()
+    TIMINGS["lab down"] = time.monotonic() - started
+    print("\nbootstrap timings (s): %s" % json.dumps({k: round(v, 2) for k, v in TIMINGS.items()}))
+
+
+def bootstrap(the_lab, label, *args):
+    started = time.monotonic()
+    rc, out = ansible("-i", the_lab.inventory_path, os.path.join("playbooks", "bootstrap.yml"),
+                      "-e", "vip_bootstrap_render_dir=%s" % the_lab.render_dir, *args, program="ansible-playbook")
+    TIMINGS[label] = time.monotonic() - started
+    return rc, out
+
+
+def changed(out):
+    return {host: stats["changed"] for host, stats in out["stats"].items()}
+
+
+def kubeadm_init_and_kube_vip(the_lab):
+    """At the first API request: what kubeadm init and kube-vip would have done by then."""
+    def hook():
+        the_lab.snapshots["cp1 kubeconfig at first request"] = pod_kubeconfig(the_lab, "cp1")
+        for node in ("cp1", "cp2"):
+            path = node_file(the_lab, node, "/etc/kubernetes/admin.conf")
+            with open(path, "w") as handle:
+                handle.write("# stands in for kubeadm's admin.conf (the test's kubeadm init)\n")
+        fake_kube_vip.FakeKubeVip(the_lab.state_dir).apply(leader="cp1")
+    return hook
+
+
+@pytest.fixture(scope="module")
+def double(bootstrap_lab, tmp_path_factory):
+    the_double = start_double(tmp_path_factory.mktemp("double"), "kubeadm", kubeadm_init_and_kube_vip(bootstrap_lab))
+    yield the_double
+    the_double.stop()
+
+
+def test_first_run_places_kube_vip_before_init_then_applies_then_admin_conf(bootstrap_lab, double):
+    rc, out = bootstrap(bootstrap_lab, "first run", "-e", "vip_kubeconfig=%s" % double.kubeconfig)
+    assert rc == 0, json.dumps(out)[-4000:]
+    # before the first API request (kubeadm init), cp1's kube-vip ran on super-admin.conf
+    assert bootstrap_lab.snapshots["cp1 kubeconfig at first request"] == "/etc/kubernetes/super-admin.conf"
+    # after the apply, back on admin.conf; cp2 never used super-admin.conf
+    assert pod_kubeconfig(bootstrap_lab, "cp1") == "/etc/kubernetes/admin.conf"
+    assert pod_kubeconfig(bootstrap_lab, "cp2") == "/etc/kubernetes/admin.conf"
+    assert not os.path.exists(node_file(bootstrap_lab, "w1", "/etc/kubernetes/manifests/kube-vip.yaml"))
+    # the kubeadm fragment: VIP as controlPlaneEndpoint and certSAN, plus the KubeProxyConfiguration
+    with open(node_file(bootstrap_lab, "cp1", "/etc/kubernetes/baremetal-vip/kubeadm-vip.yaml")) as handle:
+        docs = [d for d in yaml.safe_load_all(handle) if d]
+    cluster = docs[0]
+    assert cluster["apiVersion"] == "kubeadm.k8s.io/v1beta4" and cluster["kind"] == "ClusterConfiguration"
+    assert cluster["controlPlaneEndpoint"] == "%s:6443" % VIP
+    assert VIP in cluster["apiServer"]["certSANs"]
+    assert docs[1]["kind"] == "KubeProxyConfiguration" and docs[1]["ipvs"]["excludeCIDRs"] == ["%s/32" % VIP]
+    assert not os.path.exists(node_file(bootstrap_lab, "w1", "/etc/kubernetes/baremetal-vip/kubeadm-vip.yaml"))
+    # host preparation: sysctls persisted and applied inside the node, modules persisted (and asked for)
+    assert os.path.exists(node_file(bootstrap_lab, "w1", "/etc/sysctl.d/90-baremetal-vip.conf"))
+    arp_ignore = subprocess.run(["ip", "netns", "exec", bootstrap_lab.node("w1")["netns"], "sysctl", "-n",
+                                 "net.ipv4.conf.all.arp_ignore"], capture_output=True, text=True, check=True)
+    assert arp_ignore.stdout.strip() == "1"
+    if bootstrap_lab.modprobe_log:
+        with open(bootstrap_lab.modprobe_log) as handle:
+            assert "ip_vs" in handle.read()
+    # the cluster: RBAC before the DaemonSet, cloud-provider ConfigMap, kube-proxy merged and restarted once
+    done = writes(double)
+    assert index_of(done, "/clusterroles/") < index_of(done, "/daemonsets/kube-vip-ds")
+    assert max(i for i, w in enumerate(done) if w[1].split("/")[-2] in RBAC_KINDS) < index_of(done, "/daemonsets/")
+    assert double.get("apps/v1", "DaemonSet", "kube-vip-ds", "kube-system") is not None
+    assert double.get("v1", "ConfigMap", "kubevip", "kube-system")["data"]["cidr-global"] == "198.51.100.0/28"
+    config = yaml.safe_load(double.get("v1", "ConfigMap", "kube-proxy", "kube-system")["data"]["config.conf"])
+    assert config["mode"] == "ipvs" and config["ipvs"] == {"strictARP": True, "excludeCIDRs": ["%s/32" % VIP]}
+    proxy = double.get("apps/v1", "DaemonSet", "kube-proxy", "kube-system")
+    assert "kubectl.kubernetes.io/restartedAt" in proxy["spec"]["template"]["metadata"]["annotations"]
+    assert sum(1 for w in done if w[1].endswith("/daemonsets/kube-proxy")) == 1
+    # verify.yml ran at the end (kube-vip's stand-in put the VIP on cp1) and passed
+    assert any(p["play"]["name"] == "Read every node's VIP state and compare it with the plan" for p in out["plays"])
+    # the kubeconfig's token never reaches the output
+    assert double.token not in json.dumps(out)
+
+
+def test_second_run_changes_nothing_and_applies_nothing(bootstrap_lab, double):
+    before, revision = len(double.requests), double.store.revision
+    rc, out = bootstrap(bootstrap_lab, "second run", "-e", "vip_kubeconfig=%s" % double.kubeconfig)
+    assert rc == 0, json.dumps(out)[-4000:]
+    assert changed(out) == {"cp1": 0, "cp2": 0, "w1": 0, "localhost": 0}
+    # server-side applies are sent again, but no stored object changes (the double moves its revision
+    # only on a real change), nothing is created or deleted, kube-proxy is not restarted
+    assert double.store.revision == revision
+    methods = {m for m, dummy, dummy in list(double.requests)[before:]}
+    assert methods <= {"GET", "PATCH"}
+    revision_after = double.store.revision
+    rc, out = bootstrap(bootstrap_lab, "check run", "-e", "vip_kubeconfig=%s" % double.kubeconfig, "--check")
+    assert rc == 0, json.dumps(out)[-4000:]
+    assert changed(out) == {"cp1": 0, "cp2": 0, "w1": 0, "localhost": 0}
+    assert double.store.revision == revision_after
+
+
+def test_unreachable_api_fails_with_the_explanation(bootstrap_lab, tmp_path):
+    gone = start_double(tmp_path, "gone")
+    gone.stop()
+    rc, out = bootstrap(bootstrap_lab, "unreachable", "-e", "vip_kubeconfig=%s" % gone.kubeconfig,
+                        "-e", "vip_bootstrap_phase=init", "-e", "vip_bootstrap_api_timeout=2",
+                        "-e", "vip_bootstrap_api_delay=1")
+    assert rc != 0
+    text = json.dumps(out)
+    assert "The Kubernetes API did not answer within 2s through %s" % gone.kubeconfig in text
+    assert "cannot reach the Kubernetes API at http://127.0.0.1:%d" % gone.port in text
+    assert "Nothing was applied; the super-admin host keeps super-admin.conf" in text
+    assert gone.token not in text
+    # vip_bootstrap_phase=init: cp1 is on super-admin.conf, and stays there since nothing was applied
+    assert pod_kubeconfig(bootstrap_lab, "cp1") == "/etc/kubernetes/super-admin.conf"
+    assert pod_kubeconfig(bootstrap_lab, "cp2") == "/etc/kubernetes/admin.conf"
+
+
+def test_metallb_resources_wait_for_the_webhook_check_mode_first(bootstrap_lab, tmp_path):
+    mlb = start_double(tmp_path, "metallb")
+    extra = tmp_path / "metallb.yml"
+    extra.write_text(yaml.safe_dump(METALLB_VARS))
+    try:
+        args = ("-e", "vip_kubeconfig=%s" % mlb.kubeconfig, "-e", "@%s" % extra, "-e", "vip_bootstrap_verify=false")
+        rc, out = bootstrap(bootstrap_lab, "metallb --check", *args, "--check")
+        assert rc == 0, json.dumps(out)[-4000:]
+        assert mlb.list("metallb.io/v1beta1", "IPAddressPool") == []
+        assert all("dryRun=All" in path for m, path, dummy in mlb.requests if m in ("PATCH", "DELETE") and
+                   "/metallb.io/" in path)
+        mlb.webhook_failures = 2
+        rc, out = bootstrap(bootstrap_lab, "metallb (webhook fails twice)", *args)
+        assert rc == 0, json.dumps(out)[-4000:]
+        assert [p["metadata"]["name"] for p in mlb.list("metallb.io/v1beta1", "IPAddressPool")] == ["public"]
+        assert [a["metadata"]["name"] for a in mlb.list("metallb.io/v1beta1", "L2Advertisement")] == ["public"]
+        metallb_writes = [r for r in mlb.requests if r[0] != "GET" and "/metallb.io/" in r[1] and "dryRun" not in r[1]]
+        # the first two were refused by the (not yet ready) webhook; pools and advertisements came after
+        assert [w[2] for w in metallb_writes[:2]] == [2, 1]
+        assert all(w[2] == 0 for w in metallb_writes[2:]) and len(metallb_writes) >= 4
+        # the phase is read from the host again: admin.conf exists now, so cp1 is on admin.conf
+        assert pod_kubeconfig(bootstrap_lab, "cp1") == "/etc/kubernetes/admin.conf"
+        # no kube-vip services objects in a MetalLB cluster
+        assert mlb.get("apps/v1", "DaemonSet", "kube-vip-ds", "kube-system") is None
+    finally:
+        mlb.stop()
+
+
+def test_without_a_kubeconfig_the_cluster_steps_say_what_to_do(bootstrap_lab):
+    rc, out = bootstrap(bootstrap_lab, "no kubeconfig", "-e", "vip_bootstrap_verify=false")
+    assert rc == 0, json.dumps(out)[-4000:]
+    text = json.dumps(out)
+    assert "vip_kubeconfig is not set: nothing was applied. The cluster objects are in %s/" % bootstrap_lab.render_dir in text
+    assert "-e vip_kubeconfig=" in text
+    rendered = os.listdir(bootstrap_lab.render_dir)
+    assert any(os.path.exists(os.path.join(bootstrap_lab.render_dir, d, "cluster", "kube-vip-services.yaml"))
+               for d in rendered)
