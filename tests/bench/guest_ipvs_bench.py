@@ -84,6 +84,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--profile-n", type=int, default=300)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     started = time.perf_counter()
@@ -116,11 +117,12 @@ def main():
                 result[kind].append(seconds)
                 with open(args.out, "w", encoding="utf-8") as handle:
                     json.dump(result, handle)
-        # one more module run under cProfile: where the time goes (top functions by own time)
+        # one more module run under cProfile (at most --profile-n services: cProfile is slow in UML)
         benchlib.run(["ipvsadm", "-C"])
-        ipvsadm_restore(state_lines(args.n))
+        ipvsadm_restore(state_lines(min(args.n, args.profile_n)))
         profile = cProfile.Profile()
-        profile.runcall(hosttasks.reconcile_ipvs, options, False)
+        profile.runcall(hosttasks.reconcile_ipvs, params(min(args.n, args.profile_n)), False)
+        result["profile_n"] = min(args.n, args.profile_n)
         text = io.StringIO()
         pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(12)
         result["profile_tottime"] = text.getvalue()[-6000:]

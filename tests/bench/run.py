@@ -69,8 +69,8 @@ class Report:
 
     def table(self):
         """The final table as text."""
-        lines = ["%-8s %-44s %12s %12s %9s %8s %-7s %s" % ("section", "case", "measured", "reference", "ratio", "goal", "status",
-                                                            "reference is")]
+        header = ("section", "case", "measured", "reference", "ratio", "goal", "status", "reference is")
+        lines = ["%-8s %-44s %12s %12s %9s %8s %-7s %s" % header]
         for row in self.rows:
             lines.append("%-8s %-44s %12s %12s %9s %8s %-7s %s" % (
                 row["section"], row["case"], _num(row["value"], row["unit"]),
