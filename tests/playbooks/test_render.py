@@ -5,7 +5,6 @@ change, regenerate them and review the diff:
 
     UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/playbooks/test_render.py
 """
-import filecmp
 import os
 import shutil
 import stat
@@ -44,6 +43,25 @@ def tree(root):
             with open(path, "rb") as handle:
                 out[os.path.relpath(path, root)] = (handle.read(), stat.S_IMODE(os.stat(path).st_mode))
     return out
+
+
+# Golden files carry this suffix so that linters do not read rendered multi-document YAML as
+# the collection's own YAML (ansible-test's yamllint refuses multi-document streams).
+SUFFIX = ".golden"
+
+
+def golden_tree(root):
+    """tree() of a golden directory, with the suffix taken off every name."""
+    return {name[:-len(SUFFIX)]: value for name, value in tree(root).items() if name.endswith(SUFFIX)}
+
+
+def write_golden(out, golden):
+    shutil.rmtree(golden, ignore_errors=True)
+    for name, (data, _mode) in tree(out).items():
+        path = os.path.join(golden, name + SUFFIX)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as handle:
+            handle.write(data)
 
 
 def unreachable_inventory(example, dest):
@@ -85,15 +103,13 @@ def test_matches_golden(rendered):
     example, out = rendered
     golden = os.path.join(GOLDEN, example)
     if os.environ.get("UPDATE_GOLDEN"):
-        shutil.rmtree(golden, ignore_errors=True)
-        shutil.copytree(out, golden)
-    got, want = tree(out), tree(golden)
+        write_golden(out, golden)
+    got, want = tree(out), golden_tree(golden)
     assert sorted(got) == sorted(want), "file list differs from %s (UPDATE_GOLDEN=1 to regenerate)" % golden
     for name, (data, mode) in got.items():
         assert data == want[name][0], "%s differs from the golden (UPDATE_GOLDEN=1 to regenerate)" % name
         assert mode == (0o600 if "/manifests/" in name or "pod-manifests" in name or "config.yaml.d" in name or "secret" in name
                         else mode), name
-    assert not filecmp.dircmp(out, golden).diff_files
 
 
 @pytest.mark.parametrize("example", TWICE)
@@ -105,7 +121,8 @@ def test_render_again_identical_bytes(example, tmp_path):
     again = tmp_path / "again"
     inventory = os.path.join(TOP, "examples", example, "inventory.yml")
     output = run_render(inventory, str(again), "-vv")
-    assert tree(str(again)) == tree(os.path.join(GOLDEN, example))
+    assert {name: data for name, (data, _mode) in tree(str(again)).items()} == \
+        {name: data for name, (data, _mode) in golden_tree(os.path.join(GOLDEN, example)).items()}
     with open(inventory, encoding="utf-8") as handle:
         text = handle.read()
     for secret in ("example-only-secret", "s3cret"):

@@ -23,7 +23,13 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 dest="$work/ansible_collections/baremetal/vip"
 mkdir -p "$dest"
-(cd "$top" && git ls-files -co --exclude-standard -z | xargs -0 -I{} cp --parents -P {} "$dest"/ 2>/dev/null || true)
+# Tracked and untracked (not ignored) files that exist: a file deleted in the work tree is skipped.
+(
+  cd "$top"
+  git ls-files -co --exclude-standard -z | while IFS= read -r -d '' f; do
+    if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi
+  done | xargs -0 cp --parents -P -t "$dest"/
+)
 cd "$dest"
 git init -q . && git add -A && git -c user.email=t@t -c user.name=t commit -qm sanity
 exec "$bin/ansible-test" sanity --local --python 3.11 --color no "$@"

@@ -1,4 +1,5 @@
 """Validators for rendered objects: kubernetes-validate for built-in kinds, the MetalLB CRDs for metallb.io."""
+import gzip
 import os
 
 import jsonschema
@@ -31,9 +32,9 @@ def schema_version(k8s_version):
 def _load_crds():
     schemas = {}
     for name in sorted(os.listdir(CRD_DIR)):
-        if not name.endswith(".yaml"):
+        if not name.endswith(".yaml.gz"):
             continue
-        with open(os.path.join(CRD_DIR, name), encoding="utf-8") as handle:
+        with gzip.open(os.path.join(CRD_DIR, name), "rt", encoding="utf-8") as handle:
             crd = yaml.safe_load(handle)
         kind = crd["spec"]["names"]["kind"]
         for version in crd["spec"]["versions"]:
