@@ -37,7 +37,6 @@ import lab  # noqa: E402  pylint: disable=wrong-import-position
 from k8s_double.server import KubeDouble  # noqa: E402  pylint: disable=wrong-import-position
 from test_lab import ansible  # noqa: E402  pylint: disable=wrong-import-position
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
 
 NODES = ["cp1", "cp2", "w1"]
 VIP = "192.0.2.10"
@@ -123,6 +122,8 @@ def no_ipvs_modprobe(the_lab, state):
 
 @pytest.fixture(scope="module")
 def bootstrap_lab(tmp_path_factory):
+    if os.geteuid() != 0:
+        pytest.skip("the lab needs root (network and mount namespaces)")
     base = tmp_path_factory.mktemp("bootstrap")
     the_lab = lab.Lab(str(base / "state"))
     started = time.monotonic()
@@ -283,3 +284,52 @@ def test_without_a_kubeconfig_the_cluster_steps_say_what_to_do(bootstrap_lab):
     rendered = os.listdir(bootstrap_lab.render_dir)
     assert any(os.path.exists(os.path.join(bootstrap_lab.render_dir, d, "cluster", "kube-vip-services.yaml"))
                for d in rendered)
+
+
+def test_k3s_manifests_go_to_the_auto_deploy_directory_and_server_args(bootstrap_lab, tmp_path):
+    extra = tmp_path / "k3s.yml"
+    extra.write_text(yaml.safe_dump({"vip_cluster": {
+        "distro": "k3s", "kubernetes_version": "v1.31.4+k3s1", "node_cidrs": ["192.0.2.0/24", "198.51.100.0/24"],
+        "pod_cidrs": ["203.0.113.128/25"], "service_cidrs": ["203.0.113.64/26"]}}))
+    rc, out = bootstrap(bootstrap_lab, "k3s", "-e", "@%s" % extra, "-e", "vip_bootstrap_verify=false")
+    assert rc == 0, json.dumps(out)[-4000:]
+    assert "k3s: the manifests are in /var/lib/rancher/k3s/server/manifests" in json.dumps(out)
+    with open(node_file(bootstrap_lab, "cp1", "/etc/rancher/k3s/config.yaml.d/50-baremetal-vip-tls-san.yaml")) as handle:
+        assert yaml.safe_load(handle) == {"tls-san+": [VIP]}
+    assert not os.path.exists(node_file(bootstrap_lab, "w1", "/etc/rancher/k3s/config.yaml.d/50-baremetal-vip-tls-san.yaml"))
+    assert os.path.exists(node_file(bootstrap_lab, "w1", "/etc/rancher/k3s/config.yaml.d/50-baremetal-vip-kube-proxy.yaml"))
+    pod = node_file(bootstrap_lab, "cp1", "/var/lib/rancher/k3s/agent/pod-manifests/kube-vip.yaml")
+    with open(pod) as handle:
+        assert "/etc/rancher/k3s/k3s.yaml" in handle.read()
+    for name in ("kube-vip-services", "kube-vip-cloud-provider"):
+        assert os.path.exists(node_file(bootstrap_lab, "cp2", "/var/lib/rancher/k3s/server/manifests/baremetal-vip-%s.yaml" % name))
+    assert not os.path.exists(node_file(bootstrap_lab, "w1", "/var/lib/rancher/k3s/server/manifests"))
+
+
+def test_kubeadm_fragment_ipv6_vip_and_v1beta3(tmp_path):
+    """The kubeadm_config role in render mode (no host, no root): an IPv6 VIP in brackets, v1beta3 for 1.30."""
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(yaml.safe_dump({"all": {
+        "vars": {"vip_cluster": {"distro": "kubeadm", "kubernetes_version": "1.30.2", "node_cidrs": ["2001:db8:1::/64"],
+                                 "pod_cidrs": ["2001:db8:42::/56"], "service_cidrs": ["2001:db8:43::/112"]},
+                 "vip_kube_vip": {"version": "1.0.3"},
+                 "vip_control_plane": {"address": "2001:db8:1::10", "interface": "eth0"}},
+        "children": {"kube_control_plane": {"hosts": {"cp1": {"ansible_host": "2001:db8:1::11"}}},
+                     "kube_node": {"hosts": {"w1": {"ansible_host": "2001:db8:1::21"}}}}}}))
+    playbook = tmp_path / "render.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "name": "Render the kubeadm fragment", "hosts": "kube_control_plane:kube_node", "gather_facts": False,
+        "tasks": [{"name": "Plan", "baremetal.vip.lb_plan": None, "run_once": True},
+                  {"name": "Fragment", "ansible.builtin.include_role": {"name": "baremetal.vip.kubeadm_config"},
+                   "vars": {"kubeadm_config_render_dir": str(tmp_path / "out")}}]}]))
+    rc, out = ansible("-i", str(inventory), str(playbook), program="ansible-playbook")
+    assert rc == 0, json.dumps(out)[-3000:]
+    with open(tmp_path / "out/hosts/cp1/etc/kubernetes/baremetal-vip/kubeadm-vip.yaml") as handle:
+        text = handle.read()
+    assert text.startswith("#\n# Managed by baremetal.vip (Ansible).")
+    cluster, proxy = [d for d in yaml.safe_load_all(text) if d]
+    assert cluster == {"apiVersion": "kubeadm.k8s.io/v1beta3", "kind": "ClusterConfiguration",
+                       "kubernetesVersion": "v1.30.2", "controlPlaneEndpoint": "[2001:db8:1::10]:6443",
+                       "apiServer": {"certSANs": ["2001:db8:1::10"]}}
+    assert proxy["kind"] == "KubeProxyConfiguration"
+    assert not (tmp_path / "out/hosts/w1").exists()
