@@ -1,0 +1,196 @@
+# Copyright (c) 2026 baremetal.vip developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Failure 1 (kube-proxy deleted kube-vip's IPVS service) on the lab inside User-Mode Linux.
+
+Shared by ``tests/lab/test_ipvs_uml.py`` and ``make demo`` (tests/scripts/demo.sh), so both run
+the same guest steps. The machine's kernel has no IPVS; one UML boot (tests/kernel/uml.py) builds
+a two-node lab inside the guest, fake_kube_vip puts kube-vip's IPVS service on the VIP and deletes
+it, verify must fail, remediate must restore it, verify must pass. ``ipvsadm -Ln`` inside each
+node, before and after, is the witness.
+
+    python tests/lab/ipvs_uml.py run [--timeout S]   # report; exit 0 ok, 1 failed, 3 UML cannot run
+    python tests/lab/ipvs_uml.py cleanup MARKER      # kill UML runs started with VIP_UML_RUN=MARKER
+
+``run`` exports ``VIP_UML_RUN`` (or keeps the caller's) into the UML process environment, so a
+caller's trap can find and kill a guest that outlived it (Ctrl-C, SIGTERM) with ``cleanup``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "kernel"))
+
+import uml  # noqa: E402  pylint: disable=wrong-import-position,import-error
+
+MODULES = uml.IPVS_MODULES + ("llc", "stp", "bridge", "overlay")
+NODES = ("cp1", "w1")
+VIP = "192.0.2.10:6443"
+MISSING = "cp1: IPVS service 192.0.2.10:6443 missing on the VIP holder"
+MARKER_ENV = "VIP_UML_RUN"
+SKIP_RC = 3
+GUEST_SCRIPT = r"""
+py="$VIP_UML_CWD/.venv/bin/python"
+play="$VIP_UML_CWD/.venv/bin/ansible-playbook"
+out="$VIP_UML_DIR"
+state=/tmp/vip-lab-ipvs
+export ANSIBLE_CONFIG="$VIP_UML_CWD/ansible.cfg" ANSIBLE_DEPRECATION_WARNINGS=0
+step() { name=$1; shift; "$@" > "$out/$name.log" 2>&1; echo "$name $?" >> "$out/steps"; }
+witness() {  # witness before|after: ipvsadm -Ln inside every node
+  "$py" -c 'import json, sys; [print(n["name"], n["netns"]) for n in json.load(open(sys.argv[1]))["nodes"]]' \
+    "$state/lab.json" | while read -r node ns; do
+    ip netns exec "$ns" ipvsadm -Ln > "$out/ipvs-$1-$node.txt" 2>&1
+  done
+}
+step up "$py" tests/lab/lab.py up --nodes NODES --state-dir "$state"
+step apply "$py" tests/lab/fake_kube_vip.py --state-dir "$state" apply
+step inject "$py" tests/lab/fake_kube_vip.py --state-dir "$state" inject ipvs-deleted
+witness before
+step verify "$play" -i "$state/inventory.yml" playbooks/verify.yml -e "vip_verify_report=$out/report.json"
+step remediate "$play" -i "$state/inventory.yml" playbooks/remediate.yml
+witness after
+step verify-after "$play" -i "$state/inventory.yml" playbooks/verify.yml -e "vip_verify_report=$out/report-after.json"
+step down "$py" tests/lab/lab.py down --state-dir "$state"
+""".replace("NODES", ",".join(NODES))
+
+
+class Outcome:
+    """A guest run and what it showed: ``problems`` is empty when failure 1 was found and fixed."""
+
+    def __init__(self, result):
+        self.result = result
+        self.steps = dict(line.split() for line in result.files.get("steps", "").splitlines() if len(line.split()) == 2)
+        self.before = {n: result.files.get("ipvs-before-%s.txt" % n, "") for n in NODES}
+        self.after = {n: result.files.get("ipvs-after-%s.txt" % n, "") for n in NODES}
+        self.report = self._json("report.json")
+        self.report_after = self._json("report-after.json")
+        self.problems = self._check()
+
+    def _json(self, name):
+        try:
+            return json.loads(self.result.files.get(name, ""))
+        except ValueError:
+            return None
+
+    def _check(self):
+        problems = []
+        if self.result.rc != 0:
+            problems.append("the guest script did not finish (exit status %s)" % self.result.rc)
+        for name in ("up", "apply", "inject", "remediate", "down"):
+            if self.steps.get(name) != "0":
+                problems.append("step %s: exit status %s" % (name, self.steps.get(name)))
+        if VIP in self.before["cp1"]:
+            problems.append("cp1 still had the IPVS service %s after inject ipvs-deleted" % VIP)
+        if self.steps.get("verify") in (None, "0"):
+            problems.append("verify did not fail with the IPVS service deleted (exit status %s)" % self.steps.get("verify"))
+        if MISSING not in ((self.report or {}).get("problems") or []):
+            problems.append("verify's report lacks %r" % MISSING)
+        after = self.after["cp1"]
+        if "TCP  %s" % VIP not in after or "192.0.2.11:6443" not in after:
+            problems.append("cp1 has no IPVS service %s -> 192.0.2.11:6443 after remediate" % VIP)
+        if any(VIP in self.after[n] for n in NODES if n != "cp1"):
+            problems.append("the IPVS service %s is on a node that does not hold the VIP" % VIP)
+        if self.steps.get("verify-after") != "0" or (self.report_after or {}).get("ok") is not True:
+            problems.append("verify after remediate did not pass (exit status %s)" % self.steps.get("verify-after"))
+        return problems
+
+    def text(self):
+        """The per-node IPVS report."""
+        lines = []
+        for node in NODES:
+            lines.append("%s  ipvsadm -Ln before remediate:" % node)
+            lines.extend("      " + line for line in (self.before[node].strip() or "(nothing)").splitlines())
+            lines.append("%s  ipvsadm -Ln after remediate:" % node)
+            lines.extend("      " + line for line in (self.after[node].strip() or "(nothing)").splitlines())
+        before = self.report or {}
+        lines.append("verify before remediate: exit status %s, ok=%s, problems: %s" % (
+            self.steps.get("verify"), before.get("ok"), "; ".join(before.get("problems") or []) or "-"))
+        lines.append("verify after remediate:  exit status %s, ok=%s" % (
+            self.steps.get("verify-after"), (self.report_after or {}).get("ok")))
+        lines.append("guest run: %.1f s (one UML boot)" % self.result.seconds)
+        return "\n".join(lines)
+
+
+def _raise_exit(signum, _frame):
+    raise SystemExit(128 + signum)
+
+
+def run(timeout=540):
+    """Boot UML once, run GUEST_SCRIPT, return an Outcome. The caller checks uml.problem() first.
+
+    SIGTERM becomes SystemExit here, and any UML process of this run still alive afterwards (the
+    caller interrupted, or a timeout) is killed, its result directory removed.
+    """
+    os.environ.setdefault(MARKER_ENV, "pid-%d" % os.getpid())
+    previous = signal.signal(signal.SIGTERM, _raise_exit)
+    try:
+        return Outcome(uml.run(GUEST_SCRIPT, modules=MODULES, timeout=timeout))
+    finally:
+        cleanup(os.environ[MARKER_ENV])
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _marked():
+    """{pid: (session id, uml_dir)} of the processes whose environment carries our marker."""
+    found = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/environ" % pid, "rb") as handle:
+                env = handle.read().split(b"\0")
+            with open("/proc/%s/cmdline" % pid, "rb") as handle:
+                argv = handle.read().decode("utf-8", "replace").split("\0")
+            found[int(pid)] = (os.getsid(int(pid)), env, argv)
+        except (OSError, ProcessLookupError):
+            continue
+    return found
+
+
+def cleanup(marker):
+    """Kill every UML process started with VIP_UML_RUN=marker (its whole session) and remove its
+    result directory. Returns the number of processes signalled."""
+    needle = ("%s=%s" % (MARKER_ENV, marker)).encode()
+    killed = 0
+    for _pid, (sid, env, argv) in _marked().items():
+        if needle not in env or not argv or not argv[0].endswith("linux.uml") or sid == os.getsid(0):
+            continue
+        try:
+            os.killpg(sid, signal.SIGKILL)
+            killed += 1
+        except ProcessLookupError:
+            pass
+        for arg in argv:
+            if arg.startswith("uml_dir=/var/tmp/vip-uml-"):
+                shutil.rmtree(arg[len("uml_dir="):], ignore_errors=True)
+    return killed
+
+
+def main(argv):
+    """Command line: see the module docstring."""
+    if len(argv) == 2 and argv[0] == "cleanup":
+        print("ipvs_uml: killed %d UML process group(s)" % cleanup(argv[1]))
+        return 0
+    if argv[:1] != ["run"]:
+        print(__doc__, file=sys.stderr)
+        return 2
+    timeout = int(argv[argv.index("--timeout") + 1]) if "--timeout" in argv else 540
+    reason = uml.problem()
+    if reason:
+        print("ipvs_uml: User-Mode Linux cannot run here: %s" % reason)
+        return SKIP_RC
+    outcome = run(timeout)
+    print(outcome.text())
+    if outcome.problems:
+        print("ipvs_uml: FAILED:\n  " + "\n  ".join(outcome.problems))
+        print(outcome.result.explain())
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
