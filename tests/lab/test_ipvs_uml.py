@@ -19,7 +19,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import ipvs_uml  # noqa: E402  pylint: disable=wrong-import-position,import-error
-import uml  # noqa: E402  pylint: disable=wrong-import-position,import-error  (path set by ipvs_uml)
+import uml  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
 
 def test_remediate_restores_the_ipvs_service_kube_proxy_deleted():
