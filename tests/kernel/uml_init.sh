@@ -10,7 +10,17 @@ mount -t sysfs sysfs /sys
 mount -t tmpfs tmpfs /run
 mkdir -p /dev/shm
 mount -t tmpfs tmpfs /dev/shm
+# A checkout under /tmp (CI may clone there) would vanish under the tmpfs: keep the host's /tmp
+# reachable at /run/host-tmp and bind the checkout back in place.
+mkdir -p /run/host-tmp
+mount --bind /tmp /run/host-tmp
 mount -t tmpfs tmpfs /tmp
+case "$VIP_UML_CWD" in
+  /tmp/*)
+    mkdir -p "$VIP_UML_CWD"
+    mount --bind "/run/host-tmp/${VIP_UML_CWD#/tmp/}" "$VIP_UML_CWD"
+    ;;
+esac
 mkdir -p /tmp/home /tmp/modules/lib/modules/"$(uname -r)"
 mount --bind /usr/lib/uml/modules/"$(uname -r)" /tmp/modules/lib/modules/"$(uname -r)"
 export HOME=/tmp/home TMPDIR=/tmp PYTHONDONTWRITEBYTECODE=1 VIP_UML_GUEST=1
