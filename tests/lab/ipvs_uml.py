@@ -117,18 +117,20 @@ class Outcome:
         return "\n".join(lines)
 
 
-def _raise_exit(signum, _frame):
-    raise SystemExit(128 + signum)
+def _interrupt(_signum, _frame):
+    # KeyboardInterrupt, not SystemExit: on any other exception subprocess.Popen's context
+    # manager (in uml.run) waits for the guest to finish before letting go
+    raise KeyboardInterrupt
 
 
 def run(timeout=540):
     """Boot UML once, run GUEST_SCRIPT, return an Outcome. The caller checks uml.problem() first.
 
-    SIGTERM becomes SystemExit here, and any UML process of this run still alive afterwards (the
+    SIGTERM becomes KeyboardInterrupt here, and any UML process of this run still alive afterwards (the
     caller interrupted, or a timeout) is killed, its result directory removed.
     """
     os.environ.setdefault(MARKER_ENV, "pid-%d" % os.getpid())
-    previous = signal.signal(signal.SIGTERM, _raise_exit)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         return Outcome(uml.run(GUEST_SCRIPT, modules=MODULES, timeout=timeout))
     finally:
@@ -153,21 +155,21 @@ def _marked():
 
 def cleanup(marker):
     """Kill every UML process started with VIP_UML_RUN=marker (its whole session) and remove its
-    result directory. Returns the number of processes signalled."""
+    result directory. Returns the number of process groups killed."""
     needle = ("%s=%s" % (MARKER_ENV, marker)).encode()
-    killed = 0
+    killed = set()
     for _pid, (sid, env, argv) in _marked().items():
         if needle not in env or not argv or not argv[0].endswith("linux.uml") or sid == os.getsid(0):
             continue
         try:
             os.killpg(sid, signal.SIGKILL)
-            killed += 1
+            killed.add(sid)
         except ProcessLookupError:
             pass
         for arg in argv:
             if arg.startswith("uml_dir=/var/tmp/vip-uml-"):
                 shutil.rmtree(arg[len("uml_dir="):], ignore_errors=True)
-    return killed
+    return len(killed)
 
 
 def main(argv):
@@ -183,7 +185,11 @@ def main(argv):
     if reason:
         print("ipvs_uml: User-Mode Linux cannot run here: %s" % reason)
         return SKIP_RC
-    outcome = run(timeout)
+    try:
+        outcome = run(timeout)
+    except KeyboardInterrupt:
+        print("ipvs_uml: interrupted; the guest was killed")
+        return 130
     print(outcome.text())
     if outcome.problems:
         print("ipvs_uml: FAILED:\n  " + "\n  ".join(outcome.problems))
