@@ -13,7 +13,6 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.join(TOP, ".venv", "bin")
@@ -36,15 +35,11 @@ def playbook(inventory, *extra, env_extra=None):
 
 def summary_of(name):
     """The summary lines build_plan gives for an example, to find them in the playbook output."""
-    sys.path.insert(0, os.path.join(TOP, ".collections"))
-    from ansible_collections.baremetal.vip.plugins.plugin_utils.plan import build_plan  # pylint: disable=import-outside-toplevel
-    with open(os.path.join(TOP, "examples", name, "inventory.yml"), encoding="utf-8") as handle:
-        inv = yaml.safe_load(handle)["all"]
-    hosts, groups = {}, {}
-    for group, data in inv["children"].items():
-        groups[group] = list(data["hosts"])
-        hosts.update(data["hosts"])
-    return build_plan(inv["vars"], hosts, groups)["plan"]["summary"]
+    sys.path.insert(0, os.path.join(TOP, "tests", "unit"))
+    # pylint: disable=import-outside-toplevel
+    from plan.planlib import load_example  # the one example loader (it templates as Ansible would)
+    from ansible_collections.baremetal.vip.plugins.plugin_utils.plan import build_plan
+    return build_plan(*load_example(name))["plan"]["summary"]
 
 
 @pytest.mark.parametrize("name", VALID)
