@@ -7,9 +7,10 @@ COLL_LINK := .collections/ansible_collections/baremetal/vip
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help setup test unit kernel lint sanity molecule demo render validate bench build clean
+.PHONY: help system setup test unit kernel lint sanity molecule demo render validate bench build clean
 
 help:
+	@echo "system    install missing Debian packages of bindep.txt (root)"
 	@echo "setup     create $(VENV) and link the checkout as baremetal.vip (idempotent)"
 	@echo "demo      the main job on the built-in example lab"
 	@echo "test      every test, lint and sanity check (what CI runs)"
@@ -20,6 +21,10 @@ help:
 	@echo "molecule  every molecule scenario"
 	@echo "bench     benchmarks (not part of test)"
 	@echo "build     ansible-galaxy collection build into build/"
+
+# Debian packages of bindep.txt that are missing (installed when root).
+system:
+	tests/scripts/system-deps.sh
 
 setup: $(VENV)/.installed $(COLL_LINK)
 
@@ -33,7 +38,7 @@ $(COLL_LINK):
 	mkdir -p $(dir $(COLL_LINK))
 	ln -sfn ../../.. $(COLL_LINK)
 
-test: setup
+test: system setup
 	$(BIN)/python -m pytest -p no:cacheprovider tests
 	$(MAKE) lint
 	$(MAKE) sanity
@@ -61,7 +66,7 @@ validate: setup
 render: setup
 	$(BIN)/ansible-playbook -i examples/arp-metallb/inventory.yml playbooks/render.yml -e vip_render_dir=$(CURDIR)/build/render
 
-demo: setup
+demo: system setup
 	tests/scripts/demo.sh
 
 bench: setup
