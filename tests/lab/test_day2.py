@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -92,6 +93,20 @@ def test_remediate_fixes_then_verify_passes_then_nothing_to_do(broken_lab, tmp_p
     assert kube_vip_routes(cp1) == []
     survivors = {(r["dst"], r["protocol"]) for r in _witness(cp1, "route", "show", "table", "all")}
     assert {("198.51.100.13", "static"), ("203.0.113.7", "248")} <= survivors
+    # the causes, fixed on the control-plane nodes only: kube-vip's control-plane instance with
+    # svc_enable off (failure 2), kube-proxy's settings with the VIP in excludeCIDRs (failure 1)
+    for name in ("cp1", "cp2", "w1"):
+        root = os.path.join(the_lab.node(name)["dir"], "root", "etc", "kubernetes")
+        pod, proxy = os.path.join(root, "manifests", "kube-vip.yaml"), os.path.join(root, "baremetal-vip", "kube-proxy-configuration.yaml")
+        if name == "w1":
+            assert not os.path.exists(pod) and not os.path.exists(proxy)
+            continue
+        with open(pod, encoding="utf-8") as handle:
+            env = {e["name"]: e.get("value") for e in yaml.safe_load(handle)["spec"]["containers"][0]["env"]}
+        assert env["cp_enable"] == "true" and env.get("svc_enable") == "false", env
+        with open(proxy, encoding="utf-8") as handle:
+            ipvs = [d for d in yaml.safe_load_all(handle) if d and d.get("kind") == "KubeProxyConfiguration"][0]["ipvs"]
+        assert "192.0.2.10/32" in ipvs["excludeCIDRs"] and ipvs["strictARP"] is True, ipvs
     report = tmp_path / "after.json"
     rc, dummy = playbook(the_lab, "verify.yml", "-e", "vip_verify_report=%s" % report)
     assert rc == 0 and json.loads(report.read_text())["ok"] is True
