@@ -31,11 +31,11 @@ for _path in (HERE, TESTS):
 import fake_kube_vip  # noqa: E402  pylint: disable=wrong-import-position
 import lab  # noqa: E402  pylint: disable=wrong-import-position
 from k8s_double.server import KubeDouble  # noqa: E402  pylint: disable=wrong-import-position
-from test_lab import _addresses, _witness, ansible  # noqa: E402  pylint: disable=wrong-import-position
+from test_day2 import holders, kube_vip_routes  # noqa: E402  pylint: disable=wrong-import-position
+from test_lab import _witness, ansible  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
 
-VIP = "192.0.2.10/32"
 LIVE = "198.51.100.1"
 TIMINGS = {}
 
@@ -79,14 +79,6 @@ def playbook(the_lab, double, label, name, *args):
     TIMINGS[label] = time.monotonic() - started
     assert double.token not in json.dumps(out)
     return rc, out
-
-
-def holders(the_lab):
-    return [n["name"] for n in the_lab.nodes if VIP in _addresses(n["netns"])]
-
-
-def kube_vip_routes(netns):
-    return sorted(r["dst"] for r in _witness(netns, "route", "show", "table", "198") if r.get("protocol") == "248")
 
 
 def kube_vip_env(the_lab, node):
