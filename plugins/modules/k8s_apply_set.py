@@ -29,6 +29,10 @@ description:
     the API server itself would store, defaults and webhooks included.
   - Unlike M(kubernetes.core.k8s), which applies one object or file and has no pruning of a
     labelled set, this module treats the objects as one set.
+  - O(container_flags) adds command-line flags to a container of existing workloads the collection
+    does not own (kube-proxy's C(--cleanup-ipvs) before Kubernetes 1.21): read, and only a flag whose
+    name is in neither C(command) nor C(args) (with any value) is added, with a JSON patch whose
+    C(test) operations make the API server refuse it if the container changed since it was read.
 author: baremetal.vip contributors (@baremetal-vip)
 attributes:
   check_mode:
@@ -105,6 +109,41 @@ options:
         C(stringData) of the Secret of O(objects) with that namespace and name. Never logged.'
     type: dict
     default: {}
+  container_flags:
+    description:
+      - Flags to add to a container of existing workloads, after the set is applied and pruned.
+      - A flag is added only when the container has no flag of that name in C(command) or C(args), whatever
+        its value there; a value someone set is kept. A workload that does not exist is left alone
+        (RV(container_flags[].found) false). Nothing is ever removed.
+      - Flags go to C(command) when the container has one, else to C(args).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      apiVersion:
+        description: API version of the workload.
+        type: str
+        default: apps/v1
+      kind:
+        description: Kind of the workload (it has a pod template).
+        type: str
+        default: DaemonSet
+      name:
+        description: Name of the workload.
+        type: str
+        required: true
+      namespace:
+        description: Namespace of the workload.
+        type: str
+        default: kube-system
+      container:
+        description: Name of the container; the first container when unset.
+        type: str
+      flags:
+        description: Flags as C(--name=value).
+        type: list
+        elements: str
+        required: true
 notes:
   - On kubeadm 1.29 and later, C(/etc/kubernetes/admin.conf) has rights only once the
     ClusterRoleBinding C(kubeadm:cluster-admins) exists; use C(/etc/kubernetes/super-admin.conf)
@@ -169,11 +208,26 @@ webhook_retries:
   returned: always
   type: int
   sample: 0
+container_flags:
+  description: One entry per O(container_flags) item, with the flags added (in check mode, that would be added).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {kind: DaemonSet, name: kube-proxy, namespace: kube-system, found: true, added: ["--cleanup-ipvs=true"]}
+  contains:
+    found:
+      description: Whether the workload exists.
+      type: bool
+    added:
+      description: The flags added; empty when every flag was there already.
+      type: list
+      elements: str
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.baremetal.vip.plugins.module_utils import k8s_client
-from ansible_collections.baremetal.vip.plugins.module_utils.k8s_apply import apply_set
+from ansible_collections.baremetal.vip.plugins.module_utils.k8s_apply import apply_set, ensure_container_flags
 
 
 def main():
@@ -190,6 +244,10 @@ def main():
         webhook_timeout=dict(type="int", default=120),
         retry_delay=dict(type="float", default=2.0),
         secret_string_data=dict(type="dict", default={}, no_log=True),
+        container_flags=dict(type="list", elements="dict", default=[], options=dict(
+            apiVersion=dict(type="str", default="apps/v1"), kind=dict(type="str", default="DaemonSet"),
+            name=dict(type="str", required=True), namespace=dict(type="str", default="kube-system"),
+            container=dict(type="str"), flags=dict(type="list", elements="str", required=True))),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if not k8s_client.HAS_KUBERNETES:
@@ -204,6 +262,14 @@ def main():
             prune=params["prune"], force=params["force_conflicts"],
             field_manager=params["field_manager"], webhook_timeout=params["webhook_timeout"],
             retry_delay=params["retry_delay"], secret_string_data=params["secret_string_data"])
+        result["container_flags"] = []
+        for target in params["container_flags"]:
+            done = ensure_container_flags(api, target, target["flags"], check_mode=module.check_mode,
+                                          field_manager=params["field_manager"])
+            result["changed"] = result["changed"] or done["changed"]
+            result["diff"].extend(done.pop("diff"))
+            result["container_flags"].append(dict(kind=target["kind"], name=target["name"], namespace=target["namespace"],
+                                                  found=done["found"], added=done["added"]))
     except ValueError as exc:
         module.fail_json(msg="objects: %s" % exc)
     except k8s_client.K8sError as exc:

@@ -10,7 +10,9 @@ server can run. It is deliberately simple and says so:
   MetalLB's CRs in v1beta1 and BGPPeer in v1beta2): list (``labelSelector``), get, create,
   replace, delete, and PATCH as server-side apply (``application/apply-patch+yaml``, with
   ``fieldManager`` and ``force``), JSON merge patch and strategic merge patch (both handled as
-  a JSON merge patch: lists are replaced, never merged by key);
+  a JSON merge patch: lists are replaced, never merged by key), and JSON patch (RFC 6902:
+  ``add``, ``remove``, ``replace``, ``test``; a failed ``test`` or a missing path is a 422 and
+  nothing is written, as the API server answers);
 * ``dryRun=All`` on every write: validated and answered, never stored;
 * server-side apply is simplified but honest: each manager's fields are kept in
   ``metadata.managedFields`` (``fieldsV1``, lists are atomic), fields a manager stops applying
@@ -213,6 +215,51 @@ def merge(base, patch, null_deletes=False):
             out[key] = merge(out[key], value, null_deletes)
         else:
             out[key] = copy.deepcopy(value)
+    return out
+
+
+def _pointer(path):
+    if path == "":
+        return []
+    if not path.startswith("/"):
+        raise ApiError(422, "Invalid", "the JSON pointer %r does not start with /" % path)
+    return [part.replace("~1", "/").replace("~0", "~") for part in path[1:].split("/")]
+
+
+def json_patch(obj, ops):
+    """RFC 6902 add, remove, replace and test on a copy of ``obj``; ApiError 422 on any failure."""
+    out = copy.deepcopy(obj)
+    if not isinstance(ops, list):
+        raise ApiError(400, "BadRequest", "a JSON patch must be a list of operations")
+    for op in ops:
+        kind, parts = op.get("op"), _pointer(op.get("path", ""))
+        if kind not in ("add", "remove", "replace", "test") or not parts:
+            raise ApiError(422, "Invalid", "the double does not handle JSON patch operation %r" % (op,))
+        parent = out
+        for part in parts[:-1]:
+            try:
+                parent = parent[int(part)] if isinstance(parent, list) else parent[part]
+            except (KeyError, IndexError, ValueError, TypeError):
+                raise ApiError(422, "Invalid", "doc is missing path: %s" % op["path"])
+        last = parts[-1]
+        if isinstance(parent, list):
+            size = len(parent) + (1 if kind == "add" else 0)
+            index = size - 1 if (last == "-" and kind == "add") else (int(last) if last.isdigit() else -1)
+            if not 0 <= index < size:
+                raise ApiError(422, "Invalid", "doc is missing path: %s" % op["path"])
+        elif not isinstance(parent, dict) or (kind != "add" and last not in parent):
+            raise ApiError(422, "Invalid", "doc is missing path: %s" % op["path"])
+        else:
+            index = last
+        if kind == "test":
+            if parent[index] != op.get("value"):
+                raise ApiError(422, "Invalid", "testing value %s failed: test failed" % op["path"])
+        elif kind == "remove":
+            del parent[index]
+        elif kind == "add" and isinstance(parent, list):
+            parent.insert(index, copy.deepcopy(op.get("value")))
+        else:
+            parent[index] = copy.deepcopy(op.get("value"))
     return out
 
 
@@ -687,11 +734,24 @@ class _Request:  # pylint: disable=too-many-instance-attributes
         current = self.double.store.objects.get(self._key())
         if self.ctype == "application/apply-patch+yaml":
             return self._apply(current)
-        if self.ctype not in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+        if self.ctype not in ("application/merge-patch+json", "application/strategic-merge-patch+json",
+                              "application/json-patch+json"):
             raise ApiError(415, "UnsupportedMediaType",
-                           "the double handles apply, merge and strategic merge patches only")
+                           "the double handles apply, merge, strategic merge and JSON patches only")
         if current is None:
             raise self._not_found()
+        manager = self.query.get("fieldManager") or self.default_manager
+        if self.ctype == "application/json-patch+json":
+            new = json_patch(current, self.body)
+            for key in _SERVER_META:  # the server's metadata is not the patch's to change
+                if key in current["metadata"]:
+                    new["metadata"][key] = current["metadata"][key]
+            if self.res.has_status:  # status is written through /status only
+                new.pop("status", None)
+                if "status" in current:
+                    new["status"] = copy.deepcopy(current["status"])
+            paths = {p for p in object_fields(new) if get_path(new, p) != get_path(current, p)}
+            return 200, self._store(current, new, manager, "Update", paths)
         if not isinstance(self.body, dict):
             raise ApiError(400, "BadRequest", "the patch must be an object")
         patch = self.body
@@ -700,7 +760,6 @@ class _Request:  # pylint: disable=too-many-instance-attributes
         elif self.res.has_status:
             patch = _body_without(patch, ("status",))
         new = merge(current, patch, null_deletes=True)
-        manager = self.query.get("fieldManager") or self.default_manager
         return 200, self._store(current, new, manager, "Update", object_fields(patch))
 
     def _apply(self, current):

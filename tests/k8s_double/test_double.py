@@ -193,3 +193,30 @@ def test_stopped_double_is_unreachable(tmp_path):
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(url + "/api", timeout=2)
     assert time.monotonic() - started < 2
+
+
+def test_json_patch_test_guard_add_and_dry_run(k8s_double):
+    ds_path = "/apis/apps/v1/namespaces/kube-system/daemonsets"
+    k8s_double.seed([{"apiVersion": "apps/v1", "kind": "DaemonSet",
+                      "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
+                      "spec": {"template": {"spec": {"containers": [{"name": "kube-proxy", "command": ["kube-proxy"]}]}}},
+                      "status": {"numberReady": 1}}])
+    base = "/spec/template/spec/containers/0/command"
+    add = {"op": "add", "path": base + "/-", "value": "--cleanup-ipvs=true"}
+    stale = [{"op": "test", "path": base, "value": ["other"]}, add]
+    code, body = call(k8s_double, "PATCH", ds_path + "/kube-proxy", stale, "application/json-patch+json")
+    assert code == 422 and body["message"] == "testing value %s failed: test failed" % base
+    revision = k8s_double.store.revision
+    fresh = [{"op": "test", "path": base, "value": ["kube-proxy"]}, add]
+    code, body = call(k8s_double, "PATCH", ds_path + "/kube-proxy?dryRun=All", fresh, "application/json-patch+json")
+    assert code == 200 and body["spec"]["template"]["spec"]["containers"][0]["command"][-1] == "--cleanup-ipvs=true"
+    assert k8s_double.store.revision == revision
+    code, body = call(k8s_double, "PATCH", ds_path + "/kube-proxy?fieldManager=me", fresh, "application/json-patch+json")
+    assert code == 200 and body["status"] == {"numberReady": 1} and body["metadata"]["generation"] == 2
+    stored = k8s_double.get("apps/v1", "DaemonSet", "kube-proxy", "kube-system")
+    assert stored["spec"]["template"]["spec"]["containers"][0]["command"] == ["kube-proxy", "--cleanup-ipvs=true"]
+    assert "me" in [m["manager"] for m in stored["metadata"]["managedFields"]]
+    code, body = call(k8s_double, "PATCH", ds_path + "/kube-proxy", fresh, "application/json-patch+json")
+    assert code == 422  # the list changed: the same guarded patch is refused
+    missing = [{"op": "remove", "path": "/spec/template/spec/containers/3"}]
+    assert call(k8s_double, "PATCH", ds_path + "/kube-proxy", missing, "application/json-patch+json")[0] == 422

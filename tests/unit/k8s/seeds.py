@@ -84,3 +84,23 @@ def cluster_seed():
                                  "labels": {"k8s-app": "kube-dns"}},
                     "spec": {"nodeName": "cp1"}, "status": {"phase": "Running"}})
     return objects
+
+
+def kube_proxy_daemonset(command=None, args=None, extra_container=False):
+    """kube-system/kube-proxy as kubeadm creates it (command form unless told otherwise)."""
+    container = {"name": "kube-proxy", "image": "registry.k8s.io/kube-proxy:v1.20.15"}
+    if command is not None:
+        container["command"] = list(command)
+    if args is not None:
+        container["args"] = list(args)
+    containers = ([{"name": "sidecar", "image": "registry.example.org/sidecar:1"}] if extra_container else []) + [container]
+    return {"apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
+            "spec": {"selector": {"matchLabels": {"k8s-app": "kube-proxy"}},
+                     "template": {"metadata": {"labels": {"k8s-app": "kube-proxy"}},
+                                  "spec": {"containers": containers}}},
+            "status": {"numberReady": 3}}
+
+
+KUBEADM_PROXY_COMMAND = ["/usr/local/bin/kube-proxy", "--config=/var/lib/kube-proxy/config.conf",
+                         "--hostname-override=$(NODE_NAME)"]

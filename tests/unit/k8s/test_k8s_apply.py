@@ -6,6 +6,8 @@ import pytest
 
 from ansible_collections.baremetal.vip.plugins.module_utils import k8s_apply, k8s_client
 
+from . import seeds
+
 NS = "metallb-system"
 POOL = "metallb.io/v1beta1"
 LABELS = {k8s_apply.MANAGED_BY_LABEL: k8s_apply.MANAGED_BY, k8s_apply.SET_LABEL: "lab"}
@@ -256,3 +258,96 @@ def test_unnamed_writers_are_named_after_their_user_agent(k8s_double, api):
     node = k8s_double.get("v1", "Node", "n1")
     assert node["metadata"]["labels"] == {"x": "y", "a": "b"}
     assert [m["manager"] for m in node["metadata"]["managedFields"]] == ["seed", "OpenAPI-Generator"]
+
+
+# ---------------------------------------------------------------- flags of kube-proxy's container
+
+CLEANUP = "--cleanup-ipvs=true"
+KUBE_PROXY = {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "kube-proxy", "namespace": "kube-system",
+              "container": "kube-proxy"}
+
+
+def proxy_container(double):
+    spec = double.get("apps/v1", "DaemonSet", "kube-proxy", "kube-system")["spec"]["template"]["spec"]
+    return [c for c in spec["containers"] if c["name"] == "kube-proxy"][0]
+
+
+def test_flags_patch_appends_with_guards_and_only_what_is_missing():
+    ds = seeds.kube_proxy_daemonset(command=seeds.KUBEADM_PROXY_COMMAND, extra_container=True)
+    base = "/spec/template/spec/containers/1"
+    assert k8s_apply.container_flags_patch(ds, [CLEANUP, "--v=2"], "kube-proxy") == [
+        {"op": "test", "path": base + "/name", "value": "kube-proxy"},
+        {"op": "test", "path": base + "/command", "value": seeds.KUBEADM_PROXY_COMMAND},
+        {"op": "add", "path": base + "/command/-", "value": CLEANUP},
+        {"op": "add", "path": base + "/command/-", "value": "--v=2"}]
+    # any value of the flag, in command or args, bare or not, counts as present
+    for present in (["--cleanup-ipvs=false"], ["--cleanup-ipvs"], ["--cleanup-ipvs=true"]):
+        with_flag = seeds.kube_proxy_daemonset(command=seeds.KUBEADM_PROXY_COMMAND, args=present)
+        assert k8s_apply.container_flags_patch(with_flag, [CLEANUP], "kube-proxy") is None
+    # a longer flag sharing the prefix is another flag
+    other = seeds.kube_proxy_daemonset(command=["kube-proxy", "--cleanup-ipvs-later=1"])
+    assert k8s_apply.container_flags_patch(other, [CLEANUP], "kube-proxy")[-1]["value"] == CLEANUP
+
+
+def test_flags_patch_uses_args_without_a_command_and_names_a_missing_container():
+    args_only = seeds.kube_proxy_daemonset(args=["--config=/var/lib/kube-proxy/config.conf"])
+    assert k8s_apply.container_flags_patch(args_only, [CLEANUP], None)[-1] == {
+        "op": "add", "path": "/spec/template/spec/containers/0/args/-", "value": CLEANUP}
+    bare = seeds.kube_proxy_daemonset()
+    assert k8s_apply.container_flags_patch(bare, [CLEANUP], "kube-proxy")[-1] == {
+        "op": "add", "path": "/spec/template/spec/containers/0/args", "value": [CLEANUP]}
+    with pytest.raises(ValueError, match="apps/v1 DaemonSet kube-system/kube-proxy has no container proxy"):
+        k8s_apply.container_flags_patch(bare, [CLEANUP], "proxy")
+
+
+def test_ensure_flags_adds_once_then_changes_nothing(k8s_double, api):
+    k8s_double.seed([seeds.kube_proxy_daemonset(command=seeds.KUBEADM_PROXY_COMMAND)])
+    first = k8s_apply.ensure_container_flags(api, KUBE_PROXY, [CLEANUP])
+    assert first["changed"] and first["added"] == [CLEANUP] and first["found"]
+    assert proxy_container(k8s_double)["command"] == seeds.KUBEADM_PROXY_COMMAND + [CLEANUP]
+    assert "--cleanup-ipvs=true" in first["diff"][0]["after"] and CLEANUP not in first["diff"][0]["before"]
+    revision = k8s_double.store.revision
+    second = k8s_apply.ensure_container_flags(api, KUBE_PROXY, [CLEANUP])
+    assert second == {"changed": False, "added": [], "found": True, "diff": []}
+    assert k8s_double.store.revision == revision
+    assert proxy_container(k8s_double)["command"].count(CLEANUP) == 1
+
+
+def test_ensure_flags_keeps_the_users_value(k8s_double, api):
+    k8s_double.seed([seeds.kube_proxy_daemonset(command=seeds.KUBEADM_PROXY_COMMAND + ["--cleanup-ipvs=false"])])
+    result = k8s_apply.ensure_container_flags(api, KUBE_PROXY, [CLEANUP])
+    assert not result["changed"]
+    assert proxy_container(k8s_double)["command"][-1] == "--cleanup-ipvs=false"
+    assert not [r for r in k8s_double.requests if r[0] == "PATCH"]
+
+
+def test_ensure_flags_check_mode_is_a_dry_run_with_a_diff(k8s_double, api):
+    k8s_double.seed([seeds.kube_proxy_daemonset(command=seeds.KUBEADM_PROXY_COMMAND)])
+    before = copy.deepcopy(k8s_double.store.objects)
+    result = k8s_apply.ensure_container_flags(api, KUBE_PROXY, [CLEANUP], check_mode=True)
+    assert result["changed"] and result["added"] == [CLEANUP]
+    assert CLEANUP in result["diff"][0]["after"]
+    assert k8s_double.store.objects == before
+    assert [r[1] for r in k8s_double.requests if r[0] == "PATCH"][0].count("dryRun=All") == 1
+
+
+def test_ensure_flags_without_the_workload_leaves_it_alone(k8s_double, api):
+    assert k8s_apply.ensure_container_flags(api, KUBE_PROXY, [CLEANUP]) == {
+        "changed": False, "added": [], "found": False, "diff": []}
+
+
+def test_ensure_flags_refused_when_the_container_changed_after_the_read(k8s_double, api):
+    """The race: someone rewrites the command between our read and our patch; the test op refuses it."""
+    k8s_double.seed([seeds.kube_proxy_daemonset(command=seeds.KUBEADM_PROXY_COMMAND)])
+    real_get = api.get
+
+    def get_then_someone_writes(*args):
+        live = real_get(*args)
+        k8s_double.seed([seeds.kube_proxy_daemonset(command=seeds.KUBEADM_PROXY_COMMAND + ["--cleanup-ipvs=false"])])
+        return live
+
+    api.get = get_then_someone_writes
+    with pytest.raises(k8s_client.K8sError, match="adding --cleanup-ipvs=true to apps/v1 DaemonSet kube-system/kube-proxy: "
+                                                 ".*HTTP 422.*test failed; the container changed since it was read"):
+        k8s_apply.ensure_container_flags(api, KUBE_PROXY, [CLEANUP])
+    assert proxy_container(k8s_double)["command"][-1] == "--cleanup-ipvs=false"
