@@ -1,0 +1,42 @@
+# -*- coding: utf-8 -*-
+# Copyright: baremetal.vip developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters of the day-2 playbooks (verify.yml, remediate.yml): the judgement lives in plugin_utils/day2.py.
+
+Documentation: vip_check_options.yml, vip_verify_report.yml and vip_service_vip_strays.yml next to this file.
+"""
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.baremetal.vip.plugins.plugin_utils import day2
+
+
+def _call(name, function, *args, **kwargs):
+    try:
+        return function(*args, **kwargs)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AnsibleFilterError("%s: the plan, the node checks or the cluster data lack or mistype %s" % (name, exc)) from exc
+
+
+def vip_check_options(plan, host, cluster=None, service_routes=None):
+    """The baremetal.vip.vip_check options of ``host``, from the plan (and the live Services)."""
+    return _call("vip_check_options", day2.check_options, plan, host, cluster, service_routes or [])
+
+
+def vip_verify_report(plan, checks, cluster=None, daemonsets=None, daemonset_file=None):
+    """The cluster-wide report of playbooks/verify.yml."""
+    return _call("vip_verify_report", day2.verify_report, plan, checks, cluster, daemonsets, daemonset_file)
+
+
+def vip_service_vip_strays(plan, addresses_by_host, cluster):
+    """{host: [Service VIP]} held by a node that does not hold the Service's lease."""
+    return _call("vip_service_vip_strays", day2.service_vip_strays, plan, addresses_by_host, cluster)
+
+
+class FilterModule:
+    """baremetal.vip day-2 filters."""
+
+    def filters(self):
+        return {"vip_check_options": vip_check_options, "vip_verify_report": vip_verify_report,
+                "vip_service_vip_strays": vip_service_vip_strays}

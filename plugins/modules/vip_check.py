@@ -1,0 +1,256 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: baremetal.vip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: vip_check
+short_description: Compare one node's VIP state with what the plan expects there, in one pass
+description:
+  - Reads the node's addresses, kube-vip's routing table, its IPVS services (only when O(ipvs_service) is given)
+    and the sysctls in O(sysctls) (from C(/proc/sys)) once, and returns what differs from the expectations as
+    RV(findings). Changes nothing.
+  - The judgement is that of the reconciling modules in check mode (M(baremetal.vip.vip_address) with prune,
+    M(baremetal.vip.vip_routes) with prune, M(baremetal.vip.ipvs_service) with prune): what they would change
+    is what is wrong.
+  - One call per node replaces the four of C(playbooks/verify.yml) before it (C(vip_facts), three check-mode
+    reconcilers and a C(command) for the sysctls). The expectations come from the plan, built on the controller
+    by the filter P(baremetal.vip.vip_check_options#filter).
+version_added: 0.1.0
+author: baremetal.vip contributors (@baremetal-vip)
+extends_documentation_fragment:
+  - baremetal.vip.host
+options:
+  table:
+    description: kube-vip's routing table (C(vip_routingtableid)); tables 0, 253, 254 and 255 are refused.
+    type: int
+    default: 198
+  protocol:
+    description: kube-vip's route protocol (C(vip_routingprotocol)); protocols 0 to 4 are refused.
+    type: int
+    default: 248
+  control_plane:
+    description:
+      - The control-plane VIP. RV(vip_interfaces) says where the node holds it (its address, or in
+        routing-table mode its route in O(table)); in routing-table mode its route is never stale.
+      - Omit when the plan has no control-plane VIP.
+    type: dict
+    suboptions:
+      address:
+        description: The VIP.
+        type: str
+        required: true
+      prefix:
+        description: Its prefix length as kube-vip binds it (default /32, /128).
+        type: int
+      mode:
+        description: kube-vip's mode for it.
+        type: str
+        choices: [arp, bgp, routing_table]
+        default: arp
+  service_ranges:
+    description:
+      - The ranges Service VIPs come from (the plan's owned service addresses). Addresses of the node inside them
+        are returned in RV(service_vips).
+    type: list
+    elements: str
+    default: []
+  control_plane_only:
+    description:
+      - The node must hold no address inside O(service_ranges) (a control-plane-only node where Services are not
+        placed); each one is a finding. O(protected_addresses) are never findings.
+    type: bool
+    default: false
+  protected_addresses:
+    description: The node's own addresses.
+    type: list
+    elements: str
+    default: []
+  watch_addresses:
+    description: More Service VIPs (for example of the cluster's live Services) to return in RV(service_vips) when held.
+    type: list
+    elements: str
+    default: []
+  keep_routes:
+    description:
+      - Routes of O(table) with O(protocol) that are needed (Services' routes). Every other route of O(table) with
+        O(protocol) is a finding (stale). Routes of other tables or protocols are never findings.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      destination:
+        description: The VIP, as an address or a host CIDR (/32, /128).
+        type: str
+        required: true
+      interface:
+        description: Its interface; omitted, the route is needed on any interface.
+        type: str
+  ipvs_service:
+    description:
+      - kube-vip's IPVS load-balancer service on the control-plane VIP. It must exist, with these real servers,
+        on the node that holds the VIP and on no other node. Only checked where the kernel has IPVS loaded
+        (else a note says so).
+    type: dict
+    suboptions:
+      address:
+        description: The VIP.
+        type: str
+        required: true
+      port:
+        description: The load-balancer port.
+        type: int
+        required: true
+      protocol:
+        description: The protocol.
+        type: str
+        choices: [tcp, udp, sctp]
+        default: tcp
+      scheduler:
+        description: The scheduler.
+        type: str
+        default: rr
+      real_servers:
+        description: The API servers behind the VIP.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          address:
+            description: Real server address.
+            type: str
+            required: true
+          port:
+            description: Real server port (default the service's port).
+            type: int
+          weight:
+            description: Weight.
+            type: int
+            default: 1
+          forward_method:
+            description: Forwarding method; omitted, the kernel's is not judged.
+            type: str
+            choices: [masquerade, local, tunnel, route]
+  sysctls:
+    description: Sysctls and the values the plan wants (read from C(/proc/sys); an unreadable one is a finding).
+    type: dict
+    default: {}
+attributes:
+  check_mode:
+    description: Reads only; runs the same in check mode.
+    support: full
+  diff_mode:
+    description: Nothing changes, there is no diff.
+    support: none
+notes:
+  - The module never loads a kernel module; IPVS counts as absent while C(ip_vs) is not loaded.
+seealso:
+  - module: baremetal.vip.vip_facts
+  - module: baremetal.vip.vip_address
+  - module: baremetal.vip.vip_routes
+  - module: baremetal.vip.ipvs_service
+"""
+
+EXAMPLES = r"""
+- name: Check this node against the plan
+  baremetal.vip.vip_check:
+    table: "{{ _check.table }}"
+    protocol: "{{ _check.protocol }}"
+    control_plane: "{{ _check.control_plane }}"
+    service_ranges: "{{ _check.service_ranges }}"
+    control_plane_only: "{{ _check.control_plane_only }}"
+    protected_addresses: "{{ _check.protected_addresses }}"
+    keep_routes: "{{ _check.keep_routes }}"
+    ipvs_service: "{{ _check.ipvs_service }}"
+    sysctls: "{{ _check.sysctls }}"
+  vars:
+    _check: "{{ vip_plan | baremetal.vip.vip_check_options(inventory_hostname) }}"
+  register: __check
+
+- name: Only the sysctls
+  baremetal.vip.vip_check:
+    sysctls:
+      net.ipv4.conf.all.arp_ignore: "1"
+      net.ipv4.conf.all.arp_announce: "2"
+"""
+
+RETURN = r"""
+findings:
+  description: What differs from the expectations, one sentence each.
+  returned: always
+  type: list
+  elements: str
+  sample: ["Service VIP 198.51.100.2/32 on eth0 of a control-plane-only node",
+           "stale route 198.51.100.3/32 dev eth0 table 198 proto 248",
+           "sysctl net.ipv4.conf.all.arp_ignore is 0, the plan wants 1"]
+notes:
+  description: What was not judged or was left alone (no IPVS; legacy routes of the table).
+  returned: always
+  type: list
+  elements: str
+  sample: ["IPVS not checked: this kernel has no IPVS"]
+vip_interfaces:
+  description: Interfaces holding the control-plane VIP on this node (empty when it does not hold it).
+  returned: always
+  type: list
+  elements: str
+  sample: ["eth0"]
+service_vips:
+  description: Addresses of the node inside O(service_ranges) or named in O(watch_addresses).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"address": "198.51.100.1", "prefix": 32, "interface": "eth0"}]
+ipvs_available:
+  description: Whether IPVS was readable (null when O(ipvs_service) is not given).
+  returned: always
+  type: bool
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.baremetal.vip.plugins.module_utils import hosttasks
+from ansible_collections.baremetal.vip.plugins.module_utils import vipcheck
+
+
+def main():
+    argument_spec = dict(
+        hosttasks.ROUTE_SCOPE_OPTIONS,
+        control_plane=dict(type="dict", options=dict(
+            address=dict(type="str", required=True),
+            prefix=dict(type="int"),
+            mode=dict(type="str", choices=["arp", "bgp", "routing_table"], default="arp"),
+        )),
+        service_ranges=dict(type="list", elements="str", default=[]),
+        control_plane_only=dict(type="bool", default=False),
+        protected_addresses=dict(type="list", elements="str", default=[]),
+        watch_addresses=dict(type="list", elements="str", default=[]),
+        keep_routes=dict(type="list", elements="dict", default=[], options=dict(
+            destination=dict(type="str", required=True),
+            interface=dict(type="str"),
+        )),
+        ipvs_service=dict(type="dict", options=dict(
+            address=dict(type="str", required=True),
+            port=dict(type="int", required=True),
+            protocol=dict(type="str", choices=["tcp", "udp", "sctp"], default="tcp"),
+            scheduler=dict(type="str", default="rr"),
+            real_servers=dict(type="list", elements="dict", default=[], options=dict(
+                address=dict(type="str", required=True),
+                port=dict(type="int"),
+                weight=dict(type="int", default=1),
+                forward_method=dict(type="str", choices=["masquerade", "local", "tunnel", "route"]),
+            )),
+        )),
+        sysctls=dict(type="dict", default={}),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    hosttasks.run(module, vipcheck.check_node)
+
+
+if __name__ == "__main__":
+    main()

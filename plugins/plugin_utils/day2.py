@@ -1,0 +1,255 @@
+# -*- coding: utf-8 -*-
+# Copyright: baremetal.vip developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Day-2 judgement on the controller: plain functions of the plan, the nodes' checks and the cluster.
+
+* ``check_options`` - what one node must look like (the options of ``baremetal.vip.vip_check``).
+* ``verify_report`` - the cluster-wide verdict of ``playbooks/verify.yml``: who holds the
+  control-plane VIP and each kube-vip Service VIP, against the leases; the services DaemonSet's
+  placement; every node's findings. The report's keys are what tests and remediate read.
+* ``service_vip_strays`` - per node, the Service VIPs it holds without holding their lease
+  (what ``playbooks/remediate.yml`` removes).
+
+``cluster`` is the result of ``baremetal.vip.cluster_info`` (or None without a kubeconfig).
+"""
+from __future__ import annotations
+
+import ipaddress
+
+from ansible_collections.baremetal.vip.plugins.plugin_utils import render
+
+CONTROL_PLANE_LABELS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
+KUBE_VIP_DEFAULT_CLASS = "kube-vip.io/kube-vip-class"
+
+
+def _placement(plan):
+    kube_vip = plan["services"].get("kube_vip")
+    return kube_vip["placement"] if kube_vip else "all_nodes"
+
+
+def live_service_ips(cluster):
+    """Addresses of the live LoadBalancer Services (assigned and requested), in first-seen order."""
+    out = []
+    for svc in (cluster or {}).get("services") or []:
+        for ip in list(svc.get("ingress_ips") or []) + list(svc.get("requested_ips") or []):
+            if ip not in out:
+                out.append(ip)
+    return out
+
+
+def check_options(plan, host, cluster=None, service_routes=()):
+    """The vip_check options of ``host``: its expectations, from the plan (and the live Services)."""
+    plan = render.plain(plan)
+    cp = plan.get("control_plane")
+    node = plan["nodes"][host]
+    live = live_service_ips(render.plain(cluster)) if cluster else []
+    keep = list(render.plain(list(service_routes or []))) + live
+    ipvs = None
+    if cp and cp["load_balancer"]["enabled"]:
+        servers = [{"address": n["node_ip"], "port": cp.get("port") or 6443} for n in plan["nodes"].values()
+                   if n["control_plane"] and n["node_ip"]]
+        ipvs = {"address": cp["address"], "port": cp["load_balancer"]["port"], "protocol": "tcp", "real_servers": servers}
+    return {
+        "table": plan["owned"]["route_table"],
+        "protocol": plan["owned"]["route_protocol"],
+        "control_plane": {"address": cp["address"], "prefix": cp["prefix"], "mode": cp["mode"]} if cp else None,
+        "service_ranges": list(plan["owned"]["service_addresses"]),
+        "control_plane_only": bool(node["control_plane"] and not node["worker"] and _placement(plan) != "control_plane"),
+        "protected_addresses": [node["node_ip"]] if node["node_ip"] else [],
+        "watch_addresses": [ip for ip in live if _is_ip(ip)],
+        "keep_routes": [{"destination": ip, "interface": node["interface"]} for ip in keep if _is_ip(ip)],
+        "ipvs_service": ipvs,
+        "sysctls": dict((k, v) for k, v in render.host_sysctls(plan, host)),
+    }
+
+
+def _is_ip(text):
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _host_of(plan, node_name):
+    """The inventory host whose node name is ``node_name`` (the name itself when none is)."""
+    for host, node in plan["nodes"].items():
+        if node["node_name"] == node_name:
+            return host
+    return node_name
+
+
+def _lease_view(plan, lease):
+    """(namespace/name, holder as inventory host or None, expired) of a cluster_info lease."""
+    if not lease:
+        return None, None, None
+    holder = _host_of(plan, lease["holder"]) if lease.get("present") and lease.get("holder") else None
+    return "%s/%s" % (lease["namespace"], lease["name"]), holder, lease.get("expired")
+
+
+# --------------------------------------------------------------------------- the control-plane VIP
+
+def control_plane_verdict(plan, checks, cluster):
+    """(problems, vip record, holders) of the control-plane VIP."""
+    cp = plan.get("control_plane")
+    problems, holders = [], []
+    for host, check in checks.items():
+        node = plan["nodes"][host]
+        expected = "lo" if cp and cp["mode"] == "bgp" else node["interface"]
+        for dev in (check or {}).get("vip_interfaces") or []:
+            holders.append(host)
+            if not node["control_plane"]:
+                problems.append("control-plane VIP on %s, which is not a control-plane node" % host)
+            elif dev != expected:
+                problems.append("control-plane VIP on %s %s, the plan says %s" % (host, dev, expected))
+    if not cp:
+        return problems, None, holders
+    lease = (cluster or {}).get("leases", {}).get("control_plane") if cluster else None
+    name, holder, expired = _lease_view(plan, lease)
+    if len(holders) != 1:
+        problems.append("control-plane VIP %s is on %d nodes%s (exactly one wanted)"
+                        % (cp["address"], len(holders), (": " + ", ".join(holders)) if holders else ""))
+    elif holder and holders[0] != holder:
+        problems.append("control-plane VIP %s is on %s, but lease %s is held by %s" % (cp["address"], holders[0], name, holder))
+    record = {"address": cp["address"], "holders": holders, "lease": name,
+              "lease_holder": holder if lease else None, "lease_expired": expired}
+    return problems, record, holders
+
+
+# --------------------------------------------------------------------------- Service VIPs
+
+def kube_vip_serves(plan, service):
+    """Whether the plan's kube-vip services instance serves ``service`` in ARP mode (one node holds the VIP)."""
+    kube_vip = plan["services"].get("kube_vip")
+    if plan["services"]["provider"] != "kube_vip" or not kube_vip or kube_vip["mode"] != "arp":
+        return False
+    klass = service.get("load_balancer_class")
+    if kube_vip["lb_class_only"]:
+        return klass == kube_vip["lb_class_name"]
+    return klass in (None, KUBE_VIP_DEFAULT_CLASS)
+
+
+def service_vips(plan, cluster):
+    """[(service summary, address, lease summary)] of every kube-vip ARP Service VIP in the cluster."""
+    kube_vip = plan["services"].get("kube_vip") or {}
+    out = []
+    for svc in (cluster or {}).get("services") or []:
+        if not kube_vip_serves(plan, svc):
+            continue
+        lease = svc.get("lease") if kube_vip.get("svc_election") else cluster["leases"].get("services")
+        for ip in svc.get("ingress_ips") or []:
+            if _is_ip(ip):
+                out.append((svc, str(ipaddress.ip_address(ip)), lease))
+    return out
+
+
+def _held(addresses_by_host):
+    """{address: [hosts]} of the given per-host address lists."""
+    out = {}
+    for host, addresses in addresses_by_host.items():
+        for item in addresses or []:
+            hosts = out.setdefault(str(ipaddress.ip_address(item["address"])), [])
+            if host not in hosts:
+                hosts.append(host)
+    return out
+
+
+def service_vip_verdict(plan, addresses_by_host, cluster):
+    """(problems, records) of the kube-vip Service VIPs: one holder each, the lease holder, and for
+    externalTrafficPolicy Local a node where the services DaemonSet runs a pod."""
+    held = _held(addresses_by_host)
+    kube_vip = plan["services"].get("kube_vip") or {}
+    ds = "%s/%s" % (kube_vip.get("namespace"), kube_vip.get("daemonset_name"))
+    pods = [p for p in ((cluster or {}).get("kube_vip") or {}).get("pods") or [] if p.get("source") == "daemonset"]
+    problems, records = [], []
+    for svc, address, lease in service_vips(plan, cluster):
+        holders = held.get(address, [])
+        name, holder, expired = _lease_view(plan, lease)
+        label = "Service VIP %s (%s/%s)" % (address, svc["namespace"], svc["name"])
+        local = svc.get("external_traffic_policy") == "Local"
+        record = {"service": "%s/%s" % (svc["namespace"], svc["name"]), "address": address, "holders": holders,
+                  "lease": name, "lease_holder": holder, "lease_expired": expired,
+                  "election": "per_service" if kube_vip.get("svc_election") else "global",
+                  "external_traffic_policy": svc.get("external_traffic_policy"), "problems": []}
+        if not holders:
+            record["problems"].append("%s is on no node" % label)
+        elif len(holders) > 1:
+            record["problems"].append("%s is on %d nodes: %s (exactly one wanted)" % (label, len(holders), ", ".join(holders)))
+        elif holder and holders[0] != holder:
+            record["problems"].append("%s is on %s, but lease %s is held by %s" % (label, holders[0], name, holder))
+        if local:
+            node_names = dict((h, plan["nodes"][h]["node_name"] if h in plan["nodes"] else h) for h in holders)
+            for host in holders:
+                if not any(p.get("node") == node_names[host] for p in pods):
+                    record["problems"].append("%s has externalTrafficPolicy Local and is on %s, where the services DaemonSet %s "
+                                              "runs no pod" % (label, host, ds))
+        problems.extend(record["problems"])
+        records.append(record)
+    return problems, records
+
+
+def service_vip_strays(plan, addresses_by_host, cluster):
+    """{host: [address]}: kube-vip Service VIPs inside the plan's owned service ranges that a node holds
+    while another node holds their lease (present, not expired). Nothing else is ever listed."""
+    plan = render.plain(plan)
+    cluster = render.plain(cluster) if cluster else None
+    owned = [ipaddress.ip_network(c, strict=False) for c in plan["owned"]["service_addresses"]]
+    held = _held(render.plain(addresses_by_host))
+    out = dict((host, []) for host in addresses_by_host)
+    for _svc, address, lease in service_vips(plan, cluster):
+        name, holder, expired = _lease_view(plan, lease)
+        if not (name and holder) or expired or not any(ipaddress.ip_address(address) in net for net in owned):
+            continue
+        for host in held.get(address, []):
+            if host != holder and address not in out[host]:
+                out[host].append(address)
+    return out
+
+
+# --------------------------------------------------------------------------- the DaemonSet
+
+def pinned_daemonsets(plan, daemonsets, path):
+    """Problems of services DaemonSets pinned to control-plane nodes when the plan runs them on all nodes."""
+    if plan["services"]["provider"] != "kube_vip" or _placement(plan) != "all_nodes":
+        return []
+    problems = []
+    for ds in daemonsets or []:
+        if not isinstance(ds, dict) or ds.get("kind") != "DaemonSet":
+            continue
+        pod = ((ds.get("spec") or {}).get("template") or {}).get("spec") or {}
+        selector = pod.get("nodeSelector") or {}
+        if any(k in selector for k in CONTROL_PLANE_LABELS) or "control-plane" in repr(pod.get("affinity") or {}):
+            problems.append("services DaemonSet %s in %s is pinned to control-plane nodes; the plan runs it on all nodes"
+                            % ((ds.get("metadata") or {}).get("name"), path))
+    return problems
+
+
+# --------------------------------------------------------------------------- the report
+
+def verify_report(plan, checks, cluster=None, daemonsets=None, daemonset_file=None):
+    """The report of playbooks/verify.yml from every node's vip_check result (None: the node was not checked)."""
+    plan = render.plain(plan)
+    checks = render.plain(checks)
+    cluster = render.plain(cluster) if cluster else None
+    unchecked = ["%s: not checked (%s)" % (h, (c or {}).get("msg") or "no result") for h, c in checks.items()
+                 if not c or c.get("failed") or "findings" not in c]
+    checks = dict((h, c) for h, c in checks.items() if c and not c.get("failed") and "findings" in c)
+    cluster_problems, vip, holders = control_plane_verdict(plan, checks, cluster)
+    cluster_problems += pinned_daemonsets(plan, daemonsets, daemonset_file)
+    service_problems, service_records = service_vip_verdict(
+        plan, dict((h, c.get("service_vips")) for h, c in checks.items()), cluster)
+    cluster_problems += service_problems
+    cp = plan.get("control_plane")
+    nodes = {}
+    for host, check in checks.items():
+        node = plan["nodes"][host]
+        nodes[host] = {"vip_interfaces": check["vip_interfaces"], "findings": check["findings"], "notes": check["notes"],
+                       "control_plane": node["control_plane"],
+                       "vip_interface": "lo" if cp and cp["mode"] == "bgp" else node["interface"],
+                       "service_vips": check.get("service_vips") or []}
+    problems = cluster_problems + unchecked + ["%s: %s" % (h, f) for h, n in nodes.items() for f in n["findings"]]
+    return {"ok": not problems, "problems": problems, "vip_holders": holders, "cluster": cluster_problems,
+            "vips": [vip] if vip else [], "service_vips": service_records,
+            "live_service_ips": live_service_ips(cluster) if cluster else None,
+            "nodes": nodes,
+            "daemonset_checked": daemonsets is not None and plan["services"]["provider"] == "kube_vip" and _placement(plan) == "all_nodes"}

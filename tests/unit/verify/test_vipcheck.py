@@ -1,0 +1,130 @@
+"""vip_check's judgement of one node (module_utils/vipcheck.py), without a kernel: state dicts in, findings out."""
+import pytest
+
+from ansible_collections.baremetal.vip.plugins.module_utils import vipcheck
+from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError
+
+CP = {"address": "192.0.2.10", "prefix": None, "mode": "arp"}
+IPVS = {"address": "192.0.2.10", "port": 6443, "protocol": "tcp", "scheduler": "rr",
+        "real_servers": [{"address": a, "port": 6443, "weight": 1, "forward_method": None} for a in ("192.0.2.11", "192.0.2.12")]}
+
+
+def addr(address, dev="eth0", prefix=32):
+    return {"address": address, "prefix": prefix, "interface": dev, "family": "ipv4", "scope": "global"}
+
+
+def route(dst, dev="eth0", table=198, proto=248):
+    return {"destination": dst, "interface": dev, "table": table, "protocol": proto, "type": "unicast", "scope": 253,
+            "family": "ipv4", "gateway": None}
+
+
+def kernel_service(dests=("192.0.2.11", "192.0.2.12"), scheduler="rr"):
+    return {"address": "192.0.2.10", "port": 6443, "protocol": "tcp", "scheduler": scheduler, "family": "ipv4", "fwmark": None,
+            "real_servers": [{"address": d, "port": 6443, "weight": 1, "forward_method": "masquerade"} for d in dests]}
+
+
+def state(addresses=(), routes=(), legacy=(), ipvs=None, sysctls=None):
+    return {"addresses": [addr("192.0.2.11")] + list(addresses), "routes": list(routes), "legacy_routes": list(legacy),
+            "ipvs_available": ipvs is not None, "ipvs_services": list(ipvs or []), "sysctls": dict(sysctls or {})}
+
+
+def params(**kw):
+    out = {"table": 198, "protocol": 248, "control_plane": CP, "service_ranges": ["198.51.100.0/28"],
+           "control_plane_only": False, "protected_addresses": ["192.0.2.11"], "watch_addresses": [], "keep_routes": [],
+           "ipvs_service": None, "sysctls": {}}
+    out.update(kw)
+    return out
+
+
+def test_healthy_holder():
+    out = vipcheck.judge_node(params(ipvs_service=IPVS, sysctls={"net.ipv4.conf.all.arp_ignore": "1"}),
+                              state([addr("192.0.2.10")], ipvs=[kernel_service()], sysctls={"net.ipv4.conf.all.arp_ignore": "1"}))
+    assert out == {"changed": False, "vip_interfaces": ["eth0"], "service_vips": [], "findings": [], "notes": [],
+                   "ipvs_available": True}
+
+
+def test_vip_with_another_prefix_is_not_the_vip():
+    assert vipcheck.judge_node(params(), state([addr("192.0.2.10", prefix=24)]))["vip_interfaces"] == []
+
+
+def test_routing_table_mode_vip_is_its_route_and_never_stale():
+    out = vipcheck.judge_node(params(control_plane=dict(CP, mode="routing_table")),
+                              state(routes=[route("192.0.2.10/32"), route("198.51.100.3/32")]))
+    assert out["vip_interfaces"] == ["eth0"]
+    assert out["findings"] == ["stale route 198.51.100.3/32 dev eth0 table 198 proto 248"]
+
+
+def test_service_vips_on_a_control_plane_only_node():
+    current = state([addr("198.51.100.2"), addr("198.51.100.40"), addr("203.0.113.9")])
+    out = vipcheck.judge_node(params(control_plane_only=True, watch_addresses=["203.0.113.9"]), current)
+    assert out["findings"] == ["Service VIP 198.51.100.2/32 on eth0 of a control-plane-only node"]
+    assert [a["address"] for a in out["service_vips"]] == ["198.51.100.2", "203.0.113.9"]
+    assert vipcheck.judge_node(params(), current)["findings"] == []  # a worker may hold it
+
+
+def test_stale_routes_kept_routes_and_foreign_routes():
+    routes = [route("198.51.100.1/32"), route("198.51.100.3/32"), route("198.51.100.4/32", dev="eth1")]
+    legacy = [route("198.51.100.13/32", proto=4)]
+    out = vipcheck.judge_node(params(keep_routes=[{"destination": "198.51.100.1", "interface": "eth0"},
+                                                  {"destination": "198.51.100.4", "interface": None}]),
+                              state(routes=routes, legacy=legacy))
+    assert out["findings"] == ["stale route 198.51.100.3/32 dev eth0 table 198 proto 248"]
+    assert out["notes"] == ["route 198.51.100.13/32 table 198 proto 4 (not kube-vip protocol; left alone)"]
+    moved = vipcheck.judge_node(params(keep_routes=[{"destination": "198.51.100.1", "interface": "eth1"}]),
+                                state(routes=[route("198.51.100.1/32")]))
+    assert moved["findings"] == ["stale route 198.51.100.1/32 dev eth0 table 198 proto 248"]  # kept on eth1 only
+
+
+def test_a_route_kept_but_missing_is_not_added_even_beside_a_legacy_route():
+    out = vipcheck.judge_node(params(keep_routes=[{"destination": "198.51.100.13", "interface": "eth0"}]),
+                              state(legacy=[route("198.51.100.13/32", proto=4)]))
+    assert out["findings"] == []
+
+
+def test_ipvs_missing_on_the_holder_and_present_elsewhere():
+    holder = vipcheck.judge_node(params(ipvs_service=IPVS), state([addr("192.0.2.10")], ipvs=[]))
+    assert holder["findings"] == ["IPVS service 192.0.2.10:6443 missing on the VIP holder"]
+    other = vipcheck.judge_node(params(ipvs_service=IPVS), state(ipvs=[kernel_service()]))
+    assert other["findings"] == ["IPVS service 192.0.2.10:6443 on a node that does not hold the VIP"]
+
+
+def test_ipvs_real_servers_and_scheduler_differ():
+    out = vipcheck.judge_node(params(ipvs_service=IPVS), state([addr("192.0.2.10")], ipvs=[kernel_service(("192.0.2.11",), "wrr")]))
+    assert [f.split(":")[0] for f in out["findings"]] == ["IPVS schedulers", "IPVS real_servers_added"]
+    assert "192.0.2.12" in out["findings"][1]
+
+
+def test_ipvs_foreign_services_are_not_judged_and_no_ipvs_is_a_note():
+    foreign = dict(kernel_service(), address="203.0.113.70")
+    assert vipcheck.judge_node(params(ipvs_service=IPVS), state(ipvs=[foreign]))["findings"] == []
+    out = vipcheck.judge_node(params(ipvs_service=IPVS), state([addr("192.0.2.10")]))
+    assert out["findings"] == [] and out["notes"] == ["IPVS not checked: this kernel has no IPVS"]
+
+
+def test_sysctls_differ_or_unreadable():
+    want = {"net.ipv4.conf.all.arp_ignore": "1", "net.ipv4.conf.all.arp_announce": 2}
+    out = vipcheck.judge_node(params(sysctls=want), state(sysctls={"net.ipv4.conf.all.arp_ignore": "0",
+                                                                   "net.ipv4.conf.all.arp_announce": None}))
+    assert out["findings"] == ["sysctl net.ipv4.conf.all.arp_announce is unreadable, the plan wants 2",
+                               "sysctl net.ipv4.conf.all.arp_ignore is 0, the plan wants 1"]
+
+
+def test_read_sysctls_from_a_tree(tmp_path):
+    conf = tmp_path / "net" / "ipv4" / "conf" / "all"
+    conf.mkdir(parents=True)
+    (conf / "arp_ignore").write_text("1\n")
+    assert vipcheck.read_sysctls(["net.ipv4.conf.all.arp_ignore", "net.ipv4.conf.all.missing"], root=str(tmp_path)) == {
+        "net.ipv4.conf.all.arp_ignore": "1", "net.ipv4.conf.all.missing": None}
+
+
+@pytest.mark.parametrize("bad,message", [
+    ({"table": 254}, "refusing to remove routes from table 254"),
+    ({"protocol": 4}, "refusing to remove routes of protocol 4"),
+    ({"watch_addresses": ["nope"]}, "watch_addresses[0]"),
+    ({"keep_routes": [{"destination": "198.51.100.0/24", "interface": "eth0"}]}, "is not a host route"),
+])
+def test_bad_options_say_which(bad, message):
+    with pytest.raises(VipError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        if "table" in bad or "protocol" in bad:
+            vipcheck.check_node(params(**bad))
+        vipcheck.judge_node(params(**bad), state(routes=[route("198.51.100.1/32")]))
