@@ -6,11 +6,15 @@ check mode (nothing changes, the diff says what would), then for real twice (sec
 import os
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
 
-from nsutil import PYTHON  # pylint: disable=import-error
+from nsutil import PYTHON, TOP  # pylint: disable=import-error
+
+sys.path.insert(0, os.path.join(TOP, "tests", "bench"))
+from benchlib import host_destinations  # noqa: E402  pylint: disable=import-error,wrong-import-position
 
 ROUTES = {"routes": [{"destination": "198.51.100.7", "interface": "v0"}, {"destination": "2001:db8::7/128", "interface": "v0"}],
           "prune": True}
@@ -229,3 +233,80 @@ def test_vip_routes_reports_what_the_kernel_refused(netns):
     assert result["msg"].startswith("adding route 198.51.100.8/32 dev v1 to table 198 (protocol 248) failed: "), result
     assert "198.51.100.7" not in result["msg"]
     assert netns.routes(198) == {("198.51.100.7", "v0", "248")}
+
+
+# --------------------------------------------------------------------------- big tables
+
+def ip_batch(netns, lines):
+    """Many iproute2 commands in one `ip -n NS -batch -` (setup only)."""
+    proc = subprocess.run(["ip", "-n", netns.name, "-batch", "-"], input="\n".join(lines) + "\n", capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+
+
+def kube_vip_routes(netns):
+    """{destination} of table 198, protocol 248, both families -- iproute2's view."""
+    found = set()
+    for family, full in (("-4", "/32"), ("-6", "/128")):
+        for line in netns.ip(family, "route", "show", "table", "198", "proto", "248").splitlines():
+            if line.strip():
+                dst = line.split()[0]
+                found.add(dst if "/" in dst else dst + full)
+    return found
+
+
+def everything_else(netns):
+    """Every route of every table except table 198 / protocol 248, as iproute2 prints them."""
+    return [line for line in netns.all_routes().splitlines() if not (" table 198 " in line + " " and " proto 248 " in line + " ")]
+
+
+def test_vip_routes_on_a_big_table(netns):
+    """3,000 routes (multi-part dumps), 1,750 pruned and 250 added in one run (two writes), nothing else touched."""
+    table = host_destinations(3000)
+    ip_batch(netns, ["route add %s dev v0 table 198 proto 248" % dst for dst in table]
+             + ["route add %s dev v0 table 199 proto 248" % dst for dst in host_destinations(200, start=3000)]       # other table
+             + ["route add %s dev v0 table 198 proto static" % dst for dst in host_destinations(100, start=3200)]    # legacy
+             + ["route add %s dev v0 proto 248" % dst for dst in host_destinations(50, start=3300)]                  # main table
+             + ["route add 192.0.2.0/25 dev v0 table 198 proto 248"])                                         # not a host route
+    assert len(kube_vip_routes(netns)) == 3001
+    others = everything_else(netns)
+    keep = table[::12] + table[1::12] + [dst for index, dst in enumerate(table) if index % 12 in (2, 3, 4, 5, 6, 7, 8, 9)][:250]
+    new = host_destinations(250, start=4000)
+    wanted = {"routes": [{"destination": dst, "interface": "v0"} for dst in keep + new], "prune": True}
+
+    facts = netns.ansible("vip_facts", {"gather": ["routes"]})["ansible_facts"]["vip_host"]
+    assert {r["destination"] for r in facts["routes"]} == set(table) | {"192.0.2.0/25"}
+    assert {r["destination"] for r in facts["legacy_routes"]} == set(host_destinations(100, start=3200))
+
+    result = netns.ansible("vip_routes", wanted)
+    assert result["_rc"] == 0 and result["changed"] is True, result.get("msg")
+    assert len(result["removed"]) == 3001 - len(keep) and len(result["added"]) == 250
+    assert kube_vip_routes(netns) == set(keep + new)
+    assert {r["destination"] for r in result["routes"]} == set(keep + new)
+    assert everything_else(netns) == others
+    assert netns.ansible("vip_routes", wanted)["changed"] is False
+
+
+LOST_ANSWERS = r"""
+import socket, sys
+sys.path.insert(0, sys.argv[1])
+from ansible_collections.baremetal.vip.plugins.module_utils import netstate
+from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError
+ipr = netstate.open_iproute()
+ipr.asyncore.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)  # the smallest buffer the kernel allows
+links = netstate.read_links(ipr)
+missing = [{"destination": "2001:db8:7::%x/128" % i, "interface": "v0", "table": 198, "protocol": 248, "type": "unicast",
+            "scope": 0, "family": "ipv6"} for i in range(1, 201)]
+try:
+    netstate.apply_routes(ipr, {"remove": missing, "add": []}, links)
+except VipError as exc:
+    print(exc)
+"""
+
+
+def test_answers_lost_to_a_full_receive_buffer_are_reported(netns):
+    """200 failing removals on a socket whose buffer holds a few answers: ENOBUFS is said, not waited on forever."""
+    out = netns.exec(PYTHON, "-c", LOST_ANSWERS, os.path.join(TOP, ".collections"))
+    assert "No such process" in out  # the answers that fitted name their route
+    assert ("the kernel's answers to some of 64 requests were lost (ENOBUFS: the socket's receive buffer was full), so whether "
+            "those not named here failed is unknown: removing route 2001:db8:7::1/128 dev v0 from table 198 (protocol 248) ... "
+            "removing route 2001:db8:7::40/128") in out, out

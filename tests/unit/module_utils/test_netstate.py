@@ -1,56 +1,281 @@
 """Readers and helpers of netstate / deps / hosttasks that need no kernel."""
+import errno
+import ipaddress
 import socket
 import struct
+import threading
 
-import pyroute2
 import pytest
+from pyroute2.netlink import NLM_F_DUMP_FILTERED
 
 from ansible_collections.baremetal.vip.plugins.module_utils import deps, hosttasks, netstate
 from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError
 
 
-class FakeMsg(dict):
-    def get(self, key, default=None):  # pyroute2 messages answer NLA names too
-        return dict.get(self, key, default)
+# One RTM_GETROUTE dump of table 198, as this kernel (6.18) answered it in a test namespace (v0 = index 3):
+# 192.0.2.128/25 via 192.0.2.1 proto static, 198.51.100.7/32 dev v0 proto 248 scope link,
+# blackhole 203.0.113.9/32 proto 248, 2001:db8::7/128 dev v0 proto 248 -- then NLMSG_DONE.
+CAPTURED_SEQ = 0x56495001
+CAPTURED_DUMP = [bytes.fromhex(
+    "3c0000001800220001504956fa78000002190000c60400010000000008000f00c600000008000100c000028008000500c00002010800040003000000"
+    "340000001800220001504956fa78000002200000c6f8fd010000000008000f00c600000008000100c633640708000400030000002c00000018002200"
+    "01504956fa78000002200000c6f800060000000008000f00c600000008000100cb007109740000001800220001504956fa7800000a800000c6f80001"
+    "0000000008000f00c60000001400010020010db80000000000000000000000070800060000040000080004000300000024000c000000000000000000"
+    "0000000000000000000000000000000000000000000000000500140000000000"),
+    bytes.fromhex("140000000300220001504956fa78000000000000")]
+CAPTURED_ROUTES = [
+    {"destination": "192.0.2.128/25", "interface": "v0", "gateway": "192.0.2.1", "table": 198, "protocol": 4, "type": "unicast",
+     "scope": 0, "family": "ipv4"},
+    {"destination": "198.51.100.7/32", "interface": "v0", "gateway": None, "table": 198, "protocol": 248, "type": "unicast",
+     "scope": 253, "family": "ipv4"},
+    {"destination": "203.0.113.9/32", "interface": None, "gateway": None, "table": 198, "protocol": 248, "type": "blackhole",
+     "scope": 0, "family": "ipv4"},
+    {"destination": "2001:db8::7/128", "interface": "v0", "gateway": None, "table": 198, "protocol": 248, "type": "unicast",
+     "scope": 0, "family": "ipv6"},
+]
+# The kernel's answer to RTM_NEWROUTE 198.51.100.8/32 dev v1 (v1 down), with the extended ack text.
+CAPTURED_ERROR = bytes.fromhex(
+    "6c0000000200000201504956f97a00009cffffff3400000018000506015049560000000002200000c6f8fd010000000008000100c633640808000f00"
+    "c600000008000400020000002100010044657669636520666f72206e657874686f70206973206e6f7420757000000000")
+NAMES = {1: "lo", 2: "v1", 3: "v0"}
 
 
-class FakeIPRoute:
-    """Records the dump request; answers like a kernel that filtered by table."""
+def test_wire_layouts_are_the_kernels():
+    """pyroute2 supplies the layouts and attribute numbers; they must be the kernel's ABI."""
+    assert (netstate.HEADER.size, netstate.RTMSG.size, netstate.IFADDRMSG.size, netstate.IFINFOMSG.size) == (16, 12, 8, 16)
+    assert (netstate.RTA_DST, netstate.RTA_OIF, netstate.RTA_GATEWAY, netstate.RTA_TABLE) == (1, 4, 5, 15)
+    assert (netstate.IFA["IFA_ADDRESS"], netstate.IFA["IFA_LOCAL"]) == (1, 2)
+    assert (netstate.IFLA["IFLA_ADDRESS"], netstate.IFLA["IFLA_IFNAME"], netstate.IFLA["IFLA_EXT_MASK"]) == (1, 3, 29)
+    assert netstate.NLMSGERR_ATTR["NLMSGERR_ATTR_MSG"] == 1
+    assert (netstate.RTM_GETROUTE, netstate.RTM_NEWROUTE, netstate.RTM_DELROUTE) == (26, 24, 25)
 
-    def __init__(self, error=None):
+
+def _decode(datagrams, table=198, names=None):
+    routes, done = [], False
+    for data in datagrams:
+        for kind, flags, seq, start, end in netstate.split_messages(data):
+            assert seq == CAPTURED_SEQ
+            if kind == netstate.NLMSG_DONE:
+                done = True
+                continue
+            assert kind == netstate.RTM_NEWROUTE and flags & NLM_F_DUMP_FILTERED
+            route = netstate.parse_route(data, start, end, table, NAMES if names is None else names)
+            if route is not None:
+                routes.append(route)
+    return routes, done
+
+
+def test_decodes_a_captured_route_dump():
+    routes, done = _decode(CAPTURED_DUMP)
+    assert done and routes == CAPTURED_ROUTES
+
+
+def test_route_of_another_table_or_unknown_interface():
+    assert _decode(CAPTURED_DUMP, table=199)[0] == []  # RTA_TABLE says 198
+    assert [r["interface"] for r in _decode(CAPTURED_DUMP, names={})[0]] == [None] * 4
+
+
+def test_route_dump_request_filters_by_table():
+    request = netstate.route_dump_request(198)
+    assert netstate.RTMSG.unpack_from(request) == (socket.AF_UNSPEC, 0, 0, 0, 198, 0, 0, 0, 0)
+    assert request[12:] == struct.pack("=HHI", 8, 15, 198)
+    large = netstate.route_dump_request(1000)  # beyond a byte: RT_TABLE_COMPAT in the header, the id in RTA_TABLE
+    assert large[4] == 252 and large[12:] == struct.pack("=HHI", 8, 15, 1000)
+
+
+@pytest.mark.parametrize("route", [
+    {"destination": "198.51.100.7/32", "interface": "v0", "table": 198, "protocol": 248, "type": "unicast", "family": "ipv4"},
+    {"destination": "2001:db8::7/128", "interface": "v0", "table": 198, "protocol": 248, "type": "unicast", "family": "ipv6"},
+    {"destination": "198.51.100.9/32", "interface": "v1", "table": 70000, "protocol": 4, "type": "unicast", "family": "ipv4"},
+])
+def test_added_route_encodes_and_decodes(route):
+    msg_type, flags, payload = netstate.route_request(route, 3 if route["interface"] == "v0" else 2, create=True)
+    assert msg_type == netstate.RTM_NEWROUTE
+    assert flags == netstate.NLM_F_REQUEST | netstate.NLM_F_CREATE | netstate.NLM_F_EXCL  # the ack is the batch's business
+    data = netstate.pack_message(msg_type, flags, 7, payload)
+    [(kind, _flags, seq, start, end)] = netstate.split_messages(data)
+    assert (kind, seq, end) == (msg_type, 7, len(data))
+    decoded = netstate.parse_route(data, start, end, route["table"], NAMES)
+    scope = 253 if route["family"] == "ipv4" else 0  # kube-vip's shape: scope link for IPv4
+    assert decoded == dict(route, gateway=None, scope=scope)
+
+
+def test_removed_route_is_the_exact_route_read():
+    for route in CAPTURED_ROUTES:
+        index = 3 if route["interface"] else None
+        msg_type, flags, payload = netstate.route_request(route, index, create=False)
+        assert msg_type == netstate.RTM_DELROUTE and flags == netstate.NLM_F_REQUEST
+        data = netstate.pack_message(msg_type, flags, 1, payload)
+        decoded = netstate.parse_route(data, 16, len(data), 198, NAMES)
+        assert decoded == dict(route, gateway=None)  # type and scope as read; no gateway needed to match
+
+
+def test_address_request_encodes_and_decodes():
+    addr = {"address": "2001:db8:5::10", "prefix": 128, "interface": "v0", "family": "ipv6"}
+    msg_type, flags, payload = netstate.address_request(addr, 3, create=True)
+    assert msg_type == netstate.RTM_NEWADDR and payload[2] == netstate.IFA_F_NODAD
+    assert netstate.parse_address(payload, 0, len(payload), {3: {"name": "v0"}}) == dict(addr, scope="global")
+    msg_type, flags, payload = netstate.address_request(dict(addr, address="192.0.2.10", prefix=32, family="ipv4"), 3, create=False)
+    assert msg_type == netstate.RTM_DELADDR and payload[2] == 0
+    assert netstate.parse_address(payload, 0, len(payload), {})["interface"] == "3"
+
+
+def test_parse_link():
+    payload = (netstate.IFINFOMSG.pack(0, 1, 3, 0, 0) + netstate.pack_attr(3, b"v0\0")
+               + netstate.pack_attr(1, bytes.fromhex("020000000001")))
+    assert netstate.parse_link(payload, 0, len(payload)) == (3, {"name": "v0", "mac": "02:00:00:00:00:01"})
+    bare = netstate.IFINFOMSG.pack(0, 1, 4, 0, 0) + netstate.pack_attr(3, b"tun0\0")
+    assert netstate.parse_link(bare, 0, len(bare)) == (4, {"name": "tun0", "mac": None})
+
+
+def test_error_answer_carries_the_kernels_reason():
+    [(kind, flags, seq, start, end)] = netstate.split_messages(CAPTURED_ERROR)
+    assert kind == netstate.NLMSG_ERROR and seq == CAPTURED_SEQ
+    error = netstate.error_from(CAPTURED_ERROR, start, end, flags)
+    assert error.code == errno.ENETDOWN
+    assert netstate.netlink_error_text(error) == "Network is down: Device for nexthop is not up (errno 100)"
+    ack = struct.pack("=i", 0) + CAPTURED_ERROR[20:36]
+    assert netstate.error_from(ack, 0, len(ack), 0) is None
+
+
+class ScriptedKernel:
+    """The far end of a datagram socket pair, answering each request with ``answer(header, request)``.
+
+    Stands in for the kernel where a real one cannot be made to misbehave (an interrupted dump)
+    or to answer many failures at once; the kernel tests cover the real thing.
+    """
+
+    def __init__(self, answer):
+        self.ours, self.theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.asyncore = self  # netstate reads ipr.asyncore.socket
+        self.socket = self.ours
+        self.answer = answer
         self.requests = []
-        self.error = error
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
 
-    def route(self, command, **kwargs):
-        self.requests.append((command, kwargs))
-        if self.error:
-            raise self.error
-        return [FakeMsg(family=socket.AF_INET, dst_len=32, table=198, proto=248, type=1, scope=253,
-                        RTA_DST="198.51.100.7", RTA_OIF=3, RTA_TABLE=198)]
+    def _serve(self):
+        while True:
+            data = self.theirs.recv(1 << 20)
+            if not data:
+                return
+            for kind, flags, seq, start, end in netstate.split_messages(data):
+                self.requests.append((kind, flags, seq, data[start:end]))
+                for reply in self.answer((kind, flags, seq), data[start:end]):
+                    self.theirs.send(reply)
 
-
-def test_route_dump_is_filtered_by_the_kernel():
-    ipr = FakeIPRoute()
-    routes = netstate.read_routes(ipr, 198, {3: {"name": "eth0", "mac": None}})
-    command, kwargs = ipr.requests[0]
-    assert command == "dump"
-    assert kwargs["dump_filter"] is None  # no filtering in Python
-    request = kwargs["request_filter"]
-    assert dict(request) == {"RTA_TABLE": 198}
-    assert request.get_value("family") == socket.AF_UNSPEC and request.get_value("table") == 198
-    assert routes == [{"destination": "198.51.100.7/32", "interface": "eth0", "gateway": None, "table": 198,
-                       "protocol": 248, "type": "unicast", "scope": 253, "family": "ipv4"}]
+    def close(self):
+        self.ours.send(b"")
+        self.ours.close()
+        self.thread.join(5)
+        self.theirs.close()
 
 
-def test_route_dump_of_large_table_uses_attribute():
-    ipr = FakeIPRoute()
-    netstate.read_routes(ipr, 1000, {})
-    request = ipr.requests[0][1]["request_filter"]
-    assert dict(request) == {"RTA_TABLE": 1000} and request.get_value("table") == 252
+@pytest.fixture
+def scripted(monkeypatch):
+    """scripted(answer) -> a ScriptedKernel, closed after the test; a test that goes wrong fails in seconds."""
+    monkeypatch.setattr(netstate, "ANSWER_TIMEOUT", 5.0)
+    kernels = []
+
+    def start(answer):
+        kernels.append(ScriptedKernel(answer))
+        return kernels[-1]
+    yield start
+    for kernel in kernels:
+        kernel.close()
 
 
-def test_route_dump_of_missing_table_is_empty():
-    assert netstate.read_routes(FakeIPRoute(error=pyroute2.NetlinkError(2, "No such file")), 198, {}) == []
+def _reseq(datagram, seq):
+    """A captured answer with another sequence number (the requester's)."""
+    out = bytearray(datagram)
+    for _kind, _flags, _seq, start, _end in netstate.split_messages(datagram):
+        struct.pack_into("=I", out, start - 8, seq)
+    return bytes(out)
+
+
+def _flagged(datagram, flag):
+    out = bytearray(datagram)
+    for _kind, flags, _seq, start, _end in netstate.split_messages(datagram):
+        struct.pack_into("=H", out, start - 10, flags | flag)
+    return bytes(out)
+
+
+LINKS = dict((index, {"name": name}) for index, name in NAMES.items())
+
+
+def test_dump_reads_every_part_and_skips_other_answers(scripted):
+    def answer(header, _request):
+        stale = _reseq(CAPTURED_DUMP[0], header[2] - 1)  # an answer to some earlier request: skipped
+        return [stale] + [_reseq(part, header[2]) for part in CAPTURED_DUMP]
+    kernel = scripted(answer)
+    assert netstate.read_routes(kernel, 198, LINKS) == CAPTURED_ROUTES
+    [(kind, flags, _seq, request)] = kernel.requests
+    assert kind == netstate.RTM_GETROUTE and flags == netstate.NLM_F_REQUEST | netstate.NLM_F_DUMP
+    assert request == netstate.route_dump_request(198)
+
+
+def test_interrupted_dump_is_read_again(scripted):
+    def answer(header, _request):
+        parts = [_reseq(part, header[2]) for part in CAPTURED_DUMP]
+        if len(kernel.requests) == 1:  # the first answer says the table changed while it was dumped
+            parts[0] = _flagged(parts[0], netstate.NLM_F_DUMP_INTR)
+        return parts
+    kernel = scripted(answer)
+    assert netstate.read_routes(kernel, 198, LINKS) == CAPTURED_ROUTES
+    assert len(kernel.requests) == 2
+
+
+def test_dump_that_never_settles_fails_clearly(scripted):
+    kernel = scripted(lambda header, _request: [_flagged(_reseq(part, header[2]), netstate.NLM_F_DUMP_INTR) for part in CAPTURED_DUMP])
+    with pytest.raises(VipError, match="reading routes of table 198 failed: the kernel's answer was interrupted 5 times"):
+        netstate.read_routes(kernel, 198, {})
+    assert len(kernel.requests) == netstate.DUMP_ATTEMPTS
+
+
+def _error_answer(header, request, code):
+    """NLMSG_ERROR (capped: the request's header only) for a request."""
+    return netstate.pack_message(netstate.NLMSG_ERROR, netstate.NLM_F_CAPPED, header[2], struct.pack("=i", -code)
+                                 + struct.pack("=IHHII", 16 + len(request), header[0], header[1], header[2], 0))
+
+
+def test_dump_errors(scripted):
+    kernel = scripted(lambda header, request: [_error_answer(header, request, errno.ENOENT)])
+    assert netstate.read_routes(kernel, 4242, {}) == []  # no such table (yet)
+    kernel = scripted(lambda header, request: [_error_answer(header, request, errno.EINVAL)])
+    with pytest.raises(VipError, match=r"reading the addresses failed: Invalid argument \(errno 22\)"):
+        netstate.read_addresses(kernel, {})
+
+
+def test_batch_asks_one_ack_per_write_and_names_every_failure(scripted, monkeypatch):
+    """3,000 removals in writes of 1,024: failures anywhere are named; only each write's last message is acked."""
+    monkeypatch.setattr(netstate, "ANSWER_COST", 1)  # the socket pair's buffer is small; the writes stay 1,024
+    routes = [{"destination": "2001:db8:1::%x/128" % i, "interface": "v0", "table": 198, "protocol": 248, "type": "unicast",
+               "scope": 0, "family": "ipv6"} for i in range(1, 3001)]
+    failing = {5, 1024, 1025, 3000}
+
+    def answer(header, request):
+        number = int(ipaddress.ip_network(netstate.parse_route(request, 0, len(request), 198, {})["destination"])[0]) & 0xffff
+        if number in failing:
+            return [_error_answer(header, request, errno.ESRCH)]
+        return [_error_answer(header, request, 0)] if header[1] & netstate.NLM_F_ACK else []
+
+    kernel = scripted(answer)
+    with pytest.raises(VipError) as caught:
+        netstate.apply_routes(kernel, {"remove": routes, "add": []}, {3: {"name": "v0"}})
+    assert str(caught.value) == "; ".join(
+        "removing route 2001:db8:1::%x/128 dev v0 from table 198 (protocol 248) failed: No such process (errno 3)" % i
+        for i in sorted(failing))
+    acked = [index for index, request in enumerate(kernel.requests) if request[1] & netstate.NLM_F_ACK]
+    assert acked == [1023, 2047, 2999]
+    assert all(request[0] == netstate.RTM_DELROUTE for request in kernel.requests) and len(kernel.requests) == 3000
+
+
+def test_batch_refuses_unknown_interface_before_sending(scripted):
+    kernel = scripted(lambda header, request: [])
+    route = {"destination": "198.51.100.7/32", "interface": "eth9", "table": 198, "protocol": 248, "type": "unicast", "family": "ipv4"}
+    with pytest.raises(VipError, match=r"adding route 198.51.100.7/32 dev eth9 to table 198 \(protocol 248\): interface 'eth9' does not exist"):
+        netstate.apply_routes(kernel, {"remove": [], "add": [route]}, {3: {"name": "v0"}})
+    assert kernel.requests == []
 
 
 def test_link_index_names_what_was_done():
