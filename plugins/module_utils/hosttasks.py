@@ -53,7 +53,7 @@ def service_lines(services):
     lines = []
     for service in services:
         lines.append("%s %s" % (reconcile.describe_service(service), service.get("scheduler")))
-        for dest in service.get("real_servers", []):
+        for dest in service.get("real_servers") or []:
             lines.append("  -> %s:%s %s weight %s" % (dest["address"], dest["port"], dest.get("forward_method") or "route",
                                                       dest.get("weight", 1)))
     return lines
@@ -72,7 +72,12 @@ def _with_iproute(function):
 # --------------------------------------------------------------------------- vip_facts
 
 def gather_facts(params, check_mode=False):  # pylint: disable=unused-argument
-    """vip_facts: addresses, kube-vip's routes (and legacy ones), IPVS services."""
+    """vip_facts: addresses, kube-vip's routes (and legacy ones), IPVS services.
+
+    IPVS: one service dump, then one real-server dump per service. With the optional
+    ``params["ipvs_real_servers_of"]`` (addresses, CIDRs or ranges), only the real servers of
+    services on those addresses are read; the others have ``real_servers`` None.
+    """
     table, protocol = params["table"], params["protocol"]
     reconcile.check_route_scope(table, protocol, destructive=False)
     result = {"changed": False}
@@ -88,16 +93,36 @@ def gather_facts(params, check_mode=False):  # pylint: disable=unused-argument
 
     _with_iproute(read)
     if "ipvs" in gather:
+        which = params.get("ipvs_real_servers_of")
+        if which is not None:
+            which = _real_servers_filter(reconcile.parse_ranges(which, "ipvs_real_servers_of"))
         ipvs = ipvs_utils.open_ipvs(load=False)
         result["ipvs_available"] = ipvs is not None
         result["ipvs_services"] = []
         if ipvs is not None:
             try:
-                result["ipvs_services"] = ipvs_utils.read_services(ipvs)
+                result["ipvs_services"] = ipvs_utils.read_services(ipvs, which)
             finally:
                 ipvs.close()
     result["ansible_facts"] = {"vip_host": dict((k, v) for k, v in result.items() if k != "changed")}
     return result
+
+
+def _real_servers_filter(ranges, also=()):
+    """Which services' real servers to read: those on ``ranges`` (a netaddr.IPSet, or None for
+    none) or with a key in ``also``; never fwmark services."""
+    wanted = set(also)
+    inside = {}  # address -> in ranges (many services share a VIP)
+
+    def real_servers_of(service):
+        address = service["address"]
+        if address is None:
+            return False
+        if address not in inside:
+            inside[address] = ranges is not None and reconcile.in_ranges(address, ranges)
+        return inside[address] or reconcile.service_key(service) in wanted
+
+    return real_servers_of
 
 
 # --------------------------------------------------------------------------- vip_routes
@@ -203,8 +228,8 @@ def reconcile_address(params, check_mode):
 # --------------------------------------------------------------------------- ipvs_service
 
 def desired_services(services):
-    """Normalize the ``services`` option."""
-    result = []
+    """Normalize the ``services`` option (duplicates found with sets: linear in the number of services)."""
+    result, seen = [], set()
     for index, service in enumerate(services or []):
         what = "services[%d]" % index
         item = {"address": reconcile.normalize_ip(service["address"], what + ".address"),
@@ -212,43 +237,54 @@ def desired_services(services):
                 "real_servers": []}
         if not 0 < item["port"] < 65536:
             raise VipError("%s.port: %s is not a port (1 to 65535)" % (what, item["port"]))
+        dest_keys = set()
         for dindex, dest in enumerate(service["real_servers"] or []):
             dwhat = "%s.real_servers[%d]" % (what, dindex)
             port = dest["port"] if dest["port"] is not None else item["port"]
             if not 0 < port < 65536 or dest["weight"] < 0:
                 raise VipError("%s: port %s / weight %s out of range" % (dwhat, port, dest["weight"]))
-            item["real_servers"].append({"address": reconcile.normalize_ip(dest["address"], dwhat + ".address"),
-                                         "port": port, "weight": dest["weight"], "forward_method": dest["forward_method"]})
-            if [(d["address"], d["port"]) for d in item["real_servers"]].count((item["real_servers"][-1]["address"], port)) > 1:
-                raise VipError("%s: real server %s:%s is listed twice" % (dwhat, item["real_servers"][-1]["address"], port))
-        if any(reconcile.service_key(other) == reconcile.service_key(item) for other in result):
+            address = reconcile.normalize_ip(dest["address"], dwhat + ".address")
+            if (address, port) in dest_keys:
+                raise VipError("%s: real server %s:%s is listed twice" % (dwhat, address, port))
+            dest_keys.add((address, port))
+            item["real_servers"].append({"address": address, "port": port, "weight": dest["weight"],
+                                         "forward_method": dest["forward_method"]})
+        if reconcile.service_key(item) in seen:
             raise VipError("%s: IPVS service %s is listed twice" % (what, reconcile.describe_service(item)))
+        seen.add(reconcile.service_key(item))
         result.append(item)
     return result
 
 
 def reconcile_ipvs(params, check_mode):
-    """ipvs_service: restore missing services, fix real servers, prune stale owned ones."""
+    """ipvs_service: restore missing services, fix real servers, prune stale owned ones.
+
+    Reads one service dump, then the real servers only of the services this module may change:
+    those in ``services`` and those on ``owned_addresses``. Other services (kube-proxy's, fwmark
+    ones) are listed in ``foreign`` with ``real_servers`` None: never changed, never read.
+
+    Not read again after applying: ``apply_ipvs`` returns only when the kernel has handled every
+    change and raises naming any it refused, so the state after is the state before with the
+    changes made (``ipvs.after_changes``, the same derivation check mode shows). A second read
+    would cost as much as the first and prove no more than the kernel's answers; the UML tests
+    compare this result with ipvsadm's listing.
+    """
     desired = desired_services(params["services"])
     if params["prune"] and not params["owned_addresses"]:
         raise VipError("prune needs owned_addresses: only services on the collection's VIPs may be removed")
     owned = reconcile.parse_ranges(params["owned_addresses"], "owned_addresses") if params["owned_addresses"] else None
+    real_servers_of = _real_servers_filter(owned, (reconcile.service_key(s) for s in desired))
     ipvs = ipvs_utils.open_ipvs()
     if ipvs is None:
         raise VipError("reconciling IPVS services failed: %s" % ipvs_utils.UNAVAILABLE)
     try:
-        current = ipvs_utils.read_services(ipvs)
+        current = ipvs_utils.read_services(ipvs, real_servers_of)
         changes = reconcile.plan_ipvs(desired, current, owned, params["prune"])
         changed = reconcile.has_changes(changes, ("remove_services", "add_services", "edit_services",
                                                   "remove_dests", "add_dests", "edit_dests"))
-        before = service_lines(current)
-        after = before
+        after = ipvs_utils.after_changes(current, changes) if changed else current
         if changed and not check_mode:
             ipvs_utils.apply_ipvs(ipvs, changes)
-            current = ipvs_utils.read_services(ipvs)
-            after = service_lines(current)
-        elif changed:
-            after = service_lines(_simulate_ipvs(current, changes))
     finally:
         ipvs.close()
     return {
@@ -258,25 +294,10 @@ def reconcile_ipvs(params, check_mode):
         "updated": {"schedulers": changes["edit_services"], "real_servers_added": changes["add_dests"],
                     "real_servers_removed": changes["remove_dests"], "real_servers_updated": changes["edit_dests"]},
         "foreign": changes["foreign"],
-        "services": current,
-        "diff": text_diff(before, after),
+        "services": current if check_mode else after,
+        "diff": text_diff(service_lines(current), service_lines(after)),
     }
 
 
-def _simulate_ipvs(current, changes):
-    """What the services would look like after ``changes`` (for check mode's diff)."""
-    removed = set(reconcile.service_key(s) for s in changes["remove_services"])
-    state = dict((reconcile.service_key(s), dict(s, real_servers=list(s["real_servers"]))) for s in current
-                 if s.get("address") is not None and reconcile.service_key(s) not in removed)
-    for service in changes["add_services"]:
-        state[reconcile.service_key(service)] = dict(service, real_servers=list(service["real_servers"]))
-    for service in changes["edit_services"]:
-        state[reconcile.service_key(service)]["scheduler"] = service["scheduler"]
-    for kind in ("remove_dests", "edit_dests", "add_dests"):
-        for item in changes[kind]:
-            target = state[reconcile.service_key(item["service"])]
-            dests = [d for d in target["real_servers"] if (d["address"], d["port"]) != (item["dest"]["address"], item["dest"]["port"])]
-            if kind != "remove_dests":
-                dests.append(item["dest"])
-            target["real_servers"] = dests
-    return [s for s in current if s.get("address") is None] + list(state.values())
+# check mode's diff used to be simulated here; tests/unit/module_utils/test_netstate.py still calls it by this name
+_simulate_ipvs = ipvs_utils.after_changes

@@ -1,7 +1,20 @@
 # -*- coding: utf-8 -*-
 # Copyright: baremetal.vip contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""IPVS virtual services over generic netlink: availability, reader and applier (one batch)."""
+"""IPVS virtual services over generic netlink: availability, reader and applier (one batch).
+
+pyroute2 opens the netlink socket and resolves the IPVS generic-netlink family (``open_ipvs``);
+its constants and attribute ids name the fields. The messages themselves are built and parsed
+here with ``struct``: decoding every answer through pyroute2's message objects cost more than
+the kernel's work (2,000 services: most of the module's time in ``decode_nlas``/``get_attrs``).
+
+* Reader: one service dump, then one real-server dump per service the caller asks for (the
+  kernel has no dump of every real server, and a socket runs one dump at a time).
+* Applier: a change set as requests written BATCH_CHUNK at a time, each asking for an ack; the
+  acks of a write are read together, matched to their requests by sequence number. Every change
+  is acknowledged (errno 0) or refused (its errno, reported with the operation), so the state
+  after a batch that raised nothing is known without reading it again (``after_changes``).
+"""
 
 from __future__ import absolute_import, division, print_function
 
@@ -10,16 +23,32 @@ __metaclass__ = type
 import errno
 import os
 import socket
-import sys
+import struct
 
 from ansible_collections.baremetal.vip.plugins.module_utils.deps import netaddr, pyroute2
-from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import describe_service
-from ansible_collections.baremetal.vip.plugins.module_utils.netstate import send_batch
+from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError, describe_service
 
 try:
-    from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST
-    from pyroute2.netlink.generic.ipvs import (GENL_VERSION, IPVS_CMD_DEL_DEST, IPVS_CMD_DEL_SERVICE, IPVS_CMD_NEW_DEST,
-                                               IPVS_CMD_NEW_SERVICE, IPVS_CMD_SET_DEST, IPVS_CMD_SET_SERVICE, ipvsmsg)
+    from pyroute2.netlink import (NETLINK_EXT_ACK, NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_DUMP, NLM_F_REQUEST,
+                                  NLMSG_DONE, NLMSG_ERROR, SOL_NETLINK)
+    from pyroute2.netlink.generic.ipvs import (GENL_VERSION, IPVS_CMD_DEL_DEST, IPVS_CMD_DEL_SERVICE, IPVS_CMD_GET_DEST,
+                                               IPVS_CMD_GET_SERVICE, IPVS_CMD_NEW_DEST, IPVS_CMD_NEW_SERVICE,
+                                               IPVS_CMD_SET_DEST, IPVS_CMD_SET_SERVICE, ipvsmsg)
+
+    def _attribute_ids(nla_class):
+        """{'IPVS_SVC_ATTR_AF': 1, ...}: pyroute2's nla_map lists the attributes in kernel order."""
+        return dict((item[0], index) for index, item in enumerate(nla_class.nla_map))
+
+    CMD_ATTR = _attribute_ids(ipvsmsg)
+    SVC_ATTR = _attribute_ids(ipvsmsg.service)
+    DEST_ATTR = _attribute_ids(ipvsmsg.dest)
+    ATTR_SERVICE, ATTR_DEST = CMD_ATTR["IPVS_CMD_ATTR_SERVICE"], CMD_ATTR["IPVS_CMD_ATTR_DEST"]
+    SVC_AF, SVC_PROTOCOL, SVC_ADDR, SVC_PORT, SVC_FWMARK, SVC_SCHED_NAME, SVC_FLAGS, SVC_TIMEOUT, SVC_NETMASK = (
+        SVC_ATTR["IPVS_SVC_ATTR_" + name] for name in ("AF", "PROTOCOL", "ADDR", "PORT", "FWMARK", "SCHED_NAME", "FLAGS",
+                                                       "TIMEOUT", "NETMASK"))
+    (DEST_ADDR, DEST_PORT, DEST_FWD_METHOD, DEST_WEIGHT, DEST_U_THRESH, DEST_L_THRESH, DEST_ACTIVE_CONNS, DEST_INACT_CONNS,
+     DEST_ADDR_FAMILY) = (DEST_ATTR["IPVS_DEST_ATTR_" + name] for name in (
+         "ADDR", "PORT", "FWD_METHOD", "WEIGHT", "U_THRESH", "L_THRESH", "ACTIVE_CONNS", "INACT_CONNS", "ADDR_FAMILY"))
 except ImportError:
     pass  # deps.require() reports the missing library before any of these is used
 
@@ -29,12 +58,280 @@ PROTOCOL_NAMES = dict((number, name) for name, number in PROTOCOL_NUMBERS.items(
 FORWARD_NUMBERS = {"masquerade": 0, "local": 1, "tunnel": 2, "route": 3}
 FORWARD_NAMES = dict((number, name) for name, number in FORWARD_NUMBERS.items())
 FORWARD_MASK = 0x7
+DEFAULT_FORWARD = "route"
 UNAVAILABLE = ("the kernel has no IPVS (generic netlink family IPVS not found: module ip_vs not loaded "
                "or CONFIG_IP_VS not set)")
 
+# Requests per write. The kernel queues one answer per request before the write returns; 256
+# answers fit in any receive buffer with room to spare (answers beyond it would be dropped).
+BATCH_CHUNK = 256
+RECEIVE_BUFFER = 65536  # dump answers are at most 32 KiB each
+ANSWER_TIMEOUT = 30  # seconds without any answer from the kernel before giving up
+NETLINK_CAP_ACK = 10  # error answers without the request's payload (linux/netlink.h)
+NLMSGERR_ATTR_MSG = 1  # extended ack: the kernel's error text
+NLA_TYPE_MASK = 0x3FFF  # strips NLA_F_NESTED / NLA_F_NET_BYTEORDER
+
+_NLMSG = struct.Struct("=IHHII")  # nlmsghdr: length, type, flags, sequence, port id
+_GENL = struct.Struct("=BBH")  # genlmsghdr: command, version, reserved
+_NLA = struct.Struct("=HH")  # nlattr: length, type
+_U16 = struct.Struct("=H")
+_U32 = struct.Struct("=I")
+_BE16 = struct.Struct("!H")
+_ERROR = struct.Struct("=i")
+_TIMEVAL = struct.Struct("@ll")  # struct timeval, native sizes
+HEADER = _NLMSG.size + _GENL.size
+
+
+# --------------------------------------------------------------------------- encoding
+
+def nla(kind, payload):
+    """One netlink attribute (header, payload, padding to 4 bytes)."""
+    length = _NLA.size + len(payload)
+    return _NLA.pack(length, kind) + payload + b"\0" * (-length % 4)
+
+
+def _family(address):
+    return socket.AF_INET6 if ":" in address else socket.AF_INET
+
+
+def service_key_attrs(service):
+    """The attributes that name a service: AF, protocol, address, port (or AF and fwmark)."""
+    family = socket.AF_INET6 if service.get("family") == "ipv6" else socket.AF_INET
+    if service.get("address") is None:
+        return nla(SVC_AF, _U16.pack(family)) + nla(SVC_FWMARK, _U32.pack(service["fwmark"]))
+    family = _family(service["address"])
+    return (nla(SVC_AF, _U16.pack(family)) + nla(SVC_PROTOCOL, _U16.pack(PROTOCOL_NUMBERS[service["protocol"]]))
+            + nla(SVC_ADDR, socket.inet_pton(family, service["address"])) + nla(SVC_PORT, _BE16.pack(service["port"])))
+
+
+def service_attrs(service):
+    """A whole service, as NEW/SET_SERVICE need it: key, scheduler, flags 0 (mask 0xffff), timeout 0,
+    netmask (255.255.255.255 for IPv4; the prefix length 128 for IPv6, which the kernel reads as a u32)."""
+    netmask = 128 if _family(service["address"]) == socket.AF_INET6 else 0xFFFFFFFF
+    return (service_key_attrs(service) + nla(SVC_SCHED_NAME, (service.get("scheduler") or "rr").encode("ascii") + b"\0")
+            + nla(SVC_FLAGS, struct.pack("=II", 0, 0xFFFF)) + nla(SVC_TIMEOUT, _U32.pack(0))
+            + nla(SVC_NETMASK, _U32.pack(netmask)))
+
+
+def dest_attrs(dest, full=True):
+    """A real server: address, port, family; with ``full`` (NEW/SET_DEST) forwarding method, weight, thresholds."""
+    family = _family(dest["address"])
+    attrs = (nla(DEST_ADDR, socket.inet_pton(family, dest["address"])) + nla(DEST_PORT, _BE16.pack(dest["port"]))
+             + nla(DEST_ADDR_FAMILY, _U16.pack(family)))
+    if full:
+        attrs += (nla(DEST_FWD_METHOD, _U32.pack(FORWARD_NUMBERS[dest.get("forward_method") or DEFAULT_FORWARD]))
+                  + nla(DEST_WEIGHT, _U32.pack(dest.get("weight", 1))) + nla(DEST_U_THRESH, _U32.pack(0))
+                  + nla(DEST_L_THRESH, _U32.pack(0)))
+    return attrs
+
+
+def request(family_id, sequence, cmd, flags, attrs):
+    """One generic-netlink IPVS request (nlmsghdr, genlmsghdr, attributes)."""
+    return _NLMSG.pack(HEADER + len(attrs), family_id, flags, sequence, 0) + _GENL.pack(cmd, GENL_VERSION, 0) + attrs
+
+
+# --------------------------------------------------------------------------- decoding
+
+def attributes(data, offset, end):
+    """{type: (start, end)} of the attributes in ``data[offset:end]`` (payload bounds)."""
+    found = {}
+    while offset + 4 <= end:
+        length, kind = _NLA.unpack_from(data, offset)
+        if length < 4 or offset + length > end:
+            raise VipError("reading IPVS state failed: malformed netlink attribute (type %d, length %d)" % (kind, length))
+        found[kind & NLA_TYPE_MASK] = (offset + 4, offset + length)
+        offset += (length + 3) & ~3
+    return found
+
+
+def messages(data, size):
+    """(type, flags, sequence, start, end) of each netlink message in ``data[:size]``."""
+    offset = 0
+    while offset + _NLMSG.size <= size:
+        length, kind, flags, sequence, _port = _NLMSG.unpack_from(data, offset)
+        if length < _NLMSG.size or offset + length > size:
+            raise VipError("reading an IPVS answer failed: malformed netlink message (length %d)" % length)
+        yield kind, flags, sequence, offset, offset + length
+        offset += (length + 3) & ~3
+
+
+def _u16(data, span, default=0):
+    return _U16.unpack_from(data, span[0])[0] if span else default
+
+
+def _u32(data, span, default=0):
+    return _U32.unpack_from(data, span[0])[0] if span else default
+
+
+def _address(data, span, family, cache):
+    """Text of an address attribute (the kernel sends 16 bytes; IPv4 is the first 4)."""
+    raw = bytes(data[span[0]:span[1]])
+    key = (family, raw)
+    text = cache.get(key)
+    if text is None:
+        if family == socket.AF_INET6:
+            text = str(netaddr.IPAddress(socket.inet_ntop(socket.AF_INET6, raw[:16])))
+        else:
+            text = socket.inet_ntoa(raw[:4])
+        cache[key] = text
+    return text
+
+
+def decode_service(data, start, end, cache):
+    """A service dict from one IPVS_CMD_NEW_SERVICE answer (payload after the genl header)."""
+    outer = attributes(data, start, end).get(ATTR_SERVICE)
+    if outer is None:
+        raise VipError("reading IPVS services failed: an answer without a service attribute")
+    attrs = attributes(data, outer[0], outer[1])
+    family = _u16(data, attrs.get(SVC_AF))
+    fwmark = _u32(data, attrs.get(SVC_FWMARK))
+    protocol = _u16(data, attrs.get(SVC_PROTOCOL))
+    sched = attrs.get(SVC_SCHED_NAME)
+    service = {
+        "address": None,
+        "port": _BE16.unpack_from(data, attrs[SVC_PORT][0])[0] if SVC_PORT in attrs else 0,
+        "protocol": PROTOCOL_NAMES.get(protocol, protocol),
+        "scheduler": bytes(data[sched[0]:sched[1]]).split(b"\0", 1)[0].decode("ascii", "replace") if sched else None,
+        "family": "ipv6" if family == socket.AF_INET6 else "ipv4",
+        "fwmark": fwmark or None,
+    }
+    if not fwmark:
+        service["address"] = _address(data, attrs[SVC_ADDR], family, cache)
+    return service
+
+
+def decode_dest(data, start, end, family, cache):
+    """A real-server dict from one IPVS_CMD_NEW_DEST answer; ``family``: the service's, the default."""
+    outer = attributes(data, start, end).get(ATTR_DEST)
+    if outer is None:
+        raise VipError("reading IPVS real servers failed: an answer without a real-server attribute")
+    attrs = attributes(data, outer[0], outer[1])
+    return {
+        "address": _address(data, attrs[DEST_ADDR], _u16(data, attrs.get(DEST_ADDR_FAMILY), family), cache),
+        "port": _BE16.unpack_from(data, attrs[DEST_PORT][0])[0],
+        "weight": _u32(data, attrs.get(DEST_WEIGHT)),
+        "forward_method": FORWARD_NAMES.get(_u32(data, attrs.get(DEST_FWD_METHOD)) & FORWARD_MASK),
+        "active_connections": _u32(data, attrs.get(DEST_ACTIVE_CONNS)),
+        "inactive_connections": _u32(data, attrs.get(DEST_INACT_CONNS)),
+    }
+
+
+def error_answer(data, flags, start, end):
+    """(errno, kernel text or None) of an NLMSG_ERROR answer; errno 0 is an ack."""
+    code = -_ERROR.unpack_from(data, start + _NLMSG.size)[0]
+    text = None
+    if code and flags & NLM_F_ACK_TLVS:
+        offset = start + _NLMSG.size + _ERROR.size
+        offset += _NLMSG.size if flags & NLM_F_CAPPED else _U32.unpack_from(data, offset)[0]
+        span = attributes(data, offset, end).get(NLMSGERR_ATTR_MSG)
+        if span:
+            text = bytes(data[span[0]:span[1]]).split(b"\0", 1)[0].decode("utf-8", "replace") or None
+    return code, text
+
+
+def errno_text(code, text=None):
+    """'No such file or directory (errno 2)', plus the kernel's own text when it sent one."""
+    return "%s (errno %d)%s" % (os.strerror(code), code, ": %s" % text if text else "")
+
+
+# --------------------------------------------------------------------------- the socket
+
+class IPVSSocket:
+    """pyroute2's IPVS socket (family resolved, bound), driven with struct-built messages.
+
+    Blocking reads with a receive timeout (SO_RCVTIMEO: no extra system call per read), error
+    answers without the request's payload (NETLINK_CAP_ACK) and with the kernel's text
+    (NETLINK_EXT_ACK) where the kernel supports them.
+    """
+
+    def __init__(self, ipvs):
+        self.ipvs = ipvs
+        self.family_id = ipvs.prid
+        self.sock = ipvs.asyncore.socket
+        self.sock.setblocking(True)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _TIMEVAL.pack(ANSWER_TIMEOUT, 0))
+        for option in (NETLINK_CAP_ACK, NETLINK_EXT_ACK):
+            try:
+                self.sock.setsockopt(SOL_NETLINK, option, 1)
+            except OSError:
+                pass  # older kernels: full error answers, no text
+        self.buffer = bytearray(RECEIVE_BUFFER)
+        self.sequence = 0
+
+    def close(self):
+        """Close the socket."""
+        self.ipvs.close()
+
+    def _receive(self, doing):
+        try:
+            return self.sock.recv_into(self.buffer)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
+                raise VipError("%s failed: no answer from the kernel in %d s" % (doing, ANSWER_TIMEOUT))
+            raise VipError("%s failed: %s" % (doing, errno_text(exc.errno) if exc.errno else exc))
+
+    def _send(self, data, doing):
+        try:
+            self.sock.send(data)
+        except OSError as exc:
+            raise VipError("%s failed: %s" % (doing, errno_text(exc.errno) if exc.errno else exc))
+
+    def dump(self, cmd, attrs, decode, doing):
+        """Run one dump; ``decode(data, start, end)`` for each answer's attributes; their results."""
+        self.sequence += 1
+        sequence = self.sequence
+        self._send(request(self.family_id, sequence, cmd, NLM_F_REQUEST | NLM_F_DUMP, attrs), doing)
+        found = []
+        data = self.buffer
+        while True:
+            size = self._receive(doing)
+            for kind, flags, seq, start, end in messages(data, size):
+                if seq != sequence:
+                    continue  # a late answer to an earlier request
+                if kind == NLMSG_DONE:
+                    code = -_ERROR.unpack_from(data, start + _NLMSG.size)[0] if end - start >= _NLMSG.size + 4 else 0
+                    if code > 0:
+                        raise VipError("%s failed: %s" % (doing, errno_text(code)))
+                    return found
+                if kind == NLMSG_ERROR:
+                    code, text = error_answer(data, flags, start, end)
+                    raise VipError("%s failed: %s" % (doing, errno_text(code, text)))
+                found.append(decode(data, start + HEADER, end))
+
+    def batch(self, operations):
+        """Send [(cmd, attrs, describe)] BATCH_CHUNK per write, each acknowledged; VipError naming
+        every operation the kernel refused (the others are done).
+
+        ``describe()`` says what an operation does (called only for the error message). Answers
+        lost to a full receive buffer make the next read fail (ENOBUFS): never a silent success.
+        """
+        failed = []
+        data = self.buffer
+        for first in range(0, len(operations), BATCH_CHUNK):
+            chunk = operations[first:first + BATCH_CHUNK]
+            base = self.sequence + 1
+            self.sequence += len(chunk)
+            last = self.sequence
+            payload = b"".join(request(self.family_id, base + index, cmd, NLM_F_REQUEST | NLM_F_ACK, attrs)
+                               for index, (cmd, attrs, _describe) in enumerate(chunk))
+            doing = "sending %d IPVS changes" % len(chunk)
+            self._send(payload, doing)
+            answered = set()
+            while len(answered) < len(chunk):
+                size = self._receive(doing)
+                for kind, flags, seq, start, end in messages(data, size):
+                    if kind != NLMSG_ERROR or not base <= seq <= last or seq in answered:
+                        continue
+                    answered.add(seq)
+                    code, text = error_answer(data, flags, start, end)
+                    if code:
+                        failed.append("%s failed: %s" % (chunk[seq - base][2](), errno_text(code, text)))
+        if failed:
+            raise VipError("; ".join(failed))
+
 
 def open_ipvs(load=True):
-    """An IPVS socket, or None when the kernel has no IPVS.
+    """An IPVSSocket, or None when the kernel has no IPVS.
 
     With ``load=False`` (facts), None also when ip_vs is not loaded: asking generic netlink for
     the IPVS family would make the kernel load the module, a change a read must not make.
@@ -42,119 +339,135 @@ def open_ipvs(load=True):
     if not load and not os.path.exists("/proc/net/ip_vs"):
         return None
     try:
-        return pyroute2.IPVS()
+        ipvs = pyroute2.IPVS()
     except (pyroute2.NetlinkError, OSError) as exc:
         if getattr(exc, "code", getattr(exc, "errno", None)) in (errno.ENOENT, errno.EPROTONOSUPPORT):
             return None
         raise
+    try:
+        return IPVSSocket(ipvs)
+    except Exception:
+        ipvs.close()
+        raise
 
 
-def _attr(msg, name, default=None):
-    value = msg.get_attr(name)
-    return default if value is None else value
+# --------------------------------------------------------------------------- reader
+
+def _sort_key(service):
+    return (service["address"] or "", service["port"], str(service["protocol"]), service.get("fwmark") or 0)
 
 
-def _netmask(family):
-    """The NETMASK attribute: 255.255.255.255 for IPv4; the prefix length 128 for IPv6.
-
-    The kernel reads the IPv6 netmask as a plain u32 (ipvsadm sends 128); pyroute2 only knows
-    the attribute as an IPv4 address, so 128 is spelled as the address with those bytes.
-    """
-    if family == socket.AF_INET:
-        return "255.255.255.255"
-    return socket.inet_ntoa((128).to_bytes(4, sys.byteorder))
-
-
-def service_spec(service):
-    """pyroute2 IPVSService for a service dict (key fields plus scheduler)."""
-    family = socket.AF_INET6 if ":" in service["address"] else socket.AF_INET
-    return pyroute2.IPVSService(af=family, addr=service["address"], port=service["port"],
-                                protocol=PROTOCOL_NUMBERS[service["protocol"]],
-                                sched_name=service.get("scheduler") or "rr", netmask=_netmask(family))
-
-
-def dest_spec(dest):
-    """pyroute2 IPVSDest for a real server dict."""
-    family = socket.AF_INET6 if ":" in dest["address"] else socket.AF_INET
-    return pyroute2.IPVSDest(addr=dest["address"], addr_family=family, port=dest["port"],
-                             weight=dest.get("weight", 1),
-                             fwd_method=FORWARD_NUMBERS[dest.get("forward_method") or "route"])
-
-
-def _read_dests(ipvs, spec):
-    dests = []
-    for msg in ipvs.dest("dump", service=spec):
-        attrs = msg.get_attr("IPVS_CMD_ATTR_DEST")
-        dests.append({
-            "address": str(netaddr.IPAddress(_attr(attrs, "IPVS_DEST_ATTR_ADDR"))),
-            "port": _attr(attrs, "IPVS_DEST_ATTR_PORT"),
-            "weight": _attr(attrs, "IPVS_DEST_ATTR_WEIGHT", 0),
-            "forward_method": FORWARD_NAMES.get(_attr(attrs, "IPVS_DEST_ATTR_FWD_METHOD", 0) & FORWARD_MASK),
-            "active_connections": _attr(attrs, "IPVS_DEST_ATTR_ACTIVE_CONNS", 0),
-            "inactive_connections": _attr(attrs, "IPVS_DEST_ATTR_INACT_CONNS", 0),
-        })
+def read_real_servers(conn, service, cache=None):
+    """The real servers of one service (sorted by address, port); [] when the service is gone."""
+    family = socket.AF_INET6 if service.get("family") == "ipv6" else socket.AF_INET
+    cache = {} if cache is None else cache
+    dests = conn.dump(IPVS_CMD_GET_DEST, nla(ATTR_SERVICE, service_key_attrs(service)),
+                      lambda data, start, end: decode_dest(data, start, end, family, cache),
+                      "reading the real servers of IPVS service %s" % describe_service(service))
     return sorted(dests, key=lambda d: (d["address"], d["port"]))
 
 
-def read_services(ipvs):
-    """Every virtual service with its real servers (fwmark services with address None)."""
-    services = []
-    for msg in ipvs.service("dump"):
-        attrs = msg.get_attr("IPVS_CMD_ATTR_SERVICE")
-        family = _attr(attrs, "IPVS_SVC_ATTR_AF")
-        fwmark = _attr(attrs, "IPVS_SVC_ATTR_FWMARK", 0)
-        protocol = _attr(attrs, "IPVS_SVC_ATTR_PROTOCOL", 0)
-        service = {
-            "address": None,
-            "port": _attr(attrs, "IPVS_SVC_ATTR_PORT", 0),
-            "protocol": PROTOCOL_NAMES.get(protocol, protocol),
-            "scheduler": _attr(attrs, "IPVS_SVC_ATTR_SCHED_NAME"),
-            "family": "ipv6" if family == socket.AF_INET6 else "ipv4",
-            "fwmark": fwmark or None,
-        }
-        if fwmark:
-            spec = pyroute2.IPVSService(af=family, fwmark=fwmark)
-        else:
-            service["address"] = str(netaddr.IPAddress(_attr(attrs, "IPVS_SVC_ATTR_ADDR")))
-            spec = pyroute2.IPVSService(af=family, addr=service["address"], port=service["port"], protocol=protocol)
-        service["real_servers"] = _read_dests(ipvs, spec)
-        services.append(service)
-    return sorted(services, key=lambda s: (s["address"] or "", s["port"], str(s["protocol"])))
+def read_services(conn, real_servers_of=None):
+    """Every virtual service (fwmark services with address None), sorted.
+
+    ``real_servers_of(service)`` says whose real servers to read (one dump each; default: all);
+    the others have ``real_servers`` None (not read).
+    """
+    cache = {}
+    services = conn.dump(IPVS_CMD_GET_SERVICE, b"", lambda data, start, end: decode_service(data, start, end, cache),
+                         "reading IPVS services")
+    for service in services:
+        wanted = real_servers_of is None or real_servers_of(service)
+        service["real_servers"] = read_real_servers(conn, service, cache) if wanted else None
+    return sorted(services, key=_sort_key)
 
 
-def _message(ipvs, cmd, service, dest=None):
-    msg = ipvsmsg()
-    msg["cmd"] = cmd
-    msg["version"] = GENL_VERSION
-    if dest is None:
-        msg["attrs"] = [("IPVS_CMD_ATTR_SERVICE", service.dump_nla())]
-    else:
-        msg["attrs"] = [("IPVS_CMD_ATTR_SERVICE", service.dump_key()), ("IPVS_CMD_ATTR_DEST", dest.dump_nla())]
-    msg["header"]["type"] = ipvs.asyncore.prid
-    msg["header"]["flags"] = NLM_F_REQUEST | NLM_F_ACK
-    return msg
+# --------------------------------------------------------------------------- applier
+
+def _describe_dest(dest):
+    address = dest["address"]
+    return "%s:%s" % ("[%s]" % address if ":" in address else address, dest["port"])
 
 
-def apply_ipvs(ipvs, changes):
-    """Execute a change set from reconcile.plan_ipvs as one batch, in a safe order."""
+def _operations(changes):
+    """[(cmd, attrs, describe)] for a change set from reconcile.plan_ipvs, in a safe order:
+    stale services, new services with their real servers, schedulers, then real servers
+    (removals before additions, so a re-added real server never collides)."""
     operations = []
     for service in changes["remove_services"]:
-        operations.append(("removing IPVS service %s" % describe_service(service),
-                           _message(ipvs, IPVS_CMD_DEL_SERVICE, service_spec(service))))
+        operations.append((IPVS_CMD_DEL_SERVICE, nla(ATTR_SERVICE, service_key_attrs(service)),
+                           lambda s=service: "removing IPVS service %s" % describe_service(s)))
     for service in changes["add_services"]:
-        spec = service_spec(service)
-        operations.append(("adding IPVS service %s (scheduler %s)" % (describe_service(service), service["scheduler"]),
-                           _message(ipvs, IPVS_CMD_NEW_SERVICE, spec)))
+        full = nla(ATTR_SERVICE, service_attrs(service))
+        operations.append((IPVS_CMD_NEW_SERVICE, full, lambda s=service: "adding IPVS service %s (scheduler %s)" % (
+            describe_service(s), s["scheduler"])))
+        key = nla(ATTR_SERVICE, service_key_attrs(service))
         for dest in service["real_servers"]:
-            operations.append(("adding real server %s:%s to IPVS service %s" % (dest["address"], dest["port"], describe_service(service)),
-                               _message(ipvs, IPVS_CMD_NEW_DEST, spec, dest_spec(dest))))
+            operations.append((IPVS_CMD_NEW_DEST, key + nla(ATTR_DEST, dest_attrs(dest)),
+                               lambda s=service, d=dest: "adding real server %s to IPVS service %s" % (
+                                   _describe_dest(d), describe_service(s))))
     for service in changes["edit_services"]:
-        operations.append(("setting scheduler %s on IPVS service %s" % (service["scheduler"], describe_service(service)),
-                           _message(ipvs, IPVS_CMD_SET_SERVICE, service_spec(service))))
+        operations.append((IPVS_CMD_SET_SERVICE, nla(ATTR_SERVICE, service_attrs(service)),
+                           lambda s=service: "setting scheduler %s on IPVS service %s" % (s["scheduler"], describe_service(s))))
     for kind, cmd, verb in (("remove_dests", IPVS_CMD_DEL_DEST, "removing"), ("add_dests", IPVS_CMD_NEW_DEST, "adding"),
                             ("edit_dests", IPVS_CMD_SET_DEST, "updating")):
         for item in changes[kind]:
-            service, dest = item["service"], item["dest"]
-            operations.append(("%s real server %s:%s of IPVS service %s" % (verb, dest["address"], dest["port"], describe_service(service)),
-                               _message(ipvs, cmd, service_spec(service), dest_spec(dest))))
-    send_batch(ipvs, operations)
+            attrs = nla(ATTR_SERVICE, service_key_attrs(item["service"])) + nla(ATTR_DEST, dest_attrs(item["dest"], cmd != IPVS_CMD_DEL_DEST))
+            operations.append((cmd, attrs, lambda v=verb, i=item: "%s real server %s of IPVS service %s" % (
+                v, _describe_dest(i["dest"]), describe_service(i["service"]))))
+    return operations
+
+
+def apply_ipvs(conn, changes):
+    """Execute a change set from reconcile.plan_ipvs as one batch; VipError naming every failed change."""
+    conn.batch(_operations(changes))
+
+
+def after_changes(current, changes):
+    """The services as they are once ``changes`` (a plan_ipvs change set) are made.
+
+    Used for check mode's diff and, after ``apply_ipvs`` returned (every change acknowledged,
+    any failure raised), as the module's result instead of reading the table again: the kernel
+    keeps exactly what each acknowledged request said. Kept real servers keep the connection
+    counters read before; new ones count 0. Services whose real servers were not read keep
+    ``real_servers`` None.
+    """
+    def key(service):
+        if service["address"] is None:  # fwmark services: one per family and mark
+            return (None, service["family"], service["fwmark"])
+        return (service["address"], service["port"], service["protocol"])
+
+    state = dict((key(s), dict(s, real_servers=None if s.get("real_servers") is None else list(s["real_servers"])))
+                 for s in current)
+    for service in changes["remove_services"]:
+        state.pop(key(service), None)
+    for service in changes["add_services"]:
+        state[key(service)] = dict(service, family="ipv6" if ":" in service["address"] else "ipv4", fwmark=None,
+                                   real_servers=sorted((_new_dest(d) for d in service["real_servers"]),
+                                                       key=lambda d: (d["address"], d["port"])))
+    for service in changes["edit_services"]:
+        state[key(service)]["scheduler"] = service["scheduler"]
+    for kind in ("remove_dests", "edit_dests", "add_dests"):
+        for item in changes[kind]:
+            target = state[key(item["service"])]
+            dest = item["dest"]
+            kept, old = [], None
+            for have in target["real_servers"] or []:
+                if (have["address"], have["port"]) == (dest["address"], dest["port"]):
+                    old = have
+                else:
+                    kept.append(have)
+            if kind != "remove_dests":
+                new = _new_dest(dest)
+                if old is not None:
+                    new.update(active_connections=old.get("active_connections", 0),
+                               inactive_connections=old.get("inactive_connections", 0))
+                kept.append(new)
+            target["real_servers"] = sorted(kept, key=lambda d: (d["address"], d["port"]))
+    return sorted(state.values(), key=_sort_key)
+
+
+def _new_dest(dest):
+    return {"address": dest["address"], "port": dest["port"], "weight": dest.get("weight", 1),
+            "forward_method": dest.get("forward_method") or DEFAULT_FORWARD, "active_connections": 0,
+            "inactive_connections": 0}

@@ -15,7 +15,12 @@ description:
   - Restores a missing virtual service (kube-proxy in IPVS mode deletes services it did not create), fixes its
     scheduler and real servers (added, removed, weight and forwarding method), and with O(prune) removes
     stale services on O(owned_addresses).
-  - Services on other addresses and fwmark services are never touched; they are listed in RV(foreign).
+  - Services on other addresses and fwmark services are never touched; they are listed in RV(foreign). Their
+    real servers are not read either (one real-server dump per service is most of the reading cost on hosts
+    where kube-proxy runs in IPVS mode).
+  - Changes are sent as batches of generic-netlink requests, each acknowledged by the kernel; a refused change
+    fails the task with the operation, the service or real server and the kernel's errno, and the other
+    changes of the batch are made.
   - Fails with a clear message when the kernel has no IPVS.
 version_added: 0.1.0
 author: baremetal.vip contributors (@baremetal-vip)
@@ -109,7 +114,7 @@ added:
   type: list
   elements: dict
 removed:
-  description: Services removed.
+  description: Services removed, with their real servers as they were.
   returned: always
   type: list
   elements: dict
@@ -125,10 +130,18 @@ foreign:
   elements: str
   sample: ["TCP 203.0.113.5:80"]
 services:
-  description: All virtual services after the change (before it, in check mode).
+  description:
+    - All virtual services after the change (before it, in check mode). After a change, this is the state read
+      before with the acknowledged changes made; the table is not read again.
+    - C(real_servers) is null for services whose real servers were not read (those in RV(foreign)).
   returned: always
   type: list
   elements: dict
+  sample: [{"address": "192.0.2.10", "port": 6443, "protocol": "tcp", "scheduler": "rr", "family": "ipv4", "fwmark": null,
+            "real_servers": [{"address": "192.0.2.11", "port": 6443, "weight": 1, "forward_method": "masquerade",
+                              "active_connections": 0, "inactive_connections": 0}]},
+           {"address": "203.0.113.5", "port": 80, "protocol": "tcp", "scheduler": "rr", "family": "ipv4", "fwmark": null,
+            "real_servers": null}]
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -4,9 +4,15 @@ Not collected on the host (the name does not match test_*.py): test_ipvs_modules
 and runs this file there with pytest, then asserts on the guest's junit report. Each check runs
 in a namespace of the guest's kernel; IPVS state is set up and witnessed with ipvsadm.
 """
+import json
 import os
+import subprocess
 
 import pytest
+
+from nsutil import PYTHON, TOP  # pylint: disable=import-error
+
+COLLECTIONS = os.path.join(TOP, ".collections")  # tests/conftest.py links the checkout there
 
 if os.environ.get("VIP_UML_GUEST") != "1":  # pragma: no cover - only ever run by test_ipvs_modules_uml.py
     pytest.fail("guest_ipvs.py runs inside the UML guest only (see test_ipvs_modules_uml.py)", pytrace=False)
@@ -102,11 +108,117 @@ def test_vip_facts_lists_ipvs_services(netns):
                              ("203.0.113.5", 80, "tcp", "rr", None), (None, 0, 0, "rr", 7)}
     reals = {(d["address"], d["port"], d["weight"], d["forward_method"]) for d in services[("192.0.2.10", 6443, "tcp", "wlc", None)]}
     assert reals == {("192.0.2.11", 6443, 5, "masquerade"), ("192.0.2.13", 6443, 1, "masquerade")}
+    assert services[("203.0.113.5", 80, "tcp", "rr", None)] == [{"address": "203.0.113.6", "port": 80, "weight": 1, "forward_method": "route",
+                                                                "active_connections": 0, "inactive_connections": 0}]
+
+    # gather_facts (also used by vip_check) can read the real servers of some addresses only
+    code = ("import json; from ansible_collections.baremetal.vip.plugins.module_utils import hosttasks; "
+            "print(json.dumps(hosttasks.gather_facts({'table': 198, 'protocol': 248, 'gather': ['ipvs'], "
+            "'ipvs_real_servers_of': ['192.0.2.0/28']})['ipvs_services']))")
+    read = {(s["address"], s["port"], s["fwmark"]): s["real_servers"]
+            for s in json.loads(netns.exec("env", "PYTHONPATH=" + COLLECTIONS, PYTHON, "-c", code))}
+    assert read == {("192.0.2.10", 6443, None): services[("192.0.2.10", 6443, "tcp", "wlc", None)],
+                    ("192.0.2.20", 443, None): None, ("203.0.113.5", 80, None): None, (None, 0, 7): None}
 
 
-def test_ipvs_service_refuses_service_outside_owned(netns):
+def test_ipvs_service_refusals_name_what_failed(netns):
     setup_ipvs(netns)
     before = ipvsadm_state(netns)
     result = netns.ansible("ipvs_service", {"services": [{"address": "203.0.113.5", "port": 80}], "owned_addresses": ["192.0.2.0/27"]})
     assert result["failed"] is True and "203.0.113.5 is outside owned_addresses" in result["msg"], result
     assert ipvsadm_state(netns) == before
+
+    # the kernel refuses an IPv6 real server behind an IPv4 service unless it is tunnelled: the
+    # error names the operation, the service and the errno; the rest of the batch is done
+    mixed = {"services": [{"address": "192.0.2.30", "port": 80,
+                           "real_servers": [{"address": "192.0.2.31", "forward_method": "masquerade"},
+                                            {"address": "2001:db8::31", "forward_method": "masquerade"},
+                                            {"address": "2001:db8::32", "forward_method": "tunnel"}]}],
+             "owned_addresses": ["192.0.2.30"]}
+    result = netns.ansible("ipvs_service", mixed)
+    assert result["failed"] is True, result
+    assert result["msg"] == ("adding real server [2001:db8::31]:80 to IPVS service TCP 192.0.2.30:80 failed: "
+                             "Invalid argument (errno 22)"), result["msg"]
+    assert ipvsadm_state(netns) == dict(before, **{"TCP 192.0.2.30:80 rr": {"192.0.2.31:80 Masq 1", "[2001:db8::32]:80 Tunnel 1"}})
+
+
+# --------------------------------------------------------------------------- a big table
+
+OWNED = ["192.0.2.0/24", "2001:db8::/64"]
+# kube-proxy's (IPVS mode) services: not on owned addresses, so never touched nor read
+KUBE_PROXY = [["-A", "-t", "203.0.113.20:443", "-s", "rr"],
+              ["-a", "-t", "203.0.113.20:443", "-r", "203.0.113.21:8443", "-m", "-w", "3"],
+              ["-a", "-t", "203.0.113.20:443", "-r", "203.0.113.22:8443", "-m", "-w", "0"],
+              ["-A", "-u", "203.0.113.20:53", "-s", "rr"],
+              ["-a", "-u", "203.0.113.20:53", "-r", "203.0.113.23:53", "-m"],
+              ["-A", "-t", "[2001:db8:1::20]:80", "-s", "rr"],
+              ["-a", "-t", "[2001:db8:1::20]:80", "-r", "[2001:db8:1::21]:8080", "-m"],
+              ["-A", "-f", "9", "-s", "rr"]]
+FORWARD = {"masquerade": "Masq", "route": "Route", "tunnel": "Tunnel", "local": "Local"}
+
+
+def big_service(index):
+    """(address, port, real servers) of service ``index``: IPv4 and IPv6 VIPs, 3 real servers each."""
+    if index % 4 == 3:
+        return "2001:db8::%x" % (0x100 + index % 40), 20000 + index // 40, ["2001:db8:2::%d" % i for i in (1, 2, 3)]
+    return "192.0.2.%d" % (10 + index % 100), 10000 + index // 100, ["198.51.100.%d" % i for i in (1, 2, 3)]
+
+
+def bracket(address):
+    return "[%s]" % address if ":" in address else address
+
+
+def state_of(services):
+    """ipvsadm_state's shape for a module's ``services`` (real servers not read: None)."""
+    return {"%s %s:%s %s" % (s["protocol"].upper(), bracket(s["address"]), s["port"], s["scheduler"]):
+            None if s["real_servers"] is None else
+            {"%s:%s %s %s" % (bracket(d["address"]), d["port"], FORWARD[d["forward_method"]], d["weight"]) for d in s["real_servers"]}
+            for s in services if s["address"] is not None}
+
+
+def test_ipvs_service_big_table_leaves_kube_proxy_alone(netns):
+    """600 owned services (a quarter IPv6): a third stale, one real server of three stale in the
+    rest, some weights changed, some real servers and services new; kube-proxy's services
+    untouched. More changes than one write carries."""
+    count = 600
+    lines, desired, expected = [], [], {}
+    for index in range(count):
+        address, port, reals = big_service(index)
+        lines.append("-A -t %s:%d -s rr" % (bracket(address), port))
+        lines.extend("-a -t %s:%d -r %s:8080 -m -w 1" % (bracket(address), port, bracket(real)) for real in reals)
+        if index % 3 == 2:
+            continue
+        keep = [{"address": reals[0], "port": 8080, "weight": 2 if index % 5 == 0 else 1}, {"address": reals[1], "port": 8080}]
+        if index % 7 == 0:
+            keep.append({"address": "2001:db8:2::4" if ":" in address else "198.51.100.4", "port": 8080, "forward_method": "masquerade"})
+        desired.append({"address": address, "port": port, "real_servers": keep})
+    for index in range(10):  # missing services
+        desired.append({"address": "192.0.2.%d" % (200 + index), "port": 443, "scheduler": "wrr",
+                        "real_servers": [{"address": "198.51.100.9", "forward_method": "masquerade"}]})
+    for service in desired:
+        expected["TCP %s:%s %s" % (bracket(service["address"]), service["port"], service.get("scheduler", "rr"))] = {
+            "%s:%s Masq %s" % (bracket(real["address"]), real.get("port", service["port"]), real.get("weight", 1))
+            for real in service["real_servers"]}
+    proc = subprocess.run(["ip", "netns", "exec", netns.name, "ipvsadm", "-R"], input="\n".join(lines) + "\n",
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    for argv in KUBE_PROXY:
+        netns.exec("ipvsadm", *argv)
+    kube_proxy = {key: value for key, value in ipvsadm_state(netns).items() if "203.0.113." in key or "2001:db8:1::" in key
+                  or key.startswith("FWM")}
+    assert len(kube_proxy) == 4 and len(ipvsadm_state(netns)) == count + 4
+
+    result = netns.ansible("ipvs_service", {"services": desired, "owned_addresses": OWNED, "prune": True})
+    assert result["_rc"] == 0 and result["changed"] is True, result.get("msg")
+    assert len(result["removed"]) == count // 3 and len(result["added"]) == 10
+    assert sorted(result["foreign"]) == ["FWM 9", "TCP 203.0.113.20:443", "TCP [2001:db8:1::20]:80", "UDP 203.0.113.20:53"]
+    witness = ipvsadm_state(netns)
+    assert witness == dict(expected, **kube_proxy)
+    # the result (derived from the acknowledged changes, not read again) is what ipvsadm lists;
+    # kube-proxy's real servers were never read
+    derived = state_of(result["services"])
+    assert derived == dict(expected, **{key: None for key in kube_proxy if not key.startswith("FWM")})
+
+    result = netns.ansible("ipvs_service", {"services": desired, "owned_addresses": OWNED, "prune": True})
+    assert result["_rc"] == 0 and result["changed"] is False, result.get("msg")
+    assert ipvsadm_state(netns) == witness
