@@ -4,11 +4,14 @@
 """playbooks/verify.yml and playbooks/remediate.yml with vip_kubeconfig: the lab plus the Kubernetes
 API test double (tests/k8s_double, NOT a Kubernetes API server) on 127.0.0.1, read on the controller.
 
-The double holds the control-plane lease plndr-cp-lock with cp2 as holder and one LoadBalancer
-Service (default/web, 198.51.100.1); the lab has the VIP on cp1 (kube-vip's stand-in), a kube-vip
-route for the live Service and two stale ones for Services the API no longer has. Witnesses:
-iproute2 inside the nodes, the static pod files in the nodes' private /etc/kubernetes.
-One lab (cp1, cp2, w1) and one double for the module; `pytest -s` prints the timings.
+The double holds the control-plane lease plndr-cp-lock with cp2 as holder, two LoadBalancer
+Services (default/web, 198.51.100.1; default/api, 198.51.100.5, externalTrafficPolicy Local) with
+their per-service leases (the lab's plan has svc_election: kubevip-web held by w1, kubevip-api by
+w2) and the services DaemonSet's pods on w1 and w2; the lab has the VIP on cp1 (kube-vip's
+stand-in), each Service VIP on its lease holder, a kube-vip route for the live Service and two
+stale ones for Services the API no longer has. Witnesses: iproute2 inside the nodes, the static
+pod files in the nodes' private /etc/kubernetes.
+One lab (cp1, cp2, w1, w2) and one double for the module; `pytest -s` prints the timings.
 """
 
 from __future__ import annotations
@@ -32,11 +35,12 @@ import fake_kube_vip  # noqa: E402  pylint: disable=wrong-import-position
 import lab  # noqa: E402  pylint: disable=wrong-import-position
 from k8s_double.server import KubeDouble  # noqa: E402  pylint: disable=wrong-import-position
 from test_day2 import holders, kube_vip_routes  # noqa: E402  pylint: disable=wrong-import-position
-from test_lab import _witness, ansible  # noqa: E402  pylint: disable=wrong-import-position
+from test_lab import _addresses, _witness, ansible  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
 
 LIVE = "198.51.100.1"
+API = "198.51.100.5"
 TIMINGS = {}
 
 
@@ -49,7 +53,34 @@ def seed():
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
          "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "protocol": "TCP"}]},
          "status": {"loadBalancer": {"ingress": [{"ip": LIVE}]}}},
-    ]
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "api", "namespace": "default"},
+         "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local", "ports": [{"port": 443, "protocol": "TCP"}]},
+         "status": {"loadBalancer": {"ingress": [{"ip": API}]}}},
+    ] + service_leases({"web": "w1", "api": "w2"}, now) + services_daemonset(["w1", "w2"])
+
+
+def service_leases(holders, now):
+    """kube-vip's per-service leases (svc_election): kubevip-<service> in the Service's namespace."""
+    return [{"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+             "metadata": {"name": "kubevip-%s" % name, "namespace": "default"},
+             "spec": {"holderIdentity": holder, "leaseDurationSeconds": 3600, "renewTime": now, "acquireTime": now}}
+            for name, holder in holders.items()]
+
+
+def services_daemonset(nodes):
+    """kube-system/kube-vip-ds (the services instance) with one running pod on each of ``nodes``."""
+    labels = {"app.kubernetes.io/name": "kube-vip-ds"}
+    objects = [{"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "kube-vip-ds", "namespace": "kube-system"},
+                "spec": {"selector": {"matchLabels": labels},
+                         "template": {"metadata": {"labels": labels},
+                                      "spec": {"containers": [{"name": "kube-vip", "image": "ghcr.io/kube-vip/kube-vip:v1.0.3"}]}}}}]
+    for node in nodes:
+        objects.append({"apiVersion": "v1", "kind": "Pod",
+                        "metadata": {"name": "kube-vip-ds-%s" % node, "namespace": "kube-system", "labels": labels,
+                                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "kube-vip-ds"}]},
+                        "spec": {"nodeName": node},
+                        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}})
+    return objects
 
 
 @pytest.fixture(scope="module")
@@ -57,16 +88,17 @@ def cluster_lab(tmp_path_factory):
     base = tmp_path_factory.mktemp("day2-cluster")
     the_lab = lab.Lab(str(base / "state"))
     started = time.monotonic()
-    the_lab.up(["cp1", "cp2", "w1"])
+    the_lab.up(["cp1", "cp2", "w1", "w2"])
     fake = fake_kube_vip.FakeKubeVip(the_lab.state_dir)
-    fake.apply(leader="cp1")
-    cp1 = the_lab.node("cp1")
+    fake.apply(leader="cp1")  # and web's VIP on w1
+    cp1, w2 = the_lab.node("cp1"), the_lab.node("w2")
+    fake.addr(w2, API + "/32", w2["interface"])  # api's VIP on its lease holder
     fake.inject("stale-routes", "cp1")  # 198.51.100.3 and .4: Services the API does not have
     fake.route(cp1, LIVE + "/32", cp1["interface"])  # the live Service's route
     double = KubeDouble(seed=seed()).start()
     double.kubeconfig = double.write_kubeconfig(str(base / "double.kubeconfig"))
     TIMINGS["lab up + double"] = time.monotonic() - started
-    yield the_lab, double
+    yield the_lab, double, fake
     double.stop()
     the_lab.down()
     print("\nday-2 cluster timings (s): %s" % json.dumps({k: round(v, 1) for k, v in TIMINGS.items()}))
@@ -89,7 +121,7 @@ def kube_vip_env(the_lab, node):
 
 
 def test_verify_reports_the_lease_holder_and_only_dead_services_routes(cluster_lab, tmp_path):
-    the_lab, double = cluster_lab
+    the_lab, double, dummy = cluster_lab
     report = tmp_path / "report.json"
     rc, dummy = playbook(the_lab, double, "verify.yml (mismatch)", "verify.yml", "-e", "vip_verify_report=%s" % report)
     assert rc != 0
@@ -100,11 +132,11 @@ def test_verify_reports_the_lease_holder_and_only_dead_services_routes(cluster_l
     assert "control-plane VIP 192.0.2.10 is on cp1, but lease kube-system/plndr-cp-lock is held by cp2" in problems
     assert "cp1: stale route 198.51.100.3/32" in problems and "cp1: stale route 198.51.100.4/32" in problems
     assert LIVE not in problems
-    assert data["live_service_ips"] == [LIVE]
+    assert data["live_service_ips"] == [API, LIVE]
 
 
 def test_remediate_follows_the_lease_and_keeps_the_live_services_route(cluster_lab, tmp_path):
-    the_lab, double = cluster_lab
+    the_lab, double, dummy = cluster_lab
     cp1 = the_lab.node("cp1")["netns"]
     rc, out = playbook(the_lab, double, "remediate.yml --check", "remediate.yml", "--check", "--diff")
     assert rc == 0, json.dumps(out)[-3000:]
@@ -123,16 +155,17 @@ def test_remediate_follows_the_lease_and_keeps_the_live_services_route(cluster_l
 
 
 def test_partition_tolerant_profile_is_placed_serially_once(cluster_lab):
-    the_lab, double = cluster_lab
+    the_lab, double, dummy = cluster_lab
     rc, out = playbook(the_lab, double, "remediate.yml le=default", "remediate.yml",
                        "-e", "vip_remediate_leader_election=default")
     assert rc == 0, json.dumps(out)[-3000:]
     assert kube_vip_env(the_lab, "cp1") == kube_vip_env(the_lab, "cp2") == ("15", "10", "2")
-    assert not os.path.exists(os.path.join(the_lab.node("w1")["dir"], "root", "etc/kubernetes/manifests/kube-vip.yaml"))
+    for worker in ("w1", "w2"):
+        assert not os.path.exists(os.path.join(the_lab.node(worker)["dir"], "root", "etc/kubernetes/manifests/kube-vip.yaml"))
     rc, out = playbook(the_lab, double, "remediate.yml le=pt --check --diff", "remediate.yml", "--check", "--diff",
                        "-e", "vip_remediate_leader_election=partition_tolerant")
     assert rc == 0, json.dumps(out)[-3000:]
-    assert {h: s["changed"] for h, s in out["stats"].items()} == {"cp1": 1, "cp2": 1, "w1": 0}
+    assert {h: s["changed"] for h, s in out["stats"].items()} == {"cp1": 1, "cp2": 1, "w1": 0, "w2": 0}
     assert kube_vip_env(the_lab, "cp1") == ("15", "10", "2")
     rc, out = playbook(the_lab, double, "remediate.yml le=pt", "remediate.yml",
                        "-e", "vip_remediate_leader_election=partition_tolerant")
@@ -144,4 +177,48 @@ def test_partition_tolerant_profile_is_placed_serially_once(cluster_lab):
     rc, out = playbook(the_lab, double, "remediate.yml le=pt again", "remediate.yml",
                        "-e", "vip_remediate_leader_election=partition_tolerant")
     assert rc == 0, json.dumps(out)[-3000:]
-    assert {h: s["changed"] for h, s in out["stats"].items()} == {"cp1": 0, "cp2": 0, "w1": 0}
+    assert {h: s["changed"] for h, s in out["stats"].items()} == {"cp1": 0, "cp2": 0, "w1": 0, "w2": 0}
+
+
+def service_vip_holders(the_lab, address):
+    return [n["name"] for n in the_lab.nodes if address + "/32" in _addresses(n["netns"])]
+
+
+def test_verify_reports_each_service_vip_with_its_lease(cluster_lab, tmp_path):
+    the_lab, double, dummy = cluster_lab
+    report = tmp_path / "report.json"
+    playbook(the_lab, double, "verify.yml (service VIPs)", "verify.yml", "-e", "vip_verify_report=%s" % report)
+    data = json.loads(report.read_text())
+    assert [(v["service"], v["address"], v["holders"], v["lease"], v["lease_holder"], v["election"], v["problems"])
+            for v in data["service_vips"]] == [
+        ("default/api", API, ["w2"], "default/kubevip-api", "w2", "per_service", []),
+        ("default/web", LIVE, ["w1"], "default/kubevip-web", "w1", "per_service", [])]
+
+
+def test_service_vip_on_two_nodes_and_on_a_non_holder_then_remediate(cluster_lab, tmp_path):
+    the_lab, double, fake = cluster_lab
+    w1, w2 = the_lab.node("w1"), the_lab.node("w2")
+    fake.addr(w1, API + "/32", w1["interface"])  # api (lease: w2) also on w1: two nodes
+    fake.addr(w1, LIVE + "/32", w1["interface"], remove=True)  # web (lease: w1) on w2 only: a non-holder
+    fake.addr(w2, LIVE + "/32", w2["interface"])
+    assert service_vip_holders(the_lab, API) == ["w1", "w2"] and service_vip_holders(the_lab, LIVE) == ["w2"]
+    report = tmp_path / "before.json"
+    rc, dummy = playbook(the_lab, double, "verify.yml (service VIPs broken)", "verify.yml", "-e", "vip_verify_report=%s" % report)
+    assert rc != 0
+    problems = json.loads(report.read_text())["problems"]
+    assert "Service VIP %s (default/api) is on 2 nodes: w1, w2 (exactly one wanted)" % API in problems
+    assert "Service VIP %s (default/web) is on w2, but lease default/kubevip-web is held by w1" % LIVE in problems
+    rc, out = playbook(the_lab, double, "remediate.yml --check (service VIPs)", "remediate.yml", "--check", "--diff")
+    assert rc == 0, json.dumps(out)[-3000:]
+    assert service_vip_holders(the_lab, API) == ["w1", "w2"] and service_vip_holders(the_lab, LIVE) == ["w2"]
+    rc, out = playbook(the_lab, double, "remediate.yml (service VIPs)", "remediate.yml")
+    assert rc == 0, json.dumps(out)[-3000:]
+    assert service_vip_holders(the_lab, API) == ["w2"]  # left on its lease holder only
+    assert service_vip_holders(the_lab, LIVE) == []  # taken from the non-holder; kube-vip on w1 binds it again
+    assert any(a.startswith(w1["ipv4"].split("/")[0] + "/") for a in _addresses(w1["netns"]))  # the node's own stays
+    rc, dummy = playbook(the_lab, double, "verify.yml (web on no node)", "verify.yml", "-e", "vip_verify_report=%s" % report)
+    assert rc != 0
+    assert json.loads(report.read_text())["problems"] == ["Service VIP %s (default/web) is on no node" % LIVE]
+    fake.addr(w1, LIVE + "/32", w1["interface"])  # what kube-vip on the lease holder does
+    rc, dummy = playbook(the_lab, double, "verify.yml (service VIPs fixed)", "verify.yml", "-e", "vip_verify_report=%s" % report)
+    assert rc == 0, json.loads(report.read_text())["problems"]
