@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -28,11 +29,12 @@ import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
-for _path in (os.path.join(TESTS, "lab"), TESTS):
+for _path in (HERE, os.path.join(TESTS, "lab"), TESTS):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
 import fake_kube_vip  # noqa: E402  pylint: disable=wrong-import-position
+import fake_kubeadm  # noqa: E402  pylint: disable=wrong-import-position
 import lab  # noqa: E402  pylint: disable=wrong-import-position
 from k8s_double.server import KubeDouble  # noqa: E402  pylint: disable=wrong-import-position
 from test_lab import ansible  # noqa: E402  pylint: disable=wrong-import-position
@@ -87,9 +89,9 @@ def node_file(the_lab, node, path):
     return os.path.join(the_lab.node(node)["dir"], "root", path.lstrip("/"))
 
 
-def pod_kubeconfig(the_lab, node):
+def pod_kubeconfig(the_lab, node, manifest="/etc/kubernetes/manifests/kube-vip.yaml"):
     """The host path kube-vip's static pod mounts as its kubeconfig."""
-    with open(node_file(the_lab, node, "/etc/kubernetes/manifests/kube-vip.yaml")) as handle:
+    with open(node_file(the_lab, node, manifest)) as handle:
         pod = yaml.safe_load(handle)
     return [v["hostPath"]["path"] for v in pod["spec"]["volumes"] if v["name"] == "kubeconfig"][0]
 
@@ -305,6 +307,137 @@ def test_k3s_manifests_go_to_the_auto_deploy_directory_and_server_args(bootstrap
     for name in ("kube-vip-services", "kube-vip-cloud-provider"):
         assert os.path.exists(node_file(bootstrap_lab, "cp2", "/var/lib/rancher/k3s/server/manifests/baremetal-vip-%s.yaml" % name))
     assert not os.path.exists(node_file(bootstrap_lab, "w1", "/var/lib/rancher/k3s/server/manifests"))
+
+
+def tree_state(root):
+    """{relative path: (size, mtime_ns)} of every file under root (to show a run wrote nothing there)."""
+    out = {}
+    for base, dummy, files in os.walk(root):
+        for name in files:
+            info = os.stat(os.path.join(base, name))
+            out[os.path.relpath(os.path.join(base, name), root)] = (info.st_size, info.st_mtime_ns)
+    return out
+
+
+def read_yaml(path):
+    with open(path) as handle:
+        return yaml.safe_load(handle)
+
+
+def test_rke2_inventory_uses_the_rke2_paths(bootstrap_lab, tmp_path):
+    """examples/rke2's cluster vars on the lab nodes: every file in RKE2's places, nothing of kubeadm's, no API write."""
+    with open(os.path.join(lab.TOP, "examples", "rke2", "inventory.yml")) as handle:
+        rke2_vars = yaml.safe_load(handle)["all"]["vars"]
+    assert rke2_vars["vip_cluster"]["distro"] == "rke2"
+    extra = tmp_path / "rke2.yml"
+    extra.write_text(yaml.safe_dump(rke2_vars))
+    quiet = start_double(tmp_path, "rke2")
+    kubeadm_dirs = {node: tree_state(node_file(bootstrap_lab, node, "/etc/kubernetes")) for node in NODES}
+    try:
+        args = ("-e", "@%s" % extra, "-e", "vip_bootstrap_verify=false", "-e", "vip_kubeconfig=%s" % quiet.kubeconfig)
+        rc, out = bootstrap(bootstrap_lab, "rke2", *args)
+        assert rc == 0, json.dumps(out)[-4000:]
+        assert "rke2: the manifests are in /var/lib/rancher/rke2/server/manifests" in json.dumps(out)
+        for node in ("cp1", "cp2"):
+            assert read_yaml(node_file(bootstrap_lab, node, "/etc/rancher/rke2/config.yaml.d/50-baremetal-vip-tls-san.yaml")) == {
+                "tls-san+": [VIP]}
+            # the static pod in RKE2's kubelet directory, on RKE2's kubeconfig (no super-admin.conf outside kubeadm)
+            assert pod_kubeconfig(bootstrap_lab, node, "/var/lib/rancher/rke2/agent/pod-manifests/kube-vip.yaml") == \
+                "/etc/rancher/rke2/rke2.yaml"
+            with open(node_file(bootstrap_lab, node, "/var/lib/rancher/rke2/server/manifests/baremetal-vip-metallb-pools.yaml")) as handle:
+                docs = [d for d in yaml.safe_load_all(handle) if d]
+            assert [(d["kind"], d["metadata"]["name"]) for d in docs] == [("IPAddressPool", "public"), ("L2Advertisement", "public")]
+            assert docs[0]["spec"]["addresses"] == ["192.0.2.64/27"]
+        for node in NODES:
+            assert read_yaml(node_file(bootstrap_lab, node, "/etc/rancher/rke2/config.yaml.d/50-baremetal-vip-kube-proxy.yaml")) == {
+                "kube-proxy-arg+": ["proxy-mode=ipvs", "ipvs-strict-arp=true"]}
+        assert not os.path.exists(node_file(bootstrap_lab, "w1", "/etc/rancher/rke2/config.yaml.d/50-baremetal-vip-tls-san.yaml"))
+        assert not os.path.exists(node_file(bootstrap_lab, "w1", "/var/lib/rancher/rke2/agent/pod-manifests/kube-vip.yaml"))
+        assert not os.path.exists(node_file(bootstrap_lab, "w1", "/var/lib/rancher/rke2/server/manifests"))
+        # nothing of kubeadm's: /etc/kubernetes untouched on every node, and no write to the API (RKE2 applies its manifests)
+        assert {node: tree_state(node_file(bootstrap_lab, node, "/etc/kubernetes")) for node in NODES} == kubeadm_dirs
+        assert [r for r in quiet.requests if r[0] != "GET"] == []
+        rc, out = bootstrap(bootstrap_lab, "rke2 again", *args)
+        assert rc == 0, json.dumps(out)[-4000:]
+        assert changed(out) == {"cp1": 0, "cp2": 0, "w1": 0, "localhost": 0}
+    finally:
+        quiet.stop()
+
+
+def fake_kubeadm_on_path(the_lab, node, double, work):
+    """tests/playbooks/fake_kubeadm.py as `kubeadm` on the node's PATH (/usr/local/sbin, in its own mount namespace)."""
+    fakebin = os.path.join(work, "fakebin-" + node)
+    os.makedirs(fakebin)
+    settings = os.path.join(work, "fake_kubeadm.json")
+    log = os.path.join(work, "kubeadm-calls.jsonl")
+    with open(settings, "w") as handle:
+        with open(double.kubeconfig) as kubeconfig:
+            json.dump({"log": log, "manifest": "/etc/kubernetes/manifests/kube-vip.yaml",
+                       "admin_conf": "/etc/kubernetes/admin.conf", "kubeconfig_text": kubeconfig.read()}, handle)
+    wrapper = os.path.join(fakebin, "kubeadm")
+    with open(wrapper, "w") as handle:
+        handle.write("#!/bin/sh\nFAKE_KUBEADM_SETTINGS=%s exec %s %s \"$@\"\n"
+                     % (settings, sys.executable, os.path.join(HERE, "fake_kubeadm.py")))
+    os.chmod(wrapper, 0o755)
+    subprocess.run(["nsenter", "--target", str(the_lab.node(node)["pid"]), "--mount", "--", "mount", "--bind", fakebin,
+                    "/usr/local/sbin"], check=True)
+    return log
+
+
+def kubeadm_calls(log):
+    if not os.path.exists(log):
+        return []
+    with open(log) as handle:
+        return [json.loads(line) for line in handle]
+
+
+def test_kubeadm_init_opt_in_after_kube_vip_then_applies_through_its_admin_conf(bootstrap_lab, tmp_path):
+    init_double = start_double(tmp_path, "init")
+    try:
+        # cp1 as before kubeadm init: no admin.conf, no kube-vip manifest (the tests above left both)
+        for name in ("admin.conf", "super-admin.conf", "manifests/kube-vip.yaml"):
+            path = node_file(bootstrap_lab, "cp1", "/etc/kubernetes/" + name)
+            if os.path.exists(path):
+                os.remove(path)
+        log = fake_kubeadm_on_path(bootstrap_lab, "cp1", init_double, str(tmp_path))
+        admin_dest = tmp_path / "controller" / "admin.conf"
+        args = ("-e", "vip_bootstrap_kubeadm_init=true", "-e", "vip_bootstrap_admin_conf=%s" % admin_dest,
+                "-e", "vip_bootstrap_verify=false")
+        rc, out = bootstrap(bootstrap_lab, "kubeadm init --check", *args, "--check")
+        assert rc == 0, json.dumps(out)[-4000:]
+        assert "would run kubeadm init --config /etc/kubernetes/baremetal-vip/kubeadm-init.yaml --upload-certs" in json.dumps(out)
+        assert kubeadm_calls(log) == [] and not admin_dest.exists() and init_double.requests == []
+        assert not os.path.exists(node_file(bootstrap_lab, "cp1", "/etc/kubernetes/admin.conf"))
+
+        rc, out = bootstrap(bootstrap_lab, "kubeadm init", *args)
+        assert rc == 0, json.dumps(out)[-4000:]
+        calls = kubeadm_calls(log)
+        assert [c["argv"] for c in calls] == [["init", "--config", "/etc/kubernetes/baremetal-vip/kubeadm-init.yaml", "--upload-certs"]]
+        # ordering: kube-vip's static pod was in place, on super-admin.conf (kubeadm 1.31), when kubeadm init ran
+        assert calls[0]["manifest"] == {"present": True, "kubeconfig": "/etc/kubernetes/super-admin.conf"}
+        config = calls[0]["config"]
+        assert [d["kind"] for d in config] == ["InitConfiguration", "ClusterConfiguration", "KubeProxyConfiguration"]
+        assert {d["apiVersion"] for d in config[:2]} == {"kubeadm.k8s.io/v1beta4"}
+        assert config[0]["localAPIEndpoint"] == {"advertiseAddress": "192.0.2.11", "bindPort": 6443}
+        assert config[1]["controlPlaneEndpoint"] == "%s:6443" % VIP and VIP in config[1]["apiServer"]["certSANs"]
+        assert config[1]["networking"] == {"podSubnet": "203.0.113.128/25", "serviceSubnet": "203.0.113.64/26"}
+        # admin.conf fetched (private) and used for the apply; then kube-vip back on admin.conf
+        assert stat.S_IMODE(os.stat(admin_dest).st_mode) == 0o600
+        assert init_double.get("apps/v1", "DaemonSet", "kube-vip-ds", "kube-system") is not None
+        config_conf = init_double.get("v1", "ConfigMap", "kube-proxy", "kube-system")["data"]["config.conf"]
+        assert yaml.safe_load(config_conf)["mode"] == "ipvs"
+        assert pod_kubeconfig(bootstrap_lab, "cp1") == "/etc/kubernetes/admin.conf"
+        # no secret of kubeadm's output or of the kubeconfig in Ansible's output
+        text = json.dumps(out)
+        assert fake_kubeadm.TOKEN not in text and fake_kubeadm.CERT_KEY not in text and init_double.token not in text
+
+        revision = init_double.store.revision
+        rc, out = bootstrap(bootstrap_lab, "kubeadm init again", *args)
+        assert rc == 0, json.dumps(out)[-4000:]
+        assert changed(out) == {"cp1": 0, "cp2": 0, "w1": 0, "localhost": 0}
+        assert len(kubeadm_calls(log)) == 1 and init_double.store.revision == revision
+    finally:
+        init_double.stop()
 
 
 def test_kubeadm_fragment_ipv6_vip_and_v1beta3(tmp_path):

@@ -219,3 +219,20 @@ def test_bootstrap_super_admin_on_the_plan_host_only(tmp_path):
         with open(os.path.join(str(out), "hosts", host, "etc/kubernetes/manifests/kube-vip.yaml"), encoding="utf-8") as handle:
             paths[host] = yaml.safe_load(handle)["spec"]["volumes"][0]["hostPath"]["path"]
     assert paths == {"cp1": "/etc/kubernetes/super-admin.conf", "cp2": "/etc/kubernetes/admin.conf"}
+
+
+def test_rke2_example_renders_into_the_rke2_paths(tmp_path):
+    """examples/rke2: kube-vip in RKE2's pod-manifests on its kubeconfig, manifests in its auto-deploy directory,
+    kube-proxy arguments in config.yaml.d, and nothing in kubeadm's places."""
+    out = str(tmp_path / "out")
+    run_render(unreachable_inventory("rke2", str(tmp_path / "inventory.yml")), out)
+    files = set(tree(os.path.join(out, "hosts")))
+    for host in ("cp1", "cp2", "cp3"):
+        with open(os.path.join(out, "hosts", host, "var/lib/rancher/rke2/agent/pod-manifests/kube-vip.yaml"), encoding="utf-8") as handle:
+            pod = [d for d in yaml.safe_load_all(handle) if d][0]
+        assert [v["hostPath"]["path"] for v in pod["spec"]["volumes"] if v["name"] == "kubeconfig"] == ["/etc/rancher/rke2/rke2.yaml"]
+        assert "%s/var/lib/rancher/rke2/server/manifests/baremetal-vip-metallb-pools.yaml" % host in files
+    for host in ("cp1", "worker1"):
+        assert "%s/etc/rancher/rke2/config.yaml.d/50-baremetal-vip-kube-proxy.yaml" % host in files
+    assert not [f for f in files if "/etc/kubernetes/" in f or "/k3s/" in f]
+    assert not [f for f in files if f.startswith("worker") and "/var/lib/rancher/" in f]
