@@ -39,7 +39,6 @@ from ansible_collections.baremetal.vip.plugins.module_utils.deps import pyroute2
 try:
     from pyroute2.netlink import (NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR,
                                   NLM_F_EXCL, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, nlmsg, nlmsgerr)
-    from pyroute2.netlink.nlsocket import NetlinkRequest
     from pyroute2.netlink.rtnl import RTM_DELADDR, RTM_DELROUTE, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWROUTE
     from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
     from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
@@ -401,8 +400,8 @@ def send_requests(ipr, requests, describe):
     """Send [(type, flags, payload)] on a pyroute2 socket, REQUESTS_PER_WRITE (or fewer) per write.
 
     ``describe(i)`` says what request ``i`` does, for the error message. VipError naming every
-    request the kernel refused; the others are done. Works on any pyroute2 netlink socket
-    (IPRoute, IPVS, ...): the payloads carry their own family's header.
+    request the kernel refused; the others are done. Works on any pyroute2 netlink socket:
+    the payloads carry their own family's header.
     """
     if not requests:
         return
@@ -500,50 +499,6 @@ def apply_addresses(ipr, changes, links):
     requests = [address_request(addr, link_index(links, addr["interface"], describe_address(addr, create)), create)
                 for addr, create in addrs]
     send_requests(ipr, requests, lambda i: describe_address(*addrs[i]))
-
-
-# Messages per write of send_batch (pyroute2 message objects, each acknowledged): 256 answers
-# fit in any receive buffer with room to spare.
-BATCH_CHUNK = 256
-
-
-async def _send_batch(core, messages):
-    errors = []
-    for start in range(0, len(messages), BATCH_CHUNK):
-        requests, data = [], []
-        for msg in messages[start:start + BATCH_CHUNK]:
-            request = NetlinkRequest(core, msg)
-            await request.prepare()
-            data.append(request.msg.data)
-            requests.append(request)
-        core.send(b"".join(data))
-        for request in requests:
-            try:
-                async for _msg in request.response():
-                    pass
-                errors.append(None)
-            except pyroute2.NetlinkError as exc:
-                errors.append(exc)
-    return errors
-
-
-def send_batch(ipr, operations):
-    """Send [(doing, pyroute2 message)] on a pyroute2 socket (IPVS), BATCH_CHUNK messages per write.
-
-    VipError naming every operation that failed, with the kernel's answer. The kernel handles
-    the messages in order and answers each; an error does not stop the rest. (The route and
-    address appliers use send_requests instead: no message objects, no loop turn per message.)
-    """
-    if not operations:
-        return
-    try:
-        core = ipr.asyncore
-        errors = core.event_loop.run_until_complete(_send_batch(core, [msg for _doing, msg in operations]))
-    except (pyroute2.NetlinkError, OSError) as exc:
-        raise VipError("%s failed: %s" % ("; ".join(doing for doing, _msg in operations), netlink_error_text(exc)))
-    failed = ["%s failed: %s" % (doing, netlink_error_text(error)) for (doing, _msg), error in zip(operations, errors) if error]
-    if failed:
-        raise VipError("; ".join(failed))
 
 
 # --------------------------------------------------------------------------- announcements
