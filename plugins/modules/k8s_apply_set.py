@@ -30,7 +30,7 @@ description:
   - Unlike M(kubernetes.core.k8s), which applies one object or file and has no pruning of a
     labelled set, this module treats the objects as one set.
   - O(container_flags) adds command-line flags to a container of existing workloads the collection
-    does not own (kube-proxy's C(--cleanup-ipvs) before Kubernetes 1.21): read, and only a flag whose
+    does not own (kube-proxy's C(--cleanup-ipvs) before Kubernetes 1.21). The workload is read, and only a flag whose
     name is in neither C(command) nor C(args) (with any value) is added, with a JSON patch whose
     C(test) operations make the API server refuse it if the container changed since it was read.
 author: baremetal.vip contributors (@baremetal-vip)
