@@ -262,13 +262,18 @@ class IPVSSocket:
         """Close the socket."""
         self.ipvs.close()
 
-    def _receive(self, doing):
+    def _receive(self, doing, failed=()):
+        """One datagram into the buffer (its size); VipError after ``failed`` (earlier refusals) if none."""
         try:
             return self.sock.recv_into(self.buffer)
         except OSError as exc:
             if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
-                raise VipError("%s failed: no answer from the kernel in %d s" % (doing, ANSWER_TIMEOUT))
-            raise VipError("%s failed: %s" % (doing, errno_text(exc.errno) if exc.errno else exc))
+                reason = "no answer from the kernel in %d s" % ANSWER_TIMEOUT
+            elif exc.errno == errno.ENOBUFS:
+                reason = "the kernel's answers did not fit in the socket's receive buffer (ENOBUFS): what was done is unknown"
+            else:
+                reason = errno_text(exc.errno) if exc.errno else str(exc)
+            raise VipError("; ".join(list(failed) + ["%s failed: %s" % (doing, reason)]))
 
     def _send(self, data, doing):
         try:
@@ -318,7 +323,7 @@ class IPVSSocket:
             self._send(payload, doing)
             answered = set()
             while len(answered) < len(chunk):
-                size = self._receive(doing)
+                size = self._receive(doing, failed)
                 for kind, flags, seq, start, end in messages(data, size):
                     if kind != NLMSG_ERROR or not base <= seq <= last or seq in answered:
                         continue

@@ -13,7 +13,7 @@ from pyroute2.netlink import NLM_F_ACK_TLVS, NLM_F_CAPPED, NLMSG_ERROR
 from pyroute2.netlink.generic import CTRL_CMD_GETFAMILY, GenericNetlinkSocket, ctrlmsg
 from pyroute2.netlink.generic.ipvs import IPVS_CMD_DEL_DEST, IPVS_CMD_NEW_DEST, IPVS_CMD_NEW_SERVICE, ipvsmsg
 
-from ansible_collections.baremetal.vip.plugins.module_utils import ipvs
+from ansible_collections.baremetal.vip.plugins.module_utils import hosttasks, ipvs, reconcile
 from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError
 
 SERVICE = {"address": "192.0.2.10", "port": 6443, "protocol": "tcp", "scheduler": "wrr"}
@@ -251,3 +251,21 @@ def test_after_changes_derives_the_state():
     assert [(d["address"], d["weight"], d["forward_method"], d["active_connections"]) for d in after[2]["real_servers"]] == [
         ("198.51.100.0", 3, "route", 0), ("198.51.100.1", 3, "masquerade", 1), ("198.51.100.2", 9, "masquerade", 2)]
     assert have["real_servers"][2]["address"] == "198.51.100.3" and have["scheduler"] == "wlc"  # inputs untouched
+
+
+def test_real_servers_read_for_owned_and_desired_services_only():
+    owned = reconcile.parse_ranges(["192.0.2.0/28"], "owned_addresses")
+    which = hosttasks._real_servers_filter(owned, [("203.0.113.5", 443, "tcp")])  # pylint: disable=protected-access
+    assert which({"address": "192.0.2.10", "port": 80, "protocol": "tcp"})
+    assert which({"address": "203.0.113.5", "port": 443, "protocol": "tcp"})  # desired
+    assert not which({"address": "203.0.113.5", "port": 80, "protocol": "tcp"})  # kube-proxy's
+    assert not which({"address": "192.0.2.20", "port": 80, "protocol": "tcp"})
+    assert not which({"address": None, "port": 0, "protocol": 0, "fwmark": 7})
+    nothing_owned = hosttasks._real_servers_filter(None)  # pylint: disable=protected-access
+    assert not nothing_owned({"address": "192.0.2.10", "port": 80, "protocol": "tcp"})
+
+
+def test_no_answer_is_an_error_not_a_hang(controller):
+    controller.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("@ll", 0, 100000))
+    with pytest.raises(VipError, match=r"^refused before; waiting failed: no answer from the kernel in 30 s$"):
+        controller._receive("waiting", ["refused before"])  # pylint: disable=protected-access
