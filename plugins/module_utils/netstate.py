@@ -292,13 +292,14 @@ class _Channel:
     pyroute2 only touches its socket inside its own calls, and every answer to a request made
     here is read here, so the two never see each other's messages. Closing the duplicate leaves
     pyroute2's socket open. Answers of other requests (another sequence number) are skipped.
+    The timeout keeps the descriptor non-blocking, as pyroute2's asyncio transport needs it;
+    a system call interrupted by a signal (EINTR) is retried by Python itself (PEP 475).
     """
 
     _next_seq = 0x56495000  # any start; unique within the process
 
     def __init__(self, ipr, doing):
-        base = ipr.asyncore.socket
-        self.sock = socket.socket(fileno=os.dup(base.fileno()))
+        self.sock = socket.socket(fileno=os.dup(ipr.fileno()))
         self.sock.settimeout(ANSWER_TIMEOUT)
         self.doing = doing
         try:

@@ -147,8 +147,6 @@ class ScriptedKernel:
 
     def __init__(self, answer):
         self.ours, self.theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.asyncore = self  # netstate reads ipr.asyncore.socket
-        self.socket = self.ours
         self.answer = answer
         self.requests = []
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -163,6 +161,10 @@ class ScriptedKernel:
                 self.requests.append((kind, flags, seq, data[start:end]))
                 for reply in self.answer((kind, flags, seq), data[start:end]):
                     self.theirs.send(reply)
+
+    def fileno(self):
+        """The descriptor netstate duplicates, as it does a pyroute2 socket's."""
+        return self.ours.fileno()
 
     def close(self):
         self.ours.send(b"")
