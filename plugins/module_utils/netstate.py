@@ -494,6 +494,27 @@ def apply_routes(ipr, changes, links):
                   lambda i: describe_route(*routes[i]))
 
 
+def added_route(route):
+    """``route`` (a change set's addition) as the kernel lists it once route_request added it."""
+    return {"destination": route["destination"], "interface": route["interface"], "gateway": None, "table": route["table"],
+            "protocol": route["protocol"], "type": "unicast", "scope": SCOPE_LINK if route["family"] == "ipv4" else 0,
+            "family": route["family"]}
+
+
+def _route_identity(route):
+    return (route["destination"], route.get("interface"), route["protocol"], route.get("type"), route.get("scope"), route.get("gateway"))
+
+
+def routes_after(current, changes):
+    """The table's routes once apply_routes(changes) returned (every request was acknowledged), without reading it again.
+
+    ``current``: the routes the change set was decided on. Routes someone else changed in the
+    meantime are not seen (a second read_routes would see them).
+    """
+    gone = set(_route_identity(route) for route in changes["remove"])
+    return [route for route in current if _route_identity(route) not in gone] + [added_route(route) for route in changes["add"]]
+
+
 def apply_addresses(ipr, changes, links):
     """One batch: removals, then additions."""
     addrs = [(addr, False) for addr in changes["remove"]] + [(addr, True) for addr in changes["add"]]

@@ -3,6 +3,7 @@
 State is set up and checked with iproute2, never with the code under test. Each module runs in
 check mode (nothing changes, the diff says what would), then for real twice (second: unchanged).
 """
+import json
 import os
 import socket
 import subprocess
@@ -310,3 +311,28 @@ def test_answers_lost_to_a_full_receive_buffer_are_reported(netns):
     assert ("the kernel's answers to some of 64 requests were lost (ENOBUFS: the socket's receive buffer was full), so whether "
             "those not named here failed is unknown: removing route 2001:db8:7::1/128 dev v0 from table 198 (protocol 248) ... "
             "removing route 2001:db8:7::40/128") in out, out
+
+
+ROUTES_AFTER = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from ansible_collections.baremetal.vip.plugins.module_utils import netstate, reconcile
+with netstate.open_iproute() as ipr:
+    links = netstate.read_links(ipr)
+    current = netstate.read_routes(ipr, 198, links)
+    desired = [{"destination": "198.51.100.7/32", "interface": "v0"}, {"destination": "2001:db8::7/128", "interface": "v0"},
+               {"destination": "2001:db8::10/128", "interface": "v1"}]
+    changes = reconcile.plan_routes(desired, current, 198, 248, prune=True, remove_legacy=["198.51.100.9/32"])
+    netstate.apply_routes(ipr, changes, links)
+    print(json.dumps([sorted(netstate.routes_after(current, changes), key=str), sorted(netstate.read_routes(ipr, 198, links), key=str)]))
+"""
+
+
+def test_routes_after_a_batch_match_a_second_read(netns):
+    """What routes_after derives from the change set is what the kernel lists afterwards."""
+    setup_route_mix(netns)
+    netns.ip("-6", "route", "add", "2001:db8::10/128", "dev", "v0", "table", "198", "proto", "248")  # moves to v1
+    derived, read = json.loads(netns.exec(PYTHON, "-c", ROUTES_AFTER, os.path.join(TOP, ".collections")))
+    assert derived == read
+    assert {(r["destination"], r["interface"]) for r in read if r["protocol"] == 248} == {
+        ("198.51.100.7/32", "v0"), ("2001:db8::7/128", "v0"), ("2001:db8::10/128", "v1")}

@@ -110,6 +110,14 @@ def test_removed_route_is_the_exact_route_read():
         assert decoded == dict(route, gateway=None)  # type and scope as read; no gateway needed to match
 
 
+def test_routes_after_a_batch_are_what_the_kernel_would_list():
+    route = {"destination": "2001:db8::8/128", "interface": "v0", "table": 198, "protocol": 248, "type": "unicast", "family": "ipv6"}
+    _type, _flags, payload = netstate.route_request(route, 3, create=True)
+    assert netstate.added_route(route) == netstate.parse_route(payload, 0, len(payload), 198, NAMES)
+    after = netstate.routes_after(CAPTURED_ROUTES, {"remove": [dict(CAPTURED_ROUTES[1])], "add": [route]})
+    assert after == [CAPTURED_ROUTES[0], CAPTURED_ROUTES[2], CAPTURED_ROUTES[3], netstate.added_route(route)]
+
+
 def test_address_request_encodes_and_decodes():
     addr = {"address": "2001:db8:5::10", "prefix": 128, "interface": "v0", "family": "ipv6"}
     msg_type, flags, payload = netstate.address_request(addr, 3, create=True)
