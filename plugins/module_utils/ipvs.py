@@ -239,15 +239,17 @@ def errno_text(code, text=None):
 class IPVSSocket:
     """pyroute2's IPVS socket (family resolved, bound), driven with struct-built messages.
 
-    Blocking reads with a receive timeout (SO_RCVTIMEO: no extra system call per read), error
-    answers without the request's payload (NETLINK_CAP_ACK) and with the kernel's text
-    (NETLINK_EXT_ACK) where the kernel supports them.
+    One duplicate of its descriptor (``fileno()``, pyroute2's public API) for the whole module
+    run: the same kernel socket, used only here until both are closed. Blocking reads with a
+    receive timeout (SO_RCVTIMEO: no extra system call per read, which matters for one dump per
+    service), error answers without the request's payload (NETLINK_CAP_ACK) and with the
+    kernel's text (NETLINK_EXT_ACK) where the kernel supports them.
     """
 
     def __init__(self, ipvs):
         self.ipvs = ipvs
         self.family_id = ipvs.prid
-        self.sock = ipvs.asyncore.socket
+        self.sock = socket.socket(fileno=os.dup(ipvs.fileno()))
         self.sock.setblocking(True)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _TIMEVAL.pack(ANSWER_TIMEOUT, 0))
         for option in (NETLINK_CAP_ACK, NETLINK_EXT_ACK):
@@ -259,7 +261,8 @@ class IPVSSocket:
         self.sequence = 0
 
     def close(self):
-        """Close the socket."""
+        """Close the duplicate and pyroute2's socket."""
+        self.sock.close()
         self.ipvs.close()
 
     def _receive(self, doing, failed=()):
