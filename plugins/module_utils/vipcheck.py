@@ -132,4 +132,3 @@ def check_node(params, check_mode=False):  # pylint: disable=unused-argument
     """vip_check: read once, judge; VipError names the option or the read that failed."""
     reconcile.check_route_scope(params["table"], params["protocol"], destructive=True)
     return judge_node(params, read_state(params))
-

@@ -16,7 +16,7 @@ description:
     and the sysctls in O(sysctls) (from C(/proc/sys)) once, and returns what differs from the expectations as
     RV(findings). Changes nothing.
   - The judgement is that of the reconciling modules in check mode (M(baremetal.vip.vip_address) with prune,
-    M(baremetal.vip.vip_routes) with prune, M(baremetal.vip.ipvs_service) with prune): what they would change
+    M(baremetal.vip.vip_routes) with prune, M(baremetal.vip.ipvs_service) with prune) - what they would change
     is what is wrong.
   - One call per node replaces the four of C(playbooks/verify.yml) before it (C(vip_facts), three check-mode
     reconcilers and a C(command) for the sysctls). The expectations come from the plan, built on the controller
