@@ -353,13 +353,14 @@ class _Channel:
 
 
 def dump(ipr, msg_type, payload, doing, parse, *args, empty_on=()):
-    """Every non-None ``parse(data, start, end, *args)`` of one dump's messages, in the kernel's order.
+    """Every non-None ``parse(data, start, end, *args)`` of one rtnetlink dump's messages, in the kernel's order.
 
     The answer comes in as many parts (datagrams) as the kernel needs, each holding many
     messages, until NLMSG_DONE. An interrupted dump (NLM_F_DUMP_INTR, or answers lost to
     ENOBUFS) is read again, up to DUMP_ATTEMPTS times. VipError saying ``doing`` when the
     kernel refuses the request, except [] for an errno in ``empty_on``.
     """
+    reply = msg_type - 2  # rtnetlink: RTM_GETxxx is answered with RTM_NEWxxx messages; others are not parsed
     with _Channel(ipr, doing) as channel:
         for _attempt in range(DUMP_ATTEMPTS):
             seq = channel.sequence(1)
@@ -376,7 +377,13 @@ def dump(ipr, msg_type, payload, doing, parse, *args, empty_on=()):
                     if length < HEADER.size or offset + length > size:
                         raise VipError("%s failed: malformed answer (message of %d bytes at offset %d of %d)" % (doing, length, offset, size))
                     if mseq == seq:
-                        if kind == NLMSG_DONE or kind == NLMSG_ERROR:
+                        if kind == reply:
+                            if flags & NLM_F_DUMP_INTR:
+                                complete = False
+                            item = parse(data, offset + HEADER.size, offset + length, *args)
+                            if item is not None:
+                                items.append(item)
+                        elif kind == NLMSG_DONE or kind == NLMSG_ERROR:
                             error = error_from(data, offset + HEADER.size, offset + length, flags)
                             if error is not None and error.code in empty_on:
                                 return []
@@ -385,11 +392,6 @@ def dump(ipr, msg_type, payload, doing, parse, *args, empty_on=()):
                             complete = complete and error is None
                             done = True
                             break
-                        if flags & NLM_F_DUMP_INTR:
-                            complete = False
-                        item = parse(data, offset + HEADER.size, offset + length, *args)
-                        if item is not None:
-                            items.append(item)
                     offset += (length + 3) & ~3
             if complete:
                 return items

@@ -216,7 +216,8 @@ LINKS = dict((index, {"name": name}) for index, name in NAMES.items())
 def test_dump_reads_every_part_and_skips_other_answers(scripted):
     def answer(header, _request):
         stale = _reseq(CAPTURED_DUMP[0], header[2] - 1)  # an answer to some earlier request: skipped
-        return [stale] + [_reseq(part, header[2]) for part in CAPTURED_DUMP]
+        noop = netstate.pack_message(1, 0, header[2], b"")  # NLMSG_NOOP: not a route, not parsed as one
+        return [stale, noop] + [_reseq(part, header[2]) for part in CAPTURED_DUMP]
     kernel = scripted(answer)
     assert netstate.read_routes(kernel, 198, LINKS) == CAPTURED_ROUTES
     [(kind, flags, _seq, request)] = kernel.requests
