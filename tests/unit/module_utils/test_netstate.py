@@ -8,7 +8,7 @@ import threading
 import pytest
 from pyroute2.netlink import NLM_F_DUMP_FILTERED
 
-from ansible_collections.baremetal.vip.plugins.module_utils import deps, hosttasks, netstate
+from ansible_collections.baremetal.vip.plugins.module_utils import deps, hosttasks, ipvs, netstate
 from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError
 
 
@@ -367,7 +367,7 @@ def test_ipvs_check_mode_diff_simulation():
                "remove_dests": [{"service": current[0], "dest": current[0]["real_servers"][0]}],
                "add_dests": [{"service": current[0], "dest": {"address": "192.0.2.12", "port": 6443, "weight": 2,
                                                               "forward_method": None}}], "edit_dests": []}
-    lines = hosttasks.service_lines(hosttasks._simulate_ipvs(current, changes))  # pylint: disable=protected-access
+    lines = hosttasks.service_lines(ipvs.after_changes(current, changes))
     assert lines == ["TCP 192.0.2.10:6443 rr", "  -> 192.0.2.12:6443 route weight 2"]
 
 
