@@ -37,8 +37,11 @@ def read_sysctls(names, root=PROC_SYS):
 
 def read_state(params):
     """The node's state in one pass: addresses, routes of kube-vip's table, IPVS (when asked), sysctls."""
-    gather = ["addresses", "routes"] + (["ipvs"] if params.get("ipvs_service") else [])
-    state = hosttasks.gather_facts({"table": params["table"], "protocol": params["protocol"], "gather": gather})
+    service = params.get("ipvs_service")
+    gather = ["addresses", "routes"] + (["ipvs"] if service else [])
+    # only the real servers of services on the VIP are judged (kube-proxy's may be thousands)
+    state = hosttasks.gather_facts({"table": params["table"], "protocol": params["protocol"], "gather": gather,
+                                    "ipvs_real_servers_of": [service["address"]] if service else None})
     state.pop("ansible_facts", None)
     state.pop("changed", None)
     state["sysctls"] = read_sysctls(sorted(params.get("sysctls") or {}))
