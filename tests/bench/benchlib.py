@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import resource
 import secrets
 import socket
 import statistics
@@ -61,6 +62,21 @@ def timed_run(argv, **kwargs):
     start = time.perf_counter()
     proc = run(argv, **kwargs)
     return time.perf_counter() - start, proc
+
+
+def timed_cpu(function, *args, **kwargs):
+    """(wall seconds, CPU seconds of this process, result) of one call; CPU = user + system time."""
+    start, cpu = time.perf_counter(), time.process_time()
+    result = function(*args, **kwargs)
+    return time.perf_counter() - start, time.process_time() - cpu, result
+
+
+def timed_cpu_run(argv, **kwargs):
+    """(wall seconds, CPU seconds of the command, CompletedProcess); CPU = the child's user + system time."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    seconds, proc = timed_run(argv, **kwargs)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), proc
 
 
 _LIBC = ctypes.CDLL(None, use_errno=True)

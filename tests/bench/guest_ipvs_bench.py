@@ -6,7 +6,8 @@
 In a network namespace of the guest's kernel: N virtual services x 3 real servers, of which a
 third of the services are stale (not desired, pruned) and, in every other service, one real
 server of three is stale. Timed: ipvs_service's logic in this process after its imports
-(hosttasks.reconcile_ipvs: read, decide, apply, read again) against one ``ipvsadm -R`` process
+(hosttasks.reconcile_ipvs: one service dump, real servers of the owned services only, decide,
+apply in acknowledged batches; the after-state is derived from the acknowledged changes) against one ``ipvsadm -R`` process
 making the same changes. Writes JSON to --out.
 """
 

@@ -160,21 +160,23 @@ def bench_routes(report, sizes, repeat, tmp):
         add_path, del_path = os.path.join(tmp, "routes-add"), os.path.join(tmp, "routes-del")
         with open(del_path, "w", encoding="utf-8") as handle:
             handle.write("\n".join(benchlib.route_commands("del", orphans)) + "\n")
-        times = {"logic": [], "ip_batch": [], "process": []}
+        times = {"logic": [], "ip_batch": [], "process": [], "logic_cpu": [], "ip_batch_cpu": []}
         process_repeat = repeat if size <= 10000 else 1
         with benchlib.Netns("routes") as ns:
             for attempt in range(repeat):
                 _reset_routes(ns, destinations, add_path)
                 with ns.enter():
-                    seconds, result = benchlib.timed(hosttasks.reconcile_routes, params, False)
+                    seconds, cpu, result = benchlib.timed_cpu(hosttasks.reconcile_routes, params, False)
                 if len(result["removed"]) != len(orphans) or ns.count_routes(benchlib.TABLE) != len(keep):
                     raise BenchError("vip_routes logic removed %d of %d orphans" % (len(result["removed"]), len(orphans)))
                 times["logic"].append(seconds)
+                times["logic_cpu"].append(cpu)
                 _reset_routes(ns, destinations, add_path)
-                seconds, _proc = benchlib.timed_run(["ip", "-n", ns.name, "-batch", del_path])
+                seconds, cpu, _proc = benchlib.timed_cpu_run(["ip", "-n", ns.name, "-batch", del_path])
                 if ns.count_routes(benchlib.TABLE) != len(keep):
                     raise BenchError("ip -batch left the wrong number of routes")
                 times["ip_batch"].append(seconds)
+                times["ip_batch_cpu"].append(cpu)
                 if attempt < process_repeat:
                     _reset_routes(ns, destinations, add_path)
                     seconds, result = _module_process(ns, "vip_routes", dict(params, _ansible_check_mode=False), tmp)
@@ -189,6 +191,8 @@ def bench_routes(report, sizes, repeat, tmp):
                               "per_route_logic_seconds": logic / size}
         goal = 1.5 if size >= 10000 else None
         report.row("routes", "N=%d: vip_routes logic (in-process)" % size, logic, ip_batch, "ip -n NS -batch (deletes)", goal)
+        report.row("routes", "N=%d: logic CPU time (user+system)" % size, median(times["logic_cpu"]), median(times["ip_batch_cpu"]),
+                   "CPU time of ip -batch (child rusage)", note="steadier than wall clock on a loaded machine")
         report.row("routes", "N=%d: vip_routes process (Python start-up)" % size, process, ip_batch, "ip -n NS -batch (deletes)",
                    note="%d run(s)" % len(times["process"]))
         report.row("routes", "N=%d: logic per route" % size, logic / size,
