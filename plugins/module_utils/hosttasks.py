@@ -27,11 +27,18 @@ ROUTE_SCOPE_OPTIONS = dict(
 )
 
 
-def run(module, task):
-    """Run ``task(params, check_mode)`` for ``module``: the one place a VipError becomes fail_json."""
+def run(module, task, diff=False):
+    """Run ``task(params, check_mode)`` for ``module``: the one place a VipError becomes fail_json.
+
+    With ``diff`` (tasks that take the keyword): ``task(params, check_mode, diff=module._diff)``,
+    so the text diff is built only when Ansible runs in diff mode.
+    """
     deps.require(module)
     try:
-        result = task(module.params, module.check_mode)
+        if diff:
+            result = task(module.params, module.check_mode, diff=module._diff)  # pylint: disable=protected-access
+        else:
+            result = task(module.params, module.check_mode)
     except VipError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(**result)
@@ -137,34 +144,39 @@ def desired_routes(routes):
     return desired
 
 
-def reconcile_routes(params, check_mode):
-    """vip_routes: add kube-vip's routes, prune its orphans, remove named legacy routes."""
+def reconcile_routes(params, check_mode, diff=False):
+    """vip_routes: add kube-vip's routes, prune its orphans, remove named legacy routes.
+
+    One read: once ``apply_routes`` returned (the kernel acknowledged every change, or it
+    raised), the table is the one read with the changes made (``netstate.routes_after``).
+    ``diff``: add the text diff (Ansible's diff mode; check mode shows the same one).
+    """
     table, protocol = params["table"], params["protocol"]
     desired = desired_routes(params["routes"])
     remove_legacy = [reconcile.normalize_host_cidr(value, "remove_legacy[%d]" % index)
                      for index, value in enumerate(params["remove_legacy"] or [])]
 
     def run(ipr, links):
+        names = set(link["name"] for link in links.values())
         for want in desired:
-            netstate.link_index(links, want["interface"], "adding route %s to table %s" % (want["destination"], table))
+            if want["interface"] not in names:
+                netstate.link_index(links, want["interface"], "adding route %s to table %s" % (want["destination"], table))
         current = netstate.read_routes(ipr, table, links)
         changes = reconcile.plan_routes(desired, current, table, protocol, params["prune"], remove_legacy)
-        before = [route_line(r) for r in current]
-        removed = set(reconcile.route_key(r) for r in changes["remove"])
-        after = [route_line(r) for r in current if reconcile.route_key(r) not in removed] + [route_line(r) for r in changes["add"]]
         changed = bool(changes["add"] or changes["remove"])
+        after = netstate.routes_after(current, changes) if changed else current
         if changed and not check_mode:
             netstate.apply_routes(ipr, changes, links)
-            current = netstate.read_routes(ipr, table, links)
-            after = [route_line(r) for r in current]
-        return {
+        result = {
             "changed": changed,
             "added": changes["add"],
             "removed": changes["remove"],
             "legacy_routes": changes["legacy"],
-            "routes": [r for r in current if r["protocol"] == protocol],
-            "diff": text_diff(before, after),
+            "routes": [r for r in (current if check_mode else after) if r["protocol"] == protocol],
         }
+        if diff:
+            result["diff"] = text_diff([route_line(r) for r in current], [route_line(r) for r in after])
+        return result
 
     return _with_iproute(run)
 
@@ -198,8 +210,8 @@ def address_request(params):
     return present, absent, owned, protected, keep
 
 
-def reconcile_address(params, check_mode):
-    """vip_address: one VIP present/absent, optional prune of stray owned addresses."""
+def reconcile_address(params, check_mode, diff=False):
+    """vip_address: one VIP present/absent, optional prune of stray owned addresses (``diff``: add the text diff)."""
     present, absent, owned, protected, keep = address_request(params)
 
     def run(ipr, links):
@@ -207,19 +219,23 @@ def reconcile_address(params, check_mode):
             netstate.link_index(links, item["interface"], "managing %s" % item["address"])
         current = netstate.read_addresses(ipr, links)
         changes = reconcile.plan_addresses(current, present, absent, owned, protected, params["prune"], keep)
-        before = [address_line(a) for a in current]
-        after = [address_line(a) for a in current if a not in changes["remove"]] + [address_line(a) for a in changes["add"]]
         changed = bool(changes["add"] or changes["remove"])
         result = {"changed": changed, "added": changes["add"], "removed": changes["remove"], "announced": False}
+        after = None
         if changed and not check_mode:
             netstate.apply_addresses(ipr, changes, links)
-            after = [address_line(a) for a in netstate.read_addresses(ipr, links)]
+            if diff:
+                after = [address_line(a) for a in netstate.read_addresses(ipr, links)]
         if params["announce"] and present and not check_mode:
             item = present[0]
             mac = links[netstate.link_index(links, item["interface"], "announcing %s" % item["address"])]["mac"]
             netstate.announce(item["interface"], item["address"], mac, params["announce_count"])
             result["announced"] = True
-        result["diff"] = text_diff(before, after)
+        if diff:
+            if after is None:
+                removed = set(id(a) for a in changes["remove"])
+                after = [address_line(a) for a in current if id(a) not in removed] + [address_line(a) for a in changes["add"]]
+            result["diff"] = text_diff([address_line(a) for a in current], after)
         return result
 
     return _with_iproute(run)
@@ -256,7 +272,7 @@ def desired_services(services):
     return result
 
 
-def reconcile_ipvs(params, check_mode):
+def reconcile_ipvs(params, check_mode, diff=False):
     """ipvs_service: restore missing services, fix real servers, prune stale owned ones.
 
     Reads one service dump, then the real servers only of the services this module may change:
@@ -267,7 +283,7 @@ def reconcile_ipvs(params, check_mode):
     change and raises naming any it refused, so the state after is the state before with the
     changes made (``ipvs.after_changes``, the same derivation check mode shows). A second read
     would cost as much as the first and prove no more than the kernel's answers; the UML tests
-    compare this result with ipvsadm's listing.
+    compare this result with ipvsadm's listing. ``diff``: add the text diff.
     """
     desired = desired_services(params["services"])
     if params["prune"] and not params["owned_addresses"]:
@@ -287,7 +303,7 @@ def reconcile_ipvs(params, check_mode):
             ipvs_utils.apply_ipvs(ipvs, changes)
     finally:
         ipvs.close()
-    return {
+    result = {
         "changed": changed,
         "added": changes["add_services"],
         "removed": changes["remove_services"],
@@ -295,8 +311,10 @@ def reconcile_ipvs(params, check_mode):
                     "real_servers_removed": changes["remove_dests"], "real_servers_updated": changes["edit_dests"]},
         "foreign": changes["foreign"],
         "services": current if check_mode else after,
-        "diff": text_diff(service_lines(current), service_lines(after)),
     }
+    if diff:
+        result["diff"] = text_diff(service_lines(current), service_lines(after))
+    return result
 
 
 # check mode's diff used to be simulated here; tests/unit/module_utils/test_netstate.py still calls it by this name

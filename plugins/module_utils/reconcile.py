@@ -22,6 +22,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import socket
+
 from ansible_collections.baremetal.vip.plugins.module_utils.deps import netaddr
 
 # Tables the kernel and every distribution use for themselves: never prune there.
@@ -43,10 +45,27 @@ def family_of(address):
     return "ipv6" if ":" in address else "ipv4"
 
 
+def _canonical(address):
+    """Canonical text of an IP address, or None when ``socket.inet_pton`` refuses it.
+
+    ``inet_pton`` / ``inet_ntop`` accept exactly what netaddr accepts by default (INET_PTON) and
+    print the same text (compressed lower-case IPv6, ``::ffff:192.0.2.1`` for mapped IPv4), at a
+    fraction of its cost; what they refuse goes through netaddr, which words the error.
+    """
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    try:
+        return socket.inet_ntop(family, socket.inet_pton(family, address))
+    except (OSError, ValueError):
+        return None
+
+
 def normalize_ip(value, what):
     """One IP address as a normalized string (compressed IPv6); VipError naming ``what``."""
     if not isinstance(value, str) or "/" in value:
         raise VipError("%s: %r is not an IP address" % (what, value))
+    text = _canonical(value)
+    if text is not None:
+        return text
     try:
         return str(netaddr.IPAddress(value))
     except (netaddr.AddrFormatError, ValueError, TypeError):
@@ -58,8 +77,8 @@ def normalize_host_cidr(value, what):
     if not isinstance(value, str):
         raise VipError("%s: %r is not an IP address" % (what, value))
     address, _sep, prefix = value.partition("/")
-    address = normalize_ip(address, what)
-    full = 128 if family_of(address) == "ipv6" else 32
+    address = _canonical(address) or normalize_ip(address, what)
+    full = 128 if ":" in address else 32
     if prefix and prefix != str(full):
         raise VipError("%s: %s is not a host route (kube-vip only writes /%d routes for %s)"
                        % (what, value, full, family_of(address)))
@@ -113,8 +132,14 @@ def is_legacy_route(route, table, protocol):
 
 
 def route_key(route):
-    """A hashable key equal for equal route dicts (set membership instead of list scans)."""
-    return tuple(sorted(route.items()))
+    """A hashable key of the fields that make a route (set membership instead of list scans).
+
+    Fixed fields, a missing one counted as None: a change set's addition (no gateway, no
+    scope) and the same route as read back differ only in scope.
+    """
+    get = route.get
+    return (route["destination"], get("interface"), route["table"], route["protocol"], get("type"), get("scope"),
+            get("gateway"), get("family"))
 
 
 def plan_routes(desired, current, table, protocol, prune=False, remove_legacy=()):
@@ -128,15 +153,21 @@ def plan_routes(desired, current, table, protocol, prune=False, remove_legacy=()
     """
     check_route_scope(table, protocol, destructive=bool(prune or remove_legacy))
     named_legacy = set(remove_legacy or ())
-    in_table = [r for r in current if r["table"] == table]
-    owned = [r for r in in_table if r["protocol"] == protocol]
-    legacy = [r for r in in_table if is_legacy_route(r, table, protocol)]
-    legacy_keys = set(route_key(r) for r in legacy)
-    # indexes by destination: one pass each, so the decision stays linear in the table's size
+    # one pass: kube-vip's routes and the others of the table, indexed by destination, so the
+    # decision stays linear in the table's size
+    owned, legacy = [], []
     owned_by_dst, others_by_dst = {}, {}
-    for route in in_table:
-        index = owned_by_dst if route["protocol"] == protocol else others_by_dst
-        index.setdefault(route["destination"], []).append(route)
+    for route in current:
+        if route["table"] != table:
+            continue
+        if route["protocol"] == protocol:
+            owned.append(route)
+            owned_by_dst.setdefault(route["destination"], []).append(route)
+        else:
+            if is_legacy_route(route, table, protocol):
+                legacy.append(route)
+            others_by_dst.setdefault(route["destination"], []).append(route)
+    legacy_keys = set(route_key(r) for r in legacy)
     wanted = {(d["destination"], d["interface"]) for d in desired}
     seen, first_interface = set(), {}
     add, remove, unchanged = [], [], []

@@ -89,7 +89,7 @@ attributes:
     description: Reports what would change, changes nothing.
     support: full
   diff_mode:
-    description: The virtual services before and after, ipvsadm-like.
+    description: The virtual services before and after, ipvsadm-like (built only in diff mode).
     support: full
 seealso:
   - module: baremetal.vip.vip_facts
@@ -169,7 +169,7 @@ def main():
         prune=dict(type="bool", default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    hosttasks.run(module, hosttasks.reconcile_ipvs)
+    hosttasks.run(module, hosttasks.reconcile_ipvs, diff=True)
 
 
 if __name__ == "__main__":

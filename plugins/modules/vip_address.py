@@ -75,7 +75,7 @@ attributes:
     description: Reports what would change, changes and sends nothing.
     support: full
   diff_mode:
-    description: Addresses of the host before and after, one per line.
+    description: Addresses of the host before and after, one per line (built only in diff mode).
     support: full
 notes:
   - An announcement does not count as a change; RV(announced) tells whether one was sent.
@@ -136,7 +136,7 @@ def main():
         announce_count=dict(type="int", default=3),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    hosttasks.run(module, hosttasks.reconcile_address)
+    hosttasks.run(module, hosttasks.reconcile_address, diff=True)
 
 
 if __name__ == "__main__":

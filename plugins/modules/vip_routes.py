@@ -65,7 +65,7 @@ attributes:
     description: Reports what would change, changes nothing.
     support: full
   diff_mode:
-    description: Routes of the table before and after, one per line.
+    description: Routes of the table before and after, one per line (built only in diff mode).
     support: full
 seealso:
   - module: baremetal.vip.vip_facts
@@ -127,7 +127,7 @@ def main():
         remove_legacy=dict(type="list", elements="str", default=[]),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    hosttasks.run(module, hosttasks.reconcile_routes)
+    hosttasks.run(module, hosttasks.reconcile_routes, diff=True)
 
 
 if __name__ == "__main__":

@@ -336,3 +336,33 @@ def test_routes_after_a_batch_match_a_second_read(netns):
     assert derived == read
     assert {(r["destination"], r["interface"]) for r in read if r["protocol"] == 248} == {
         ("198.51.100.7/32", "v0"), ("2001:db8::7/128", "v0"), ("2001:db8::10/128", "v1")}
+
+
+DIFF_ONLY_WHEN_ASKED = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from ansible_collections.baremetal.vip.plugins.module_utils import hosttasks, netstate
+params = {"table": 198, "protocol": 248, "prune": True, "remove_legacy": [],
+          "routes": [{"destination": "198.51.100.7", "interface": "v0"}, {"destination": "2001:db8::7", "interface": "v0"}]}
+quiet = hosttasks.reconcile_routes(params, check_mode=True)
+checked = hosttasks.reconcile_routes(params, check_mode=True, diff=True)
+done = hosttasks.reconcile_routes(params, check_mode=False, diff=True)
+with netstate.open_iproute() as ipr:
+    read = netstate.read_routes(ipr, 198, netstate.read_links(ipr))
+print(json.dumps({"quiet": "diff" in quiet, "checked": checked["diff"], "done": done["diff"],
+                  "routes": sorted(done["routes"], key=str), "read": sorted([r for r in read if r["protocol"] == 248], key=str),
+                  "same": [sorted(quiet[k], key=str) == sorted(checked[k], key=str) for k in ("added", "removed", "routes")]}))
+"""
+
+
+def test_vip_routes_builds_the_diff_only_when_asked(netns):
+    """Without diff mode no diff is built; check mode with it shows the run's diff; the result's routes are the kernel's."""
+    setup_route_mix(netns)
+    out = json.loads(netns.exec(PYTHON, "-c", DIFF_ONLY_WHEN_ASKED, os.path.join(TOP, ".collections")))
+    assert out["quiet"] is False and out["same"] == [True, True, True]
+    assert out["checked"] == out["done"]
+    assert out["checked"]["after"].splitlines() == sorted([
+        "198.51.100.7/32 dev v0 table 198 proto 248", "198.51.100.9/32 dev v0 table 198 proto 4", "2001:db8::7/128 dev v0 table 198 proto 248",
+        "2001:db8::9/128 dev v0 table 198 proto 199", "203.0.113.0/24 dev v0 table 198 proto 3"])
+    assert "198.51.100.8/32 dev v0 table 198 proto 248" in out["checked"]["before"].splitlines()
+    assert out["routes"] == out["read"]

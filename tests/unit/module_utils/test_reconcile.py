@@ -3,6 +3,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ansible_collections.baremetal.vip.plugins.module_utils.deps import netaddr
+
 from ansible_collections.baremetal.vip.plugins.module_utils import reconcile
 from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError
 
@@ -47,6 +49,42 @@ def test_normalize_host_cidr(value, expected):
 def test_normalize_host_cidr_refuses(value, message):
     with pytest.raises(VipError, match=message.replace("[", r"\[").replace("]", r"\]")):
         reconcile.normalize_host_cidr(value, "routes[0].destination")
+
+
+# Written in many ways; the canonical text is netaddr's (the witness), whichever path computed it.
+EDGE_ADDRESSES = ["::ffff:192.0.2.1", "::FFFF:C000:0201", "0:0:0:0:0:ffff:c000:201", "::192.0.2.1", "::ffff:1:2",
+                  "2001:0DB8:0000:0000:0000:0000:0000:0007", "2001:db8:0:0:1:0:0:1", "2001:db8::0:7", "2001:DB8::A:B",
+                  "2001:db8:0:1:1:1:1:1", "::", "::1", "::0.0.0.1", "192.0.2.1", "203.0.113.255", "0.0.0.0"]
+
+
+@pytest.mark.parametrize("value", EDGE_ADDRESSES)
+def test_normalized_text_is_netaddrs(value):
+    expected = str(netaddr.IPAddress(value))
+    full = 128 if ":" in value else 32
+    assert reconcile.normalize_ip(value, "address") == expected
+    assert reconcile.normalize_host_cidr(value, "routes[0].destination") == "%s/%d" % (expected, full)
+    assert reconcile.normalize_host_cidr("%s/%d" % (value, full), "routes[0].destination") == "%s/%d" % (expected, full)
+
+
+@pytest.mark.parametrize("value", ["192.0.2.01", "010.0.0.1", "192.0.2", "1", "0x1.2.3.4", " 192.0.2.1", "192.0.2.1 ", "192.0.2.1\0",
+                                   "2001:db8::7%eth0", "2001:db8:::7", "2001:db8::g", "::ffff:192.0.2.01", ""])
+def test_refused_addresses_keep_their_message(value):
+    with pytest.raises((netaddr.AddrFormatError, ValueError)):  # the witness refuses them too
+        netaddr.IPAddress(value)
+    with pytest.raises(VipError) as raised:
+        reconcile.normalize_ip(value, "address")
+    assert str(raised.value) == "address: %r is not an IP address" % value
+    with pytest.raises(VipError) as raised:
+        reconcile.normalize_host_cidr(value + "/32", "routes[3].destination")
+    assert str(raised.value) == "routes[3].destination: %r is not an IP address" % value
+
+
+def test_route_key_same_route_same_key_whatever_the_dict():
+    read = route("198.51.100.7")
+    assert reconcile.route_key(read) == reconcile.route_key(dict(reversed(list(read.items()))))
+    assert reconcile.route_key(read) != reconcile.route_key(dict(read, interface="eth1"))
+    assert reconcile.route_key(read) != reconcile.route_key(dict(read, type="blackhole"))
+    assert reconcile.route_key(dict(read, gateway=None)) == reconcile.route_key(dict((k, v) for k, v in read.items() if k != "gateway"))
 
 
 def test_parse_ranges_accepts_cidrs_addresses_and_ranges():
