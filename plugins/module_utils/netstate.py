@@ -514,8 +514,12 @@ def routes_after(current, changes):
     ``current``: the routes the change set was decided on. Routes someone else changed in the
     meantime are not seen (a second read_routes would see them).
     """
-    gone = set(_route_identity(route) for route in changes["remove"])
-    return [route for route in current if _route_identity(route) not in gone] + [added_route(route) for route in changes["add"]]
+    gone = set(id(route) for route in changes["remove"])  # plan_routes removes ``current``'s own dicts
+    kept = [route for route in current if id(route) not in gone]
+    if len(kept) != len(current) - len(gone):  # removals given as copies: compare what makes a route
+        gone = set(_route_identity(route) for route in changes["remove"])
+        kept = [route for route in current if _route_identity(route) not in gone]
+    return kept + [added_route(route) for route in changes["add"]]
 
 
 def apply_addresses(ipr, changes, links):

@@ -167,51 +167,51 @@ def plan_routes(desired, current, table, protocol, prune=False, remove_legacy=()
             if is_legacy_route(route, table, protocol):
                 legacy.append(route)
             others_by_dst.setdefault(route["destination"], []).append(route)
-    legacy_keys = set(route_key(r) for r in legacy)
-    wanted = {(d["destination"], d["interface"]) for d in desired}
-    seen, first_interface = set(), {}
+    interface_of = {}  # destination -> the one interface it is asked for on
     add, remove, unchanged = [], [], []
-    removed = set()
+    removed = set()  # id() of the routes in remove: each is one of ``current``'s dicts
 
     def drop(route):
-        key = route_key(route)
-        if key not in removed:
-            removed.add(key)
+        if id(route) not in removed:
+            removed.add(id(route))
             remove.append(route)
 
     for index, want in enumerate(desired):
-        key = (want["destination"], want["interface"])
-        if key in seen:
-            continue
-        if want["destination"] in first_interface:
+        destination, interface = want["destination"], want["interface"]
+        asked = interface_of.get(destination)
+        if asked is not None:
+            if asked == interface:
+                continue
             raise VipError("routes[%d]: %s is asked for on %s and on %s; kube-vip routes a VIP through one interface"
-                           % (index, want["destination"], first_interface[want["destination"]], want["interface"]))
-        first_interface[want["destination"]] = want["interface"]
-        seen.add(key)
-        same_dst = owned_by_dst.get(want["destination"], [])
-        if any(r["interface"] == want["interface"] and r.get("type") == "unicast" for r in same_dst):
-            unchanged.extend(r for r in same_dst if (r["destination"], r["interface"]) == key)
-            continue
-        for route in same_dst:
-            drop(route)
-        for route in others_by_dst.get(want["destination"], []):
-            if route["destination"] not in named_legacy:
+                           % (index, destination, asked, interface))
+        interface_of[destination] = interface
+        same_dst = owned_by_dst.get(destination)
+        if same_dst:
+            present = [r for r in same_dst if r["interface"] == interface]
+            if present and any(r.get("type") == "unicast" for r in present):
+                unchanged.extend(present)
+                continue
+            for route in same_dst:
+                drop(route)
+        for route in others_by_dst.get(destination, ()):
+            if destination not in named_legacy:
                 raise VipError(
                     "cannot add route %s dev %s to table %d protocol %d: table %d already has %s with "
                     "protocol %s%s; name it in remove_legacy to replace it"
-                    % (want["destination"], want["interface"], table, protocol, table, route["destination"],
-                       route["protocol"], " (legacy kube-vip route)" if route_key(route) in legacy_keys else ""))
-        add.append(dict(want, table=table, protocol=protocol, type="unicast", family=family_of(want["destination"])))
+                    % (destination, interface, table, protocol, table, route["destination"],
+                       route["protocol"], " (legacy kube-vip route)" if is_legacy_route(route, table, protocol) else ""))
+        add.append({"destination": destination, "interface": interface, "table": table, "protocol": protocol, "type": "unicast",
+                    "family": "ipv6" if ":" in destination else "ipv4"})
 
     if prune:
         for route in owned:
-            if (route["destination"], route["interface"]) not in wanted:
+            if interface_of.get(route["destination"]) != route["interface"]:
                 drop(route)
     for route in legacy:
         if route["destination"] in named_legacy:
             drop(route)
     return {"add": add, "remove": remove, "unchanged": unchanged,
-            "legacy": [r for r in legacy if route_key(r) not in removed]}
+            "legacy": [r for r in legacy if id(r) not in removed]}
 
 
 # --------------------------------------------------------------------------- addresses
@@ -290,13 +290,24 @@ def plan_ipvs(desired, current, owned=None, prune=False):
     """
     changes = {"remove_services": [], "add_services": [], "edit_services": [], "remove_dests": [],
                "add_dests": [], "edit_dests": [], "unchanged": [], "foreign": []}
+    inside = {}  # address -> in owned: one range check per address (many services share a VIP)
+
+    def is_owned(address):
+        if address not in inside:
+            inside[address] = in_ranges(address, owned)
+        return inside[address]
+
     for service in desired:
-        if owned is not None and not in_ranges(service["address"], owned):
+        if owned is not None and not is_owned(service["address"]):
             raise VipError("IPVS service %s: %s is outside owned_addresses; this module only manages the "
                            "collection's VIPs" % (describe_service(service), service["address"]))
+    # Managed: the desired services, and with ``owned`` every service on an owned address.
+    # Without ``owned`` an existing desired service is still compared, never added again.
+    desired_keys = set(service_key(service) for service in desired)
     by_key = {}
     for service in current:
-        if service.get("address") is None or owned is None or not in_ranges(service["address"], owned):
+        if service.get("address") is None or (service_key(service) not in desired_keys
+                                              and (owned is None or not is_owned(service["address"]))):
             changes["foreign"].append(describe_service(service))
             continue
         by_key[service_key(service)] = service
@@ -306,7 +317,7 @@ def plan_ipvs(desired, current, owned=None, prune=False):
             changes["add_services"].append(service)
             continue
         edits = [] if service["scheduler"] == have.get("scheduler") else [("edit_services", service)]
-        have_dests = {(d["address"], d["port"]): d for d in have.get("real_servers", [])}
+        have_dests = {(d["address"], d["port"]): d for d in have.get("real_servers") or []}
         for dest in service["real_servers"]:
             old = have_dests.pop((dest["address"], dest["port"]), None)
             if old is None:

@@ -98,6 +98,21 @@ def test_ipvs_service_check_apply_idempotent_and_restore(netns):
     assert ipvsadm_state(netns)["TCP 192.0.2.10:6443 rr"] == {"192.0.2.11:6443 Masq 4", "192.0.2.12:6443 Masq 2"}
 
 
+def test_ipvs_service_without_owned_addresses_keeps_existing_services(netns):
+    """No owned_addresses, no prune: existing desired services are compared, not added again (was: File exists)."""
+    setup_ipvs(netns)
+    unowned = {"services": SERVICES["services"]}
+    result = netns.ansible("ipvs_service", unowned)
+    assert result["_rc"] == 0 and result["changed"] is True, result.get("msg")
+    assert [s["address"] for s in result["added"]] == ["2001:db8::10"] and result["removed"] == []
+    state = ipvsadm_state(netns)
+    assert state["TCP 192.0.2.10:6443 rr"] == {"192.0.2.11:6443 Masq 1", "192.0.2.12:6443 Masq 2"}
+    assert "TCP 192.0.2.20:443 rr" in state  # not pruned: nothing is owned
+    result = netns.ansible("ipvs_service", unowned)
+    assert result["_rc"] == 0 and result["changed"] is False, result.get("msg")
+    assert ipvsadm_state(netns) == state
+
+
 def test_vip_facts_lists_ipvs_services(netns):
     setup_ipvs(netns)
     result = netns.ansible("vip_facts", {"gather": ["ipvs"]})

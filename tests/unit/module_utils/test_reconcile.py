@@ -255,6 +255,23 @@ def test_ipvs_prune_owned_only_and_never_fwmark():
     assert changes["foreign"] == ["TCP 203.0.113.5:80", "FWM 7"]
 
 
+def test_ipvs_without_owned_compares_existing_desired_services():
+    """No owned_addresses (no prune): a desired service that exists is compared, not added again (the kernel: File exists)."""
+    have = service("192.0.2.10", dests=["192.0.2.11"])
+    other = service("203.0.113.5", port=80, dests=["203.0.113.6"])
+    want = service("192.0.2.10", dests=["192.0.2.11"])
+    changes = reconcile.plan_ipvs([want], [have, other])
+    assert changes["add_services"] == [] and changes["unchanged"] == ["TCP 192.0.2.10:6443"]
+    assert changes["foreign"] == ["TCP 203.0.113.5:80"]
+    want = service("192.0.2.10", dests=["192.0.2.12"])
+    changes = reconcile.plan_ipvs([want, service("192.0.2.20")], [have, other])
+    assert [s["address"] for s in changes["add_services"]] == ["192.0.2.20"]
+    assert [i["dest"]["address"] for i in changes["add_dests"]] == ["192.0.2.12"]
+    assert [i["dest"]["address"] for i in changes["remove_dests"]] == ["192.0.2.11"]
+    assert changes["remove_services"] == []  # nothing pruned, even if asked, without owned addresses
+    assert reconcile.plan_ipvs([want], [have, other], prune=True)["remove_services"] == []
+
+
 def test_ipvs_refuses_service_outside_owned():
     with pytest.raises(VipError, match=r"IPVS service TCP \[2001:db8::10\]:6443: 2001:db8::10 is outside owned_addresses"):
         reconcile.plan_ipvs([service("2001:db8::10")], [], owned("192.0.2.10"))
