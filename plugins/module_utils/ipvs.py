@@ -10,10 +10,13 @@ the kernel's work (2,000 services: most of the module's time in ``decode_nlas``/
 
 * Reader: one service dump, then one real-server dump per service the caller asks for (the
   kernel has no dump of every real server, and a socket runs one dump at a time).
-* Applier: a change set as requests written BATCH_CHUNK at a time, each asking for an ack; the
-  acks of a write are read together, matched to their requests by sequence number. Every change
-  is acknowledged (errno 0) or refused (its errno, reported with the operation), so the state
-  after a batch that raised nothing is known without reading it again (``after_changes``).
+* Applier: a change set as one batch of requests (``netlink.Channel.send_requests``: as many
+  per write as the receive buffer holds answers to, the last of each write acknowledged, every
+  refusal named with its operation and errno). A batch that raised nothing was done entirely,
+  so the state after it is known without reading it again (``after_changes``).
+
+The socket (one per module run, blocking with a receive timeout), the dumps, the batches and the
+parsing of messages, attributes and error answers are ``netlink.py``'s, shared with netstate.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,12 +28,13 @@ import os
 import socket
 import struct
 
+from ansible_collections.baremetal.vip.plugins.module_utils import netlink
 from ansible_collections.baremetal.vip.plugins.module_utils.deps import netaddr, pyroute2
+from ansible_collections.baremetal.vip.plugins.module_utils.netlink import attributes, pack_attr as nla
 from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError, describe_service
 
 try:
-    from pyroute2.netlink import (NETLINK_EXT_ACK, NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_DUMP, NLM_F_REQUEST,
-                                  NLMSG_DONE, NLMSG_ERROR, SOL_NETLINK)
+    from pyroute2.netlink import NLM_F_REQUEST
     from pyroute2.netlink.generic.ipvs import (GENL_VERSION, IPVS_CMD_DEL_DEST, IPVS_CMD_DEL_SERVICE, IPVS_CMD_GET_DEST,
                                                IPVS_CMD_GET_SERVICE, IPVS_CMD_NEW_DEST, IPVS_CMD_NEW_SERVICE,
                                                IPVS_CMD_SET_DEST, IPVS_CMD_SET_SERVICE, ipvsmsg)
@@ -62,33 +66,14 @@ DEFAULT_FORWARD = "route"
 UNAVAILABLE = ("the kernel has no IPVS (generic netlink family IPVS not found: module ip_vs not loaded "
                "or CONFIG_IP_VS not set)")
 
-# Requests per write. The kernel queues one answer per request before the write returns; 256
-# answers fit in any receive buffer with room to spare (answers beyond it would be dropped).
-BATCH_CHUNK = 256
-RECEIVE_BUFFER = 65536  # dump answers are at most 32 KiB each
-ANSWER_TIMEOUT = 30  # seconds without any answer from the kernel before giving up
-NETLINK_CAP_ACK = 10  # error answers without the request's payload (linux/netlink.h)
-NLMSGERR_ATTR_MSG = 1  # extended ack: the kernel's error text
-NLA_TYPE_MASK = 0x3FFF  # strips NLA_F_NESTED / NLA_F_NET_BYTEORDER
-
-_NLMSG = struct.Struct("=IHHII")  # nlmsghdr: length, type, flags, sequence, port id
 _GENL = struct.Struct("=BBH")  # genlmsghdr: command, version, reserved
-_NLA = struct.Struct("=HH")  # nlattr: length, type
 _U16 = struct.Struct("=H")
-_U32 = struct.Struct("=I")
+_U32 = netlink.U32
 _BE16 = struct.Struct("!H")
-_ERROR = struct.Struct("=i")
-_TIMEVAL = struct.Struct("@ll")  # struct timeval, native sizes
-HEADER = _NLMSG.size + _GENL.size
+HEADER = netlink.HEADER.size + _GENL.size  # where an answer's attributes start
 
 
 # --------------------------------------------------------------------------- encoding
-
-def nla(kind, payload):
-    """One netlink attribute (header, payload, padding to 4 bytes)."""
-    length = _NLA.size + len(payload)
-    return _NLA.pack(length, kind) + payload + b"\0" * (-length % 4)
-
 
 def _family(address):
     return socket.AF_INET6 if ":" in address else socket.AF_INET
@@ -125,35 +110,17 @@ def dest_attrs(dest, full=True):
     return attrs
 
 
+def payload(cmd, attrs):
+    """What follows nlmsghdr in an IPVS request: genlmsghdr and the attributes."""
+    return _GENL.pack(cmd, GENL_VERSION, 0) + attrs
+
+
 def request(family_id, sequence, cmd, flags, attrs):
-    """One generic-netlink IPVS request (nlmsghdr, genlmsghdr, attributes)."""
-    return _NLMSG.pack(HEADER + len(attrs), family_id, flags, sequence, 0) + _GENL.pack(cmd, GENL_VERSION, 0) + attrs
+    """One whole generic-netlink IPVS message (nlmsghdr, genlmsghdr, attributes)."""
+    return netlink.pack_message(family_id, flags, sequence, payload(cmd, attrs))
 
 
 # --------------------------------------------------------------------------- decoding
-
-def attributes(data, offset, end):
-    """{type: (start, end)} of the attributes in ``data[offset:end]`` (payload bounds)."""
-    found = {}
-    while offset + 4 <= end:
-        length, kind = _NLA.unpack_from(data, offset)
-        if length < 4 or offset + length > end:
-            raise VipError("reading IPVS state failed: malformed netlink attribute (type %d, length %d)" % (kind, length))
-        found[kind & NLA_TYPE_MASK] = (offset + 4, offset + length)
-        offset += (length + 3) & ~3
-    return found
-
-
-def messages(data, size):
-    """(type, flags, sequence, start, end) of each netlink message in ``data[:size]``."""
-    offset = 0
-    while offset + _NLMSG.size <= size:
-        length, kind, flags, sequence, _port = _NLMSG.unpack_from(data, offset)
-        if length < _NLMSG.size or offset + length > size:
-            raise VipError("reading an IPVS answer failed: malformed netlink message (length %d)" % length)
-        yield kind, flags, sequence, offset, offset + length
-        offset += (length + 3) & ~3
-
 
 def _u16(data, span, default=0):
     return _U16.unpack_from(data, span[0])[0] if span else default
@@ -216,126 +183,29 @@ def decode_dest(data, start, end, family, cache):
     }
 
 
-def error_answer(data, flags, start, end):
-    """(errno, kernel text or None) of an NLMSG_ERROR answer; errno 0 is an ack."""
-    code = -_ERROR.unpack_from(data, start + _NLMSG.size)[0]
-    text = None
-    if code and flags & NLM_F_ACK_TLVS:
-        offset = start + _NLMSG.size + _ERROR.size
-        offset += _NLMSG.size if flags & NLM_F_CAPPED else _U32.unpack_from(data, offset)[0]
-        span = attributes(data, offset, end).get(NLMSGERR_ATTR_MSG)
-        if span:
-            text = bytes(data[span[0]:span[1]]).split(b"\0", 1)[0].decode("utf-8", "replace") or None
-    return code, text
-
-
-def errno_text(code, text=None):
-    """'No such file or directory (errno 2)', plus the kernel's own text when it sent one."""
-    return "%s (errno %d)%s" % (os.strerror(code), code, ": %s" % text if text else "")
-
-
 # --------------------------------------------------------------------------- the socket
 
 class IPVSSocket:
-    """pyroute2's IPVS socket (family resolved, bound), driven with struct-built messages.
-
-    One duplicate of its descriptor (``fileno()``, pyroute2's public API) for the whole module
-    run: the same kernel socket, used only here until both are closed. Blocking reads with a
-    receive timeout (SO_RCVTIMEO: no extra system call per read, which matters for one dump per
-    service), error answers without the request's payload (NETLINK_CAP_ACK) and with the
-    kernel's text (NETLINK_EXT_ACK) where the kernel supports them.
-    """
+    """The run's IPVS socket: a netlink.Channel on pyroute2's IPVS socket (family resolved, bound)."""
 
     def __init__(self, ipvs):
-        self.ipvs = ipvs
         self.family_id = ipvs.prid
-        self.sock = socket.socket(fileno=os.dup(ipvs.fileno()))
-        self.sock.setblocking(True)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _TIMEVAL.pack(ANSWER_TIMEOUT, 0))
-        for option in (NETLINK_CAP_ACK, NETLINK_EXT_ACK):
-            try:
-                self.sock.setsockopt(SOL_NETLINK, option, 1)
-            except OSError:
-                pass  # older kernels: full error answers, no text
-        self.buffer = bytearray(RECEIVE_BUFFER)
-        self.sequence = 0
+        self.channel = netlink.Channel(ipvs, owns=True)
 
     def close(self):
-        """Close the duplicate and pyroute2's socket."""
-        self.sock.close()
-        self.ipvs.close()
-
-    def _receive(self, doing, failed=()):
-        """One datagram into the buffer (its size); VipError after ``failed`` (earlier refusals) if none."""
-        try:
-            return self.sock.recv_into(self.buffer)
-        except OSError as exc:
-            if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
-                reason = "no answer from the kernel in %d s" % ANSWER_TIMEOUT
-            elif exc.errno == errno.ENOBUFS:
-                reason = "the kernel's answers did not fit in the socket's receive buffer (ENOBUFS): what was done is unknown"
-            else:
-                reason = errno_text(exc.errno) if exc.errno else str(exc)
-            raise VipError("; ".join(list(failed) + ["%s failed: %s" % (doing, reason)]))
-
-    def _send(self, data, doing):
-        try:
-            self.sock.send(data)
-        except OSError as exc:
-            raise VipError("%s failed: %s" % (doing, errno_text(exc.errno) if exc.errno else exc))
+        """Close the channel and pyroute2's socket."""
+        self.channel.close()
 
     def dump(self, cmd, attrs, decode, doing):
-        """Run one dump; ``decode(data, start, end)`` for each answer's attributes; their results."""
-        self.sequence += 1
-        sequence = self.sequence
-        self._send(request(self.family_id, sequence, cmd, NLM_F_REQUEST | NLM_F_DUMP, attrs), doing)
-        found = []
-        data = self.buffer
-        while True:
-            size = self._receive(doing)
-            for kind, flags, seq, start, end in messages(data, size):
-                if seq != sequence:
-                    continue  # a late answer to an earlier request
-                if kind == NLMSG_DONE:
-                    code = -_ERROR.unpack_from(data, start + _NLMSG.size)[0] if end - start >= _NLMSG.size + 4 else 0
-                    if code > 0:
-                        raise VipError("%s failed: %s" % (doing, errno_text(code)))
-                    return found
-                if kind == NLMSG_ERROR:
-                    code, text = error_answer(data, flags, start, end)
-                    raise VipError("%s failed: %s" % (doing, errno_text(code, text)))
-                found.append(decode(data, start + HEADER, end))
+        """Run one dump; ``decode(data, start, end)`` for each answer's attributes (after genlmsghdr); their results."""
+        return self.channel.dump(self.family_id, payload(cmd, attrs), doing, decode, reply=self.family_id, skip=_GENL.size)
 
     def batch(self, operations):
-        """Send [(cmd, attrs, describe)] BATCH_CHUNK per write, each acknowledged; VipError naming
-        every operation the kernel refused (the others are done).
-
-        ``describe()`` says what an operation does (called only for the error message). Answers
-        lost to a full receive buffer make the next read fail (ENOBUFS): never a silent success.
-        """
-        failed = []
-        data = self.buffer
-        for first in range(0, len(operations), BATCH_CHUNK):
-            chunk = operations[first:first + BATCH_CHUNK]
-            base = self.sequence + 1
-            self.sequence += len(chunk)
-            last = self.sequence
-            payload = b"".join(request(self.family_id, base + index, cmd, NLM_F_REQUEST | NLM_F_ACK, attrs)
-                               for index, (cmd, attrs, _describe) in enumerate(chunk))
-            doing = "sending %d IPVS changes" % len(chunk)
-            self._send(payload, doing)
-            answered = set()
-            while len(answered) < len(chunk):
-                size = self._receive(doing, failed)
-                for kind, flags, seq, start, end in messages(data, size):
-                    if kind != NLMSG_ERROR or not base <= seq <= last or seq in answered:
-                        continue
-                    answered.add(seq)
-                    code, text = error_answer(data, flags, start, end)
-                    if code:
-                        failed.append("%s failed: %s" % (chunk[seq - base][2](), errno_text(code, text)))
-        if failed:
-            raise VipError("; ".join(failed))
+        """Send [(cmd, attrs, describe)] as one batch; VipError naming every operation the kernel refused
+        (the others are done). ``describe()`` says what an operation does (called only for the error message)."""
+        if operations:
+            self.channel.send_requests([(self.family_id, NLM_F_REQUEST, payload(cmd, attrs)) for cmd, attrs, _describe in operations],
+                                       lambda index: operations[index][2]())
 
 
 def open_ipvs(load=True):

@@ -293,7 +293,7 @@ sys.path.insert(0, sys.argv[1])
 from ansible_collections.baremetal.vip.plugins.module_utils import netstate
 from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError
 ipr = netstate.open_iproute()
-ipr.asyncore.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)  # the smallest buffer the kernel allows
+ipr.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)  # the smallest buffer the kernel allows
 links = netstate.read_links(ipr)
 missing = [{"destination": "2001:db8:7::%x/128" % i, "interface": "v0", "table": 198, "protocol": 248, "type": "unicast",
             "scope": 0, "family": "ipv6"} for i in range(1, 201)]

@@ -13,7 +13,7 @@ from pyroute2.netlink import NLM_F_ACK_TLVS, NLM_F_CAPPED, NLMSG_ERROR
 from pyroute2.netlink.generic import CTRL_CMD_GETFAMILY, GenericNetlinkSocket, ctrlmsg
 from pyroute2.netlink.generic.ipvs import IPVS_CMD_DEL_DEST, IPVS_CMD_NEW_DEST, IPVS_CMD_NEW_SERVICE, ipvsmsg
 
-from ansible_collections.baremetal.vip.plugins.module_utils import hosttasks, ipvs, reconcile
+from ansible_collections.baremetal.vip.plugins.module_utils import hosttasks, ipvs, netlink, reconcile
 from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError
 
 SERVICE = {"address": "192.0.2.10", "port": 6443, "protocol": "tcp", "scheduler": "wrr"}
@@ -56,7 +56,7 @@ def test_new_service_request_as_pyroute2_reads_it():
 
 def test_ipv6_service_key_and_netmask():
     attrs = ipvs.service_attrs(SERVICE6)
-    found = ipvs.attributes(attrs, 0, len(attrs))
+    found = netlink.attributes(attrs, 0, len(attrs))
     assert struct.unpack_from("=H", attrs, found[ipvs.SVC_AF][0])[0] == socket.AF_INET6
     assert attrs[slice(*found[ipvs.SVC_ADDR])] == socket.inet_pton(socket.AF_INET6, "2001:db8::10")
     assert struct.unpack_from("!H", attrs, found[ipvs.SVC_PORT][0])[0] == 443
@@ -67,7 +67,7 @@ def test_ipv6_service_key_and_netmask():
 
 def test_fwmark_service_key():
     attrs = ipvs.service_key_attrs({"address": None, "fwmark": 7, "family": "ipv6", "port": 0, "protocol": 0})
-    found = ipvs.attributes(attrs, 0, len(attrs))
+    found = netlink.attributes(attrs, 0, len(attrs))
     assert sorted(found) == [ipvs.SVC_AF, ipvs.SVC_FWMARK]
     assert struct.unpack_from("=I", attrs, found[ipvs.SVC_FWMARK][0])[0] == 7
     assert struct.unpack_from("=H", attrs, found[ipvs.SVC_AF][0])[0] == socket.AF_INET6
@@ -91,7 +91,7 @@ def test_new_dest_request_as_pyroute2_reads_it(dest, method):
 
 def test_del_dest_request_names_the_real_server_only():
     attrs = ipvs.dest_attrs({"address": "2001:db8::11", "port": 80}, full=False)
-    found = ipvs.attributes(attrs, 0, len(attrs))
+    found = netlink.attributes(attrs, 0, len(attrs))
     assert sorted(found) == [ipvs.DEST_ADDR, ipvs.DEST_PORT, ipvs.DEST_ADDR_FAMILY]
     assert attrs[slice(*found[ipvs.DEST_ADDR])] == socket.inet_pton(socket.AF_INET6, "2001:db8::11")
 
@@ -110,9 +110,9 @@ def test_decode_service_as_the_kernel_sends_it():
         (ipvs.SVC_ADDR, address), (ipvs.SVC_PORT, struct.pack("!H", 6443)), (ipvs.SVC_SCHED_NAME, b"wlc\0"),
         (ipvs.SVC_FLAGS, struct.pack("=II", 0, 0xFFFFFFFF)), (ipvs.SVC_TIMEOUT, struct.pack("=I", 0)),
         (ipvs.SVC_NETMASK, struct.pack("=I", 0xFFFFFFFF)), (10 | 0x8000, stats)])
-    [(kind, _flags, _seq, start, end)] = list(ipvs.messages(data, len(data)))
+    [(kind, _flags, _seq, start, end)] = netlink.split_messages(data)
     assert kind == 42
-    service = ipvs.decode_service(data, start + ipvs.HEADER, end, {})
+    service = ipvs.decode_service(data, start - netlink.HEADER.size + ipvs.HEADER, end, {})
     assert service == {"address": "192.0.2.10", "port": 6443, "protocol": "tcp", "scheduler": "wlc", "family": "ipv4",
                        "fwmark": None}
 
@@ -144,10 +144,10 @@ def test_decode_dest_family_from_the_answer_or_the_service():
 
 def test_malformed_answers_raise():
     data = kernel_answer(IPVS_CMD_NEW_SERVICE, ipvs.ATTR_SERVICE, [(ipvs.SVC_AF, struct.pack("=H", socket.AF_INET))])
-    with pytest.raises(VipError, match="malformed netlink message"):
-        list(ipvs.messages(data[:-4] + b"", len(data) - 4))
+    with pytest.raises(VipError, match="malformed netlink answer: message of"):
+        netlink.split_messages(data[:-4] + b"", len(data) - 4)
     broken = data[:ipvs.HEADER] + struct.pack("=HH", 200, ipvs.ATTR_SERVICE) + data[ipvs.HEADER + 4:]
-    with pytest.raises(VipError, match="malformed netlink attribute"):
+    with pytest.raises(VipError, match="malformed netlink answer: attribute of type 1 and 200 bytes"):
         ipvs.decode_service(broken, ipvs.HEADER, len(broken), {})
     data = kernel_answer(IPVS_CMD_NEW_DEST, ipvs.ATTR_SERVICE, [])
     with pytest.raises(VipError, match="without a real-server attribute"):
@@ -156,15 +156,15 @@ def test_malformed_answers_raise():
 
 def test_error_answer_with_the_kernels_text():
     request = struct.pack("=IHHII", 60, 42, 5, 9, 0)
-    tlv = ipvs.nla(ipvs.NLMSGERR_ATTR_MSG, b"unknown scheduler\0")
+    tlv = ipvs.nla(netlink.NLMSGERR_ATTR_MSG, b"unknown scheduler\0")
     body = struct.pack("=i", -2) + request + tlv
     data = struct.pack("=IHHII", 16 + len(body), NLMSG_ERROR, NLM_F_CAPPED | NLM_F_ACK_TLVS, 9, 0) + body
-    [(_kind, flags, _seq, start, end)] = list(ipvs.messages(data, len(data)))
-    code, text = ipvs.error_answer(data, flags, start, end)
+    [(_kind, flags, _seq, start, end)] = netlink.split_messages(data)
+    code, text = netlink.error_answer(data, start, end, flags)
     assert (code, text) == (2, "unknown scheduler")
-    assert ipvs.errno_text(code, text) == "No such file or directory (errno 2): unknown scheduler"
-    ack = struct.pack("=IHHII", 36, NLMSG_ERROR, NLM_F_CAPPED, 9, 0) + struct.pack("=i", 0) + request
-    assert ipvs.error_answer(ack, NLM_F_CAPPED, 0, len(ack)) == (0, None)
+    assert netlink.errno_text(code, text) == "No such file or directory: unknown scheduler (errno 2)"
+    ack = struct.pack("=i", 0) + request
+    assert netlink.error_answer(ack, 0, len(ack), NLM_F_CAPPED) == (0, None)
 
 
 # --------------------------------------------------------------------------- a real kernel
@@ -187,7 +187,7 @@ def family_request(name):
 
 def test_dump_reads_every_answer_of_a_real_kernel(controller):
     def decode(data, start, end):
-        span = ipvs.attributes(data, start, end)[2]
+        span = netlink.attributes(data, start, end)[2]
         return bytes(data[span[0]:span[1]]).rstrip(b"\0").decode()
 
     names = controller.dump(CTRL_CMD_GETFAMILY, b"", decode, "listing families")
@@ -224,8 +224,8 @@ def test_operations_order_and_descriptions():
         "removing real server 198.51.100.1:8080 of IPVS service TCP 192.0.2.10:6443"]
     cmd, attrs, _describe = operations[-1]
     assert cmd == IPVS_CMD_DEL_DEST
-    real = ipvs.attributes(attrs, 0, len(attrs))[ipvs.ATTR_DEST]
-    assert ipvs.DEST_WEIGHT not in ipvs.attributes(attrs, real[0], real[1])
+    real = netlink.attributes(attrs, 0, len(attrs))[ipvs.ATTR_DEST]
+    assert ipvs.DEST_WEIGHT not in netlink.attributes(attrs, real[0], real[1])
 
 
 def test_after_changes_derives_the_state():
@@ -266,6 +266,6 @@ def test_real_servers_read_for_owned_and_desired_services_only():
 
 
 def test_no_answer_is_an_error_not_a_hang(controller):
-    controller.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("@ll", 0, 100000))
-    with pytest.raises(VipError, match=r"^refused before; waiting failed: no answer from the kernel in 30 s$"):
-        controller._receive("waiting", ["refused before"])  # pylint: disable=protected-access
+    controller.channel.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("@ll", 0, 100000))
+    with pytest.raises(VipError, match=r"^waiting failed: no answer from the kernel within 30 s$"):
+        controller.channel.receive("waiting")

@@ -6,9 +6,9 @@ import struct
 import threading
 
 import pytest
-from pyroute2.netlink import NLM_F_DUMP_FILTERED
+from pyroute2.netlink import NLM_F_DUMP_FILTERED, nlmsgerr
 
-from ansible_collections.baremetal.vip.plugins.module_utils import deps, hosttasks, ipvs, netstate
+from ansible_collections.baremetal.vip.plugins.module_utils import deps, hosttasks, ipvs, netlink, netstate
 from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError
 
 
@@ -42,20 +42,20 @@ NAMES = {1: "lo", 2: "v1", 3: "v0"}
 
 def test_wire_layouts_are_the_kernels():
     """pyroute2 supplies the layouts and attribute numbers; they must be the kernel's ABI."""
-    assert (netstate.HEADER.size, netstate.RTMSG.size, netstate.IFADDRMSG.size, netstate.IFINFOMSG.size) == (16, 12, 8, 16)
+    assert (netlink.HEADER.size, netstate.RTMSG.size, netstate.IFADDRMSG.size, netstate.IFINFOMSG.size) == (16, 12, 8, 16)
     assert (netstate.RTA_DST, netstate.RTA_OIF, netstate.RTA_GATEWAY, netstate.RTA_TABLE) == (1, 4, 5, 15)
     assert (netstate.IFA["IFA_ADDRESS"], netstate.IFA["IFA_LOCAL"]) == (1, 2)
     assert (netstate.IFLA["IFLA_ADDRESS"], netstate.IFLA["IFLA_IFNAME"], netstate.IFLA["IFLA_EXT_MASK"]) == (1, 3, 29)
-    assert netstate.NLMSGERR_ATTR["NLMSGERR_ATTR_MSG"] == 1
+    assert [entry[0] for entry in nlmsgerr.nla_map].index("NLMSGERR_ATTR_MSG") == netlink.NLMSGERR_ATTR_MSG
     assert (netstate.RTM_GETROUTE, netstate.RTM_NEWROUTE, netstate.RTM_DELROUTE) == (26, 24, 25)
 
 
 def _decode(datagrams, table=198, names=None):
     routes, done = [], False
     for data in datagrams:
-        for kind, flags, seq, start, end in netstate.split_messages(data):
+        for kind, flags, seq, start, end in netlink.split_messages(data):
             assert seq == CAPTURED_SEQ
-            if kind == netstate.NLMSG_DONE:
+            if kind == netlink.NLMSG_DONE:
                 done = True
                 continue
             assert kind == netstate.RTM_NEWROUTE and flags & NLM_F_DUMP_FILTERED
@@ -92,8 +92,8 @@ def test_added_route_encodes_and_decodes(route):
     msg_type, flags, payload = netstate.route_request(route, 3 if route["interface"] == "v0" else 2, create=True)
     assert msg_type == netstate.RTM_NEWROUTE
     assert flags == netstate.NLM_F_REQUEST | netstate.NLM_F_CREATE | netstate.NLM_F_EXCL  # the ack is the batch's business
-    data = netstate.pack_message(msg_type, flags, 7, payload)
-    [(kind, _flags, seq, start, end)] = netstate.split_messages(data)
+    data = netlink.pack_message(msg_type, flags, 7, payload)
+    [(kind, _flags, seq, start, end)] = netlink.split_messages(data)
     assert (kind, seq, end) == (msg_type, 7, len(data))
     decoded = netstate.parse_route(data, start, end, route["table"], NAMES)
     scope = 253 if route["family"] == "ipv4" else 0  # kube-vip's shape: scope link for IPv4
@@ -105,7 +105,7 @@ def test_removed_route_is_the_exact_route_read():
         index = 3 if route["interface"] else None
         msg_type, flags, payload = netstate.route_request(route, index, create=False)
         assert msg_type == netstate.RTM_DELROUTE and flags == netstate.NLM_F_REQUEST
-        data = netstate.pack_message(msg_type, flags, 1, payload)
+        data = netlink.pack_message(msg_type, flags, 1, payload)
         decoded = netstate.parse_route(data, 16, len(data), 198, NAMES)
         assert decoded == dict(route, gateway=None)  # type and scope as read; no gateway needed to match
 
@@ -129,21 +129,21 @@ def test_address_request_encodes_and_decodes():
 
 
 def test_parse_link():
-    payload = (netstate.IFINFOMSG.pack(0, 1, 3, 0, 0) + netstate.pack_attr(3, b"v0\0")
-               + netstate.pack_attr(1, bytes.fromhex("020000000001")))
+    payload = (netstate.IFINFOMSG.pack(0, 1, 3, 0, 0) + netlink.pack_attr(3, b"v0\0")
+               + netlink.pack_attr(1, bytes.fromhex("020000000001")))
     assert netstate.parse_link(payload, 0, len(payload)) == (3, {"name": "v0", "mac": "02:00:00:00:00:01"})
-    bare = netstate.IFINFOMSG.pack(0, 1, 4, 0, 0) + netstate.pack_attr(3, b"tun0\0")
+    bare = netstate.IFINFOMSG.pack(0, 1, 4, 0, 0) + netlink.pack_attr(3, b"tun0\0")
     assert netstate.parse_link(bare, 0, len(bare)) == (4, {"name": "tun0", "mac": None})
 
 
 def test_error_answer_carries_the_kernels_reason():
-    [(kind, flags, seq, start, end)] = netstate.split_messages(CAPTURED_ERROR)
-    assert kind == netstate.NLMSG_ERROR and seq == CAPTURED_SEQ
-    error = netstate.error_from(CAPTURED_ERROR, start, end, flags)
-    assert error.code == errno.ENETDOWN
-    assert netstate.netlink_error_text(error) == "Network is down: Device for nexthop is not up (errno 100)"
+    [(kind, flags, seq, start, end)] = netlink.split_messages(CAPTURED_ERROR)
+    assert kind == netlink.NLMSG_ERROR and seq == CAPTURED_SEQ
+    code, text = netlink.error_answer(CAPTURED_ERROR, start, end, flags)
+    assert (code, text) == (errno.ENETDOWN, "Device for nexthop is not up")
+    assert netlink.errno_text(code, text) == "Network is down: Device for nexthop is not up (errno 100)"
     ack = struct.pack("=i", 0) + CAPTURED_ERROR[20:36]
-    assert netstate.error_from(ack, 0, len(ack), 0) is None
+    assert netlink.error_answer(ack, 0, len(ack), 0) == (0, None)
 
 
 class ScriptedKernel:
@@ -165,7 +165,7 @@ class ScriptedKernel:
             data = self.theirs.recv(1 << 20)
             if not data:
                 return
-            for kind, flags, seq, start, end in netstate.split_messages(data):
+            for kind, flags, seq, start, end in netlink.split_messages(data):
                 self.requests.append((kind, flags, seq, data[start:end]))
                 for reply in self.answer((kind, flags, seq), data[start:end]):
                     self.theirs.send(reply)
@@ -184,7 +184,7 @@ class ScriptedKernel:
 @pytest.fixture
 def scripted(monkeypatch):
     """scripted(answer) -> a ScriptedKernel, closed after the test; a test that goes wrong fails in seconds."""
-    monkeypatch.setattr(netstate, "ANSWER_TIMEOUT", 5.0)
+    monkeypatch.setattr(netlink, "ANSWER_TIMEOUT", 5)
     kernels = []
 
     def start(answer):
@@ -198,14 +198,14 @@ def scripted(monkeypatch):
 def _reseq(datagram, seq):
     """A captured answer with another sequence number (the requester's)."""
     out = bytearray(datagram)
-    for _kind, _flags, _seq, start, _end in netstate.split_messages(datagram):
+    for _kind, _flags, _seq, start, _end in netlink.split_messages(datagram):
         struct.pack_into("=I", out, start - 8, seq)
     return bytes(out)
 
 
 def _flagged(datagram, flag):
     out = bytearray(datagram)
-    for _kind, flags, _seq, start, _end in netstate.split_messages(datagram):
+    for _kind, flags, _seq, start, _end in netlink.split_messages(datagram):
         struct.pack_into("=H", out, start - 10, flags | flag)
     return bytes(out)
 
@@ -216,12 +216,12 @@ LINKS = dict((index, {"name": name}) for index, name in NAMES.items())
 def test_dump_reads_every_part_and_skips_other_answers(scripted):
     def answer(header, _request):
         stale = _reseq(CAPTURED_DUMP[0], header[2] - 1)  # an answer to some earlier request: skipped
-        noop = netstate.pack_message(1, 0, header[2], b"")  # NLMSG_NOOP: not a route, not parsed as one
+        noop = netlink.pack_message(1, 0, header[2], b"")  # NLMSG_NOOP: not a route, not parsed as one
         return [stale, noop] + [_reseq(part, header[2]) for part in CAPTURED_DUMP]
     kernel = scripted(answer)
     assert netstate.read_routes(kernel, 198, LINKS) == CAPTURED_ROUTES
     [(kind, flags, _seq, request)] = kernel.requests
-    assert kind == netstate.RTM_GETROUTE and flags == netstate.NLM_F_REQUEST | netstate.NLM_F_DUMP
+    assert kind == netstate.RTM_GETROUTE and flags == netstate.NLM_F_REQUEST | netlink.NLM_F_DUMP
     assert request == netstate.route_dump_request(198)
 
 
@@ -229,7 +229,7 @@ def test_interrupted_dump_is_read_again(scripted):
     def answer(header, _request):
         parts = [_reseq(part, header[2]) for part in CAPTURED_DUMP]
         if len(kernel.requests) == 1:  # the first answer says the table changed while it was dumped
-            parts[0] = _flagged(parts[0], netstate.NLM_F_DUMP_INTR)
+            parts[0] = _flagged(parts[0], netlink.NLM_F_DUMP_INTR)
         return parts
     kernel = scripted(answer)
     assert netstate.read_routes(kernel, 198, LINKS) == CAPTURED_ROUTES
@@ -237,15 +237,15 @@ def test_interrupted_dump_is_read_again(scripted):
 
 
 def test_dump_that_never_settles_fails_clearly(scripted):
-    kernel = scripted(lambda header, _request: [_flagged(_reseq(part, header[2]), netstate.NLM_F_DUMP_INTR) for part in CAPTURED_DUMP])
+    kernel = scripted(lambda header, _request: [_flagged(_reseq(part, header[2]), netlink.NLM_F_DUMP_INTR) for part in CAPTURED_DUMP])
     with pytest.raises(VipError, match="reading routes of table 198 failed: the kernel's answer was interrupted 5 times"):
         netstate.read_routes(kernel, 198, {})
-    assert len(kernel.requests) == netstate.DUMP_ATTEMPTS
+    assert len(kernel.requests) == netlink.DUMP_ATTEMPTS
 
 
 def _error_answer(header, request, code):
     """NLMSG_ERROR (capped: the request's header only) for a request."""
-    return netstate.pack_message(netstate.NLMSG_ERROR, netstate.NLM_F_CAPPED, header[2], struct.pack("=i", -code)
+    return netlink.pack_message(netlink.NLMSG_ERROR, netlink.NLM_F_CAPPED, header[2], struct.pack("=i", -code)
                                  + struct.pack("=IHHII", 16 + len(request), header[0], header[1], header[2], 0))
 
 
@@ -259,7 +259,7 @@ def test_dump_errors(scripted):
 
 def test_batch_asks_one_ack_per_write_and_names_every_failure(scripted, monkeypatch):
     """3,000 removals in writes of 1,024: failures anywhere are named; only each write's last message is acked."""
-    monkeypatch.setattr(netstate, "ANSWER_COST", 1)  # the socket pair's buffer is small; the writes stay 1,024
+    monkeypatch.setattr(netlink, "ANSWER_COST", 1)  # the socket pair's buffer is small; the writes stay 1,024
     routes = [{"destination": "2001:db8:1::%x/128" % i, "interface": "v0", "table": 198, "protocol": 248, "type": "unicast",
                "scope": 0, "family": "ipv6"} for i in range(1, 3001)]
     failing = {5, 1024, 1025, 3000}
@@ -268,7 +268,7 @@ def test_batch_asks_one_ack_per_write_and_names_every_failure(scripted, monkeypa
         number = int(ipaddress.ip_network(netstate.parse_route(request, 0, len(request), 198, {})["destination"])[0]) & 0xffff
         if number in failing:
             return [_error_answer(header, request, errno.ESRCH)]
-        return [_error_answer(header, request, 0)] if header[1] & netstate.NLM_F_ACK else []
+        return [_error_answer(header, request, 0)] if header[1] & netlink.NLM_F_ACK else []
 
     kernel = scripted(answer)
     with pytest.raises(VipError) as caught:
@@ -276,9 +276,22 @@ def test_batch_asks_one_ack_per_write_and_names_every_failure(scripted, monkeypa
     assert str(caught.value) == "; ".join(
         "removing route 2001:db8:1::%x/128 dev v0 from table 198 (protocol 248) failed: No such process (errno 3)" % i
         for i in sorted(failing))
-    acked = [index for index, request in enumerate(kernel.requests) if request[1] & netstate.NLM_F_ACK]
+    acked = [index for index, request in enumerate(kernel.requests) if request[1] & netlink.NLM_F_ACK]
     assert acked == [1023, 2047, 2999]
     assert all(request[0] == netstate.RTM_DELROUTE for request in kernel.requests) and len(kernel.requests) == 3000
+
+
+def test_batch_without_its_acknowledgement_fails_and_keeps_the_refusals_read(scripted, monkeypatch):
+    """The kernel refuses one request and the write's acknowledgement never comes: both are said, nothing hangs."""
+    monkeypatch.setattr(netlink, "ANSWER_TIMEOUT", 0.5)
+    routes = [{"destination": "2001:db8:1::%x/128" % i, "interface": "v0", "table": 198, "protocol": 248, "type": "unicast",
+               "scope": 0, "family": "ipv6"} for i in range(1, 4)]
+    kernel = scripted(lambda header, request: [_error_answer(header, request, errno.ESRCH)] if header[2] == kernel.first else [])
+    kernel.first = netlink.Channel.sequence(0)
+    with pytest.raises(VipError) as caught:
+        netstate.apply_routes(kernel, {"remove": routes, "add": []}, {3: {"name": "v0"}})
+    assert str(caught.value) == ("removing route 2001:db8:1::1/128 dev v0 from table 198 (protocol 248) failed: No such process (errno 3); "
+                                 "sending 3 netlink requests failed: no answer from the kernel within 0.5 s")
 
 
 def test_batch_refuses_unknown_interface_before_sending(scripted):
