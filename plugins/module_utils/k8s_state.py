@@ -27,6 +27,7 @@ DEFAULTS = dict(
     lease_namespace="kube-system",
     control_plane_lease="plndr-cp-lock",
     services_lease="plndr-svcs-lock",
+    services_lease_namespace=None,  # None: lease_namespace
     daemonset_name="kube-vip-ds",
     daemonset_namespace="kube-system",
     kube_proxy_configmap="kube-proxy",
@@ -111,10 +112,10 @@ def summarize_service(service):
     )
 
 
-def summarize_kube_proxy(configmap):
+def summarize_kube_proxy(configmap, name=DEFAULTS["kube_proxy_configmap"], namespace=DEFAULTS["kube_proxy_namespace"]):
     """The live kube-proxy settings that matter for VIPs (ConfigMap key config.conf)."""
-    out = dict(present=configmap is not None, mode=None, strict_arp=None, exclude_cidrs=[],
-               parse_error=None)
+    out = dict(name=name, namespace=namespace, present=configmap is not None, mode=None, strict_arp=None,
+               exclude_cidrs=[], parse_error=None)
     if configmap is None:
         return out
     text = (configmap.get("data") or {}).get("config.conf")
@@ -181,11 +182,13 @@ def kube_vip_pods(pods, daemonset):
 
 
 def summarize_daemonset(daemonset, name, namespace):
+    """The DaemonSet's pod counts, images and placement (nodeSelector, affinity) as the API has them."""
     status = (daemonset or {}).get("status") or {}
+    pod = (((daemonset or {}).get("spec") or {}).get("template") or {}).get("spec") or {}
     return dict(name=name, namespace=namespace, present=daemonset is not None,
                 desired=status.get("desiredNumberScheduled"), ready=status.get("numberReady"),
-                image=[c.get("image") for c in ((((daemonset or {}).get("spec") or {}).get("template") or {})
-                                                .get("spec") or {}).get("containers") or []])
+                image=[c.get("image") for c in pod.get("containers") or []],
+                node_selector=dict(pod.get("nodeSelector") or {}), affinity=pod.get("affinity") or None)
 
 
 def summarize_metallb(pools, l2_ads, bgp_ads):
@@ -231,6 +234,7 @@ def gather(api, options=None, now=None):
         key = (svc["namespace"], svc["lease_name"])
         svc["lease"] = summarize_lease(leases.get(key), key[1], key[0], now)
     ns = opts["lease_namespace"]
+    svc_ns = opts.get("services_lease_namespace") or ns
     ds_name, ds_ns = opts["daemonset_name"], opts["daemonset_namespace"]
     daemonset = api.get("apps/v1", "DaemonSet", ds_name, ds_ns)
     pods = api.list("v1", "Pod", namespace=ds_ns)
@@ -240,11 +244,11 @@ def gather(api, options=None, now=None):
         leases=dict(
             control_plane=summarize_lease(leases.get((ns, opts["control_plane_lease"])),
                                           opts["control_plane_lease"], ns, now),
-            services=summarize_lease(leases.get((ns, opts["services_lease"])),
-                                     opts["services_lease"], ns, now),
+            services=summarize_lease(leases.get((svc_ns, opts["services_lease"])),
+                                     opts["services_lease"], svc_ns, now),
         ),
         services=sorted(services, key=lambda s: (s["namespace"], s["name"])),
-        kube_proxy=summarize_kube_proxy(kube_proxy),
+        kube_proxy=summarize_kube_proxy(kube_proxy, opts["kube_proxy_configmap"], opts["kube_proxy_namespace"]),
         nodes=[summarize_node(n) for n in api.list("v1", "Node")],
         kube_vip=dict(daemonset=summarize_daemonset(daemonset, ds_name, ds_ns),
                       pods=kube_vip_pods(pods, daemonset)),

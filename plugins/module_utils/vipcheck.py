@@ -4,7 +4,8 @@
 """One node's VIP state against what the plan expects there (baremetal.vip.vip_check).
 
 ``read_state`` reads the kernel once (``hosttasks.gather_facts``: addresses, kube-vip's table,
-IPVS; plus the asked sysctls from /proc/sys). ``judge_node`` is a plain function of
+IPVS; plus the asked sysctls from /proc/sys) and, on control-plane nodes, the one file of the
+control-plane kube-vip static pod (``read_static_pod``). ``judge_node`` is a plain function of
 (expectations, state) -> findings and notes, built on the decisions of ``reconcile.py``
 (``plan_addresses``, ``plan_routes``, ``plan_ipvs``): what those would change is what is wrong.
 Nothing is changed, whatever the mode.
@@ -16,6 +17,11 @@ __metaclass__ = type
 
 import json
 import os
+
+try:
+    import yaml
+except ImportError:  # yaml comes with ansible-core; guarded for the sanity import test
+    yaml = None
 
 from ansible_collections.baremetal.vip.plugins.module_utils import hosttasks
 from ansible_collections.baremetal.vip.plugins.module_utils import reconcile
@@ -35,6 +41,30 @@ def read_sysctls(names, root=PROC_SYS):
     return values
 
 
+def read_static_pod(path):
+    """{"path", "present", "env" ({name: value} of container kube-vip, else the first), "error"} of a static pod file."""
+    out = {"path": path, "present": False, "env": None, "error": None}
+    try:
+        with open(path, "r") as handle:
+            text = handle.read()
+    except (IOError, OSError) as exc:
+        if getattr(exc, "errno", None) != 2:  # ENOENT is "absent"; anything else is said
+            out["error"] = "reading %s: %s" % (path, exc)
+        return out
+    out["present"] = True
+    try:
+        pod = yaml.safe_load(text) if yaml is not None else None
+        if not isinstance(pod, dict):
+            raise ValueError("not a mapping" if yaml is not None else "PyYAML is not available")
+        containers = ((pod.get("spec") or {}).get("containers") or [])
+        named = [c for c in containers if isinstance(c, dict) and c.get("name") == "kube-vip"] or containers[:1]
+        env = (named[0].get("env") if named and isinstance(named[0], dict) else None) or []
+        out["env"] = dict((str(e.get("name")), e.get("value")) for e in env if isinstance(e, dict) and "name" in e)
+    except Exception as exc:  # pylint: disable=broad-except
+        out["error"] = "%s does not parse as a Pod: %s" % (path, exc)
+    return out
+
+
 def read_state(params):
     """The node's state in one pass: addresses, routes of kube-vip's table, IPVS (when asked), sysctls."""
     service = params.get("ipvs_service")
@@ -45,6 +75,8 @@ def read_state(params):
     state.pop("ansible_facts", None)
     state.pop("changed", None)
     state["sysctls"] = read_sysctls(sorted(params.get("sysctls") or {}))
+    if params.get("static_pod"):
+        state["static_pod"] = read_static_pod(params["static_pod"]["path"])
     return state
 
 
@@ -103,6 +135,27 @@ def _ipvs_findings(service, holds_vip, state, findings, notes):
             findings.append("IPVS %s: %s" % (kind, json.dumps(changes[key], sort_keys=True)))
 
 
+def _flag(value):
+    """kube-vip's reading of a boolean env value: "true" (any case) is on; absent or anything else is off."""
+    return str(value).strip().lower() == "true" if value is not None else False
+
+
+def static_pod_findings(expect, pod):
+    """Findings of the control-plane kube-vip static pod ``pod`` (read_static_pod) against ``expect``."""
+    if pod["error"]:
+        return ["control-plane kube-vip static pod: %s" % pod["error"]]
+    if not pod["present"]:
+        return ["control-plane kube-vip static pod %s is missing (the plan runs kube-vip as a static pod on this "
+                "control-plane node)" % pod["path"]]
+    want = expect.get("svc_enable")
+    have = (pod["env"] or {}).get("svc_enable")
+    if want is not None and _flag(have) != bool(want):
+        return ["control-plane kube-vip static pod %s has env svc_enable %s, the plan wants %s (Services are handled by %s)"
+                % (pod["path"], json.dumps(have), json.dumps(str(bool(want)).lower()),
+                   expect.get("services_owner") or "another instance")]
+    return []
+
+
 def judge_node(params, state):
     """Findings (what differs from the expectations) and notes (what was left alone) of one node."""
     control_plane = _control_plane(params.get("control_plane"))
@@ -125,10 +178,21 @@ def judge_node(params, state):
         have = state["sysctls"].get(name)
         if have is None or have != str(want).strip():
             findings.append("sysctl %s is %s, the plan wants %s" % (name, "unreadable" if have is None else have, want))
+    if params.get("static_pod") and "static_pod" in state:
+        findings.extend(static_pod_findings(params["static_pod"], state["static_pod"]))
     notes.extend("route %s table %s proto %s (not kube-vip protocol; left alone)" % (r["destination"], r["table"], r["protocol"])
                  for r in state["legacy_routes"])
     return {"changed": False, "vip_interfaces": on, "service_vips": held_addresses(state, ranges, watch),
-            "findings": findings, "notes": notes, "ipvs_available": state.get("ipvs_available")}
+            "findings": findings, "notes": notes, "ipvs_available": state.get("ipvs_available"),
+            "static_pod": _static_pod_summary(state.get("static_pod"))}
+
+
+def _static_pod_summary(pod):
+    """What the result says of the static pod: never its env (it may hold a BGP password)."""
+    if pod is None:
+        return None
+    return {"path": pod["path"], "present": pod["present"], "error": pod["error"],
+            "svc_enable": (pod["env"] or {}).get("svc_enable")}
 
 
 def check_node(params, check_mode=False):  # pylint: disable=unused-argument

@@ -42,9 +42,15 @@ extends_documentation_fragment:
 options:
   lease_namespace:
     description:
-      - Namespace of the control-plane and services leases (kube-vip's C(cp_namespace)).
+      - Namespace of the control-plane lease (kube-vip's C(cp_namespace)), and of the services lease unless
+        O(services_lease_namespace) is given.
     type: str
     default: kube-system
+  services_lease_namespace:
+    description:
+      - Namespace of the services lease (that of kube-vip's services instance).
+      - Omitted, O(lease_namespace).
+    type: str
   control_plane_lease:
     description:
       - Name of the control-plane lease (kube-vip's C(vip_leasename)).
@@ -172,6 +178,12 @@ kube_proxy:
   returned: success
   type: dict
   contains:
+    name:
+      description: The ConfigMap's name (C(kube-proxy)).
+      type: str
+    namespace:
+      description: The ConfigMap's namespace (C(kube-system)).
+      type: str
     present:
       description: Whether the ConfigMap exists (k3s and RKE2 have none).
       type: bool
@@ -206,7 +218,9 @@ kube_vip:
   type: dict
   contains:
     daemonset:
-      description: Name, namespace, C(present), C(desired) and C(ready) pod counts, container images.
+      description:
+        - Name, namespace, C(present), C(desired) and C(ready) pod counts, container images (C(image)), and where its
+          pods may run as the API has it, C(node_selector) (a dict) and C(affinity) (the pod template's, or null).
       type: dict
     pods:
       description: kube-vip pods with C(node), C(phase), C(ready) and C(source) (C(daemonset) or C(static_pod)).

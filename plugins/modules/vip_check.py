@@ -12,8 +12,9 @@ DOCUMENTATION = r"""
 module: vip_check
 short_description: Compare one node's VIP state with what the plan expects there, in one pass
 description:
-  - Reads the node's addresses, kube-vip's routing table, its IPVS services (only when O(ipvs_service) is given)
-    and the sysctls in O(sysctls) (from C(/proc/sys)) once, and returns what differs from the expectations as
+  - Reads the node's addresses, kube-vip's routing table, its IPVS services (only when O(ipvs_service) is given),
+    the sysctls in O(sysctls) (from C(/proc/sys)) and the control-plane kube-vip static pod (only when
+    O(static_pod) is given, one file) once, and returns what differs from the expectations as
     RV(findings). Changes nothing.
   - The judgement is that of the reconciling modules in check mode (M(baremetal.vip.vip_address) with prune,
     M(baremetal.vip.vip_routes) with prune, M(baremetal.vip.ipvs_service) with prune) - what they would change
@@ -140,6 +141,25 @@ options:
     description: Sysctls and the values the plan wants (read from C(/proc/sys); an unreadable one is a finding).
     type: dict
     default: {}
+  static_pod:
+    description:
+      - The control-plane kube-vip static pod of this node (a control-plane node where the plan runs kube-vip as a
+        static pod). A missing or unparsable file is a finding, and so is an env C(svc_enable) other than
+        O(static_pod.svc_enable) (failure 2, kube-vip and MetalLB or the services DaemonSet both serving Services).
+      - Omit on other nodes.
+    type: dict
+    suboptions:
+      path:
+        description: The manifest (C(vip_plan.cluster.paths.static_pod_dir)/kube-vip.yaml).
+        type: str
+        required: true
+      svc_enable:
+        description:
+          - What C(svc_enable) must be (an absent variable is off, as for kube-vip). Omitted, it is not judged.
+        type: bool
+      services_owner:
+        description: Who handles Services instead, named in the finding (for example C(MetalLB)).
+        type: str
 attributes:
   check_mode:
     description: Reads only; runs the same in check mode.
@@ -168,6 +188,7 @@ EXAMPLES = r"""
     keep_routes: "{{ _check.keep_routes }}"
     ipvs_service: "{{ _check.ipvs_service }}"
     sysctls: "{{ _check.sysctls }}"
+    static_pod: "{{ _check.static_pod }}"
   vars:
     _check: "{{ vip_plan | baremetal.vip.vip_check_options(inventory_hostname) }}"
   register: __check
@@ -210,6 +231,13 @@ ipvs_available:
   description: Whether IPVS was readable (null when O(ipvs_service) is not given).
   returned: always
   type: bool
+static_pod:
+  description:
+    - What was read of O(static_pod.path) (null when O(static_pod) is not given) - C(path), C(present), C(error)
+      and the value of C(svc_enable) (null when absent). The rest of its env is never returned.
+  returned: always
+  type: dict
+  sample: {"path": "/etc/kubernetes/manifests/kube-vip.yaml", "present": true, "error": null, "svc_enable": "false"}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -247,6 +275,11 @@ def main():
             )),
         )),
         sysctls=dict(type="dict", default={}),
+        static_pod=dict(type="dict", options=dict(
+            path=dict(type="str", required=True),
+            svc_enable=dict(type="bool"),
+            services_owner=dict(type="str"),
+        )),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     hosttasks.run(module, vipcheck.check_node)

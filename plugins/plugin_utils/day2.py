@@ -7,6 +7,7 @@
 * ``verify_report`` - the cluster-wide verdict of ``playbooks/verify.yml``: who holds the
   control-plane VIP and each kube-vip Service VIP, against the leases; the services DaemonSet's
   placement; every node's findings. The report's keys are what tests and remediate read.
+* ``kube_proxy_verdict`` - the live kube-proxy ConfigMap against the plan (failure 1's cause).
 * ``service_vip_strays`` - per node, the Service VIPs it holds without holding their lease
   (what ``playbooks/remediate.yml`` removes).
 
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 
 from ansible_collections.baremetal.vip.plugins.plugin_utils import render
 
@@ -35,6 +37,24 @@ def live_service_ips(cluster):
             if ip not in out:
                 out.append(ip)
     return out
+
+
+def static_pod_expectation(plan, host):
+    """What vip_check reads of ``host``'s control-plane kube-vip static pod, or None (not a control-plane
+    node, no control-plane VIP, or kube-vip as a DaemonSet). ``svc_enable`` is judged (wanted off)
+    only where the plan gives Services to another instance: the services DaemonSet or MetalLB."""
+    cp = plan.get("control_plane")
+    if not cp or cp["deployment"] != "static_pod" or not plan["nodes"][host]["control_plane"]:
+        return None
+    provider = plan["services"]["provider"]
+    owner = None
+    if provider == "metallb":
+        owner = "MetalLB (the plan's services provider)"
+    elif provider == "kube_vip":
+        kube_vip = plan["services"]["kube_vip"] or {}
+        owner = "the services DaemonSet %s/%s" % (kube_vip.get("namespace"), kube_vip.get("daemonset_name"))
+    return {"path": plan["cluster"]["paths"]["static_pod_dir"].rstrip("/") + "/kube-vip.yaml",
+            "svc_enable": bool(cp["svc_enable"]) if owner else None, "services_owner": owner}
 
 
 def check_options(plan, host, cluster=None, service_routes=()):
@@ -60,6 +80,7 @@ def check_options(plan, host, cluster=None, service_routes=()):
         "keep_routes": [{"destination": ip, "interface": node["interface"]} for ip in keep if _is_ip(ip)],
         "ipvs_service": ipvs,
         "sysctls": dict((k, v) for k, v in render.host_sysctls(plan, host)),
+        "static_pod": static_pod_expectation(plan, host),
     }
 
 
@@ -208,20 +229,87 @@ def service_vip_strays(plan, addresses_by_host, cluster):
 
 # --------------------------------------------------------------------------- the DaemonSet
 
+def daemonset_checked(plan):
+    """Whether the services DaemonSet's placement is judged: kube-vip serves Services on all nodes."""
+    return plan["services"]["provider"] == "kube_vip" and _placement(plan) == "all_nodes"
+
+
+def _pinned(node_selector, affinity):
+    return any(k in (node_selector or {}) for k in CONTROL_PLANE_LABELS) or "control-plane" in repr(affinity or {})
+
+
 def pinned_daemonsets(plan, daemonsets, path):
     """Problems of services DaemonSets pinned to control-plane nodes when the plan runs them on all nodes."""
-    if plan["services"]["provider"] != "kube_vip" or _placement(plan) != "all_nodes":
+    if not daemonset_checked(plan):
         return []
     problems = []
     for ds in daemonsets or []:
         if not isinstance(ds, dict) or ds.get("kind") != "DaemonSet":
             continue
         pod = ((ds.get("spec") or {}).get("template") or {}).get("spec") or {}
-        selector = pod.get("nodeSelector") or {}
-        if any(k in selector for k in CONTROL_PLANE_LABELS) or "control-plane" in repr(pod.get("affinity") or {}):
+        if _pinned(pod.get("nodeSelector"), pod.get("affinity")):
             problems.append("services DaemonSet %s in %s is pinned to control-plane nodes; the plan runs it on all nodes"
                             % ((ds.get("metadata") or {}).get("name"), path))
     return problems
+
+
+def live_daemonset(cluster):
+    """The services DaemonSet as cluster_info read it (with its placement), or None when it is not there."""
+    ds = ((cluster or {}).get("kube_vip") or {}).get("daemonset") or {}
+    return ds if ds.get("present") and "node_selector" in ds else None
+
+
+def pinned_live_daemonset(plan, daemonset):
+    """Problems of the live services DaemonSet (cluster_info) pinned to control-plane nodes."""
+    if not daemonset_checked(plan) or not _pinned(daemonset.get("node_selector"), daemonset.get("affinity")):
+        return []
+    selector = json.dumps(daemonset.get("node_selector") or {}, sort_keys=True)
+    affinity = ", and a control-plane node affinity" if "control-plane" in repr(daemonset.get("affinity") or {}) else ""
+    return ["services DaemonSet %s/%s in the cluster is pinned to control-plane nodes (nodeSelector %s%s); the plan runs "
+            "it on all nodes" % (daemonset["namespace"], daemonset["name"], selector, affinity)]
+
+
+# --------------------------------------------------------------------------- kube-proxy (failure 1's cause)
+
+def _contains(cidrs, address):
+    ip = ipaddress.ip_address(address)
+    for cidr in cidrs:
+        try:
+            if ip in ipaddress.ip_network(str(cidr).strip(), strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def kube_proxy_verdict(plan, cluster):
+    """(problems, notes) of the live kube-proxy configuration (cluster_info's kube_proxy) against the plan:
+    the mode; strictARP where the plan asks for it; in IPVS mode with kube-vip's load balancer, the
+    control-plane VIP inside ipvs.excludeCIDRs (else kube-proxy deletes kube-vip's IPVS service)."""
+    want = plan["kube_proxy"]
+    live = (cluster or {}).get("kube_proxy")
+    if not cluster or not want["manage"] or not live:
+        return [], []
+    configmap = "ConfigMap %s/%s" % (live.get("namespace") or "kube-system", live.get("name") or "kube-proxy")
+    where = configmap + " config.conf"
+    if not live.get("present"):
+        return [], ["%s: not found (k3s and RKE2 have none); kube-proxy's live settings not checked" % configmap]
+    if live.get("parse_error"):
+        return ["%s: %s (the plan wants mode %s)" % (where, live["parse_error"], want["mode"])], []
+    problems = []
+    mode = live.get("mode") or ""
+    if (mode or "iptables") != want["mode"]:
+        problems.append("%s mode is %s, the plan wants %s" % (where, json.dumps(mode) + (" (the default, iptables)" if not mode else ""),
+                                                              json.dumps(want["mode"])))
+    if want["strict_arp"] and live.get("strict_arp") is not True:
+        problems.append("%s ipvs.strictARP is %s, the plan wants true (ARP VIPs with kube-proxy in IPVS mode)"
+                        % (where, json.dumps(live.get("strict_arp"))))
+    cp = plan.get("control_plane")
+    if mode == "ipvs" and cp and cp["load_balancer"]["enabled"] and not _contains(live.get("exclude_cidrs") or [], cp["address"]):
+        problems.append("%s ipvs.excludeCIDRs is %s, which misses the control-plane VIP %s; the plan wants %s (else kube-proxy "
+                        "in IPVS mode deletes kube-vip's IPVS service)"
+                        % (where, json.dumps(live.get("exclude_cidrs") or []), cp["address"], json.dumps(want["exclude_cidrs"])))
+    return problems, []
 
 
 # --------------------------------------------------------------------------- the report
@@ -235,7 +323,13 @@ def verify_report(plan, checks, cluster=None, daemonsets=None, daemonset_file=No
                  if not c or c.get("failed") or "findings" not in c]
     checks = dict((h, c) for h, c in checks.items() if c and not c.get("failed") and "findings" in c)
     cluster_problems, vip, holders = control_plane_verdict(plan, checks, cluster)
-    cluster_problems += pinned_daemonsets(plan, daemonsets, daemonset_file)
+    live_ds = live_daemonset(cluster)
+    if live_ds is not None:  # the live DaemonSet wins over the rendered files
+        cluster_problems += pinned_live_daemonset(plan, live_ds)
+    else:
+        cluster_problems += pinned_daemonsets(plan, daemonsets, daemonset_file)
+    proxy_problems, proxy_notes = kube_proxy_verdict(plan, cluster)
+    cluster_problems += proxy_problems
     service_problems, service_records = service_vip_verdict(
         plan, dict((h, c.get("service_vips")) for h, c in checks.items()), cluster)
     cluster_problems += service_problems
@@ -251,5 +345,7 @@ def verify_report(plan, checks, cluster=None, daemonsets=None, daemonset_file=No
     return {"ok": not problems, "problems": problems, "vip_holders": holders, "cluster": cluster_problems,
             "vips": [vip] if vip else [], "service_vips": service_records,
             "live_service_ips": live_service_ips(cluster) if cluster else None,
+            "kube_proxy": dict(live=(cluster or {}).get("kube_proxy"), notes=proxy_notes) if cluster else None,
             "nodes": nodes,
-            "daemonset_checked": daemonsets is not None and plan["services"]["provider"] == "kube_vip" and _placement(plan) == "all_nodes"}
+            "daemonset_checked": (live_ds is not None or daemonsets is not None) and daemonset_checked(plan),
+            "daemonset_source": ("cluster" if live_ds is not None else "render_dir" if daemonsets is not None else None)}

@@ -54,8 +54,31 @@ def kube_vip_routes(netns):
     return sorted(r["dst"] for r in _witness(netns, "route", "show", "table", "198") if r.get("protocol") == "248")
 
 
+STATIC_POD = "/etc/kubernetes/manifests/kube-vip.yaml"
+
+
+def changed(out):
+    """Changed tasks per lab node (the controller's play, remediate's kube-proxy ConfigMap merge, apart)."""
+    return {h: s["changed"] for h, s in out["stats"].items() if h != "localhost"}
+
+
+def place_static_pod(the_lab, name, env):
+    """A control-plane kube-vip static pod in the node's private /etc/kubernetes, as a broken deployment left it."""
+    path = os.path.join(the_lab.node(name)["dir"], "root", STATIC_POD.lstrip("/"))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "kube-vip", "namespace": "kube-system"},
+           "spec": {"hostNetwork": True, "containers": [{"name": "kube-vip", "image": "ghcr.io/kube-vip/kube-vip:v1.0.3",
+                                                         "args": ["manager"],
+                                                         "env": [{"name": k, "value": v} for k, v in env.items()]}]}}
+    with open(path, "w", encoding="utf-8") as handle:
+        yaml.safe_dump(pod, handle)
+    return path
+
+
 def test_verify_finds_every_injected_failure(broken_lab, tmp_path):
     the_lab, dummy = broken_lab
+    # failure 2's cause: the control-plane kube-vip on cp2 also serving Services; cp1 has no static pod at all
+    place_static_pod(the_lab, "cp2", {"cp_enable": "true", "svc_enable": "true", "vip_arp": "true"})
     report = tmp_path / "report.json"
     rc, dummy = playbook(the_lab, "verify.yml", "-e", "vip_verify_report=%s" % report)
     assert rc != 0
@@ -68,6 +91,10 @@ def test_verify_finds_every_injected_failure(broken_lab, tmp_path):
     assert "198.51.100.13" not in problems and "203.0.113.7" not in problems  # foreign routes are not judged
     assert "pinned to control-plane nodes" in problems
     assert "w1: Service VIP" not in problems  # a Service VIP on a worker is where it belongs
+    assert ('cp2: control-plane kube-vip static pod %s has env svc_enable "true", the plan wants "false" (Services are '
+            "handled by the services DaemonSet kube-system/kube-vip-ds)" % STATIC_POD) in problems
+    assert "cp1: control-plane kube-vip static pod %s is missing" % STATIC_POD in problems
+    assert "w1: control-plane kube-vip static pod" not in problems  # workers have none
     if not fake_kube_vip.FakeKubeVip.has_ipvs(the_lab.node("cp1")):
         assert "IPVS not checked: this kernel has no IPVS" in data["nodes"]["cp1"]["notes"]
 
@@ -112,7 +139,7 @@ def test_remediate_fixes_then_verify_passes_then_nothing_to_do(broken_lab, tmp_p
     assert rc == 0 and json.loads(report.read_text())["ok"] is True
     rc, out = playbook(the_lab, "remediate.yml")
     assert rc == 0
-    assert {h: s["changed"] for h, s in out["stats"].items()} == {"cp1": 0, "cp2": 0, "w1": 0}
+    assert changed(out) == {"cp1": 0, "cp2": 0, "w1": 0}
 
 
 def test_remediate_puts_a_lost_vip_back_on_one_node(broken_lab):

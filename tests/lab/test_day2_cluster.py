@@ -56,7 +56,35 @@ def seed():
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "api", "namespace": "default"},
          "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local", "ports": [{"port": 443, "protocol": "TCP"}]},
          "status": {"loadBalancer": {"ingress": [{"ip": API}]}}},
-    ] + service_leases({"web": "w1", "api": "w2"}, now) + services_daemonset(["w1", "w2"])
+    ] + service_leases({"web": "w1", "api": "w2"}, now) + services_daemonset(["w1", "w2"]) + kube_proxy()
+
+
+def kube_proxy():
+    """kube-proxy in IPVS mode as kubeadm left it before baremetal.vip: strictARP on, but no ipvs.excludeCIDRs,
+    so it deletes kube-vip's IPVS service on the VIP (failure 1's cause); and its DaemonSet (restarted on a change)."""
+    config = {"apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration", "mode": "ipvs",
+              "clusterCIDR": "203.0.113.128/25", "ipvs": {"strictARP": True, "scheduler": "rr"}}
+    labels = {"k8s-app": "kube-proxy"}
+    return [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
+             "data": {"config.conf": yaml.safe_dump(config), "kubeconfig.conf": "apiVersion: v1\nkind: Config\n"}},
+            {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
+             "spec": {"selector": {"matchLabels": labels},
+                      "template": {"metadata": {"labels": labels},
+                                   "spec": {"containers": [{"name": "kube-proxy", "image": "registry.k8s.io/kube-proxy:v1.31.4",
+                                                            "command": ["/usr/local/bin/kube-proxy",
+                                                                        "--config=/var/lib/kube-proxy/config.conf"]}]}}}}]
+
+
+def live_kube_proxy(double):
+    """(config.conf of the live ConfigMap, the DaemonSet's pod template annotations)."""
+    config = yaml.safe_load(double.get("v1", "ConfigMap", "kube-proxy", "kube-system")["data"]["config.conf"])
+    ds = double.get("apps/v1", "DaemonSet", "kube-proxy", "kube-system")
+    return config, ds["spec"]["template"]["metadata"].get("annotations") or {}
+
+
+def changed(out):
+    """Changed tasks per lab node (the controller's play, remediate's kube-proxy ConfigMap merge, apart)."""
+    return {h: s["changed"] for h, s in out["stats"].items() if h != "localhost"}
 
 
 def service_leases(holders, now):
@@ -133,17 +161,31 @@ def test_verify_reports_the_lease_holder_and_only_dead_services_routes(cluster_l
     assert "cp1: stale route 198.51.100.3/32" in problems and "cp1: stale route 198.51.100.4/32" in problems
     assert LIVE not in problems
     assert data["live_service_ips"] == [API, LIVE]
+    # failure 1's cause in the live cluster: the VIP is not in the ConfigMap's ipvs.excludeCIDRs
+    assert ('ConfigMap kube-system/kube-proxy config.conf ipvs.excludeCIDRs is [], which misses the control-plane VIP '
+            '192.0.2.10; the plan wants ["192.0.2.10/32"] (else kube-proxy in IPVS mode deletes kube-vip\'s IPVS service)') in problems
+    assert "strictARP" not in problems and "mode is" not in problems  # those are as planned
+    # failure 2's cause: the lab's control-plane nodes have no kube-vip static pod yet
+    assert "cp1: control-plane kube-vip static pod /etc/kubernetes/manifests/kube-vip.yaml is missing" in problems
+    assert data["daemonset_source"] == "cluster" and "pinned" not in problems
 
 
 def test_remediate_follows_the_lease_and_keeps_the_live_services_route(cluster_lab, tmp_path):
     the_lab, double, dummy = cluster_lab
     cp1 = the_lab.node("cp1")["netns"]
+    before = live_kube_proxy(double)
     rc, out = playbook(the_lab, double, "remediate.yml --check", "remediate.yml", "--check", "--diff")
     assert rc == 0, json.dumps(out)[-3000:]
     assert holders(the_lab) == ["cp1"]
+    assert live_kube_proxy(double) == before and "excludeCIDRs" not in before[0]["ipvs"]
     rc, out = playbook(the_lab, double, "remediate.yml", "remediate.yml")
     assert rc == 0, json.dumps(out)[-3000:]
     assert holders(the_lab) == ["cp2"]
+    # the live ConfigMap merged (the rest of config.conf kept) and kube-proxy restarted to read it
+    config, annotations = live_kube_proxy(double)
+    assert config["ipvs"] == {"strictARP": True, "scheduler": "rr", "excludeCIDRs": ["192.0.2.10/32"]}, config
+    assert config["mode"] == "ipvs" and config["clusterCIDR"] == "203.0.113.128/25"
+    assert "kubectl.kubernetes.io/restartedAt" in annotations
     assert kube_vip_routes(cp1) == [LIVE]
     survivors = {(r["dst"], r["protocol"]) for r in _witness(cp1, "route", "show", "table", "all")}
     assert {("198.51.100.13", "static"), ("203.0.113.7", "248")} <= survivors
@@ -165,7 +207,7 @@ def test_partition_tolerant_profile_is_placed_serially_once(cluster_lab):
     rc, out = playbook(the_lab, double, "remediate.yml le=pt --check --diff", "remediate.yml", "--check", "--diff",
                        "-e", "vip_remediate_leader_election=partition_tolerant")
     assert rc == 0, json.dumps(out)[-3000:]
-    assert {h: s["changed"] for h, s in out["stats"].items()} == {"cp1": 1, "cp2": 1, "w1": 0, "w2": 0}
+    assert changed(out) == {"cp1": 1, "cp2": 1, "w1": 0, "w2": 0}
     assert kube_vip_env(the_lab, "cp1") == ("15", "10", "2")
     rc, out = playbook(the_lab, double, "remediate.yml le=pt", "remediate.yml",
                        "-e", "vip_remediate_leader_election=partition_tolerant")
@@ -177,7 +219,8 @@ def test_partition_tolerant_profile_is_placed_serially_once(cluster_lab):
     rc, out = playbook(the_lab, double, "remediate.yml le=pt again", "remediate.yml",
                        "-e", "vip_remediate_leader_election=partition_tolerant")
     assert rc == 0, json.dumps(out)[-3000:]
-    assert {h: s["changed"] for h, s in out["stats"].items()} == {"cp1": 0, "cp2": 0, "w1": 0, "w2": 0}
+    assert changed(out) == {"cp1": 0, "cp2": 0, "w1": 0, "w2": 0}
+    assert out["stats"]["localhost"]["changed"] == 0  # the kube-proxy ConfigMap already has the plan's settings
 
 
 def service_vip_holders(the_lab, address):
@@ -221,4 +264,23 @@ def test_service_vip_on_two_nodes_and_on_a_non_holder_then_remediate(cluster_lab
     assert json.loads(report.read_text())["problems"] == ["Service VIP %s (default/web) is on no node" % LIVE]
     fake.addr(w1, LIVE + "/32", w1["interface"])  # what kube-vip on the lease holder does
     rc, dummy = playbook(the_lab, double, "verify.yml (service VIPs fixed)", "verify.yml", "-e", "vip_verify_report=%s" % report)
+    assert rc == 0, json.loads(report.read_text())["problems"]
+
+
+def test_verify_judges_the_live_services_daemonset(cluster_lab, tmp_path):
+    the_lab, double, dummy = cluster_lab
+    pinned = services_daemonset([])[0]
+    pinned["spec"]["template"]["spec"]["nodeSelector"] = {"node-role.kubernetes.io/control-plane": ""}
+    double.seed([pinned])
+    report = tmp_path / "pinned.json"
+    try:
+        rc, dummy = playbook(the_lab, double, "verify.yml (live DaemonSet pinned)", "verify.yml", "-e", "vip_verify_report=%s" % report)
+        assert rc != 0
+        data = json.loads(report.read_text())
+        assert data["daemonset_source"] == "cluster"
+        assert data["problems"] == ['services DaemonSet kube-system/kube-vip-ds in the cluster is pinned to control-plane nodes '
+                                    '(nodeSelector {"node-role.kubernetes.io/control-plane": ""}); the plan runs it on all nodes']
+    finally:
+        double.seed(services_daemonset([])[:1])
+    rc, dummy = playbook(the_lab, double, "verify.yml (live DaemonSet fixed)", "verify.yml", "-e", "vip_verify_report=%s" % report)
     assert rc == 0, json.loads(report.read_text())["problems"]

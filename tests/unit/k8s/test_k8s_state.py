@@ -72,7 +72,7 @@ def test_gather_against_the_double(k8s_double):
     assert web["lease"]["holder"] == "w1" and web["lease"]["name"] == "kubevip-web"
     assert api_svc["requested_ips"] == ["198.51.100.9"] and api_svc["ingress_ips"] == []
     assert api_svc["lease"]["name"] == "custom-lease" and api_svc["lease"]["holder"] == "cp1"
-    assert out["kube_proxy"] == dict(present=True, mode="ipvs", strict_arp=True,
+    assert out["kube_proxy"] == dict(name="kube-proxy", namespace="kube-system", present=True, mode="ipvs", strict_arp=True,
                                      exclude_cidrs=["192.0.2.10/32"], parse_error=None)
     nodes = {n["name"]: n for n in out["nodes"]}
     assert nodes["cp1"]["internal_ips"] == ["192.0.2.11"] and nodes["cp1"]["roles"] == ["control-plane"]
@@ -82,6 +82,34 @@ def test_gather_against_the_double(k8s_double):
                     ("cp1", "kube-vip-ds-cp1", "daemonset", False),
                     ("w1", "kube-vip-ds-w1", "daemonset", True)]
     assert out["kube_vip"]["daemonset"]["present"] and out["kube_vip"]["daemonset"]["desired"] == 2
+    assert out["kube_vip"]["daemonset"]["node_selector"] == {} and out["kube_vip"]["daemonset"]["affinity"] is None
+
+
+def test_services_lease_in_its_own_namespace(k8s_double):
+    now = k8s_state.utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    k8s_double.seed([{"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                      "metadata": {"name": "plndr-svcs-lock", "namespace": ns},
+                      "spec": {"holderIdentity": holder, "leaseDurationSeconds": 15, "renewTime": now}}
+                     for ns, holder in (("kube-system", "cp1"), ("kube-vip", "w2"))])
+    api = k8s_client.Api(k8s_double.kubeconfig)
+    try:
+        same = k8s_state.gather(api)["leases"]["services"]
+        own = k8s_state.gather(api, {"services_lease_namespace": "kube-vip"})["leases"]["services"]
+        unset = k8s_state.gather(api, {"services_lease_namespace": None, "lease_namespace": "kube-vip"})["leases"]["services"]
+    finally:
+        api.close()
+    assert (same["namespace"], same["holder"]) == ("kube-system", "cp1")
+    assert (own["namespace"], own["holder"]) == ("kube-vip", "w2")
+    assert (unset["namespace"], unset["holder"]) == ("kube-vip", "w2")  # unset: lease_namespace
+
+
+def test_summarize_daemonset_placement():
+    pinned = {"spec": {"template": {"spec": {"nodeSelector": {"node-role.kubernetes.io/control-plane": ""},
+                                              "containers": [{"image": "ghcr.io/kube-vip/kube-vip:v1.0.3"}]}}}}
+    out = k8s_state.summarize_daemonset(pinned, "kube-vip-ds", "kube-system")
+    assert out["node_selector"] == {"node-role.kubernetes.io/control-plane": ""} and out["affinity"] is None
+    assert out["image"] == ["ghcr.io/kube-vip/kube-vip:v1.0.3"]
+    assert k8s_state.summarize_daemonset(None, "kube-vip-ds", "kube-system")["present"] is False
 
 
 def test_gather_on_an_empty_cluster(k8s_double):

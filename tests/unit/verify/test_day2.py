@@ -188,3 +188,95 @@ def test_no_strays_without_a_live_lease_holder(plan, the_lease):
     svc = dict(service("web", "198.51.100.1"), lease=the_lease)
     by_host = {"w1": addresses("198.51.100.1"), "w2": addresses("198.51.100.1")}
     assert day2.service_vip_strays(plan, by_host, cluster([svc])) == {"w1": [], "w2": []}
+
+
+# --------------------------------------------------------------------------- kube-proxy's live ConfigMap (failure 1)
+
+def proxy(mode="ipvs", strict_arp=True, exclude=("192.0.2.10/32",), present=True, parse_error=None):
+    return {"name": "kube-proxy", "namespace": "kube-system", "present": present, "mode": mode, "strict_arp": strict_arp,
+            "exclude_cidrs": list(exclude), "parse_error": parse_error}
+
+
+def with_proxy(live):
+    return dict(cluster(), kube_proxy=live)
+
+
+def test_kube_proxy_as_planned_passes(plan):
+    assert day2.kube_proxy_verdict(plan, with_proxy(proxy())) == ([], [])
+    assert day2.kube_proxy_verdict(plan, with_proxy(proxy(exclude=["10.0.0.0/8", "192.0.2.0/24"]))) == ([], [])  # inside a wider CIDR
+
+
+def test_kube_proxy_without_the_vip_in_exclude_cidrs(plan):
+    problems, dummy = day2.kube_proxy_verdict(plan, with_proxy(proxy(exclude=["198.51.100.0/24"])))
+    assert problems == ['ConfigMap kube-system/kube-proxy config.conf ipvs.excludeCIDRs is ["198.51.100.0/24"], which misses '
+                        'the control-plane VIP 192.0.2.10; the plan wants ["192.0.2.10/32"] (else kube-proxy in IPVS mode '
+                        "deletes kube-vip's IPVS service)"]
+    report = day2.verify_report(plan, healthy(), with_proxy(proxy(exclude=[])))
+    assert report["ok"] is False and "ipvs.excludeCIDRs is []" in report["problems"][0]
+
+
+def test_kube_proxy_strict_arp_and_mode(plan):
+    problems, dummy = day2.kube_proxy_verdict(plan, with_proxy(proxy(strict_arp=False)))
+    assert problems == ["ConfigMap kube-system/kube-proxy config.conf ipvs.strictARP is false, the plan wants true "
+                        "(ARP VIPs with kube-proxy in IPVS mode)"]
+    problems, dummy = day2.kube_proxy_verdict(plan, with_proxy(proxy(mode="", strict_arp=False, exclude=[])))
+    # iptables (the default) deletes no IPVS service: excludeCIDRs is not judged there, the mode is
+    assert problems == ['ConfigMap kube-system/kube-proxy config.conf mode is "" (the default, iptables), the plan wants "ipvs"',
+                        "ConfigMap kube-system/kube-proxy config.conf ipvs.strictARP is false, the plan wants true "
+                        "(ARP VIPs with kube-proxy in IPVS mode)"]
+
+
+def test_kube_proxy_not_judged_without_configmap_or_plan():
+    plan = lab_plan()
+    problems, notes = day2.kube_proxy_verdict(plan, with_proxy(proxy(present=False)))
+    assert problems == [] and notes == ["ConfigMap kube-system/kube-proxy: not found (k3s and RKE2 have none); "
+                                        "kube-proxy's live settings not checked"]
+    assert day2.kube_proxy_verdict(plan, None) == ([], [])
+    unmanaged = lab_plan(vip_kube_proxy={"mode": "none"})
+    assert day2.kube_proxy_verdict(unmanaged, with_proxy(proxy(mode="iptables", exclude=[]))) == ([], [])
+    iptables = lab_plan(vip_kube_proxy={"mode": "iptables", "strict_arp": "auto", "exclude_cidrs": "auto"})
+    assert day2.kube_proxy_verdict(iptables, with_proxy(proxy(mode="iptables", strict_arp=False, exclude=[])))[0] == []
+    problems, dummy = day2.kube_proxy_verdict(plan, with_proxy(proxy(parse_error="config.conf does not parse: bad")))
+    assert problems == ["ConfigMap kube-system/kube-proxy config.conf: config.conf does not parse: bad (the plan wants mode ipvs)"]
+
+
+# --------------------------------------------------------------------------- the static pod (failure 2) and the live DaemonSet
+
+def test_static_pod_expectation(plan):
+    assert day2.check_options(plan, "cp1")["static_pod"] == {
+        "path": "/etc/kubernetes/manifests/kube-vip.yaml", "svc_enable": False,
+        "services_owner": "the services DaemonSet kube-system/kube-vip-ds"}
+    assert day2.check_options(plan, "w1")["static_pod"] is None
+    metallb = lab_plan(vip_services={"provider": "metallb", "local_traffic": False,
+                                     "pools": [{"name": "public", "addresses": ["198.51.100.0/28"]}]})
+    assert day2.check_options(metallb, "cp2")["static_pod"]["services_owner"] == "MetalLB (the plan's services provider)"
+    none = lab_plan(vip_services={"provider": "none", "local_traffic": False, "pools": []})
+    assert day2.check_options(none, "cp1")["static_pod"]["svc_enable"] is None  # nobody else serves Services: not judged
+    daemonset = lab_plan(vip_control_plane={"deployment": "daemonset"})
+    assert day2.check_options(daemonset, "cp1")["static_pod"] is None
+
+
+def live_ds(node_selector=None, affinity=None, present=True):
+    return {"name": "kube-vip-ds", "namespace": "kube-system", "present": present, "desired": 2, "ready": 2, "image": [],
+            "node_selector": dict(node_selector or {}), "affinity": affinity}
+
+
+def test_live_daemonset_wins_over_the_render_dir(plan):
+    pinned = {"node-role.kubernetes.io/control-plane": ""}
+    live = dict(cluster(), kube_vip={"pods": [], "daemonset": live_ds(pinned)})
+    report = day2.verify_report(plan, healthy(), live, daemonsets=[], daemonset_file="/r/cluster/kube-vip-services.yaml")
+    assert report["problems"] == ['services DaemonSet kube-system/kube-vip-ds in the cluster is pinned to control-plane nodes '
+                                  '(nodeSelector {"node-role.kubernetes.io/control-plane": ""}); the plan runs it on all nodes']
+    assert report["daemonset_source"] == "cluster" and report["daemonset_checked"] is True
+    rendered = [{"kind": "DaemonSet", "metadata": {"name": "kube-vip-ds"},
+                 "spec": {"template": {"spec": {"nodeSelector": pinned}}}}]
+    fine = dict(cluster(), kube_vip={"pods": [], "daemonset": live_ds()})
+    report = day2.verify_report(plan, healthy(), fine, daemonsets=rendered, daemonset_file="/r/x.yaml")
+    assert report["ok"] is True and report["daemonset_source"] == "cluster"
+    absent = dict(cluster(), kube_vip={"pods": [], "daemonset": live_ds(present=False)})
+    report = day2.verify_report(plan, healthy(), absent, daemonsets=rendered, daemonset_file="/r/x.yaml")
+    assert report["daemonset_source"] == "render_dir" and "in /r/x.yaml is pinned" in report["problems"][0]
+    affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists"}]}]}}}
+    report = day2.verify_report(plan, healthy(), dict(cluster(), kube_vip={"pods": [], "daemonset": live_ds(affinity=affinity)}))
+    assert report["problems"][0].endswith("(nodeSelector {}, and a control-plane node affinity); the plan runs it on all nodes")

@@ -40,7 +40,7 @@ def test_healthy_holder():
     out = vipcheck.judge_node(params(ipvs_service=IPVS, sysctls={"net.ipv4.conf.all.arp_ignore": "1"}),
                               state([addr("192.0.2.10")], ipvs=[kernel_service()], sysctls={"net.ipv4.conf.all.arp_ignore": "1"}))
     assert out == {"changed": False, "vip_interfaces": ["eth0"], "service_vips": [], "findings": [], "notes": [],
-                   "ipvs_available": True}
+                   "ipvs_available": True, "static_pod": None}
 
 
 def test_vip_with_another_prefix_is_not_the_vip():
@@ -128,3 +128,51 @@ def test_bad_options_say_which(bad, message):
         if "table" in bad or "protocol" in bad:
             vipcheck.check_node(params(**bad))
         vipcheck.judge_node(params(**bad), state(routes=[route("198.51.100.1/32")]))
+
+
+# --------------------------------------------------------------------------- the control-plane static pod (failure 2)
+
+STATIC = {"path": "/etc/kubernetes/manifests/kube-vip.yaml", "svc_enable": False,
+          "services_owner": "the services DaemonSet kube-system/kube-vip-ds"}
+
+
+def write_pod(tmp_path, env, name="kube-vip"):
+    path = tmp_path / "kube-vip.yaml"
+    path.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: kube-vip, namespace: kube-system}\nspec:\n  containers:\n"
+                    "  - name: %s\n    env:\n%s" % (name, "".join("    - {name: %s, value: %s}\n" % (k, v) for k, v in env)))
+    return str(path)
+
+
+def test_static_pod_with_svc_enable_true_is_a_finding(tmp_path):
+    path = write_pod(tmp_path, [("cp_enable", '"true"'), ("svc_enable", '"true"'), ("bgp_peerpass", "s3cret")])
+    pod = vipcheck.read_static_pod(path)
+    out = vipcheck.judge_node(params(static_pod=dict(STATIC, path=path)), dict(state(), static_pod=pod))
+    assert out["findings"] == ['control-plane kube-vip static pod %s has env svc_enable "true", the plan wants "false" '
+                               "(Services are handled by the services DaemonSet kube-system/kube-vip-ds)" % path]
+    assert out["static_pod"] == {"path": path, "present": True, "error": None, "svc_enable": "true"}
+    assert "s3cret" not in repr(out)
+
+
+def test_static_pod_with_svc_enable_off_or_absent_passes(tmp_path):
+    for env in ([("svc_enable", '"false"')], [("cp_enable", '"true"')], [("svc_enable", '"False"')]):
+        path = write_pod(tmp_path, env)
+        out = vipcheck.judge_node(params(static_pod=dict(STATIC, path=path)), dict(state(), static_pod=vipcheck.read_static_pod(path)))
+        assert out["findings"] == [], env
+    path = write_pod(tmp_path, [("svc_enable", '"true"')])
+    unjudged = dict(STATIC, path=path, svc_enable=None)  # the plan has no other Service provider
+    assert vipcheck.judge_node(params(static_pod=unjudged), dict(state(), static_pod=vipcheck.read_static_pod(path)))["findings"] == []
+
+
+def test_static_pod_missing_or_broken(tmp_path):
+    path = str(tmp_path / "absent.yaml")
+    out = vipcheck.judge_node(params(static_pod=dict(STATIC, path=path)), dict(state(), static_pod=vipcheck.read_static_pod(path)))
+    assert out["findings"] == ["control-plane kube-vip static pod %s is missing (the plan runs kube-vip as a static pod on "
+                               "this control-plane node)" % path]
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("spec: [unclosed\n")
+    pod = vipcheck.read_static_pod(str(broken))
+    assert pod["present"] is True and pod["error"].startswith("%s does not parse as a Pod" % broken)
+    assert vipcheck.judge_node(params(static_pod=dict(STATIC, path=str(broken))), dict(state(), static_pod=pod))["findings"] == [
+        "control-plane kube-vip static pod: " + pod["error"]]
+    unreadable = vipcheck.read_static_pod(str(tmp_path))  # a directory: not ENOENT, said
+    assert unreadable["present"] is False and unreadable["error"].startswith("reading %s" % tmp_path)
