@@ -409,8 +409,15 @@ def test_kubeadm_init_opt_in_after_kube_vip_then_applies_through_its_admin_conf(
         assert kubeadm_calls(log) == [] and not admin_dest.exists() and init_double.requests == []
         assert not os.path.exists(node_file(bootstrap_lab, "cp1", "/etc/kubernetes/admin.conf"))
 
-        rc, out = bootstrap(bootstrap_lab, "kubeadm init", *args)
+        # kube-vip's control-plane lease as kube-vip on cp1 holds it once the API is up
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+        init_double.seed([{"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                           "metadata": {"name": "plndr-cp-lock", "namespace": "kube-system"},
+                           "spec": {"holderIdentity": "cp1", "leaseDurationSeconds": 3600, "renewTime": now}}])
+        # this run with the imported verify.yml: no vip_kubeconfig, it reads the cluster through the fetched admin.conf
+        rc, out = bootstrap(bootstrap_lab, "kubeadm init", *args[:-2])
         assert rc == 0, json.dumps(out)[-4000:]
+        assert "VIP %s on cp1; lease kube-system/plndr-cp-lock held by cp1" % VIP in json.dumps(out)
         calls = kubeadm_calls(log)
         assert [c["argv"] for c in calls] == [["init", "--config", "/etc/kubernetes/baremetal-vip/kubeadm-init.yaml", "--upload-certs"]]
         # ordering: kube-vip's static pod was in place, on super-admin.conf (kubeadm 1.31), when kubeadm init ran
