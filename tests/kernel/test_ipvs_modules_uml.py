@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import nsutil  # pylint: disable=import-error
 import uml  # pylint: disable=import-error
 
-GUEST_TESTS = 4
+GUEST_TESTS = 5
 
 
 def test_ipvs_modules_in_user_mode_linux():
