@@ -1,10 +1,13 @@
-"""Readers and helpers of netstate / deps / hosttasks that need no kernel."""
+"""Readers and helpers of netstate / deps / hosttasks that need no kernel (and one read-only dump of this machine's links)."""
 import errno
+import fcntl
 import ipaddress
+import os
 import socket
 import struct
 import threading
 
+import pyroute2
 import pytest
 from pyroute2.netlink import NLM_F_DUMP_FILTERED, nlmsgerr
 
@@ -300,6 +303,21 @@ def test_batch_refuses_unknown_interface_before_sending(scripted):
     with pytest.raises(VipError, match=r"adding route 198.51.100.7/32 dev eth9 to table 198 \(protocol 248\): interface 'eth9' does not exist"):
         netstate.apply_routes(kernel, {"remove": [], "add": [route]}, {3: {"name": "v0"}})
     assert kernel.requests == []
+
+
+def test_a_borrowed_pyroute2_socket_keeps_its_mode_and_works_after():
+    """read_links on a plain pyroute2 IPRoute: a blocking duplicate for the call, then the socket as pyroute2 left it."""
+    ipr = pyroute2.IPRoute()
+    try:
+        before = fcntl.fcntl(ipr.fileno(), fcntl.F_GETFL)
+        links = netstate.read_links(ipr)
+        assert fcntl.fcntl(ipr.fileno(), fcntl.F_GETFL) == before and before & os.O_NONBLOCK
+        assert sorted(link["name"] for link in links.values()) == sorted(link.get_attr("IFLA_IFNAME") for link in ipr.get_links())
+    finally:
+        ipr.close()
+    with netstate.open_iproute() as channel:  # the run's channel: blocking, one per run
+        assert not fcntl.fcntl(channel.fileno(), fcntl.F_GETFL) & os.O_NONBLOCK
+        assert netstate.read_links(channel) == netstate.read_links(channel)
 
 
 def test_link_index_names_what_was_done():
