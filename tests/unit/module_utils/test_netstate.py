@@ -249,7 +249,7 @@ def test_dump_that_never_settles_fails_clearly(scripted):
 def _error_answer(header, request, code):
     """NLMSG_ERROR (capped: the request's header only) for a request."""
     return netlink.pack_message(netlink.NLMSG_ERROR, netlink.NLM_F_CAPPED, header[2], struct.pack("=i", -code)
-                                 + struct.pack("=IHHII", 16 + len(request), header[0], header[1], header[2], 0))
+                                + struct.pack("=IHHII", 16 + len(request), header[0], header[1], header[2], 0))
 
 
 def test_dump_errors(scripted):
