@@ -316,6 +316,3 @@ def reconcile_ipvs(params, check_mode, diff=False):
         result["diff"] = text_diff(service_lines(current), service_lines(after))
     return result
 
-
-# check mode's diff used to be simulated here; tests/unit/module_utils/test_netstate.py still calls it by this name
-_simulate_ipvs = ipvs_utils.after_changes
