@@ -315,4 +315,3 @@ def reconcile_ipvs(params, check_mode, diff=False):
     if diff:
         result["diff"] = text_diff(service_lines(current), service_lines(after))
     return result
-
