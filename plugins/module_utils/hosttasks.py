@@ -136,12 +136,9 @@ def _real_servers_filter(ranges, also=()):
 
 def desired_routes(routes):
     """Normalize the ``routes`` option."""
-    desired = []
-    for index, route in enumerate(routes or []):
-        what = "routes[%d].destination" % index
-        desired.append({"destination": reconcile.normalize_host_cidr(route["destination"], what),
-                        "interface": route["interface"]})
-    return desired
+    routes = routes or []
+    destinations = reconcile.normalize_host_cidrs([route["destination"] for route in routes], "routes[%d].destination")
+    return [{"destination": destination, "interface": route["interface"]} for destination, route in zip(destinations, routes)]
 
 
 def reconcile_routes(params, check_mode, diff=False):
@@ -153,8 +150,7 @@ def reconcile_routes(params, check_mode, diff=False):
     """
     table, protocol = params["table"], params["protocol"]
     desired = desired_routes(params["routes"])
-    remove_legacy = [reconcile.normalize_host_cidr(value, "remove_legacy[%d]" % index)
-                     for index, value in enumerate(params["remove_legacy"] or [])]
+    remove_legacy = reconcile.normalize_host_cidrs(params["remove_legacy"] or [], "remove_legacy[%d]")
 
     def run(ipr, links):
         names = set(link["name"] for link in links.values())

@@ -51,6 +51,7 @@ try:
     IFLA = dict((entry[0], number) for number, entry in enumerate(ifinfmsg.nla_map))
     RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_TABLE = (RTA[name] for name in ("RTA_DST", "RTA_OIF", "RTA_GATEWAY", "RTA_TABLE"))
     _unpack_rtmsg = RTMSG.unpack_from
+    _CREATE_FLAGS = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL
 except ImportError:
     pass  # deps.require() reports the missing library before any of these is used
 from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError, family_of
@@ -67,7 +68,8 @@ ETH_P_ARP = 0x0806
 RT_TABLE_COMPAT = 252
 RTEXT_FILTER_SKIP_STATS = 1 << 3  # linux/rtnetlink.h: links dumped without their counters
 U32_ATTR = struct.Struct("=HHI")
-_unpack_attr, _unpack_u32, _ntop, _AF_INET, _AF_INET6 = ATTR.unpack_from, U32.unpack_from, socket.inet_ntop, socket.AF_INET, socket.AF_INET6
+_unpack_attr, _unpack_u32, _ntop, _pton = ATTR.unpack_from, U32.unpack_from, socket.inet_ntop, socket.inet_pton
+_AF_INET, _AF_INET6 = socket.AF_INET, socket.AF_INET6
 
 
 def open_iproute():
@@ -119,9 +121,26 @@ def parse_address(data, start, end, links):
 def parse_route(data, start, end, table, names):
     """The route dict of one RTM_NEWROUTE payload; None unless it is an IPv4/IPv6 route of ``table``.
 
-    ``names``: {interface index: name}. The hot loop of read_routes: only RTA_TABLE, RTA_DST,
-    RTA_OIF and RTA_GATEWAY are read, with the unpackers bound to module names (one lookup each).
+    ``names``: {interface index: name}. The hot loop of read_routes. A payload of the size and
+    attribute headers the kernel gives a gateway-less route (ROUTE_LAYOUTS) is decoded with one
+    ``unpack_from``; any other goes through the attribute loop (parse_route_attributes).
     """
+    layout = _ROUTE_LAYOUTS.get(end - start)
+    if layout is not None:
+        unpack, family, name, headers, oif = layout
+        fields = unpack(data, start)
+        if fields[0] == family and fields[9::2] == headers:
+            if fields[10] != table:
+                return None
+            return {"destination": "%s/%d" % (_ntop(family, fields[12]), fields[1]), "interface": names.get(fields[oif]),
+                    "gateway": None, "table": table, "protocol": fields[5], "type": ROUTE_TYPES.get(fields[7], fields[7]),
+                    "scope": fields[6], "family": name}
+    return parse_route_attributes(data, start, end, table, names)
+
+
+def parse_route_attributes(data, start, end, table, names):
+    """parse_route for any payload: only RTA_TABLE, RTA_DST, RTA_OIF and RTA_GATEWAY are read, with the
+    unpackers bound to module names (one lookup each)."""
     family, dst_len, _src_len, _tos, in_table, proto, scope, rtype, _flags = _unpack_rtmsg(data, start)
     if family == _AF_INET:
         name, default = "ipv4", "0.0.0.0"
@@ -148,15 +167,37 @@ def parse_route(data, start, end, table, names):
             "table": table, "protocol": proto, "type": ROUTE_TYPES.get(rtype, rtype), "scope": scope, "family": name}
 
 
+def _route_layout(family, name, oif_field, *attrs):
+    """{payload size: (unpack_from, family, name, attribute headers, field of RTA_OIF)} of a payload made of
+    rtmsg then ``attrs`` in this order, each (type, value length, value format with its padding: one field).
+
+    The fields: rtmsg's nine, then header and value of each attribute, so ``fields[9::2]`` are the
+    headers (length and type read as one native u32); RTA_TABLE and RTA_DST come first (fields 10 and 12).
+    """
+    layout = struct.Struct("=BBBBBBBBI" + "".join("I" + kind for _number, _length, kind in attrs))
+    headers = tuple(U32.unpack(ATTR.pack(4 + length, number))[0] for number, length, _kind in attrs)
+    return {layout.size: (layout.unpack_from, family, name, headers, oif_field)}
+
+
+try:
+    # The kernel's answers for a gateway-less route (kube-vip's), up to kernel 6.18 at least. IPv4:
+    # RTA_TABLE, RTA_DST, RTA_OIF; IPv6: RTA_TABLE, RTA_DST, RTA_PRIORITY, RTA_OIF, RTA_CACHEINFO (32 bytes), RTA_PREF (1).
+    _ROUTE_LAYOUTS = _route_layout(socket.AF_INET, "ipv4", 14, (RTA_TABLE, 4, "I"), (RTA_DST, 4, "4s"), (RTA_OIF, 4, "I"))
+    _ROUTE_LAYOUTS.update(_route_layout(socket.AF_INET6, "ipv6", 16, (RTA_TABLE, 4, "I"), (RTA_DST, 16, "16s"), (RTA["RTA_PRIORITY"], 4, "I"),
+                                        (RTA_OIF, 4, "I"), (RTA["RTA_CACHEINFO"], 32, "I28x"), (RTA["RTA_PREF"], 1, "B3x")))
+except NameError:
+    _ROUTE_LAYOUTS = {}  # no pyroute2: deps.require() says so before parse_route is used
+
+
 def route_dump_request(table):
     """RTM_GETROUTE payload: both families, only ``table`` (kernel-side filter under strict checking)."""
     return (RTMSG.pack(socket.AF_UNSPEC, 0, 0, 0, table if table < 256 else RT_TABLE_COMPAT, 0, 0, 0, 0)
             + U32_ATTR.pack(8, RTA_TABLE, table))
 
 
-def _split(cidr):
-    address, prefix = cidr.split("/")
-    return address, int(prefix)
+# RTM_NEWROUTE / RTM_DELROUTE payloads: rtmsg, RTA_DST, RTA_TABLE and (with an interface) RTA_OIF, one pack each.
+_ROUTE_PAYLOADS = dict(((family, with_oif), struct.Struct("=BBBBBBBBI" + "HH%ds" % size + "HHI" + ("HHI" if with_oif else "")).pack)
+                       for family, size in ((socket.AF_INET, 4), (socket.AF_INET6, 16)) for with_oif in (False, True))
 
 
 def route_request(route, index, create):
@@ -164,20 +205,21 @@ def route_request(route, index, create):
 
     Adding: kube-vip's shape (unicast, scope link for IPv4). Removing: the exact route as read.
     """
-    address, prefix = _split(route["destination"])
+    address, _sep, prefix = route["destination"].partition("/")
     family = AF_BY_FAMILY[route["family"]]
     table = route["table"]
     if create:
-        rtype, scope = 1, SCOPE_LINK if family == socket.AF_INET else 0
-        msg_type, flags = RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL
+        rtype, scope = 1, SCOPE_LINK if family == _AF_INET else 0
+        msg_type, flags = RTM_NEWROUTE, _CREATE_FLAGS
     else:
-        rtype, scope = ROUTE_TYPE_NUMBERS.get(route.get("type", "unicast"), route.get("type")), route.get("scope", 0)
+        rtype = route.get("type", "unicast")
+        rtype, scope = ROUTE_TYPE_NUMBERS.get(rtype, rtype), route.get("scope", 0)
         msg_type, flags = RTM_DELROUTE, NLM_F_REQUEST
-    payload = (RTMSG.pack(family, prefix, 0, 0, table if table < 256 else RT_TABLE_COMPAT, route["protocol"], scope, rtype, 0)
-               + pack_attr(RTA_DST, socket.inet_pton(family, address)) + U32_ATTR.pack(8, RTA_TABLE, table))
-    if index is not None:
-        payload += U32_ATTR.pack(8, RTA_OIF, index)
-    return msg_type, flags, payload
+    head = (family, int(prefix), 0, 0, table if table < 256 else RT_TABLE_COMPAT, route["protocol"], scope, rtype, 0,
+            8 if family == _AF_INET else 20, RTA_DST, _pton(family, address), 8, RTA_TABLE, table)
+    if index is None:
+        return msg_type, flags, _ROUTE_PAYLOADS[family, False](*head)
+    return msg_type, flags, _ROUTE_PAYLOADS[family, True](*head, 8, RTA_OIF, index)
 
 
 def address_request(addr, index, create):

@@ -32,6 +32,7 @@ RESERVED_TABLES = {0: "unspec", 253: "default", 254: "main", 255: "local"}
 RESERVED_PROTOCOLS = {0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "static"}
 IPVS_PROTOCOLS = ("tcp", "udp", "sctp")
 FORWARD_METHODS = ("masquerade", "local", "tunnel", "route")
+_AF_INET, _AF_INET6, _ntop, _pton = socket.AF_INET, socket.AF_INET6, socket.inet_ntop, socket.inet_pton
 
 
 class VipError(Exception):
@@ -83,6 +84,30 @@ def normalize_host_cidr(value, what):
         raise VipError("%s: %s is not a host route (kube-vip only writes /%d routes for %s)"
                        % (what, value, full, family_of(address)))
     return "%s/%d" % (address, full)
+
+
+def normalize_host_cidrs(values, what):
+    """[normalize_host_cidr(value)] of ``values``; ``what``: the label's format, given the index ('routes[%d].destination').
+
+    One loop without a call per value for text ``inet_pton`` takes with no or the full prefix
+    (a value already canonical is kept as it is); anything else goes through normalize_host_cidr.
+    """
+    result = []
+    append = result.append
+    for index, value in enumerate(values):
+        if value.__class__ is str:
+            address, _sep, prefix = value.partition("/")
+            family, full = (_AF_INET6, "128") if ":" in address else (_AF_INET, "32")
+            if not prefix or prefix == full:
+                try:
+                    text = _ntop(family, _pton(family, address))
+                except (OSError, ValueError):
+                    pass
+                else:
+                    append(value if prefix and text == address else text + "/" + full)
+                    continue
+        append(normalize_host_cidr(value, what % index))
+    return result
 
 
 def parse_ranges(values, what):
@@ -162,7 +187,11 @@ def plan_routes(desired, current, table, protocol, prune=False, remove_legacy=()
             continue
         if route["protocol"] == protocol:
             owned.append(route)
-            owned_by_dst.setdefault(route["destination"], []).append(route)
+            same = owned_by_dst.get(route["destination"])
+            if same is None:
+                owned_by_dst[route["destination"]] = [route]
+            else:
+                same.append(route)
         else:
             if is_legacy_route(route, table, protocol):
                 legacy.append(route)
@@ -187,26 +216,35 @@ def plan_routes(desired, current, table, protocol, prune=False, remove_legacy=()
         interface_of[destination] = interface
         same_dst = owned_by_dst.get(destination)
         if same_dst:
-            present = [r for r in same_dst if r["interface"] == interface]
-            if present and any(r.get("type") == "unicast" for r in present):
-                unchanged.extend(present)
-                continue
+            if len(same_dst) == 1:  # the usual case, without the lists below
+                route = same_dst[0]
+                if route["interface"] == interface and route.get("type") == "unicast":
+                    unchanged.append(route)
+                    continue
+            else:
+                present = [r for r in same_dst if r["interface"] == interface]
+                if any(r.get("type") == "unicast" for r in present):
+                    unchanged.extend(present)
+                    continue
             for route in same_dst:
                 drop(route)
-        for route in others_by_dst.get(destination, ()):
-            if destination not in named_legacy:
-                raise VipError(
-                    "cannot add route %s dev %s to table %d protocol %d: table %d already has %s with "
-                    "protocol %s%s; name it in remove_legacy to replace it"
-                    % (destination, interface, table, protocol, table, route["destination"],
-                       route["protocol"], " (legacy kube-vip route)" if is_legacy_route(route, table, protocol) else ""))
+        if others_by_dst and destination in others_by_dst:
+            for route in others_by_dst[destination]:
+                if destination not in named_legacy:
+                    raise VipError(
+                        "cannot add route %s dev %s to table %d protocol %d: table %d already has %s with "
+                        "protocol %s%s; name it in remove_legacy to replace it"
+                        % (destination, interface, table, protocol, table, route["destination"],
+                           route["protocol"], " (legacy kube-vip route)" if is_legacy_route(route, table, protocol) else ""))
         add.append({"destination": destination, "interface": interface, "table": table, "protocol": protocol, "type": "unicast",
                     "family": "ipv6" if ":" in destination else "ipv4"})
 
     if prune:
+        asked_on = interface_of.get
         for route in owned:
-            if interface_of.get(route["destination"]) != route["interface"]:
-                drop(route)
+            if asked_on(route["destination"]) != route["interface"] and id(route) not in removed:
+                removed.add(id(route))
+                remove.append(route)
     for route in legacy:
         if route["destination"] in named_legacy:
             drop(route)
