@@ -11,6 +11,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
+import gc
+
 from ansible_collections.baremetal.vip.plugins.module_utils import deps
 from ansible_collections.baremetal.vip.plugins.module_utils import ipvs as ipvs_utils
 from ansible_collections.baremetal.vip.plugins.module_utils import netstate
@@ -141,6 +144,24 @@ def desired_routes(routes):
     return [{"destination": destination, "interface": route["interface"]} for destination, route in zip(destinations, routes)]
 
 
+@contextlib.contextmanager
+def _cyclic_gc_paused():
+    """Python's cyclic garbage collector off for the block, on again after (if it was on).
+
+    A route run allocates tens of thousands of objects, none of them in a reference cycle
+    (reference counting frees them as before); the collector's passes over them found nothing:
+    some 45 young-generation passes per run at 10,000 routes, and now and then a full one of
+    the whole heap (12 ms, a quarter of the run; measured with gc.callbacks).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def reconcile_routes(params, check_mode, diff=False):
     """vip_routes: add kube-vip's routes, prune its orphans, remove named legacy routes.
 
@@ -174,7 +195,8 @@ def reconcile_routes(params, check_mode, diff=False):
             result["diff"] = text_diff([route_line(r) for r in current], [route_line(r) for r in after])
         return result
 
-    return _with_iproute(run)
+    with _cyclic_gc_paused():
+        return _with_iproute(run)
 
 
 # --------------------------------------------------------------------------- vip_address

@@ -229,13 +229,17 @@ class Channel:
         ``payload``: the request after nlmsghdr. Options: ``reply`` (the answers' message type;
         default rtnetlink's RTM_NEWxxx for RTM_GETxxx, ``msg_type - 2``; others are not parsed),
         ``skip`` (bytes of the family's own header before ``start``, e.g. generic netlink's 4),
-        ``empty_on`` (errnos that mean an empty answer). An interrupted dump (NLM_F_DUMP_INTR, or
+        ``empty_on`` (errnos that mean an empty answer), ``fast`` (``fast(data, offset, size, seq,
+        items, *args)``: appends what it makes of the answers from ``offset`` on that it recognizes
+        whole, header included, and returns the offset of the first it does not; the loop here
+        handles that one, then asks ``fast`` again). An interrupted dump (NLM_F_DUMP_INTR, or
         answers lost to ENOBUFS) is read again, up to DUMP_ATTEMPTS times. VipError saying
         ``doing`` when the kernel refuses the request.
         """
         reply = options.get("reply", msg_type - 2)
         skip = HEADER.size + options.get("skip", 0)
         empty_on = options.get("empty_on", ())
+        fast = options.get("fast")
         for _attempt in range(DUMP_ATTEMPTS):
             seq = self.sequence(1)
             self.send(pack_message(msg_type, NLM_F_REQUEST | NLM_F_DUMP, seq, payload), doing)
@@ -248,6 +252,10 @@ class Channel:
                     continue
                 offset = 0
                 while offset + HEADER.size <= size:  # the hot loop: no per-message list, as few calls as can be
+                    if fast is not None:
+                        offset = fast(data, offset, size, seq, items, *args)
+                        if offset + HEADER.size > size:
+                            break
                     length, kind, flags, mseq, _port = HEADER.unpack_from(data, offset)
                     if length < HEADER.size or offset + length > size:
                         raise VipError("%s failed: malformed netlink answer (message of %d bytes at offset %d of %d)"

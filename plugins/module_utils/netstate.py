@@ -29,13 +29,14 @@ __metaclass__ = type
 import errno
 import socket
 import struct
+import sys
 
 from ansible_collections.baremetal.vip.plugins.module_utils import netlink
 from ansible_collections.baremetal.vip.plugins.module_utils.deps import pyroute2
 from ansible_collections.baremetal.vip.plugins.module_utils.netlink import ATTR, U32, asciiz, attributes, netlink_error_text, pack_attr
 
 try:
-    from pyroute2.netlink import NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST
+    from pyroute2.netlink import NLM_F_CREATE, NLM_F_EXCL, NLM_F_MULTI, NLM_F_REQUEST
     from pyroute2.netlink.rtnl import RTM_DELADDR, RTM_DELROUTE, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWROUTE
     from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
     from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
@@ -67,6 +68,7 @@ IFA_F_NODAD = 0x02
 ETH_P_ARP = 0x0806
 RT_TABLE_COMPAT = 252
 RTEXT_FILTER_SKIP_STATS = 1 << 3  # linux/rtnetlink.h: links dumped without their counters
+NLM_F_DUMP_FILTERED = 0x20  # linux/netlink.h: the kernel applied the dump's filter
 U32_ATTR = struct.Struct("=HHI")
 _unpack_attr, _unpack_u32, _ntop, _pton = ATTR.unpack_from, U32.unpack_from, socket.inet_ntop, socket.inet_pton
 _AF_INET, _AF_INET6 = socket.AF_INET, socket.AF_INET6
@@ -121,26 +123,10 @@ def parse_address(data, start, end, links):
 def parse_route(data, start, end, table, names):
     """The route dict of one RTM_NEWROUTE payload; None unless it is an IPv4/IPv6 route of ``table``.
 
-    ``names``: {interface index: name}. The hot loop of read_routes. A payload of the size and
-    attribute headers the kernel gives a gateway-less route (ROUTE_LAYOUTS) is decoded with one
-    ``unpack_from``; any other goes through the attribute loop (parse_route_attributes).
+    ``names``: {interface index: name}. Only RTA_TABLE, RTA_DST, RTA_OIF and RTA_GATEWAY are
+    read, with the unpackers bound to module names (one lookup each). read_routes decodes most
+    answers with route_messages instead, and this only those route_messages does not recognize.
     """
-    layout = _ROUTE_LAYOUTS.get(end - start)
-    if layout is not None:
-        unpack, family, name, headers, oif = layout
-        fields = unpack(data, start)
-        if fields[0] == family and fields[9::2] == headers:
-            if fields[10] != table:
-                return None
-            return {"destination": "%s/%d" % (_ntop(family, fields[12]), fields[1]), "interface": names.get(fields[oif]),
-                    "gateway": None, "table": table, "protocol": fields[5], "type": ROUTE_TYPES.get(fields[7], fields[7]),
-                    "scope": fields[6], "family": name}
-    return parse_route_attributes(data, start, end, table, names)
-
-
-def parse_route_attributes(data, start, end, table, names):
-    """parse_route for any payload: only RTA_TABLE, RTA_DST, RTA_OIF and RTA_GATEWAY are read, with the
-    unpackers bound to module names (one lookup each)."""
     family, dst_len, _src_len, _tos, in_table, proto, scope, rtype, _flags = _unpack_rtmsg(data, start)
     if family == _AF_INET:
         name, default = "ipv4", "0.0.0.0"
@@ -168,25 +154,59 @@ def parse_route_attributes(data, start, end, table, names):
 
 
 def _route_layout(family, name, oif_field, *attrs):
-    """{payload size: (unpack_from, family, name, attribute headers, field of RTA_OIF)} of a payload made of
-    rtmsg then ``attrs`` in this order, each (type, value length, value format with its padding: one field).
+    """{low byte of the message length: (length, unpack_from, accepted (length, type, flags), attribute headers, family,
+    name, field of RTA_OIF)} of an RTM_NEWROUTE dump answer: nlmsghdr, rtmsg, then ``attrs`` in this order, each
+    (type, value length, value format with its padding: one field).
 
-    The fields: rtmsg's nine, then header and value of each attribute, so ``fields[9::2]`` are the
-    headers (length and type read as one native u32); RTA_TABLE and RTA_DST come first (fields 10 and 12).
+    The fields: nlmsghdr's five, rtmsg's nine, then header and value of each attribute, so
+    ``fields[14::2]`` are the attribute headers (length and type read as one native u32);
+    RTA_TABLE and RTA_DST come first (fields 15 and 17).
     """
-    layout = struct.Struct("=BBBBBBBBI" + "".join("I" + kind for _number, _length, kind in attrs))
+    layout = struct.Struct("=IHHIIBBBBBBBBI" + "".join("I" + kind for _number, _length, kind in attrs))
     headers = tuple(U32.unpack(ATTR.pack(4 + length, number))[0] for number, length, _kind in attrs)
-    return {layout.size: (layout.unpack_from, family, name, headers, oif_field)}
+    accepted = frozenset((layout.size, RTM_NEWROUTE, flags) for flags in (NLM_F_MULTI, NLM_F_MULTI | NLM_F_DUMP_FILTERED))
+    return {layout.size & 0xff: (layout.size, layout.unpack_from, accepted, headers, family, name, oif_field)}
 
 
 try:
-    # The kernel's answers for a gateway-less route (kube-vip's), up to kernel 6.18 at least. IPv4:
-    # RTA_TABLE, RTA_DST, RTA_OIF; IPv6: RTA_TABLE, RTA_DST, RTA_PRIORITY, RTA_OIF, RTA_CACHEINFO (32 bytes), RTA_PREF (1).
-    _ROUTE_LAYOUTS = _route_layout(socket.AF_INET, "ipv4", 14, (RTA_TABLE, 4, "I"), (RTA_DST, 4, "4s"), (RTA_OIF, 4, "I"))
-    _ROUTE_LAYOUTS.update(_route_layout(socket.AF_INET6, "ipv6", 16, (RTA_TABLE, 4, "I"), (RTA_DST, 16, "16s"), (RTA["RTA_PRIORITY"], 4, "I"),
+    # The kernel's answers for a gateway-less route (kube-vip's), kernels 5.x to 6.18 at least. IPv4:
+    # RTA_TABLE, RTA_DST, RTA_OIF (52 bytes); IPv6: RTA_TABLE, RTA_DST, RTA_PRIORITY, RTA_OIF, RTA_CACHEINFO
+    # (32 bytes), RTA_PREF (1 byte) (116 bytes).
+    _ROUTE_LAYOUTS = _route_layout(socket.AF_INET, "ipv4", 19, (RTA_TABLE, 4, "I"), (RTA_DST, 4, "4s"), (RTA_OIF, 4, "I"))
+    _ROUTE_LAYOUTS.update(_route_layout(socket.AF_INET6, "ipv6", 21, (RTA_TABLE, 4, "I"), (RTA_DST, 16, "16s"), (RTA["RTA_PRIORITY"], 4, "I"),
                                         (RTA_OIF, 4, "I"), (RTA["RTA_CACHEINFO"], 32, "I28x"), (RTA["RTA_PREF"], 1, "B3x")))
 except NameError:
-    _ROUTE_LAYOUTS = {}  # no pyroute2: deps.require() says so before parse_route is used
+    _ROUTE_LAYOUTS = {}  # no pyroute2: deps.require() says so before anything here is used
+_LOW_BYTE = 0 if sys.byteorder == "little" else 3  # of a native u32
+_PREFIX_TEXT = tuple("/%d" % length for length in range(256))  # "/32" for rtm_dst_len 32 (one byte)
+
+
+def route_messages(data, offset, size, seq, items, table, names):
+    """Channel.dump's ``fast`` for read_routes: the route dicts (those of ``table``) of the answers from ``offset``
+    on that have exactly a layout of ``_ROUTE_LAYOUTS`` (header, size, attribute headers; no NLM_F_DUMP_INTR),
+    each with one ``unpack_from``, appended to ``items``; returns the offset of the first other message.
+
+    Exactly what parse_route makes of the same payloads (tests/unit/module_utils/test_netstate.py).
+    """
+    layouts = _ROUTE_LAYOUTS
+    low = _LOW_BYTE
+    while offset + 16 <= size:
+        layout = layouts.get(data[offset + low])
+        if layout is None:
+            return offset
+        length, unpack, accepted, headers, family, name, oif = layout
+        end = offset + length
+        if end > size:
+            return offset
+        fields = unpack(data, offset)
+        if fields[3] != seq or fields[:3] not in accepted or fields[14::2] != headers or fields[5] != family:
+            return offset
+        if fields[15] == table:
+            items.append({"destination": _ntop(family, fields[17]) + _PREFIX_TEXT[fields[6]], "interface": names.get(fields[oif]),
+                          "gateway": None, "table": table, "protocol": fields[10], "type": ROUTE_TYPES.get(fields[12], fields[12]),
+                          "scope": fields[11], "family": name})
+        offset = end
+    return offset
 
 
 def route_dump_request(table):
@@ -277,7 +297,7 @@ def read_routes(ipr, table, links):
     names = dict((index, link["name"]) for index, link in links.items())
     with netlink.borrowed(ipr) as channel:
         return channel.dump(RTM_GETROUTE, route_dump_request(table), "reading routes of table %s" % table, parse_route, table, names,
-                            empty_on=(errno.ENOENT,))
+                            empty_on=(errno.ENOENT,), fast=route_messages)
 
 
 # --------------------------------------------------------------------------- appliers

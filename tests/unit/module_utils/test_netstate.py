@@ -41,6 +41,28 @@ CAPTURED_ERROR = bytes.fromhex(
     "6c0000000200000201504956f97a00009cffffff3400000018000506015049560000000002200000c6f8fd010000000008000100c633640808000f00"
     "c600000008000400020000002100010044657669636520666f72206e657874686f70206973206e6f7420757000000000")
 NAMES = {1: "lo", 2: "v1", 3: "v0"}
+# A second dump of table 198 (kernel 6.18, v0 = index 3, all proto 248): 198.51.100.10/32 dev v0;
+# 198.51.100.11/32 dev v0 metric 7 (RTA_PRIORITY); 2001:db8::10/128 dev v0; 2001:db8::11/128 via 2001:db8::1
+# dev v0 onlink (RTA_GATEWAY); 2001:db8::12/128 dev v0 mtu 1400 (RTA_METRICS); 2001:db8::13/128 dev v0 pref high.
+CAPTURED_LAYOUTS = [bytes.fromhex(
+    "340000001800220001504956b265000002200000c6f8fd010000000008000f00c600000008000100c633640a08000400030000003c00000018002200"
+    "01504956b265000002200000c6f8fd010000000008000f00c600000008000100c633640b080006000700000008000400030000007400000018002200"
+    "01504956b26500000a800000c6f800010000000008000f00c60000001400010020010db8000000000000000000000010080006000004000008000400"
+    "0300000024000c0000000000000000000000000000000000000000000000000000000000000000000500140000000000880000001800220001504956"
+    "b26500000a800000c6f800010400000008000f00c60000001400010020010db800000000000000000000001108000600000400001400050020010db8"
+    "000000000000000000000001080004000300000024000c00000000000000000000000000000000000000000000000000000000000000000005001400"
+    "00000000800000001800220001504956b26500000a800000c6f800010000000008000f00c60000001400010020010db8000000000000000000000012"
+    "0c00080008000200780500000800060000040000080004000300000024000c0000000000000000000000000000000000000000000000000000000000"
+    "000000000500140000000000740000001800220001504956b26500000a800000c6f800010000000008000f00c60000001400010020010db800000000"
+    "00000000000000130800060000040000080004000300000024000c000000000000000000000000000000000000000000000000000000000000000000"
+    "0500140001000000"),
+    bytes.fromhex("140000000300220001504956b265000000000000")]
+CAPTURED_LAYOUTS_ROUTES = [
+    dict(route, destination=destination, gateway=gateway, scope=253 if "." in destination else 0, family=family)
+    for route in [{"interface": "v0", "table": 198, "protocol": 248, "type": "unicast"}]
+    for destination, gateway, family in [("198.51.100.10/32", None, "ipv4"), ("198.51.100.11/32", None, "ipv4"),
+                                         ("2001:db8::10/128", None, "ipv6"), ("2001:db8::11/128", "2001:db8::1", "ipv6"),
+                                         ("2001:db8::12/128", None, "ipv6"), ("2001:db8::13/128", None, "ipv6")]]
 
 
 def test_wire_layouts_are_the_kernels():
@@ -76,6 +98,78 @@ def test_decodes_a_captured_route_dump():
 def test_route_of_another_table_or_unknown_interface():
     assert _decode(CAPTURED_DUMP, table=199)[0] == []  # RTA_TABLE says 198
     assert [r["interface"] for r in _decode(CAPTURED_DUMP, names={})[0]] == [None] * 4
+
+
+def test_decodes_a_second_captured_dump():
+    routes, done = _decode(CAPTURED_LAYOUTS)
+    assert done and routes == CAPTURED_LAYOUTS_ROUTES
+
+
+def _fast_one(data, start, end, table=198, names=None, seq=CAPTURED_SEQ):
+    """route_messages on the one message from ``start`` - 16 to ``end``: (offset it returned, routes it made)."""
+    items = []
+    return netstate.route_messages(data, start - 16, end, seq, items, table, NAMES if names is None else names), items
+
+
+@pytest.mark.parametrize("datagram, decoded_fast", [(CAPTURED_DUMP[0], [1, 3]), (CAPTURED_LAYOUTS[0], [0, 2, 5])])
+def test_route_messages_decode_exactly_what_parse_route_does(datagram, decoded_fast):
+    """The one-unpack decoder takes the kernel's gateway-less IPv4/IPv6 answers and nothing else (gateway, metric,
+    mtu, blackhole: parse_route's), and makes of them what parse_route makes, for any table and interface names."""
+    fast = []
+    for number, (_kind, _flags, _seq, start, end) in enumerate(netlink.split_messages(datagram)):
+        for table, names in ((198, NAMES), (199, NAMES), (198, {})):
+            offset, items = _fast_one(datagram, start, end, table, names)
+            if offset == start - 16:  # not recognized: left to the loop and parse_route
+                assert items == []
+                continue
+            assert offset == end
+            route = netstate.parse_route(datagram, start, end, table, names)
+            assert items == ([] if route is None else [route])
+            assert (table == 198) == bool(items)
+            fast.append(number)
+    assert sorted(set(fast)) == decoded_fast
+    # over the whole datagram: the messages up to the first it does not recognize
+    starts = [start - 16 for _kind, _flags, _seq, start, _end in netlink.split_messages(datagram)]
+    first_other = min(set(range(len(starts))) - set(decoded_fast))
+    assert netstate.route_messages(datagram, 0, len(datagram), CAPTURED_SEQ, [], 198, NAMES) == starts[first_other]
+
+
+def _changed(datagram, offset, fmt, value):
+    out = bytearray(datagram)
+    struct.pack_into(fmt, out, offset, value)
+    return bytes(out)
+
+
+V4_FAST, V6_FAST = CAPTURED_LAYOUTS[0][:52], CAPTURED_LAYOUTS[0][112:228]  # 198.51.100.10/32, 2001:db8::10/128
+
+
+@pytest.mark.parametrize("message", [
+    _changed(V4_FAST, 46, "=H", netstate.RTA["RTA_IIF"]),            # RTA_OIF's header says RTA_IIF: same size
+    _changed(V6_FAST, 66, "=H", netstate.RTA["RTA_IIF"]),            # the same in the IPv6 layout (RTA_OIF at 64)
+    _changed(V6_FAST, 74, "=H", netstate.RTA["RTA_SESSION"]),        # RTA_CACHEINFO's type
+    _changed(V6_FAST, 72, "=H", 32),                                 # RTA_CACHEINFO's length
+    _changed(V4_FAST, 16, "=B", socket.AF_INET6),                    # family
+    _changed(V4_FAST, 4, "=H", netstate.RTM_DELROUTE),               # message type
+    _changed(V4_FAST, 6, "=H", 0x22 | netlink.NLM_F_DUMP_INTR),      # interrupted dump: the loop marks it
+    _changed(V4_FAST, 8, "=I", CAPTURED_SEQ + 1),                    # another request's answer
+    _changed(V4_FAST, 0, "=I", 52 + 256),                            # length: same low byte, another size
+], ids=["v4-oif-type", "v6-oif-type", "v6-cacheinfo-type", "v6-cacheinfo-length", "family", "type", "dump-intr", "seq", "length"])
+def test_route_messages_leave_other_layouts_to_the_loop(message):
+    """A message that differs from a known layout anywhere the decoder relies on is not decoded by it."""
+    assert netstate.route_messages(message, 0, len(message), CAPTURED_SEQ, [], 198, NAMES) == 0
+
+
+def test_route_messages_stop_at_a_truncated_message():
+    assert netstate.route_messages(V4_FAST + V6_FAST, 0, 52 + 100, CAPTURED_SEQ, [], 198, NAMES) == 52
+    assert netstate.route_messages(V4_FAST, 0, 8, CAPTURED_SEQ, [], 198, NAMES) == 0
+
+
+def test_a_changed_attribute_is_read_as_parse_route_reads_it(scripted):
+    """Through the dump: RTA_OIF turned into RTA_IIF gives no interface (a mis-decoding fast path would say v0)."""
+    changed = _changed(CAPTURED_LAYOUTS[0], 46, "=H", netstate.RTA["RTA_IIF"])
+    kernel = scripted(lambda header, _request: [_reseq(changed, header[2]), _reseq(CAPTURED_LAYOUTS[1], header[2])])
+    routes = netstate.read_routes(kernel, 198, LINKS)
+    assert routes == [dict(CAPTURED_LAYOUTS_ROUTES[0], interface=None)] + CAPTURED_LAYOUTS_ROUTES[1:]
 
 
 def test_route_dump_request_filters_by_table():
@@ -226,6 +320,13 @@ def test_dump_reads_every_part_and_skips_other_answers(scripted):
     [(kind, flags, _seq, request)] = kernel.requests
     assert kind == netstate.RTM_GETROUTE and flags == netstate.NLM_F_REQUEST | netlink.NLM_F_DUMP
     assert request == netstate.route_dump_request(198)
+
+
+def test_dump_decodes_both_ways_alike(scripted):
+    """read_routes (one-unpack decoder where it applies, parse_route for the rest) gives what parse_route alone gives."""
+    kernel = scripted(lambda header, _request: [_reseq(part, header[2]) for part in CAPTURED_LAYOUTS])
+    assert netstate.read_routes(kernel, 198, LINKS) == CAPTURED_LAYOUTS_ROUTES == _decode(CAPTURED_LAYOUTS)[0]
+    assert netstate.read_routes(kernel, 199, LINKS) == []
 
 
 def test_interrupted_dump_is_read_again(scripted):

@@ -79,6 +79,20 @@ def test_refused_addresses_keep_their_message(value):
     assert str(raised.value) == "routes[3].destination: %r is not an IP address" % value
 
 
+def test_normalize_host_cidrs_is_normalize_host_cidr_for_each():
+    """The one-loop path gives normalize_host_cidr's text (netaddr's) for each value, and its refusal, with the index."""
+    values = EDGE_ADDRESSES + ["%s/%d" % (value, 128 if ":" in value else 32) for value in EDGE_ADDRESSES] + ["198.51.100.7/"]
+    assert reconcile.normalize_host_cidrs(values, "routes[%d].destination") == [
+        reconcile.normalize_host_cidr(value, "routes[0].destination") for value in values]
+    assert reconcile.normalize_host_cidrs([], "routes[%d].destination") == []
+    for bad in ["198.51.100.0/24", "2001:db8::7/64", "198.51.100.7/032", "192.0.2.01/32", "eth0", 7, None, "2001:db8::7%eth0/128"]:
+        with pytest.raises(VipError) as expected:
+            reconcile.normalize_host_cidr(bad, "routes[2].destination")
+        with pytest.raises(VipError) as raised:
+            reconcile.normalize_host_cidrs(["198.51.100.7", "2001:db8::7", bad], "routes[%d].destination")
+        assert str(raised.value) == str(expected.value)
+
+
 def test_route_key_same_route_same_key_whatever_the_dict():
     read = route("198.51.100.7")
     assert reconcile.route_key(read) == reconcile.route_key(dict(reversed(list(read.items()))))
@@ -122,6 +136,20 @@ def test_routes_moved_interface_is_replaced():
                                     TABLE, PROTO)
     assert [r["interface"] for r in changes["remove"]] == ["eth0"]
     assert [r["interface"] for r in changes["add"]] == ["eth1"]
+
+
+def test_routes_one_destination_several_times():
+    """One owned route per destination (the usual case) or several: kept only when one on the asked interface is unicast."""
+    on_eth1 = route("198.51.100.7/32", dev="eth1")
+    current = [route("198.51.100.7/32"), on_eth1,                                              # eth1 one kept, eth0 one pruned
+               route("198.51.100.8/32", rtype="blackhole"),                                    # alone, not unicast: replaced
+               route("198.51.100.9/32", rtype="blackhole"), route("198.51.100.9/32", dev="eth1")]  # none unicast on eth0
+    desired = [{"destination": "198.51.100.7/32", "interface": "eth1"}, {"destination": "198.51.100.8/32", "interface": "eth0"},
+               {"destination": "198.51.100.9/32", "interface": "eth0"}]
+    changes = reconcile.plan_routes(desired, current, TABLE, PROTO, prune=True)
+    assert changes["unchanged"] == [on_eth1]
+    assert [id(r) for r in changes["remove"]] == [id(current[2]), id(current[3]), id(current[4]), id(current[0])]
+    assert [(r["destination"], r["interface"]) for r in changes["add"]] == [("198.51.100.8/32", "eth0"), ("198.51.100.9/32", "eth0")]
 
 
 def test_routes_prune_only_own_table_and_protocol():
