@@ -52,7 +52,6 @@ try:
     IFLA = dict((entry[0], number) for number, entry in enumerate(ifinfmsg.nla_map))
     RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_TABLE = (RTA[name] for name in ("RTA_DST", "RTA_OIF", "RTA_GATEWAY", "RTA_TABLE"))
     _unpack_rtmsg = RTMSG.unpack_from
-    _CREATE_FLAGS = NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL
 except ImportError:
     pass  # deps.require() reports the missing library before any of these is used
 from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError, family_of
@@ -215,31 +214,49 @@ def route_dump_request(table):
             + U32_ATTR.pack(8, RTA_TABLE, table))
 
 
-# RTM_NEWROUTE / RTM_DELROUTE payloads: rtmsg, RTA_DST, RTA_TABLE and (with an interface) RTA_OIF, one pack each.
-_ROUTE_PAYLOADS = dict(((family, with_oif), struct.Struct("=BBBBBBBBI" + "HH%ds" % size + "HHI" + ("HHI" if with_oif else "")).pack)
-                       for family, size in ((socket.AF_INET, 4), (socket.AF_INET6, 16)) for with_oif in (False, True))
-
-
-def route_request(route, index, create):
-    """(type, flags, payload) of RTM_NEWROUTE / RTM_DELROUTE for ``route`` on interface ``index`` (or None).
-
-    Adding: kube-vip's shape (unicast, scope link for IPv4). Removing: the exact route as read.
-    """
-    address, _sep, prefix = route["destination"].partition("/")
+def _route_parts(route, index, create):
+    """(type, flags, payload before the destination's address, payload after it) of route_request."""
     family = AF_BY_FAMILY[route["family"]]
     table = route["table"]
     if create:
         rtype, scope = 1, SCOPE_LINK if family == _AF_INET else 0
-        msg_type, flags = RTM_NEWROUTE, _CREATE_FLAGS
+        msg_type, flags = RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL
     else:
         rtype = route.get("type", "unicast")
         rtype, scope = ROUTE_TYPE_NUMBERS.get(rtype, rtype), route.get("scope", 0)
         msg_type, flags = RTM_DELROUTE, NLM_F_REQUEST
-    head = (family, int(prefix), 0, 0, table if table < 256 else RT_TABLE_COMPAT, route["protocol"], scope, rtype, 0,
-            8 if family == _AF_INET else 20, RTA_DST, _pton(family, address), 8, RTA_TABLE, table)
-    if index is None:
-        return msg_type, flags, _ROUTE_PAYLOADS[family, False](*head)
-    return msg_type, flags, _ROUTE_PAYLOADS[family, True](*head, 8, RTA_OIF, index)
+    head = (RTMSG.pack(family, int(route["destination"].partition("/")[2]), 0, 0, table if table < 256 else RT_TABLE_COMPAT,
+                       route["protocol"], scope, rtype, 0)
+            + ATTR.pack(8 if family == _AF_INET else 20, RTA_DST))
+    tail = U32_ATTR.pack(8, RTA_TABLE, table) + (U32_ATTR.pack(8, RTA_OIF, index) if index is not None else b"")
+    return msg_type, flags, head, tail
+
+
+def route_requests(items):
+    """[route_request(route, index, create) for route, index, create in ``items``]: the parts of a payload around
+    the destination's address packed once per kind of route (family, prefix length, table, protocol, scope, type,
+    interface), one ``inet_pton`` and one concatenation per route."""
+    parts_of = {}
+    result = []
+    append = result.append
+    for route, index, create in items:
+        address, _sep, prefix = route["destination"].partition("/")
+        key = ((True, route["family"], prefix, route["table"], route["protocol"], index) if create else
+               (False, route["family"], prefix, route["table"], route["protocol"], index, route.get("type"), route.get("scope")))
+        parts = parts_of.get(key)
+        if parts is None:
+            parts = parts_of[key] = _route_parts(route, index, create)
+        append((parts[0], parts[1], parts[2] + _pton(_AF_INET6 if route["family"] == "ipv6" else _AF_INET, address) + parts[3]))
+    return result
+
+
+def route_request(route, index, create):
+    """(type, flags, payload) of RTM_NEWROUTE / RTM_DELROUTE for ``route`` on interface ``index`` (or None):
+    rtmsg, RTA_DST, RTA_TABLE and (with an interface) RTA_OIF.
+
+    Adding: kube-vip's shape (unicast, scope link for IPv4). Removing: the exact route as read.
+    """
+    return route_requests([(route, index, create)])[0]
 
 
 def address_request(addr, index, create):
@@ -318,7 +335,7 @@ def apply_routes(ipr, changes, links):
     """One batch: removals first (so a moved route can be re-added), then additions."""
     routes = [(route, False) for route in changes["remove"]] + [(route, True) for route in changes["add"]]
     indexes = (_indexes(links, changes["remove"], False, describe_route) + _indexes(links, changes["add"], True, describe_route))
-    requests = [route_request(route, index, create) for (route, create), index in zip(routes, indexes)]
+    requests = route_requests([(route, index, create) for (route, create), index in zip(routes, indexes)])
     if requests:
         with netlink.borrowed(ipr) as channel:
             channel.send_requests(requests, lambda i: describe_route(*routes[i]))

@@ -207,6 +207,24 @@ def test_removed_route_is_the_exact_route_read():
         assert decoded == dict(route, gateway=None)  # type and scope as read; no gateway needed to match
 
 
+def test_route_requests_are_route_request_for_each():
+    """The batch packs the parts around the address once per kind of route: routes that differ in any one field
+    of that kind must still each get their own request."""
+    base = CAPTURED_ROUTES[1]
+    variants = [base, dict(base, destination="198.51.100.8/32"), dict(base, type="blackhole"), dict(base, scope=0),
+                dict(base, table=199), dict(base, table=70000), dict(base, protocol=4), dict(base, destination="198.51.100.0/24"),
+                CAPTURED_ROUTES[3], dict(CAPTURED_ROUTES[3], destination="2001:db8::8/128"), dict(base, type=11)]
+    items = [(route, index, create) for route in variants for index in (3, 2, None) for create in (False, True)]
+    requests = netstate.route_requests(items)
+    assert requests == [netstate.route_request(*item) for item in items]
+    assert len(set(requests)) == len(requests) - 3 * 3  # alike only where adding ignores type and scope (3 variants, 3 indexes)
+    for (route, _index, create), (_type, _flags, payload) in zip(items, requests):
+        decoded = netstate.parse_route(payload, 0, len(payload), route["table"], {})
+        assert decoded["destination"] == route["destination"] and decoded["table"] == route["table"]
+        if not create:
+            assert (decoded["type"], decoded["scope"], decoded["protocol"]) == (route["type"], route["scope"], route["protocol"])
+
+
 def test_routes_after_a_batch_are_what_the_kernel_would_list():
     route = {"destination": "2001:db8::8/128", "interface": "v0", "table": 198, "protocol": 248, "type": "unicast", "family": "ipv6"}
     _type, _flags, payload = netstate.route_request(route, 3, create=True)
