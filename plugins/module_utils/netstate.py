@@ -11,7 +11,10 @@ socket for the module run), not as pyroute2 message objects. That is the hot pat
 vip_routes: pyroute2 decodes every attribute of every message into Python objects and its
 synchronous API turns an asyncio loop once per message: pruning 25,000 of 50,000 routes took
 46 s where ``ip -batch`` took 0.23 s (docs/benchmarks.md, before this change). Here a message
-costs a few ``struct`` calls, and only the attributes the plain dicts need are read.
+costs a few ``struct`` calls, and only the attributes the plain dicts need are read; the
+kernel's answer for a gateway-less route (kube-vip's), header included, is one
+``unpack_from`` (``route_messages``), and a route request one concatenation around the
+packed address (``route_requests``).
 
 Readers: one dump per call, filtered by the kernel where it can be (routes: one table, by
 RTA_TABLE in the request; the socket's NETLINK_GET_STRICT_CHK makes the kernel honour it).

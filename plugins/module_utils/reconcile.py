@@ -181,17 +181,18 @@ def plan_routes(desired, current, table, protocol, prune=False, remove_legacy=()
     # one pass: kube-vip's routes and the others of the table, indexed by destination, so the
     # decision stays linear in the table's size
     owned, legacy = [], []
-    owned_by_dst, others_by_dst = {}, {}
+    owned_by_dst, others_by_dst = {}, {}  # owned_by_dst: destination -> its route, or the list of them when several
     for route in current:
         if route["table"] != table:
             continue
         if route["protocol"] == protocol:
             owned.append(route)
-            same = owned_by_dst.get(route["destination"])
-            if same is None:
-                owned_by_dst[route["destination"]] = [route]
-            else:
-                same.append(route)
+            same = owned_by_dst.setdefault(route["destination"], route)
+            if same is not route:
+                if same.__class__ is list:
+                    same.append(route)
+                else:
+                    owned_by_dst[route["destination"]] = [same, route]
         else:
             if is_legacy_route(route, table, protocol):
                 legacy.append(route)
@@ -215,17 +216,18 @@ def plan_routes(desired, current, table, protocol, prune=False, remove_legacy=()
                            % (index, destination, asked, interface))
         interface_of[destination] = interface
         same_dst = owned_by_dst.get(destination)
-        if same_dst:
-            if len(same_dst) == 1:  # the usual case, without the lists below
-                route = same_dst[0]
-                if route["interface"] == interface and route.get("type") == "unicast":
-                    unchanged.append(route)
-                    continue
-            else:
-                present = [r for r in same_dst if r["interface"] == interface]
-                if any(r.get("type") == "unicast" for r in present):
-                    unchanged.extend(present)
-                    continue
+        if same_dst is None:
+            pass
+        elif same_dst.__class__ is not list:  # the usual case: one route
+            if same_dst["interface"] == interface and same_dst.get("type") == "unicast":
+                unchanged.append(same_dst)
+                continue
+            drop(same_dst)
+        else:
+            present = [r for r in same_dst if r["interface"] == interface]
+            if any(r.get("type") == "unicast" for r in present):
+                unchanged.extend(present)
+                continue
             for route in same_dst:
                 drop(route)
         if others_by_dst and destination in others_by_dst:
