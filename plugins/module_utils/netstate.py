@@ -171,7 +171,7 @@ def _route_layout(family, name, oif_field, *attrs):
 
 
 try:
-    # The kernel's answers for a gateway-less route (kube-vip's), kernels 5.x to 6.18 at least. IPv4:
+    # The kernel's answers for a gateway-less route (kube-vip's), as captured from kernel 6.18 (tests). IPv4:
     # RTA_TABLE, RTA_DST, RTA_OIF (52 bytes); IPv6: RTA_TABLE, RTA_DST, RTA_PRIORITY, RTA_OIF, RTA_CACHEINFO
     # (32 bytes), RTA_PREF (1 byte) (116 bytes).
     _ROUTE_LAYOUTS = _route_layout(socket.AF_INET, "ipv4", 19, (RTA_TABLE, 4, "I"), (RTA_DST, 4, "4s"), (RTA_OIF, 4, "I"))
