@@ -347,7 +347,8 @@ def test_ensure_flags_refused_when_the_container_changed_after_the_read(k8s_doub
         return live
 
     api.get = get_then_someone_writes
-    with pytest.raises(k8s_client.K8sError, match="adding --cleanup-ipvs=true to apps/v1 DaemonSet kube-system/kube-proxy: "
-                                                 ".*HTTP 422.*test failed; the container changed since it was read"):
+    refused = ("adding --cleanup-ipvs=true to apps/v1 DaemonSet kube-system/kube-proxy: "
+               ".*HTTP 422.*test failed; the container changed since it was read")
+    with pytest.raises(k8s_client.K8sError, match=refused):
         k8s_apply.ensure_container_flags(api, KUBE_PROXY, [CLEANUP])
     assert proxy_container(k8s_double)["command"][-1] == "--cleanup-ipvs=false"

@@ -104,8 +104,9 @@ def test_services_lease_in_its_own_namespace(k8s_double):
 
 
 def test_summarize_daemonset_placement():
-    pinned = {"spec": {"template": {"spec": {"nodeSelector": {"node-role.kubernetes.io/control-plane": ""},
-                                              "containers": [{"image": "ghcr.io/kube-vip/kube-vip:v1.0.3"}]}}}}
+    pod = {"nodeSelector": {"node-role.kubernetes.io/control-plane": ""},
+           "containers": [{"image": "ghcr.io/kube-vip/kube-vip:v1.0.3"}]}
+    pinned = {"spec": {"template": {"spec": pod}}}
     out = k8s_state.summarize_daemonset(pinned, "kube-vip-ds", "kube-system")
     assert out["node_selector"] == {"node-role.kubernetes.io/control-plane": ""} and out["affinity"] is None
     assert out["image"] == ["ghcr.io/kube-vip/kube-vip:v1.0.3"]
