@@ -29,6 +29,20 @@ ROUTE_SCOPE_OPTIONS = dict(
     protocol=dict(type="int", default=DEFAULT_PROTOCOL),
 )
 
+# One IPVS virtual service and its real servers (ipvs_service's services, vip_check's ipvs_service).
+IPVS_SERVICE_OPTIONS = dict(
+    address=dict(type="str", required=True),
+    port=dict(type="int", required=True),
+    protocol=dict(type="str", choices=["tcp", "udp", "sctp"], default="tcp"),
+    scheduler=dict(type="str", default="rr"),
+    real_servers=dict(type="list", elements="dict", default=[], options=dict(
+        address=dict(type="str", required=True),
+        port=dict(type="int"),
+        weight=dict(type="int", default=1),
+        forward_method=dict(type="str", choices=["masquerade", "local", "tunnel", "route"]),
+    )),
+)
+
 
 def run(module, task, diff=False):
     """Run ``task(params, check_mode)`` for ``module``: the one place a VipError becomes fail_json.

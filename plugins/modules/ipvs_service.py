@@ -150,21 +150,8 @@ from ansible_collections.baremetal.vip.plugins.module_utils import hosttasks
 
 
 def main():
-    real_server = dict(
-        address=dict(type="str", required=True),
-        port=dict(type="int"),
-        weight=dict(type="int", default=1),
-        forward_method=dict(type="str", choices=["masquerade", "local", "tunnel", "route"]),
-    )
-    service = dict(
-        address=dict(type="str", required=True),
-        port=dict(type="int", required=True),
-        protocol=dict(type="str", choices=["tcp", "udp", "sctp"], default="tcp"),
-        scheduler=dict(type="str", default="rr"),
-        real_servers=dict(type="list", elements="dict", default=[], options=real_server),
-    )
     argument_spec = dict(
-        services=dict(type="list", elements="dict", default=[], options=service),
+        services=dict(type="list", elements="dict", default=[], options=hosttasks.IPVS_SERVICE_OPTIONS),
         owned_addresses=dict(type="list", elements="str", default=[]),
         prune=dict(type="bool", default=False),
     )

@@ -262,18 +262,7 @@ def main():
             destination=dict(type="str", required=True),
             interface=dict(type="str"),
         )),
-        ipvs_service=dict(type="dict", options=dict(
-            address=dict(type="str", required=True),
-            port=dict(type="int", required=True),
-            protocol=dict(type="str", choices=["tcp", "udp", "sctp"], default="tcp"),
-            scheduler=dict(type="str", default="rr"),
-            real_servers=dict(type="list", elements="dict", default=[], options=dict(
-                address=dict(type="str", required=True),
-                port=dict(type="int"),
-                weight=dict(type="int", default=1),
-                forward_method=dict(type="str", choices=["masquerade", "local", "tunnel", "route"]),
-            )),
-        )),
+        ipvs_service=dict(type="dict", options=hosttasks.IPVS_SERVICE_OPTIONS),
         sysctls=dict(type="dict", default={}),
         static_pod=dict(type="dict", options=dict(
             path=dict(type="str", required=True),
