@@ -155,58 +155,127 @@ def parse_route(data, start, end, table, names):
             "table": table, "protocol": proto, "type": ROUTE_TYPES.get(rtype, rtype), "scope": scope, "family": name}
 
 
-def _route_layout(family, name, oif_field, *attrs):
-    """{low byte of the message length: (length, unpack_from, accepted (length, type, flags), attribute headers, family,
-    name, field of RTA_OIF)} of an RTM_NEWROUTE dump answer: nlmsghdr, rtmsg, then ``attrs`` in this order, each
+class _RouteLayout:
+    """One layout of the kernel's RTM_NEWROUTE dump answers: nlmsghdr, rtmsg, then ``attrs`` in this order, each
     (type, value length, value format with its padding: one field).
 
-    The fields: nlmsghdr's five, rtmsg's nine, then header and value of each attribute, so
-    ``fields[14::2]`` are the attribute headers (length and type read as one native u32);
-    RTA_TABLE and RTA_DST come first (fields 15 and 17).
+    ``unpack``: every field of one message (nlmsghdr's five, rtmsg's nine, then header and value of
+    each attribute: ``fields[14::2]`` are the attribute headers, length and type read as one native
+    u32; RTA_TABLE and RTA_DST come first, fields 15 and 17). ``extract``: only what a route dict
+    needs (rtm_dst_len, protocol, scope, type, RTA_DST, RTA_OIF), the rest skipped as padding, for
+    ``iter_unpack`` over a run of such messages. ``mask`` / ``template``: the bytes a message of the
+    layout must have (length, type, flags but NLM_F_DUMP_FILTERED, sequence number, family,
+    attribute headers, RTA_TABLE's value), for checking a whole run at once (``run_matches``).
     """
-    layout = struct.Struct("=IHHIIBBBBBBBBI" + "".join("I" + kind for _number, _length, kind in attrs))
-    headers = tuple(U32.unpack(ATTR.pack(4 + length, number))[0] for number, length, _kind in attrs)
-    accepted = frozenset((layout.size, RTM_NEWROUTE, flags) for flags in (NLM_F_MULTI, NLM_F_MULTI | NLM_F_DUMP_FILTERED))
-    return {layout.size & 0xff: (layout.size, layout.unpack_from, accepted, headers, family, name, oif_field)}
+
+    __slots__ = ("length", "unpack", "accepted", "headers", "family", "name", "oif", "extract", "low", "_mask", "_masks", "_template",
+                 "_expected")
+
+    def __init__(self, family, name, oif_field, *attrs):
+        layout = struct.Struct("=IHHIIBBBBBBBBI" + "".join("I" + kind for _number, _length, kind in attrs))
+        self.length, self.unpack, self.family, self.name, self.oif = layout.size, layout.unpack_from, family, name, oif_field
+        self.headers = tuple(U32.unpack(ATTR.pack(4 + length, number))[0] for number, length, _kind in attrs)
+        self.accepted = frozenset((layout.size, RTM_NEWROUTE, flags) for flags in (NLM_F_MULTI, NLM_F_MULTI | NLM_F_DUMP_FILTERED))
+        self.low = bytes((layout.size & 0xff,))
+        extract, mask = ["=16xxBxxxBBB4x"], [b"\xff" * 6, struct.pack("=H", 0xffff & ~NLM_F_DUMP_FILTERED), b"\xff" * 4, b"\0" * 4,
+                                             b"\xff", b"\0" * 11]
+        for number, length, kind in attrs:
+            size = struct.calcsize("=" + kind)
+            extract.append("4x" + (kind if number in (RTA_DST, RTA_OIF) else "%dx" % size))
+            mask.append(b"\xff" * 4 + (b"\xff" * 4 if number == RTA_TABLE else b"\0" * size))
+        self.extract = struct.Struct("".join(extract))
+        self._mask = b"".join(mask)
+        # the template without the sequence number and the table: filled in by ``expected``
+        self._template = (struct.pack("=IHH", layout.size, RTM_NEWROUTE, NLM_F_MULTI), RTMSG.pack(family, 0, 0, 0, 0, 0, 0, 0, 0)[:1]
+                          + b"\0" * 11, [ATTR.pack(4 + length, number) for number, length, _kind in attrs], [number for number, _l, _k in attrs],
+                          [struct.calcsize("=" + kind) for _number, _length, kind in attrs])
+        self._masks, self._expected = {}, {}
+
+    def _record(self, seq, table):
+        head, rtmsg, headers, numbers, sizes = self._template
+        parts = [head, U32.pack(seq), b"\0" * 4, rtmsg]
+        for header, number, size in zip(headers, numbers, sizes):
+            parts.append(header + (U32.pack(table) if number == RTA_TABLE else b"\0" * size))
+        return b"".join(parts)
+
+    def run_matches(self, data, start, count, seq, table):
+        """Whether each of the ``count`` messages from ``start`` has this layout, NLM_F_MULTI (and perhaps
+        NLM_F_DUMP_FILTERED) and no other flag, sequence number ``seq`` and RTA_TABLE ``table``: one masked
+        comparison of the run as one integer."""
+        mask = self._masks.get(count)
+        if mask is None:
+            mask = self._masks[count] = int.from_bytes(self._mask * count, "little")
+        key = (count, seq, table)
+        expected = self._expected.get(key)
+        if expected is None:
+            if len(self._expected) > 16:
+                self._expected.clear()
+            expected = self._expected[key] = int.from_bytes(self._record(seq, table) * count, "little") & mask
+        return int.from_bytes(data[start:start + count * self.length], "little") & mask == expected
 
 
 try:
     # The kernel's answers for a gateway-less route (kube-vip's), as captured from kernel 6.18 (tests). IPv4:
     # RTA_TABLE, RTA_DST, RTA_OIF (52 bytes); IPv6: RTA_TABLE, RTA_DST, RTA_PRIORITY, RTA_OIF, RTA_CACHEINFO
-    # (32 bytes), RTA_PREF (1 byte) (116 bytes).
-    _ROUTE_LAYOUTS = _route_layout(socket.AF_INET, "ipv4", 19, (RTA_TABLE, 4, "I"), (RTA_DST, 4, "4s"), (RTA_OIF, 4, "I"))
-    _ROUTE_LAYOUTS.update(_route_layout(socket.AF_INET6, "ipv6", 21, (RTA_TABLE, 4, "I"), (RTA_DST, 16, "16s"), (RTA["RTA_PRIORITY"], 4, "I"),
-                                        (RTA_OIF, 4, "I"), (RTA["RTA_CACHEINFO"], 32, "I28x"), (RTA["RTA_PREF"], 1, "B3x")))
+    # (32 bytes), RTA_PREF (1 byte) (116 bytes). Keyed by the low byte of the length.
+    _ROUTE_LAYOUTS = dict((layout.length & 0xff, layout) for layout in (
+        _RouteLayout(socket.AF_INET, "ipv4", 19, (RTA_TABLE, 4, "I"), (RTA_DST, 4, "4s"), (RTA_OIF, 4, "I")),
+        _RouteLayout(socket.AF_INET6, "ipv6", 21, (RTA_TABLE, 4, "I"), (RTA_DST, 16, "16s"), (RTA["RTA_PRIORITY"], 4, "I"),
+                     (RTA_OIF, 4, "I"), (RTA["RTA_CACHEINFO"], 32, "I28x"), (RTA["RTA_PREF"], 1, "B3x"))))
+    _MULTI_FLAGS = bytes((NLM_F_MULTI, NLM_F_MULTI | NLM_F_DUMP_FILTERED))  # the flags' low byte a dump answer may have
 except NameError:
-    _ROUTE_LAYOUTS = {}  # no pyroute2: deps.require() says so before anything here is used
+    _ROUTE_LAYOUTS, _MULTI_FLAGS = {}, b""  # no pyroute2: deps.require() says so before anything here is used
 _LOW_BYTE = 0 if sys.byteorder == "little" else 3  # of a native u32
 _PREFIX_TEXT = tuple("/%d" % length for length in range(256))  # "/32" for rtm_dst_len 32 (one byte)
+_RUN_MIN = 8  # messages: shorter runs are decoded one by one
 
 
 def route_messages(data, offset, size, seq, items, table, names):
     """Channel.dump's ``fast`` for read_routes: the route dicts (those of ``table``) of the answers from ``offset``
     on that have exactly a layout of ``_ROUTE_LAYOUTS`` (header, size, attribute headers; no NLM_F_DUMP_INTR),
-    each with one ``unpack_from``, appended to ``items``; returns the offset of the first other message.
+    appended to ``items``; returns the offset of the first other message.
 
-    Exactly what parse_route makes of the same payloads (tests/unit/module_utils/test_netstate.py).
+    A run of messages of one layout (the kernel packs some 280 of kube-vip's IPv6 routes into
+    one part of a dump) is checked as a whole (``_RouteLayout.run_matches``) and decoded with one
+    ``iter_unpack``; a run that does not pass, and short runs, message by message, each with one
+    ``unpack_from``. Exactly what parse_route makes of the same payloads
+    (tests/unit/module_utils/test_netstate.py).
     """
     layouts = _ROUTE_LAYOUTS
     low = _LOW_BYTE
+    runs = True
     while offset + 16 <= size:
         layout = layouts.get(data[offset + low])
         if layout is None:
             return offset
-        length, unpack, accepted, headers, family, name, oif = layout
+        length = layout.length
+        count = (size - offset) // length
+        if runs and count >= _RUN_MIN:
+            # the run: as far as the length's low byte and the flags' low byte say (one strided slice each)
+            end = offset + count * length
+            count -= max(len(data[offset + low:end:length].lstrip(layout.low)), len(data[offset + 6 + low // 3:end:length].lstrip(_MULTI_FLAGS)))
+            if count >= _RUN_MIN:
+                if layout.run_matches(data, offset, count, seq, table):
+                    family, name, ntop, prefix_text, types, get = layout.family, layout.name, _ntop, _PREFIX_TEXT, ROUTE_TYPES, names.get
+                    end = offset + count * length
+                    with memoryview(data) as view:
+                        items.extend([{"destination": ntop(family, dst) + prefix_text[dst_len], "interface": get(oif), "gateway": None,
+                                       "table": table, "protocol": proto, "type": types.get(rtype, rtype), "scope": scope, "family": name}
+                                      for dst_len, proto, scope, rtype, dst, oif in layout.extract.iter_unpack(view[offset:end])])
+                    offset = end
+                    continue
+                runs = False  # something else in the run: message by message for the rest of this call
         end = offset + length
         if end > size:
             return offset
-        fields = unpack(data, offset)
-        if fields[3] != seq or fields[:3] not in accepted or fields[14::2] != headers or fields[5] != family:
+        fields = layout.unpack(data, offset)
+        if fields[3] != seq or fields[:3] not in layout.accepted or fields[14::2] != layout.headers or fields[5] != layout.family:
             return offset
         if fields[15] == table:
-            items.append({"destination": _ntop(family, fields[17]) + _PREFIX_TEXT[fields[6]], "interface": names.get(fields[oif]),
-                          "gateway": None, "table": table, "protocol": fields[10], "type": ROUTE_TYPES.get(fields[12], fields[12]),
-                          "scope": fields[11], "family": name})
+            rtype = fields[12]
+            items.append({"destination": _ntop(layout.family, fields[17]) + _PREFIX_TEXT[fields[6]], "interface": names.get(fields[layout.oif]),
+                          "gateway": None, "table": table, "protocol": fields[10], "type": ROUTE_TYPES.get(rtype, rtype),
+                          "scope": fields[11], "family": layout.name})
         offset = end
     return offset
 

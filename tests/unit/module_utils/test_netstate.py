@@ -164,6 +164,58 @@ def test_route_messages_stop_at_a_truncated_message():
     assert netstate.route_messages(V4_FAST, 0, 8, CAPTURED_SEQ, [], 198, NAMES) == 0
 
 
+def _varied(message, rng):
+    """``message`` (V4_FAST or V6_FAST) with what a route dict takes from it changed: address, prefix length, protocol,
+    scope, type, interface (fields a run does not check)."""
+    out = bytearray(message)
+    v6 = len(message) == 116
+    out[17] = rng.choice([128, 127, 64]) if v6 else rng.choice([32, 31, 24])   # rtm_dst_len
+    out[21], out[22], out[23] = rng.choice([248, 4, 99]), rng.choice([0, 253]), rng.choice([1, 6, 11])  # proto, scope, type
+    out[40:56 if v6 else 44] = os.urandom(16 if v6 else 4)                      # RTA_DST's value
+    struct.pack_into("=I", out, 76 if v6 else 48, rng.choice([2, 3, 9]))         # RTA_OIF's value
+    return bytes(out)
+
+
+_BREAKS = [  # (offset in the message, format, value for V4_FAST, value for V6_FAST): each makes the loop take it
+    (8, "=I", CAPTURED_SEQ + 1, CAPTURED_SEQ + 1),                        # another request's answer
+    (6, "=H", 0x22 | netlink.NLM_F_DUMP_INTR, 0x22 | netlink.NLM_F_DUMP_INTR),  # interrupted dump
+    (4, "=H", netstate.RTM_DELROUTE, netstate.RTM_DELROUTE),              # message type
+    (46, "=H", netstate.RTA["RTA_IIF"], netstate.RTA["RTA_IIF"]),         # an attribute's type (v6: RTA_PRIORITY's)
+    (32, "=I", 199, 199),                                                 # RTA_TABLE: another table (decoded, then dropped)
+    (16, "=B", socket.AF_INET6, socket.AF_INET),                          # family
+]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_route_messages_runs_decode_what_one_by_one_does(seed):
+    """Runs of one layout are checked and decoded as a whole; whatever is in them (the fields a route takes, a
+    message that breaks the layout anywhere, another table, the other layout) the result, and the offset where the
+    loop must take over, are those of decoding the same messages one at a time."""
+    import random  # pylint: disable=import-outside-toplevel
+    rng = random.Random(seed)
+    messages = []
+    for _run in range(rng.randint(1, 4)):
+        base = rng.choice([V4_FAST, V6_FAST])
+        messages.extend(_varied(base, rng) for _number in range(rng.choice([1, netstate._RUN_MIN - 1, netstate._RUN_MIN, 40, 300])))
+    for _break in range(rng.choice([0, 0, 1, 3])):
+        where = rng.randrange(len(messages))
+        offset, fmt, v4, v6 = rng.choice(_BREAKS)
+        messages[where] = _changed(messages[where], offset, fmt, v6 if len(messages[where]) == 116 else v4)
+    datagram = b"".join(messages) + (CAPTURED_LAYOUTS[1] if rng.random() < 0.5 else b"")
+    expected, stop = [], None
+    offset = 0
+    for message in messages:  # one by one: each message alone is too short to be a run
+        if netstate.route_messages(message, 0, len(message), CAPTURED_SEQ, expected, 198, NAMES) != len(message):
+            stop = offset
+            break
+        offset += len(message)
+    items = []
+    assert netstate.route_messages(bytearray(datagram), 0, len(datagram), CAPTURED_SEQ, items, 198, NAMES) == (
+        offset if stop is None else stop)
+    assert items == expected
+    assert len(items) <= len(messages)
+
+
 def test_a_changed_attribute_is_read_as_parse_route_reads_it(scripted):
     """Through the dump: RTA_OIF turned into RTA_IIF gives no interface (a mis-decoding fast path would say v0)."""
     changed = _changed(CAPTURED_LAYOUTS[0], 46, "=H", netstate.RTA["RTA_IIF"])
