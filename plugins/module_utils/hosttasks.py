@@ -188,9 +188,8 @@ def reconcile_routes(params, check_mode, diff=False):
     remove_legacy = reconcile.normalize_host_cidrs(params["remove_legacy"] or [], "remove_legacy[%d]")
 
     def run(ipr, links):
-        names = set(link["name"] for link in links.values())
-        for want in desired:
-            if want["interface"] not in names:
+        if {want["interface"] for want in desired}.difference(link["name"] for link in links.values()):
+            for want in desired:
                 netstate.link_index(links, want["interface"], "adding route %s to table %s" % (want["destination"], table))
         current = netstate.read_routes(ipr, table, links)
         changes = reconcile.plan_routes(desired, current, table, protocol, params["prune"], remove_legacy)

@@ -31,6 +31,7 @@ __metaclass__ = type
 
 import errno
 import socket
+from operator import itemgetter
 import struct
 import sys
 
@@ -304,21 +305,35 @@ def _route_parts(route, index, create):
     return msg_type, flags, head, tail
 
 
-def route_requests(items):
-    """[route_request(route, index, create) for route, index, create in ``items``]: the parts of a payload around
-    the destination's address packed once per kind of route (family, prefix length, table, protocol, scope, type,
-    interface), one ``inet_pton`` and one concatenation per route."""
+_ADDED_KIND = itemgetter("family", "table", "protocol", "interface")
+_REMOVED_KIND = itemgetter("family", "table", "protocol", "interface", "type", "scope")
+
+
+def route_requests(routes, create, links):
+    """[route_request(route, index of its interface, create) for route in ``routes``], every one added (``create``)
+    or every one removed: the parts of a payload around the destination's address packed once per kind of route
+    (prefix length, family, table, protocol, interface, and for removals type and scope), then one ``inet_pton`` and
+    one concatenation per route. ``links``: read_links' answer; VipError, before anything is sent, naming the
+    route whose interface does not exist."""
+    kind_of = _ADDED_KIND if create else _REMOVED_KIND
+    by_name = dict((link["name"], index) for index, link in links.items())
     parts_of = {}
     result = []
     append = result.append
-    for route, index, create in items:
+    for route in routes:
         address, _sep, prefix = route["destination"].partition("/")
-        key = ((True, route["family"], prefix, route["table"], route["protocol"], index) if create else
-               (False, route["family"], prefix, route["table"], route["protocol"], index, route.get("type"), route.get("scope")))
+        try:
+            key = (prefix, kind_of(route))
+        except KeyError:  # a change set written by hand: the defaults of _route_parts
+            key = (prefix, (route["family"], route["table"], route["protocol"], route.get("interface"), route.get("type", "unicast"),
+                            route.get("scope", 0)))
         parts = parts_of.get(key)
         if parts is None:
-            parts = parts_of[key] = _route_parts(route, index, create)
-        append((parts[0], parts[1], parts[2] + _pton(_AF_INET6 if route["family"] == "ipv6" else _AF_INET, address) + parts[3]))
+            name = route.get("interface")
+            if name and name not in by_name:
+                link_index(links, name, describe_route(route, create))
+            parts = parts_of[key] = _route_parts(route, by_name[name] if name else None, create) + (AF_BY_FAMILY[route["family"]],)
+        append((parts[0], parts[1], parts[2] + _pton(parts[4], address) + parts[3]))
     return result
 
 
@@ -328,7 +343,8 @@ def route_request(route, index, create):
 
     Adding: kube-vip's shape (unicast, scope link for IPv4). Removing: the exact route as read.
     """
-    return route_requests([(route, index, create)])[0]
+    msg_type, flags, head, tail = _route_parts(route, index, create)
+    return msg_type, flags, head + _pton(AF_BY_FAMILY[route["family"]], route["destination"].partition("/")[0]) + tail
 
 
 def address_request(addr, index, create):
@@ -391,26 +407,14 @@ def read_routes(ipr, table, links):
 
 # --------------------------------------------------------------------------- appliers
 
-def _indexes(links, items, create, describe):
-    """Interface index of each item (None without interface); VipError before anything is sent."""
-    by_name = dict((link["name"], index) for index, link in links.items())
-    result = []
-    for item in items:
-        name = item.get("interface")
-        if name and name not in by_name:
-            link_index(links, name, describe(item, create))
-        result.append(by_name.get(name) if name else None)
-    return result
-
-
 def apply_routes(ipr, changes, links):
     """One batch: removals first (so a moved route can be re-added), then additions."""
-    routes = [(route, False) for route in changes["remove"]] + [(route, True) for route in changes["add"]]
-    indexes = (_indexes(links, changes["remove"], False, describe_route) + _indexes(links, changes["add"], True, describe_route))
-    requests = route_requests([(route, index, create) for (route, create), index in zip(routes, indexes)])
+    removals, additions = changes["remove"], changes["add"]
+    requests = route_requests(removals, False, links) + route_requests(additions, True, links)
     if requests:
+        count = len(removals)
         with netlink.borrowed(ipr) as channel:
-            channel.send_requests(requests, lambda i: describe_route(*routes[i]))
+            channel.send_requests(requests, lambda i: describe_route(removals[i], False) if i < count else describe_route(additions[i - count], True))
 
 
 def added_route(route):

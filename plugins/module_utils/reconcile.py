@@ -204,18 +204,24 @@ def plan_routes(desired, current, table, protocol, prune=False, remove_legacy=()
     ours = [route for route in current if route["protocol"] == protocol and route["table"] == table]
     others = [] if len(ours) == len(current) else [route for route in current if route["table"] == table and route["protocol"] != protocol]
     asked_on = asked.get
-    # routes on their asked interface, and the destinations one of those serves as kube-vip would (unicast)
-    on_asked = [route for route in ours if asked_on(route["destination"], _NOT_ASKED) == route["interface"]]
+    # routes on their asked interface (the others, in the table's order), and the destinations one of those
+    # serves as kube-vip would (unicast)
+    on_asked, elsewhere = [], []
+    keep, other = on_asked.append, elsewhere.append
+    for route in ours:
+        if asked_on(route["destination"], _NOT_ASKED) == route["interface"]:
+            keep(route)
+        else:
+            other(route)
     served = set(route["destination"] for route in on_asked if route.get("type") == "unicast")
     unchanged = on_asked if len(served) == len(on_asked) else [route for route in on_asked if route["destination"] in served]
-    if prune:
-        if len(unchanged) == len(ours):
-            remove = []
-        else:
-            kept = set(map(id, unchanged))
-            remove = [route for route in ours if id(route) not in kept]
-    else:
+    if not prune:
         remove = [route for route in ours if route["destination"] in asked and route["destination"] not in served]
+    elif unchanged is on_asked:
+        remove = elsewhere
+    else:
+        kept = set(map(id, unchanged))
+        remove = [route for route in ours if id(route) not in kept]
     add = [{"destination": destination, "interface": interface, "table": table, "protocol": protocol, "type": "unicast",
             "family": "ipv6" if ":" in destination else "ipv4"}
            for destination, interface in asked.items() if destination not in served]

@@ -266,10 +266,18 @@ def test_route_requests_are_route_request_for_each():
     variants = [base, dict(base, destination="198.51.100.8/32"), dict(base, type="blackhole"), dict(base, scope=0),
                 dict(base, table=199), dict(base, table=70000), dict(base, protocol=4), dict(base, destination="198.51.100.0/24"),
                 CAPTURED_ROUTES[3], dict(CAPTURED_ROUTES[3], destination="2001:db8::8/128"), dict(base, type=11)]
-    items = [(route, index, create) for route in variants for index in (3, 2, None) for create in (False, True)]
-    requests = netstate.route_requests(items)
+    links = {3: {"name": "v0"}, 2: {"name": "v1"}}
+    items = [(dict(route, interface=name), index, create) for create in (False, True)
+             for route in variants for name, index in (("v0", 3), ("v1", 2), (None, None))]
+    requests = (netstate.route_requests([route for route, _index, create in items if not create], False, links)
+                + netstate.route_requests([route for route, _index, create in items if create], True, links))
     assert requests == [netstate.route_request(*item) for item in items]
     assert len(set(requests)) == len(requests) - 3 * 3  # alike only where adding ignores type and scope (3 variants, 3 indexes)
+    # a change set written by hand (no type, scope, interface) gets _route_parts' defaults
+    bare = dict((key, base[key]) for key in ("destination", "table", "protocol", "family"))
+    assert netstate.route_requests([bare], False, links) == [netstate.route_request(dict(bare, type="unicast", scope=0), None, False)]
+    with pytest.raises(VipError, match="removing route 198.51.100.7/32 dev eth9 from table 198 .protocol 248.: interface 'eth9' does not exist"):
+        netstate.route_requests([base, dict(base, interface="eth9")], False, links)
     for (route, _index, create), (_type, _flags, payload) in zip(items, requests):
         decoded = netstate.parse_route(payload, 0, len(payload), route["table"], {})
         assert decoded["destination"] == route["destination"] and decoded["table"] == route["table"]

@@ -403,3 +403,60 @@ def test_property_ipvs_remove_every_orphan_and_no_foreign(mix):
     assert removed == orphans
     existing = {reconcile.service_key(s) for s in current if s["address"]}
     assert {reconcile.service_key(s) for s in changes["add_services"]} == wanted - existing
+
+
+def _plan_routes_spec(desired, current, table, protocol, prune, remove_legacy):
+    """plan_routes written as its docstring says it, one destination at a time (slow, plain): the reference."""
+    ours = [r for r in current if r["table"] == table and r["protocol"] == protocol]
+    asked = {}
+    for want in desired:
+        asked.setdefault(want["destination"], want["interface"])
+    unchanged, remove, add = [], [], []
+    for destination, interface in asked.items():
+        same = [r for r in ours if r["destination"] == destination]
+        on_asked = [r for r in same if r["interface"] == interface]
+        if any(r.get("type") == "unicast" for r in on_asked):
+            unchanged += on_asked
+        else:
+            remove += same
+            add.append((destination, interface))
+    if prune:
+        remove += [r for r in ours if not any(r is u for u in unchanged) and not any(r is x for x in remove)]
+    legacy = [r for r in current if r["table"] == table and r["protocol"] != protocol and reconcile.is_legacy_route(r, table, protocol)]
+    remove += [r for r in legacy if r["destination"] in remove_legacy]
+    return {"add": add, "remove": remove, "unchanged": unchanged, "legacy": [r for r in legacy if r["destination"] not in remove_legacy]}
+
+
+@st.composite
+def crowded_table(draw):
+    """Few destinations, many routes: several routes per destination (interfaces, types, protocols, tables)."""
+    destinations = ["198.51.100.7/32", "198.51.100.8/32", "2001:db8::7/128", "2001:db8::8/128"]
+    current = [route(draw(st.sampled_from(destinations)), dev=draw(st.sampled_from(["eth0", "eth1"])),
+                     table=draw(st.sampled_from([TABLE, TABLE, 199])), proto=draw(st.sampled_from([PROTO, PROTO, 3, 4])),
+                     rtype=draw(st.sampled_from(["unicast", "unicast", "blackhole"])))
+               for _number in range(draw(st.integers(0, 8)))]
+    desired = [{"destination": destination, "interface": draw(st.sampled_from(["eth0", "eth1"]))}
+               for destination in draw(st.lists(st.sampled_from(destinations), max_size=4, unique=True))]
+    desired += draw(st.lists(st.sampled_from(desired), max_size=2)) if desired else []  # the same ask twice is fine
+    return current, desired, draw(st.booleans()), draw(st.lists(st.sampled_from(destinations), max_size=2, unique=True))
+
+
+@settings(max_examples=500, deadline=None)
+@given(crowded_table())
+def test_property_plan_routes_is_its_specification(case):
+    """The set-wise decision equals the one-destination-at-a-time specification on crowded tables (duplicates, other
+    types, interfaces, protocols, tables, prune or not, named legacy routes): same additions in the same order, the
+    same routes removed, kept unchanged and reported legacy; a clash with another protocol's route refused by both."""
+    current, desired, prune, legacy = case
+    spec = _plan_routes_spec(desired, current, TABLE, PROTO, prune, set(legacy))
+    clash = any(r["table"] == TABLE and r["protocol"] != PROTO and r["destination"] == destination and destination not in legacy
+                for destination, _interface in spec["add"] for r in current)
+    if clash:
+        with pytest.raises(VipError, match="name it in remove_legacy"):
+            reconcile.plan_routes(desired, current, TABLE, PROTO, prune, legacy)
+        return
+    changes = reconcile.plan_routes(desired, current, TABLE, PROTO, prune, legacy)
+    assert [(r["destination"], r["interface"]) for r in changes["add"]] == spec["add"]
+    for key in ("remove", "unchanged", "legacy"):
+        assert sorted(map(id, changes[key])) == sorted(map(id, spec[key])), key
+        assert len(changes[key]) == len(set(map(id, changes[key]))), key
