@@ -205,6 +205,8 @@ class _RouteLayout:
         comparison of the run as one integer."""
         mask = self._masks.get(count)
         if mask is None:
+            if len(self._masks) > 64:  # a long-lived process: keep the cache small
+                self._masks.clear()
             mask = self._masks[count] = int.from_bytes(self._mask * count, "little")
         key = (count, seq, table)
         expected = self._expected.get(key)
