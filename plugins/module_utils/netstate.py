@@ -12,9 +12,9 @@ vip_routes: pyroute2 decodes every attribute of every message into Python object
 synchronous API turns an asyncio loop once per message: pruning 25,000 of 50,000 routes took
 46 s where ``ip -batch`` took 0.23 s (docs/benchmarks.md, before this change). Here a message
 costs a few ``struct`` calls, and only the attributes the plain dicts need are read; the
-kernel's answer for a gateway-less route (kube-vip's), header included, is one
-``unpack_from`` (``route_messages``), and a route request one concatenation around the
-packed address (``route_requests``).
+kernel's answers for gateway-less routes (kube-vip's) come in runs of one layout, each run
+checked as a whole and decoded with one ``iter_unpack`` (``route_messages``), and a route
+request is one concatenation around the packed address (``route_requests``).
 
 Readers: one dump per call, filtered by the kernel where it can be (routes: one table, by
 RTA_TABLE in the request; the socket's NETLINK_GET_STRICT_CHK makes the kernel honour it).
