@@ -38,7 +38,7 @@ options:
         type: str
         required: true
       port:
-        description: The port.
+        description: The virtual service's port (1 to 65535).
         type: int
         required: true
       protocol:
@@ -47,30 +47,34 @@ options:
         choices: [tcp, udp, sctp]
         default: tcp
       scheduler:
-        description: The IPVS scheduler (its kernel module must be loaded).
+        description: The IPVS scheduler, by the kernel's name for it (for example C(rr), C(wrr), C(sh)).
         type: str
         default: rr
       real_servers:
-        description: The real servers.
+        description:
+          - The service's real servers, all of them. A real server of the service that is not listed here is one
+            too many.
         type: list
         elements: dict
         default: []
         suboptions:
           address:
-            description: Address of the real server.
+            description: The real server's address.
             type: str
             required: true
           port:
-            description: Port of the real server. Default the service's port.
+            description: The real server's port (1 to 65535). Default the service's port.
             type: int
           weight:
-            description: Weight.
+            description: The real server's weight (0 or more).
             type: int
             default: 1
           forward_method:
             description:
-              - Forwarding method (kube-vip C(lb_fwdmethod)). Compared only when given; new real servers
-                use C(route) (direct routing, the ipvsadm default) when omitted.
+              - Forwarding method (kube-vip C(lb_fwdmethod)). Compared only when given; omitted, the kernel's is
+                not judged.
+              - A real server M(baremetal.vip.ipvs_service) adds without it gets C(route) (direct routing, the
+                ipvsadm default).
             type: str
             choices: [masquerade, local, tunnel, route]
   owned_addresses:
@@ -91,6 +95,9 @@ attributes:
   diff_mode:
     description: The virtual services before and after, ipvsadm-like (built only in diff mode).
     support: full
+notes:
+  - A scheduler the kernel does not have (built in, or a module it can load) is refused by the kernel; the task
+    fails naming the service, the scheduler and the kernel's errno.
 seealso:
   - module: baremetal.vip.vip_facts
 """

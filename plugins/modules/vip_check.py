@@ -26,15 +26,10 @@ version_added: 0.1.0
 author: baremetal.vip contributors (@baremetal-vip)
 extends_documentation_fragment:
   - baremetal.vip.host
+  - baremetal.vip.host.route_scope
+  - baremetal.vip.host.read_only
 options:
-  table:
-    description: kube-vip's routing table (C(vip_routingtableid)); tables 0, 253, 254 and 255 are refused.
-    type: int
-    default: 198
-  protocol:
-    description: kube-vip's route protocol (C(vip_routingprotocol)); protocols 0 to 4 are refused.
-    type: int
-    default: 248
+  # table and protocol (baremetal.vip.host.route_scope) come from plugins/doc_fragments/host.py.
   control_plane:
     description:
       - The control-plane VIP. RV(vip_interfaces) says where the node holds it (its address, or in
@@ -94,9 +89,9 @@ options:
         type: str
   ipvs_service:
     description:
-      - kube-vip's IPVS load-balancer service on the control-plane VIP. It must exist, with these real servers,
-        on the node that holds the VIP and on no other node. Only checked where the kernel has IPVS loaded
-        (else a note says so).
+      - kube-vip's IPVS load-balancer service on the control-plane VIP. It must exist, with these real servers
+        (the API servers), on the node that holds the VIP and on no other node. Only checked where the kernel
+        has IPVS loaded (else a note says so).
     type: dict
     suboptions:
       address:
@@ -104,7 +99,7 @@ options:
         type: str
         required: true
       port:
-        description: The load-balancer port.
+        description: The virtual service's port (1 to 65535).
         type: int
         required: true
       protocol:
@@ -113,28 +108,34 @@ options:
         choices: [tcp, udp, sctp]
         default: tcp
       scheduler:
-        description: The scheduler.
+        description: The IPVS scheduler, by the kernel's name for it (for example C(rr), C(wrr), C(sh)).
         type: str
         default: rr
       real_servers:
-        description: The API servers behind the VIP.
+        description:
+          - The service's real servers, all of them. A real server of the service that is not listed here is one
+            too many.
         type: list
         elements: dict
         default: []
         suboptions:
           address:
-            description: Real server address.
+            description: The real server's address.
             type: str
             required: true
           port:
-            description: Real server port (default the service's port).
+            description: The real server's port (1 to 65535). Default the service's port.
             type: int
           weight:
-            description: Weight.
+            description: The real server's weight (0 or more).
             type: int
             default: 1
           forward_method:
-            description: Forwarding method; omitted, the kernel's is not judged.
+            description:
+              - Forwarding method (kube-vip C(lb_fwdmethod)). Compared only when given; omitted, the kernel's is
+                not judged.
+              - A real server M(baremetal.vip.ipvs_service) adds without it gets C(route) (direct routing, the
+                ipvsadm default).
             type: str
             choices: [masquerade, local, tunnel, route]
   sysctls:
@@ -160,15 +161,9 @@ options:
       services_owner:
         description: Who handles Services instead, named in the finding (for example C(MetalLB)).
         type: str
-attributes:
-  check_mode:
-    description: Reads only; runs the same in check mode.
-    support: full
-  diff_mode:
-    description: Nothing changes, there is no diff.
-    support: none
 notes:
-  - The module never loads a kernel module; IPVS counts as absent while C(ip_vs) is not loaded.
+  - Its judgement of routes is that of M(baremetal.vip.vip_routes) with prune, so O(table) 253, 254 and 255 and
+    O(protocol) 0 to 4 are always refused.
 seealso:
   - module: baremetal.vip.vip_facts
   - module: baremetal.vip.vip_address

@@ -22,15 +22,10 @@ version_added: 0.1.0
 author: baremetal.vip contributors (@baremetal-vip)
 extends_documentation_fragment:
   - baremetal.vip.host
+  - baremetal.vip.host.route_scope
+  - baremetal.vip.host.read_only
 options:
-  table:
-    description: kube-vip's routing table (C(vip_routingtableid)).
-    type: int
-    default: 198
-  protocol:
-    description: kube-vip's route protocol (C(vip_routingprotocol)).
-    type: int
-    default: 248
+  # table and protocol (baremetal.vip.host.route_scope) come from plugins/doc_fragments/host.py.
   gather:
     description: What to read.
     type: list
@@ -38,18 +33,13 @@ options:
     choices: [addresses, routes, ipvs]
     default: [addresses, routes, ipvs]
 attributes:
-  check_mode:
-    description: Reads only; runs the same in check mode.
-    support: full
-  diff_mode:
-    description: Nothing changes, there is no diff.
-    support: none
   facts:
     description: Sets C(vip_host).
     support: full
 notes:
-  - When the kernel has no IPVS, RV(ipvs_available) is C(false) and the module still succeeds.
-  - The module never loads a kernel module; RV(ipvs_available) is also C(false) while C(ip_vs) is not loaded.
+  - When the kernel has no IPVS, or C(ip_vs) is not loaded, RV(ipvs_available) is C(false) and the module still
+    succeeds.
+  - The module only reads routes, so any O(table) but 0 and any O(protocol) are accepted.
 seealso:
   - module: baremetal.vip.vip_routes
   - module: baremetal.vip.vip_address

@@ -23,19 +23,9 @@ version_added: 0.1.0
 author: baremetal.vip contributors (@baremetal-vip)
 extends_documentation_fragment:
   - baremetal.vip.host
+  - baremetal.vip.host.route_scope
 options:
-  table:
-    description:
-      - kube-vip's routing table (C(vip_routingtableid)).
-      - With O(prune) or O(remove_legacy), tables 253, 254 and 255 are refused; table 0 always.
-    type: int
-    default: 198
-  protocol:
-    description:
-      - kube-vip's route protocol (C(vip_routingprotocol)).
-      - With O(prune) or O(remove_legacy), protocols 0 to 4 (kernel, boot, static ...) are refused.
-    type: int
-    default: 248
+  # table and protocol (baremetal.vip.host.route_scope) come from plugins/doc_fragments/host.py.
   routes:
     description: The routes that must exist.
     type: list
@@ -67,6 +57,9 @@ attributes:
   diff_mode:
     description: Routes of the table before and after, one per line (built only in diff mode).
     support: full
+notes:
+  - With O(prune) or O(remove_legacy) the module may remove routes, so O(table) 253, 254 and 255 and O(protocol) 0
+    to 4 are then refused. Without them it only adds routes, in any table but 0.
 seealso:
   - module: baremetal.vip.vip_facts
 """
