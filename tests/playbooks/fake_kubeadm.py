@@ -5,12 +5,16 @@
 
 The test puts a `kubeadm` wrapper running this file on one lab node's PATH (bind-mounted over
 /usr/local/sbin inside that node's own mount namespace). Its settings are in the JSON file named by
-FAKE_KUBEADM_SETTINGS (the wrapper sets it): {"log", "manifest", "admin_conf", "kubeconfig_text"}.
+FAKE_KUBEADM_SETTINGS (the wrapper sets it): {"log", "manifest", "admin_conf", "kubeconfig_text"} and optionally
+"fail_marker", a file path.
 
 `kubeadm init ...`:
   * appends one JSON line to the log: argv, the documents of --config, and what kube-vip's static pod
     manifest looked like at that moment (present? which kubeconfig it mounts);
   * fails (exit 1) when the manifest is not in place yet: kube-vip must answer the VIP before init;
+  * fails (exit 1) while the file "fail_marker" exists, as kubeadm fails late in init (after the token and
+    the certificate key were created): its stderr carries the bootstrap token, the certificate key and the
+    CA hash, so the tests can check that a failure report masks them. Nothing is written then;
   * writes admin.conf (and super-admin.conf) with kubeconfig_text: a kubeconfig of the Kubernetes API
     test double, so the rest of bootstrap runs against the double;
   * prints what kubeadm prints at the end, a join command with a bootstrap token and a certificate key,
@@ -26,6 +30,7 @@ import yaml
 
 TOKEN = "abcdef.0123456789abcdef"
 CERT_KEY = "f" * 64
+CA_HASH = "0" * 64
 
 
 def manifest_state(path):
@@ -55,6 +60,13 @@ def main(argv):
         print("fake kubeadm: %s is not in place: the VIP of controlPlaneEndpoint would never answer"
               % settings["manifest"], file=sys.stderr)
         return 1
+    if settings.get("fail_marker") and os.path.exists(settings["fail_marker"]):
+        print("[upload-certs] Using certificate key:\n%s" % CERT_KEY, file=sys.stderr)
+        print("error execution phase bootstrap-token: error creating bootstrap token %s: fake kubeadm: %s exists "
+              "(the test's failure switch); join would have been: kubeadm join 192.0.2.10:6443 --token %s "
+              "--discovery-token-ca-cert-hash sha256:%s --certificate-key %s"
+              % (TOKEN, settings["fail_marker"], TOKEN, CA_HASH, CERT_KEY), file=sys.stderr)
+        return 1
     directory = os.path.dirname(settings["admin_conf"])
     for name in ("admin.conf", "super-admin.conf"):
         with open(os.path.join(directory, name), "w") as handle:
@@ -64,7 +76,7 @@ def main(argv):
     print("[upload-certs] Using certificate key:\n%s" % CERT_KEY)
     print("Your Kubernetes control-plane has initialized successfully!")
     print("  kubeadm join 192.0.2.10:6443 --token %s --discovery-token-ca-cert-hash sha256:%s "
-          "--control-plane --certificate-key %s" % (TOKEN, "0" * 64, CERT_KEY))
+          "--control-plane --certificate-key %s" % (TOKEN, CA_HASH, CERT_KEY))
     return 0
 
 

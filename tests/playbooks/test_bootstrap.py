@@ -60,6 +60,16 @@ KUBEADM_SEED = [
                            "spec": {"containers": [{"name": "kube-proxy",
                                                     "image": "registry.k8s.io/kube-proxy:v1.31.4"}]}}}},
 ]
+# kubeadm_config_init_settings of the kubeadm init test: the user's own settings, some repeating the collection's
+# (same kubernetesVersion and bindPort: accepted), one extra certSAN
+INIT_SETTINGS = {
+    "InitConfiguration": {"nodeRegistration": {"kubeletExtraArgs": [{"name": "node-labels", "value": "example.test/vip=yes"}]},
+                          "localAPIEndpoint": {"bindPort": 6443}},
+    "ClusterConfiguration": {"kubernetesVersion": "1.31.4", "featureGates": {"EtcdLearnerMode": True},
+                             "networking": {"dnsDomain": "cluster.example.test"},
+                             "apiServer": {"certSANs": ["api.example.test", VIP], "extraArgs": [{"name": "v", "value": "2"}]}},
+    "KubeletConfiguration": {"cgroupDriver": "systemd"},
+}
 METALLB_VARS = {"vip_services": {"provider": "metallb", "pools": [{"name": "public", "addresses": ["198.51.100.0/28"]}]}}
 
 
@@ -373,7 +383,8 @@ def fake_kubeadm_on_path(the_lab, node, double, work):
     with open(settings, "w") as handle:
         with open(double.kubeconfig) as kubeconfig:
             json.dump({"log": log, "manifest": "/etc/kubernetes/manifests/kube-vip.yaml",
-                       "admin_conf": "/etc/kubernetes/admin.conf", "kubeconfig_text": kubeconfig.read()}, handle)
+                       "admin_conf": "/etc/kubernetes/admin.conf", "kubeconfig_text": kubeconfig.read(),
+                       "fail_marker": os.path.join(work, "kubeadm-fails")}, handle)
     wrapper = os.path.join(fakebin, "kubeadm")
     with open(wrapper, "w") as handle:
         handle.write("#!/bin/sh\nFAKE_KUBEADM_SETTINGS=%s exec %s %s \"$@\"\n"
@@ -401,13 +412,33 @@ def test_kubeadm_init_opt_in_after_kube_vip_then_applies_through_its_admin_conf(
                 os.remove(path)
         log = fake_kubeadm_on_path(bootstrap_lab, "cp1", init_double, str(tmp_path))
         admin_dest = tmp_path / "controller" / "admin.conf"
+        settings = tmp_path / "kubeadm-settings.yml"
+        settings.write_text(yaml.safe_dump({"kubeadm_config_init_settings": INIT_SETTINGS}))
         args = ("-e", "vip_bootstrap_kubeadm_init=true", "-e", "vip_bootstrap_admin_conf=%s" % admin_dest,
-                "-e", "vip_bootstrap_verify=false")
+                "-e", "@%s" % settings, "-e", "vip_bootstrap_verify=false")
         rc, out = bootstrap(bootstrap_lab, "kubeadm init --check", *args, "--check")
         assert rc == 0, json.dumps(out)[-4000:]
         assert "would run kubeadm init --config /etc/kubernetes/baremetal-vip/kubeadm-init.yaml --upload-certs" in json.dumps(out)
         assert kubeadm_calls(log) == [] and not admin_dest.exists() and init_double.requests == []
         assert not os.path.exists(node_file(bootstrap_lab, "cp1", "/etc/kubernetes/admin.conf"))
+
+        # kubeadm init fails (its stderr carries the token, the certificate key and the CA hash): a clear failure,
+        # none of them in the output, no admin.conf fetched, nothing applied
+        marker = tmp_path / "kubeadm-fails"
+        marker.write_text("")
+        rc, out = bootstrap(bootstrap_lab, "kubeadm init fails", *args)
+        assert rc != 0
+        text = json.dumps(out)
+        assert ("kubeadm init --config /etc/kubernetes/baremetal-vip/kubeadm-init.yaml --upload-certs failed on cp1 "
+                "(rc 1)") in text
+        assert "error creating bootstrap token ********: fake kubeadm: %s exists" % marker in text
+        assert "Nothing was applied to the cluster." in text
+        for secret in (fake_kubeadm.TOKEN, fake_kubeadm.CERT_KEY, fake_kubeadm.CA_HASH, init_double.token):
+            assert secret not in text
+        assert len(kubeadm_calls(log)) == 1 and not admin_dest.exists() and init_double.requests == []
+        assert not os.path.exists(node_file(bootstrap_lab, "cp1", "/etc/kubernetes/admin.conf"))
+        assert pod_kubeconfig(bootstrap_lab, "cp1") == "/etc/kubernetes/super-admin.conf"
+        marker.unlink()
 
         # kube-vip's control-plane lease as kube-vip on cp1 holds it once the API is up
         now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
@@ -418,16 +449,27 @@ def test_kubeadm_init_opt_in_after_kube_vip_then_applies_through_its_admin_conf(
         rc, out = bootstrap(bootstrap_lab, "kubeadm init", *args[:-2])
         assert rc == 0, json.dumps(out)[-4000:]
         assert "VIP %s on cp1; lease kube-system/plndr-cp-lock held by cp1" % VIP in json.dumps(out)
+        # the run after the fix ran kubeadm init again (admin.conf was still absent)
         calls = kubeadm_calls(log)
-        assert [c["argv"] for c in calls] == [["init", "--config", "/etc/kubernetes/baremetal-vip/kubeadm-init.yaml", "--upload-certs"]]
+        assert [c["argv"] for c in calls] == [["init", "--config", "/etc/kubernetes/baremetal-vip/kubeadm-init.yaml", "--upload-certs"]] * 2
         # ordering: kube-vip's static pod was in place, on super-admin.conf (kubeadm 1.31), when kubeadm init ran
-        assert calls[0]["manifest"] == {"present": True, "kubeconfig": "/etc/kubernetes/super-admin.conf"}
-        config = calls[0]["config"]
-        assert [d["kind"] for d in config] == ["InitConfiguration", "ClusterConfiguration", "KubeProxyConfiguration"]
+        assert calls[1]["manifest"] == {"present": True, "kubeconfig": "/etc/kubernetes/super-admin.conf"}
+        config = calls[1]["config"]
+        assert [d["kind"] for d in config] == ["InitConfiguration", "ClusterConfiguration", "KubeProxyConfiguration",
+                                               "KubeletConfiguration"]
         assert {d["apiVersion"] for d in config[:2]} == {"kubeadm.k8s.io/v1beta4"}
+        # the collection's settings, the user's merged in: node name from the plan, extra SAN after the VIP
         assert config[0]["localAPIEndpoint"] == {"advertiseAddress": "192.0.2.11", "bindPort": 6443}
-        assert config[1]["controlPlaneEndpoint"] == "%s:6443" % VIP and VIP in config[1]["apiServer"]["certSANs"]
-        assert config[1]["networking"] == {"podSubnet": "203.0.113.128/25", "serviceSubnet": "203.0.113.64/26"}
+        assert config[0]["nodeRegistration"] == {"name": "cp1", "kubeletExtraArgs": [{"name": "node-labels",
+                                                                                      "value": "example.test/vip=yes"}]}
+        assert config[1]["controlPlaneEndpoint"] == "%s:6443" % VIP
+        assert config[1]["apiServer"] == {"certSANs": [VIP, "api.example.test"], "extraArgs": [{"name": "v", "value": "2"}]}
+        assert config[1]["networking"] == {"podSubnet": "203.0.113.128/25", "serviceSubnet": "203.0.113.64/26",
+                                           "dnsDomain": "cluster.example.test"}
+        assert config[1]["kubernetesVersion"] == "v1.31.4" and config[1]["featureGates"] == {"EtcdLearnerMode": True}
+        assert config[2]["mode"] == "ipvs"
+        assert config[3] == {"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
+                             "cgroupDriver": "systemd"}
         # admin.conf fetched (private) and used for the apply; then kube-vip back on admin.conf
         assert stat.S_IMODE(os.stat(admin_dest).st_mode) == 0o600
         assert init_double.get("apps/v1", "DaemonSet", "kube-vip-ds", "kube-system") is not None
@@ -442,7 +484,7 @@ def test_kubeadm_init_opt_in_after_kube_vip_then_applies_through_its_admin_conf(
         rc, out = bootstrap(bootstrap_lab, "kubeadm init again", *args)
         assert rc == 0, json.dumps(out)[-4000:]
         assert changed(out) == {"cp1": 0, "cp2": 0, "w1": 0, "localhost": 0}
-        assert len(kubeadm_calls(log)) == 1 and init_double.store.revision == revision
+        assert len(kubeadm_calls(log)) == 2 and init_double.store.revision == revision
     finally:
         init_double.stop()
 
@@ -474,3 +516,52 @@ def test_kubeadm_fragment_ipv6_vip_and_v1beta3(tmp_path):
                        "apiServer": {"certSANs": ["2001:db8:1::10"]}}
     assert proxy["kind"] == "KubeProxyConfiguration"
     assert not (tmp_path / "out/hosts/w1").exists()
+
+
+def test_kubeadm_init_settings_that_change_the_collections_are_refused_before_any_host(tmp_path):
+    """kubeadm_config_init_settings checked on the controller: the entry point init refuses, naming each conflicting
+    setting, both values and the source of the collection's, before it contacts the host (never reachable here: a
+    contact would end `unreachable`); validate_init refuses a document kind the settings cannot hold."""
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(yaml.safe_dump({"all": {
+        "vars": {"vip_cluster": {"distro": "kubeadm", "kubernetes_version": "1.31.4", "node_cidrs": ["192.0.2.0/24"],
+                                 "pod_cidrs": ["203.0.113.128/25"]},
+                 "vip_kube_vip": {"version": "1.0.3"},
+                 "vip_control_plane": {"address": VIP, "interface": "eth0"}},
+        "children": {"kube_control_plane": {"hosts": {"cp1": {"ansible_host": "192.0.2.11",
+                                                              "vip_node_name": "cp1.example.test"}}}}}}))
+
+    def run(tasks_from, init_settings):
+        playbook = tmp_path / ("%s.yml" % tasks_from)
+        playbook.write_text(yaml.safe_dump([{
+            "name": "kubeadm init settings", "hosts": "kube_control_plane", "gather_facts": False,
+            "tasks": [{"name": "Plan", "baremetal.vip.lb_plan": None, "run_once": True},
+                      {"name": "Init", "ansible.builtin.include_role": {"name": "baremetal.vip.kubeadm_config",
+                                                                        "tasks_from": tasks_from},
+                       "vars": {"kubeadm_config_init_settings": init_settings,
+                                "kubeadm_config_admin_conf_dest": str(tmp_path / "admin.conf")}}]}]))
+        rc, out = ansible("-i", str(inventory), str(playbook), program="ansible-playbook")
+        assert rc != 0 and out["stats"]["cp1"]["failures"] == 1 and out["stats"]["cp1"]["unreachable"] == 0
+        return json.dumps(out)
+
+    text = run("init", {
+        "InitConfiguration": {"nodeRegistration": {"name": "cp1"}, "localAPIEndpoint": {"bindPort": 6443}},
+        "ClusterConfiguration": {"controlPlaneEndpoint": "203.0.113.5:6443", "kubernetesVersion": "v1.31.4",
+                                 "networking": {"podSubnet": "203.0.113.0/25", "serviceSubnet": "203.0.113.64/26"},
+                                 "apiServer": {"certSANs": ["api.example.test"]}}})
+    assert ('kubeadm init on cp1: kubeadm_config_init_settings.InitConfiguration.nodeRegistration.name is \\"cp1\\", '
+            'the collection sets \\"cp1.example.test\\" from the plan\'s node name') in text
+    assert ('kubeadm_config_init_settings.ClusterConfiguration.controlPlaneEndpoint is \\"203.0.113.5:6443\\", the '
+            'collection sets \\"%s:6443\\" from the control-plane VIP and port (vip_control_plane)' % VIP) in text
+    assert ('kubeadm_config_init_settings.ClusterConfiguration.networking.podSubnet is \\"203.0.113.0/25\\", the '
+            'collection sets \\"203.0.113.128/25\\" from vip_cluster.pod_cidrs') in text
+    # the plan has no service CIDRs: a serviceSubnet here would bypass the plan's checks
+    assert ('kubeadm_config_init_settings.ClusterConfiguration.networking.serviceSubnet is \\"203.0.113.64/26\\", the '
+            'collection sets nothing from vip_cluster.service_cidrs') in text
+    # repeated with the collection's values (bindPort, kubernetesVersion) and extra SANs: not refused
+    assert "bindPort" not in text and "kubernetesVersion" not in text and "certSANs is" not in text
+    assert not (tmp_path / "admin.conf").exists()
+
+    text = run("validate_init", {"KubeProxyConfiguration": {"mode": "iptables"}})
+    assert "kubeadm_config_init_settings must be a mapping of InitConfiguration, ClusterConfiguration and/or" in text
+    assert "(got the keys ['KubeProxyConfiguration']). The KubeProxyConfiguration is the plan's (vip_kube_proxy)." in text
