@@ -518,6 +518,31 @@ def test_kubeadm_fragment_ipv6_vip_and_v1beta3(tmp_path):
     assert not (tmp_path / "out/hosts/w1").exists()
 
 
+# A host no task can reach (a network namespace that does not exist: a contact ends `unreachable`, no packet is sent).
+_NEVER_REACHED = {"ansible_connection": "baremetal.vip.netns", "ansible_netns_name": "vip-never-%d" % os.getpid(), "vip_node_ip": "192.0.2.11",
+                  "vip_node_name": "cp1.example.test"}
+
+
+def test_bootstrap_refuses_kubeadm_init_settings_before_any_host(tmp_path):
+    """playbooks/bootstrap.yml with the opt-in kubeadm init: settings that change the collection's are refused on the
+    controller right after the plan, before host preparation contacts any node."""
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(yaml.safe_dump({"all": {
+        "vars": {"vip_cluster": {"distro": "kubeadm", "kubernetes_version": "1.31.4", "node_cidrs": ["192.0.2.0/24"]},
+                 "vip_kube_vip": {"version": "1.0.3"},
+                 "vip_control_plane": {"address": VIP, "interface": "eth0"},
+                 "kubeadm_config_init_settings": {"ClusterConfiguration": {"controlPlaneEndpoint": "203.0.113.5:6443"}}},
+        "children": {"kube_control_plane": {"hosts": {"cp1": _NEVER_REACHED}}}}}))
+    rc, out = ansible("-i", str(inventory), os.path.join("playbooks", "bootstrap.yml"), "-e", "vip_bootstrap_kubeadm_init=true",
+                      program="ansible-playbook")
+    assert rc != 0 and out["stats"]["cp1"]["failures"] == 1 and out["stats"]["cp1"]["unreachable"] == 0
+    tasks = [task["task"]["name"] for play in out["plays"] for task in play["tasks"]]
+    assert tasks[-1] == "baremetal.vip.kubeadm_config : Refuse kubeadm_config_init_settings that change what the collection sets", tasks
+    assert "Prepare the hosts" not in tasks
+    assert ('kubeadm_config_init_settings.ClusterConfiguration.controlPlaneEndpoint is \\"203.0.113.5:6443\\", the '
+            'collection sets \\"%s:6443\\"' % VIP) in json.dumps(out)
+
+
 def test_kubeadm_init_settings_that_change_the_collections_are_refused_before_any_host(tmp_path):
     """kubeadm_config_init_settings checked on the controller: the entry point init refuses, naming each conflicting
     setting, both values and the source of the collection's, before it contacts the host (never reachable here: a
@@ -528,8 +553,7 @@ def test_kubeadm_init_settings_that_change_the_collections_are_refused_before_an
                                  "pod_cidrs": ["203.0.113.128/25"]},
                  "vip_kube_vip": {"version": "1.0.3"},
                  "vip_control_plane": {"address": VIP, "interface": "eth0"}},
-        "children": {"kube_control_plane": {"hosts": {"cp1": {"ansible_host": "192.0.2.11",
-                                                              "vip_node_name": "cp1.example.test"}}}}}}))
+        "children": {"kube_control_plane": {"hosts": {"cp1": _NEVER_REACHED}}}}}))
 
     def run(tasks_from, init_settings):
         playbook = tmp_path / ("%s.yml" % tasks_from)
