@@ -14,6 +14,8 @@ __metaclass__ = type
 
 import datetime
 
+from ansible_collections.baremetal.vip.plugins.module_utils.k8s_client import K8sError
+
 try:
     import yaml
 except ImportError:  # yaml comes with ansible-core; guarded for the sanity import test
@@ -22,6 +24,7 @@ except ImportError:  # yaml comes with ansible-core; guarded for the sanity impo
 KUBE_VIP_ANNOTATION_PREFIX = "kube-vip.io/"
 LEASE_NAME_ANNOTATION = "kube-vip.io/leaseName"
 LB_IPS_ANNOTATION = "kube-vip.io/loadbalancerIPs"
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"  # the label tying an EndpointSlice to its Service
 
 DEFAULTS = dict(
     lease_namespace="kube-system",
@@ -110,6 +113,35 @@ def summarize_service(service):
                                   if k.startswith(KUBE_VIP_ANNOTATION_PREFIX)),
         lease_name=service_lease_name(service),
     )
+
+
+def summarize_endpoints(slices):
+    """The endpoints of a Service's EndpointSlices: ``node`` (nodeName), ``ready``, ``serving``, ``terminating``
+    and ``addresses``, sorted by node. ``conditions.ready`` left unset counts as ready, as the API documents."""
+    out = []
+    for item in slices or []:
+        for endpoint in item.get("endpoints") or []:
+            conditions = endpoint.get("conditions") or {}
+            ready = conditions.get("ready") is not False
+            out.append(dict(node=endpoint.get("nodeName"), ready=ready,
+                            serving=conditions.get("serving", ready) is not False,
+                            terminating=conditions.get("terminating") is True,
+                            addresses=list(endpoint.get("addresses") or [])))
+    return sorted(out, key=lambda e: (e["node"] or "", e["addresses"]))
+
+
+def read_endpoints(api, service):
+    """(endpoints, error) of a Service's EndpointSlices (label kubernetes.io/service-name in its namespace).
+    A kubeconfig without ``list`` on EndpointSlices, or an API without discovery.k8s.io/v1, gives
+    (None, the reason): the endpoints are then unknown, which the caller reports, not a failure to read the rest."""
+    try:
+        slices = api.list("discovery.k8s.io/v1", "EndpointSlice", namespace=service["namespace"],
+                          label_selector="%s=%s" % (SERVICE_NAME_LABEL, service["name"]))
+    except K8sError as exc:
+        if exc.status == 403 or exc.not_served:
+            return None, exc.msg
+        raise
+    return summarize_endpoints(slices), None
 
 
 def summarize_kube_proxy(configmap, name=DEFAULTS["kube_proxy_configmap"], namespace=DEFAULTS["kube_proxy_namespace"]):
@@ -233,6 +265,7 @@ def gather(api, options=None, now=None):
     for svc in services:
         key = (svc["namespace"], svc["lease_name"])
         svc["lease"] = summarize_lease(leases.get(key), key[1], key[0], now)
+        svc["endpoints"], svc["endpoints_error"] = read_endpoints(api, svc)
     ns = opts["lease_namespace"]
     svc_ns = opts.get("services_lease_namespace") or ns
     ds_name, ds_ns = opts["daemonset_name"], opts["daemonset_namespace"]

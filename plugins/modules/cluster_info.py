@@ -20,7 +20,10 @@ description:
     the Service's namespace, or the name in annotation C(kube-vip.io/leaseName)).
   - Every Service of type C(LoadBalancer) with the addresses it asked for
     (C(spec.loadBalancerIP), annotation C(kube-vip.io/loadbalancerIPs)) and got
-    (C(status.loadBalancer.ingress)), its class, C(externalTrafficPolicy) and kube-vip annotations.
+    (C(status.loadBalancer.ingress)), its class, C(externalTrafficPolicy) and kube-vip annotations,
+    and its endpoints from its EndpointSlices (C(discovery.k8s.io/v1), label C(kubernetes.io/service-name)),
+    the node of each and whether it is ready, which decides where C(externalTrafficPolicy=Local) traffic is
+    served.
   - The live kube-proxy settings from ConfigMap C(kube-proxy) in C(kube-system), key
     C(config.conf) (C(mode), C(ipvs.strictARP), C(ipvs.excludeCIDRs)).
   - The nodes with their addresses, and the nodes where kube-vip runs (pods of the kube-vip
@@ -72,8 +75,10 @@ options:
     type: str
     default: kube-system
 notes:
-  - Needs C(list) on Leases, Services, Nodes, Pods (in O(daemonset_namespace)) and MetalLB's
+  - Needs C(list) on Leases, Services, Nodes, Pods (in O(daemonset_namespace)), EndpointSlices and MetalLB's
     IPAddressPools and advertisements, and C(get) on the DaemonSet and the ConfigMap C(kube-proxy).
+  - Without C(list) on EndpointSlices (or on an API without C(discovery.k8s.io/v1)) the module still succeeds;
+    each Service's RV(services[].endpoints) is then null and RV(services[].endpoints_error) says why.
   - On kubeadm 1.29 and later, C(/etc/kubernetes/admin.conf) has rights only once the
     ClusterRoleBinding C(kubeadm:cluster-admins) exists; use C(/etc/kubernetes/super-admin.conf)
     on the first control-plane node until then.
@@ -173,6 +178,23 @@ services:
     lease:
       description: That lease, same keys as RV(leases.control_plane) (C(present=false) without service election).
       type: dict
+    endpoints:
+      description:
+        - The endpoints of the Service's EndpointSlices, sorted by node, with C(node) (C(nodeName)), C(ready)
+          (C(conditions.ready); unset counts as ready, as the API documents), C(serving), C(terminating) and
+          C(addresses).
+        - Null when the EndpointSlices could not be read; see RV(services[].endpoints_error).
+      type: list
+      elements: dict
+      sample:
+        - node: w2
+          ready: true
+          serving: true
+          terminating: false
+          addresses: [203.0.113.140]
+    endpoints_error:
+      description: Why the EndpointSlices could not be read (forbidden, or not served), or null.
+      type: str
 kube_proxy:
   description: The live kube-proxy configuration (ConfigMap C(kube-proxy), key C(config.conf)).
   returned: success
@@ -223,7 +245,9 @@ kube_vip:
           pods may run as the API has it, C(node_selector) (a dict) and C(affinity) (the pod template's, or null).
       type: dict
     pods:
-      description: kube-vip pods with C(node), C(phase), C(ready) and C(source) (C(daemonset) or C(static_pod)).
+      description:
+        - kube-vip pods with C(name), C(namespace), C(node), C(phase), C(ready) (the pod's C(Ready) condition in
+          C(status.conditions) is C(True)) and C(source) (C(daemonset) or C(static_pod)).
       type: list
       elements: dict
 metallb:

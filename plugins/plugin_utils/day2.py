@@ -5,8 +5,11 @@
 
 * ``check_options`` - what one node must look like (the options of ``baremetal.vip.vip_check``).
 * ``verify_report`` - the cluster-wide verdict of ``playbooks/verify.yml``: who holds the
-  control-plane VIP and each kube-vip Service VIP, against the leases; the services DaemonSet's
-  placement; every node's findings. The report's keys are what tests and remediate read.
+  control-plane VIP and each kube-vip Service VIP, against the leases (a Service with an address
+  whose lease - its own with per-service election, else the common one - is absent or held by
+  nobody fails: nobody leads it); for externalTrafficPolicy Local, a Ready services pod and a
+  ready endpoint of the Service on the holder; the services DaemonSet's placement; every node's
+  findings. The report's keys are what tests and remediate read.
 * ``kube_proxy_verdict`` - the live kube-proxy ConfigMap against the plan (failure 1's cause).
 * ``service_vip_strays`` - per node, the Service VIPs it holds without holding their lease
   (what ``playbooks/remediate.yml`` removes).
@@ -175,11 +178,56 @@ def _held(addresses_by_host):
     return out
 
 
+def lease_problem(label, lease, per_service):
+    """The problem of a kube-vip ARP Service VIP whose lease leads nobody (absent, or present without a holder),
+    or None. With per-service election the Service's own lease; without, the common services lease."""
+    which = "its own lease (per-service election)" if per_service else "the services lease (no per-service election)"
+    name = "%s/%s" % (lease["namespace"], lease["name"]) if lease else "(unknown)"
+    if not lease or not lease.get("present"):
+        return "%s has an address but %s %s does not exist: no kube-vip instance leads it" % (label, which, name)
+    if not lease.get("holder"):
+        return "%s has an address but %s %s has no holder: no kube-vip instance leads it" % (label, which, name)
+    return None
+
+
+def ready_endpoint_hosts(plan, service):
+    """Inventory hosts (node names where no host has that name) with a ready endpoint of ``service``,
+    sorted; None when cluster_info could not read its EndpointSlices."""
+    endpoints = service.get("endpoints")
+    if endpoints is None:
+        return None
+    return sorted(set(_host_of(plan, e["node"]) for e in endpoints if e.get("ready") and e.get("node")))
+
+
+def local_traffic_problems(label, host, node_name, pods, service, ready_hosts, daemonset):
+    """What ``host`` (node ``node_name``), holding the VIP of an externalTrafficPolicy Local Service, lacks:
+    a Ready pod of the services DaemonSet, and a ready endpoint of the Service (kube-proxy drops traffic
+    that reaches a node without one). ``pods``: the DaemonSet's pods of cluster_info; ``ready_hosts``: of
+    ready_endpoint_hosts."""
+    where = "%s has externalTrafficPolicy Local and is on %s" % (label, host)
+    problems = []
+    mine = [p for p in pods if p.get("node") == node_name]
+    if not mine:
+        problems.append("%s, where the services DaemonSet %s runs no pod" % (where, daemonset))
+    elif not any(p.get("ready") for p in mine):
+        problems.append("%s, where the services DaemonSet %s's pod %s is not Ready (phase %s)"
+                        % (where, daemonset, ", ".join(p.get("name") or "?" for p in mine),
+                           ", ".join(str(p.get("phase")) for p in mine)))
+    if ready_hosts is None:
+        problems.append("%s; its endpoints there were not checked: %s" % (where, service.get("endpoints_error") or "not read"))
+    elif host not in ready_hosts:
+        elsewhere = ("its ready endpoints are on %s" % ", ".join(ready_hosts)) if ready_hosts else "it has no ready endpoint at all"
+        problems.append("%s, which has no ready endpoint of the Service (%s): traffic to the VIP is dropped there"
+                        % (where, elsewhere))
+    return problems
+
+
 def service_vip_verdict(plan, addresses_by_host, cluster):
-    """(problems, records) of the kube-vip Service VIPs: one holder each, the lease holder, and for
-    externalTrafficPolicy Local a node where the services DaemonSet runs a pod."""
+    """(problems, records) of the kube-vip Service VIPs: one holder each, a lease that someone holds, the
+    lease holder, and for externalTrafficPolicy Local on the holder a Ready services pod and a ready endpoint."""
     held = _held(addresses_by_host)
     kube_vip = plan["services"].get("kube_vip") or {}
+    per_service = bool(kube_vip.get("svc_election"))
     ds = "%s/%s" % (kube_vip.get("namespace"), kube_vip.get("daemonset_name"))
     pods = [p for p in ((cluster or {}).get("kube_vip") or {}).get("pods") or [] if p.get("source") == "daemonset"]
     problems, records = [], []
@@ -187,23 +235,25 @@ def service_vip_verdict(plan, addresses_by_host, cluster):
         holders = held.get(address, [])
         name, holder, expired = _lease_view(plan, lease)
         label = "Service VIP %s (%s/%s)" % (address, svc["namespace"], svc["name"])
-        local = svc.get("external_traffic_policy") == "Local"
+        ready_hosts = ready_endpoint_hosts(plan, svc)
         record = {"service": "%s/%s" % (svc["namespace"], svc["name"]), "address": address, "holders": holders,
                   "lease": name, "lease_holder": holder, "lease_expired": expired,
-                  "election": "per_service" if kube_vip.get("svc_election") else "global",
-                  "external_traffic_policy": svc.get("external_traffic_policy"), "problems": []}
+                  "election": "per_service" if per_service else "global",
+                  "external_traffic_policy": svc.get("external_traffic_policy"),
+                  "ready_endpoints_on": ready_hosts, "problems": []}
+        leaderless = lease_problem(label, lease, per_service)
+        if leaderless:
+            record["problems"].append(leaderless)
         if not holders:
             record["problems"].append("%s is on no node" % label)
         elif len(holders) > 1:
             record["problems"].append("%s is on %d nodes: %s (exactly one wanted)" % (label, len(holders), ", ".join(holders)))
         elif holder and holders[0] != holder:
             record["problems"].append("%s is on %s, but lease %s is held by %s" % (label, holders[0], name, holder))
-        if local:
-            node_names = dict((h, plan["nodes"][h]["node_name"] if h in plan["nodes"] else h) for h in holders)
+        if svc.get("external_traffic_policy") == "Local":
             for host in holders:
-                if not any(p.get("node") == node_names[host] for p in pods):
-                    record["problems"].append("%s has externalTrafficPolicy Local and is on %s, where the services DaemonSet %s "
-                                              "runs no pod" % (label, host, ds))
+                node_name = plan["nodes"][host]["node_name"] if host in plan["nodes"] else host
+                record["problems"].extend(local_traffic_problems(label, host, node_name, pods, svc, ready_hosts, ds))
         problems.extend(record["problems"])
         records.append(record)
     return problems, records

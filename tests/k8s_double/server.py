@@ -6,7 +6,8 @@ server can run. It is deliberately simple and says so:
 
 * discovery: ``/version``, ``/api``, ``/apis``, ``/api/v1``, ``/apis/<group>/<version>``;
 * the resources in ``RESOURCES`` (core ConfigMaps, Secrets, Services with ``status``, Nodes,
-  Pods, Namespaces, ServiceAccounts; coordination Leases; apps DaemonSets and Deployments; RBAC;
+  Pods, Namespaces, ServiceAccounts; coordination Leases; discovery EndpointSlices; apps DaemonSets
+  and Deployments; RBAC;
   MetalLB's CRs in v1beta1 and BGPPeer in v1beta2): list (``labelSelector``), get, create,
   replace, delete, and PATCH as server-side apply (``application/apply-patch+yaml``, with
   ``fieldManager`` and ``force``), JSON merge patch and strategic merge patch (both handled as
@@ -20,6 +21,8 @@ server can run. It is deliberately simple and says so:
   different value is a 409 conflict unless ``force=true``, a no-op apply changes nothing, and
   ``resourceVersion`` (any change) and ``generation`` (a change outside metadata and status)
   move only on a real change;
+* EndpointSlices and Pod status are stored as written (seeded or PUT to ``/status``): no controller
+  derives slices from Pods or Services, and nothing moves a Pod's conditions; a test writes what it wants;
 * Secrets: ``stringData`` is folded into ``data`` (base64) and never returned, as the API does;
 * an object is stored once per group and kind: reading it in another version of the group
   (BGPPeer v1beta1/v1beta2) only rewrites ``apiVersion``; there is no schema conversion.
@@ -30,7 +33,9 @@ off by default so tests need not seed Namespaces), ``crds_missing`` (the metallb
 discovery and its paths answer 404), ``webhook_failures`` (the next N metallb.io writes answer
 500 with a "failed calling webhook ... connection refused" message, as while MetalLB's webhook
 is starting), ``forbidden_tokens`` (authenticated, discovery allowed, every resource request
-403 — the kubeadm >= 1.29 admin.conf before the kubeadm:cluster-admins binding exists) and
+403 — the kubeadm >= 1.29 admin.conf before the kubeadm:cluster-admins binding exists),
+``forbidden_resources`` (plurals, e.g. ``{"endpointslices"}``: every request for them is 403 for every
+token, as for a role without those rules) and
 ``stop()`` (unreachable).
 
 Standalone use (for the lab)::
@@ -67,6 +72,7 @@ RESOURCES = [
     ("", ("v1",), "pods", "Pod", True, True, ("po",)),
     ("", ("v1",), "serviceaccounts", "ServiceAccount", True, False, ("sa",)),
     ("coordination.k8s.io", ("v1",), "leases", "Lease", True, False, ()),
+    ("discovery.k8s.io", ("v1",), "endpointslices", "EndpointSlice", True, False, ()),
     ("apps", ("v1",), "daemonsets", "DaemonSet", True, True, ("ds",)),
     ("apps", ("v1",), "deployments", "Deployment", True, True, ("deploy",)),
     ("rbac.authorization.k8s.io", ("v1",), "clusterroles", "ClusterRole", False, False, ()),
@@ -334,6 +340,7 @@ class KubeDouble:
         self.token = token or secrets.token_hex(16)
         self.tokens = {self.token}
         self.forbidden_tokens = set()
+        self.forbidden_resources = set()  # plurals every token is forbidden (a role without their rules)
         self.crds_missing = False
         self.require_namespaces = False  # True: writes into a missing Namespace answer 404
         self.webhook_failures = 0
@@ -438,6 +445,12 @@ class KubeDouble:
         with self.store.lock:
             obj = self.store.objects.get(self._key(res, namespace, name))
             return self._view(obj, res, version) if obj else None
+
+    def delete(self, api_version, kind, name, namespace=None):
+        """Remove a stored object as a controller would (for tests); whether it was there."""
+        res = self.find_kind(api_version, kind)[0]
+        with self.store.lock:
+            return self.store.objects.pop(self._key(res, namespace, name), None) is not None
 
     def list(self, api_version, kind):
         res, version = self.find_kind(api_version, kind)
@@ -577,7 +590,7 @@ class _Handler(BaseHTTPRequestHandler):
         res = double.find(group, version, rest[0])
         if res is None or len(rest) > 3:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
-        if token in double.forbidden_tokens:
+        if token in double.forbidden_tokens or res.plural in double.forbidden_resources:
             verb = {"GET": "get" if len(rest) > 1 else "list", "POST": "create", "PUT": "update",
                     "PATCH": "patch", "DELETE": "delete"}[method]
             where = ' in the namespace "%s"' % namespace if namespace else " at the cluster scope"

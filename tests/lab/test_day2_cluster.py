@@ -7,10 +7,10 @@ API test double (tests/k8s_double, NOT a Kubernetes API server) on 127.0.0.1, re
 The double holds the control-plane lease plndr-cp-lock with cp2 as holder, two LoadBalancer
 Services (default/web, 198.51.100.1; default/api, 198.51.100.5, externalTrafficPolicy Local) with
 their per-service leases (the lab's plan has svc_election: kubevip-web held by w1, kubevip-api by
-w2) and the services DaemonSet's pods on w1 and w2; the lab has the VIP on cp1 (kube-vip's
-stand-in), each Service VIP on its lease holder, a kube-vip route for the live Service and two
-stale ones for Services the API no longer has. Witnesses: iproute2 inside the nodes, the static
-pod files in the nodes' private /etc/kubernetes.
+w2), api's EndpointSlice with a ready endpoint on w2 and the services DaemonSet's pods on w1 and
+w2; the lab has the VIP on cp1 (kube-vip's stand-in), each Service VIP on its lease holder, a
+kube-vip route for the live Service and two stale ones for Services the API no longer has.
+Witnesses: iproute2 inside the nodes, the static pod files in the nodes' private /etc/kubernetes.
 One lab (cp1, cp2, w1, w2) and one double for the module; `pytest -s` prints the timings.
 """
 
@@ -56,6 +56,9 @@ def seed():
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "api", "namespace": "default"},
          "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local", "ports": [{"port": 443, "protocol": "TCP"}]},
          "status": {"loadBalancer": {"ingress": [{"ip": API}]}}},
+        {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",  # api's pod, ready on w2
+         "metadata": {"name": "api-1", "namespace": "default", "labels": {"kubernetes.io/service-name": "api"}},
+         "endpoints": [{"addresses": ["203.0.113.140"], "nodeName": "w2", "conditions": {"ready": True}}]},
     ] + service_leases({"web": "w1", "api": "w2"}, now) + services_daemonset(["w1", "w2"]) + kube_proxy()
 
 

@@ -1,5 +1,6 @@
 """cluster_info's logic: pure summaries, and gather() against the Kubernetes API test double."""
 import datetime
+from urllib.parse import unquote
 
 import pytest
 
@@ -187,3 +188,55 @@ def test_metallb_pools_with_their_advertisements(k8s_double):
         ("bgp", False, [{"kind": "bgp", "name": "all"}]),
         ("public", True, [{"kind": "l2", "name": "l2"}, {"kind": "bgp", "name": "all"}])]
     assert missing == {"installed": False, "pools": []}
+
+
+def endpoint_slice(name, service, namespace, endpoints):
+    """An EndpointSlice of ``service`` with (node, conditions) endpoints, as the EndpointSlice controller writes it."""
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+            "metadata": {"name": name, "namespace": namespace, "labels": {"kubernetes.io/service-name": service}},
+            "endpoints": [{"addresses": ["203.0.113.%d" % (140 + i)], "nodeName": node, "conditions": conditions}
+                          for i, (node, conditions) in enumerate(endpoints)],
+            "ports": [{"port": 80, "protocol": "TCP"}]}
+
+
+def test_summarize_endpoints_conditions():
+    out = k8s_state.summarize_endpoints([endpoint_slice("web-a", "web", "default", [
+        ("w2", {"ready": False, "serving": True, "terminating": True}), ("w1", {}), ("cp1", {"ready": True})])])
+    assert [(e["node"], e["ready"], e["serving"], e["terminating"]) for e in out] == [
+        ("cp1", True, True, False), ("w1", True, True, False), ("w2", False, True, True)]  # unset ready: ready
+    assert out[0]["addresses"] == ["203.0.113.142"]
+    assert k8s_state.summarize_endpoints([{"endpoints": None}]) == []
+
+
+def gather_services(double):
+    api = k8s_client.Api(double.kubeconfig)
+    try:
+        return dict(((s["namespace"], s["name"]), s) for s in k8s_state.gather(api)["services"])
+    finally:
+        api.close()
+
+
+def test_gather_reads_each_services_endpoint_slices_by_label(k8s_double):
+    k8s_double.seed(cluster_seed() + [
+        endpoint_slice("web-a", "web", "default", [("w1", {"ready": True})]),
+        endpoint_slice("web-b", "web", "default", [("cp1", {"ready": False})]),
+        endpoint_slice("web-c", "web", "shop", [("w9", {"ready": True})]),  # a Service web of another namespace
+        endpoint_slice("api-a", "api", "default", [("w9", {"ready": True})])])  # another Service's
+    services = gather_services(k8s_double)
+    web, api_svc = services[("default", "web")], services[("shop", "api")]
+    assert [(e["node"], e["ready"]) for e in web["endpoints"]] == [("cp1", False), ("w1", True)]
+    assert web["endpoints_error"] is None
+    assert api_svc["endpoints"] == [] and api_svc["endpoints_error"] is None
+    lists = [unquote(path) for method, path in k8s_double.requests if method == "GET" and "endpointslices" in path]
+    assert lists == ["/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=kubernetes.io/service-name=web",
+                     "/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices?labelSelector=kubernetes.io/service-name=api"]
+
+
+def test_endpoint_slices_forbidden_leave_the_rest_read(k8s_double):
+    k8s_double.seed(cluster_seed())
+    k8s_double.forbidden_resources.add("endpointslices")
+    web = gather_services(k8s_double)[("default", "web")]
+    assert web["endpoints"] is None and web["lease"]["holder"] == "w1"
+    assert web["endpoints_error"].startswith("list discovery.k8s.io/v1 EndpointSlice in default with labels "
+                                             "kubernetes.io/service-name=web: forbidden (HTTP 403)")
+    assert k8s_double.token not in web["endpoints_error"]

@@ -22,17 +22,23 @@ def lease(name, holder, namespace="default", expired=False, present=True):
     return {"name": name, "namespace": namespace, "present": present, "holder": holder, "expired": expired}
 
 
-def service(name, ip, policy="Cluster", holder=None, klass=None, namespace="default"):
+def service(name, ip, policy="Cluster", holder=None, klass=None, namespace="default", endpoints=(), error=None):
+    """A cluster_info Service; ``endpoints``: (node name, ready) pairs, None: not read (``error`` says why)."""
     return {"namespace": namespace, "name": name, "load_balancer_class": klass, "external_traffic_policy": policy,
-            "ingress_ips": [ip], "requested_ips": [], "lease_name": "kubevip-" + name,
-            "lease": lease("kubevip-" + name, holder, namespace, present=holder is not None)}
+            "ingress_ips": [ip] if ip else [], "requested_ips": [], "lease_name": "kubevip-" + name,
+            "lease": lease("kubevip-" + name, holder, namespace, present=holder is not None),
+            "endpoints": None if endpoints is None else [{"node": n, "ready": r, "serving": r, "terminating": False,
+                                                          "addresses": ["203.0.113.140"]} for n, r in endpoints],
+            "endpoints_error": error}
 
 
-def cluster(services=(), cp_holder="cp1", svcs_holder=None, pods=()):
+def cluster(services=(), cp_holder="cp1", svcs_holder=None, pods=(), unready=()):
+    """cluster_info's result; the services DaemonSet runs a Ready pod on each of ``pods``, a not Ready one on ``unready``."""
+    ds_pods = [{"name": "kube-vip-ds-%s" % n, "node": n, "source": "daemonset", "phase": "Running", "ready": n in pods}
+               for n in list(pods) + list(unready)]
     return {"leases": {"control_plane": lease("plndr-cp-lock", cp_holder, "kube-system"),
                        "services": lease("plndr-svcs-lock", svcs_holder, "kube-system", present=svcs_holder is not None)},
-            "services": list(services),
-            "kube_vip": {"pods": [{"name": "kube-vip-ds-%s" % n, "node": n, "source": "daemonset"} for n in pods]}}
+            "services": list(services), "kube_vip": {"pods": ds_pods}}
 
 
 # --------------------------------------------------------------------------- options of vip_check
@@ -117,12 +123,13 @@ def test_pinned_daemonset(plan):
 # --------------------------------------------------------------------------- Service VIPs
 
 def test_service_vip_on_the_lease_holder_is_ok(plan):
-    report = day2.verify_report(plan, healthy(w1=check(service_vips=["198.51.100.1"])),
-                                cluster([service("web", "198.51.100.1", policy="Local", holder="w1")], pods=["w1", "w2"]))
+    web = service("web", "198.51.100.1", policy="Local", holder="w1", endpoints=[("w1", True), ("worker-2.example", False)])
+    report = day2.verify_report(plan, healthy(w1=check(service_vips=["198.51.100.1"])), cluster([web], pods=["w1", "w2"]))
     assert report["ok"] is True, report["problems"]
     assert report["service_vips"] == [{"service": "default/web", "address": "198.51.100.1", "holders": ["w1"],
                                        "lease": "default/kubevip-web", "lease_holder": "w1", "lease_expired": False,
-                                       "election": "per_service", "external_traffic_policy": "Local", "problems": []}]
+                                       "election": "per_service", "external_traffic_policy": "Local",
+                                       "ready_endpoints_on": ["w1"], "problems": []}]
 
 
 @pytest.mark.parametrize("holders,lease_holder,expected", [
@@ -136,14 +143,82 @@ def test_service_vip_problems(plan, holders, lease_holder, expected):
     assert report["problems"] == [expected] and report["service_vips"][0]["problems"] == [expected]
 
 
+LOCAL_ON_W2 = "Service VIP 198.51.100.1 (default/web) has externalTrafficPolicy Local and is on w2"
+
+
 def test_local_traffic_needs_a_services_pod_on_the_holder(plan):
     checks = healthy(w2=check(service_vips=["198.51.100.1"]))
-    live = cluster([service("web", "198.51.100.1", policy="Local", holder="worker-2.example")], pods=["w1"])
-    report = day2.verify_report(plan, checks, live)
-    assert report["problems"] == ["Service VIP 198.51.100.1 (default/web) has externalTrafficPolicy Local and is on w2, "
-                                  "where the services DaemonSet kube-system/kube-vip-ds runs no pod"]
-    live = cluster([service("web", "198.51.100.1", policy="Local", holder="worker-2.example")], pods=["worker-2.example"])
-    assert day2.verify_report(plan, checks, live)["ok"] is True
+    web = service("web", "198.51.100.1", policy="Local", holder="worker-2.example", endpoints=[("worker-2.example", True)])
+    report = day2.verify_report(plan, checks, cluster([web], pods=["w1"]))
+    assert report["problems"] == [LOCAL_ON_W2 + ", where the services DaemonSet kube-system/kube-vip-ds runs no pod"]
+    assert day2.verify_report(plan, checks, cluster([web], pods=["worker-2.example"]))["ok"] is True
+
+
+@pytest.mark.parametrize("pods,unready,endpoints,expected", [
+    # failure 5: kube-vip answers ARP on w2, but kube-proxy has no local endpoint there and drops the traffic
+    (["worker-2.example"], [], [("w1", True), ("worker-2.example", False)],
+     [LOCAL_ON_W2 + ", which has no ready endpoint of the Service (its ready endpoints are on w1): traffic to the VIP is "
+      "dropped there"]),
+    (["worker-2.example"], [], [],
+     [LOCAL_ON_W2 + ", which has no ready endpoint of the Service (it has no ready endpoint at all): traffic to the VIP is "
+      "dropped there"]),
+    ([], ["worker-2.example"], [("worker-2.example", True)],
+     [LOCAL_ON_W2 + ", where the services DaemonSet kube-system/kube-vip-ds's pod kube-vip-ds-worker-2.example is not "
+      "Ready (phase Running)"]),
+    (["w1"], ["worker-2.example"], [("w1", True)],
+     [LOCAL_ON_W2 + ", where the services DaemonSet kube-system/kube-vip-ds's pod kube-vip-ds-worker-2.example is not "
+      "Ready (phase Running)",
+      LOCAL_ON_W2 + ", which has no ready endpoint of the Service (its ready endpoints are on w1): traffic to the VIP is "
+      "dropped there"]),
+])
+def test_local_traffic_needs_a_ready_pod_and_a_ready_endpoint_on_the_holder(plan, pods, unready, endpoints, expected):
+    web = service("web", "198.51.100.1", policy="Local", holder="worker-2.example", endpoints=endpoints)
+    report = day2.verify_report(plan, healthy(w2=check(service_vips=["198.51.100.1"])), cluster([web], pods=pods, unready=unready))
+    assert report["problems"] == expected and report["service_vips"][0]["problems"] == expected
+
+
+def test_local_traffic_with_endpoints_not_read_is_not_passed(plan):
+    web = service("web", "198.51.100.1", policy="Local", holder="worker-2.example", endpoints=None,
+                  error="list discovery.k8s.io/v1 EndpointSlice in default: forbidden (HTTP 403)")
+    report = day2.verify_report(plan, healthy(w2=check(service_vips=["198.51.100.1"])), cluster([web], pods=["worker-2.example"]))
+    assert report["problems"] == [LOCAL_ON_W2 + "; its endpoints there were not checked: list discovery.k8s.io/v1 "
+                                  "EndpointSlice in default: forbidden (HTTP 403)"]
+    assert report["service_vips"][0]["ready_endpoints_on"] is None
+
+
+def test_cluster_traffic_needs_no_local_pod_or_endpoint(plan):
+    web = service("web", "198.51.100.1", holder="worker-2.example", endpoints=[])
+    report = day2.verify_report(plan, healthy(w2=check(service_vips=["198.51.100.1"])), cluster([web]))
+    assert report["ok"] is True, report["problems"]
+    assert report["service_vips"][0]["ready_endpoints_on"] == []
+
+
+# --------------------------------------------------------------------------- a Service VIP nobody leads
+
+def test_per_service_election_without_the_services_lease_fails(plan):
+    checks = healthy(w1=check(service_vips=["198.51.100.1"]))
+    pending = service("queued", None)  # no address yet: no lease expected, not judged
+    orphan = service("web", "198.51.100.1")
+    report = day2.verify_report(plan, checks, cluster([orphan, pending]))
+    assert report["problems"] == ["Service VIP 198.51.100.1 (default/web) has an address but its own lease (per-service "
+                                  "election) default/kubevip-web does not exist: no kube-vip instance leads it"]
+    assert [(r["service"], r["lease_holder"]) for r in report["service_vips"]] == [("default/web", None)]
+    holderless = dict(orphan, lease=lease("kubevip-web", None))
+    assert day2.verify_report(plan, checks, cluster([holderless]))["problems"] == [
+        "Service VIP 198.51.100.1 (default/web) has an address but its own lease (per-service election) default/kubevip-web "
+        "has no holder: no kube-vip instance leads it"]
+    assert day2.verify_report(plan, checks, cluster([pending]))["ok"] is True
+
+
+def test_global_election_judges_the_common_lease_only():
+    plan = lab_plan(vip_services={"local_traffic": False})
+    checks = healthy(w1=check(service_vips=["198.51.100.1"]))
+    web = service("web", "198.51.100.1")  # no kubevip-web lease: not used without per-service election
+    assert day2.verify_report(plan, checks, cluster([web], svcs_holder="w1"))["ok"] is True
+    report = day2.verify_report(plan, checks, cluster([web, service("queued", None)]))
+    assert report["problems"] == ["Service VIP 198.51.100.1 (default/web) has an address but the services lease (no "
+                                  "per-service election) kube-system/plndr-svcs-lock does not exist: no kube-vip instance "
+                                  "leads it"]
 
 
 def test_global_services_lease_without_per_service_election():
