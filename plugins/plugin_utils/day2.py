@@ -217,8 +217,11 @@ def local_traffic_problems(label, host, node_name, pods, service, ready_hosts, d
         problems.append("%s; its endpoints there were not checked: %s" % (where, service.get("endpoints_error") or "not read"))
     elif host not in ready_hosts:
         elsewhere = ("its ready endpoints are on %s" % ", ".join(ready_hosts)) if ready_hosts else "it has no ready endpoint at all"
-        problems.append("%s, which has no ready endpoint of the Service (%s): traffic to the VIP is dropped there"
-                        % (where, elsewhere))
+        draining = [e for e in service.get("endpoints") or []
+                    if e.get("node") == node_name and e.get("serving") and e.get("terminating")]
+        fate = ("only terminating ones, which kube-proxy serves until they are gone" if draining
+                else "traffic to the VIP is dropped there")
+        problems.append("%s, which has no ready endpoint of the Service (%s): %s" % (where, elsewhere, fate))
     return problems
 
 

@@ -177,6 +177,15 @@ def test_local_traffic_needs_a_ready_pod_and_a_ready_endpoint_on_the_holder(plan
     assert report["problems"] == expected and report["service_vips"][0]["problems"] == expected
 
 
+def test_local_traffic_on_a_holder_whose_endpoint_is_terminating(plan):
+    web = service("web", "198.51.100.1", policy="Local", holder="worker-2.example", endpoints=[("w1", True)])
+    web["endpoints"].append({"node": "worker-2.example", "ready": False, "serving": True, "terminating": True,
+                             "addresses": ["203.0.113.141"]})
+    report = day2.verify_report(plan, healthy(w2=check(service_vips=["198.51.100.1"])), cluster([web], pods=["worker-2.example"]))
+    assert report["problems"] == [LOCAL_ON_W2 + ", which has no ready endpoint of the Service (its ready endpoints are on "
+                                  "w1): only terminating ones, which kube-proxy serves until they are gone"]
+
+
 def test_local_traffic_with_endpoints_not_read_is_not_passed(plan):
     web = service("web", "198.51.100.1", policy="Local", holder="worker-2.example", endpoints=None,
                   error="list discovery.k8s.io/v1 EndpointSlice in default: forbidden (HTTP 403)")
