@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -35,7 +36,7 @@ import fake_kube_vip  # noqa: E402  pylint: disable=wrong-import-position
 import lab  # noqa: E402  pylint: disable=wrong-import-position
 from k8s_double.server import KubeDouble  # noqa: E402  pylint: disable=wrong-import-position
 from test_day2 import holders, kube_vip_routes  # noqa: E402  pylint: disable=wrong-import-position
-from test_lab import _addresses, _witness, ansible  # noqa: E402  pylint: disable=wrong-import-position
+from test_lab import BIN, TOP, _addresses, _witness, ansible, ansible_env  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
 
@@ -287,3 +288,129 @@ def test_verify_judges_the_live_services_daemonset(cluster_lab, tmp_path):
         double.seed(services_daemonset([])[:1])
     rc, dummy = playbook(the_lab, double, "verify.yml (live DaemonSet fixed)", "verify.yml", "-e", "vip_verify_report=%s" % report)
     assert rc == 0, json.loads(report.read_text())["problems"]
+
+
+def plan_services_daemonset(the_lab, render_dir):
+    """The plan's services DaemonSet, as playbooks/render.yml writes it (DIR/cluster/kube-vip-services.yaml)."""
+    rc, out = ansible("-i", the_lab.inventory_path, os.path.join("playbooks", "render.yml"),
+                      "-e", "vip_render_dir=%s" % render_dir, program="ansible-playbook")
+    assert rc == 0, json.dumps(out)[-3000:]
+    with open(os.path.join(render_dir, "cluster", "kube-vip-services.yaml")) as handle:
+        return [d for d in yaml.safe_load_all(handle) if d and d.get("kind") == "DaemonSet"][0]
+
+
+def apply_as_baremetal_vip(double, obj):
+    """Server-side apply ``obj`` to the double with k8s_apply_set (field manager baremetal.vip), as bootstrap.yml's
+    cluster_apply does: here the plan's DaemonSet pinned to control-plane nodes, as a pinned render directory
+    (failure 5 in the lab) applied by bootstrap would leave it."""
+    args = {"kubeconfig": double.kubeconfig, "objects": [obj], "set_name": "default", "prune": False}
+    rc, out = ansible("localhost", "-m", "baremetal.vip.k8s_apply_set", "-a", json.dumps(args))
+    assert rc == 0, json.dumps(out)[-3000:]
+
+
+def live_pod_spec(double):
+    return double.get("apps/v1", "DaemonSet", "kube-vip-ds", "kube-system")["spec"]["template"]["spec"]
+
+
+def test_remediate_applies_the_plans_services_daemonset_over_a_pinned_one(cluster_lab, tmp_path):
+    the_lab, double, dummy = cluster_lab
+    plan_ds = plan_services_daemonset(the_lab, str(tmp_path / "render"))
+    assert "nodeSelector" not in plan_ds["spec"]["template"]["spec"]  # the lab's plan runs it on all nodes
+    pinned = json.loads(json.dumps(plan_ds))
+    pinned["spec"]["template"]["spec"]["nodeSelector"] = {"node-role.kubernetes.io/control-plane": ""}
+    apply_as_baremetal_vip(double, pinned)
+    assert live_pod_spec(double)["nodeSelector"] == {"node-role.kubernetes.io/control-plane": ""}
+    rc, out = playbook(the_lab, double, "remediate.yml --check (pinned DaemonSet)", "remediate.yml", "--check", "--diff")
+    assert rc == 0, json.dumps(out)[-3000:]
+    assert live_pod_spec(double)["nodeSelector"] == {"node-role.kubernetes.io/control-plane": ""}  # a dry run
+    apply = [t["hosts"]["localhost"] for p in out["plays"] if p["play"]["name"].startswith("Apply the plan's services DaemonSet")
+             for t in p["tasks"] if t["task"]["name"].endswith("Apply the cluster objects and prune those that left the set")]
+    assert len(apply) == 1 and apply[0]["changed"], apply
+    assert [a["kind"] + "/" + a["name"] for a in apply[0]["applied"]] == ["DaemonSet/kube-vip-ds"], apply[0]["applied"]
+    assert "nodeSelector" in json.dumps(apply[0]["diff"])  # the diff shows the pin going
+    rc, out = playbook(the_lab, double, "remediate.yml (pinned DaemonSet)", "remediate.yml")
+    assert rc == 0, json.dumps(out)[-3000:]
+    live = double.get("apps/v1", "DaemonSet", "kube-vip-ds", "kube-system")
+    assert live["spec"] == plan_ds["spec"]  # the plan's DaemonSet: its placement back (all nodes)
+    assert all(live["metadata"]["labels"][k] == v for k, v in plan_ds["metadata"]["labels"].items())
+    rc, out = playbook(the_lab, double, "remediate.yml (pinned DaemonSet, again)", "remediate.yml")
+    assert rc == 0, json.dumps(out)[-3000:]
+    assert changed(out) == {"cp1": 0, "cp2": 0, "w1": 0, "w2": 0}
+    assert out["stats"]["localhost"]["changed"] == 0
+    assert double.get("apps/v1", "DaemonSet", "kube-vip-ds", "kube-system")["metadata"]["resourceVersion"] == \
+        live["metadata"]["resourceVersion"]
+    report = tmp_path / "after.json"
+    rc, dummy = playbook(the_lab, double, "verify.yml (DaemonSet applied)", "verify.yml", "-e", "vip_verify_report=%s" % report)
+    data = json.loads(report.read_text())
+    assert rc == 0 and data["ok"] is True, data["problems"]
+    assert data["daemonset_source"] == "cluster"
+
+
+def test_remediate_says_when_another_field_manager_pins_the_daemonset(cluster_lab):
+    the_lab, double, dummy = cluster_lab
+    before = double.get("apps/v1", "DaemonSet", "kube-vip-ds", "kube-system")
+    pinned = json.loads(json.dumps({k: before[k] for k in ("apiVersion", "kind", "spec")}))
+    pinned["metadata"] = {k: before["metadata"][k] for k in ("name", "namespace", "labels")}
+    pinned["spec"]["template"]["spec"]["nodeSelector"] = {"node-role.kubernetes.io/control-plane": ""}
+    double.seed([pinned])  # written by another field manager ("seed"), as kubectl edit would
+    try:
+        rc, out = playbook(the_lab, double, "remediate.yml (foreign pin)", "remediate.yml")
+        assert rc != 0
+        failed = [t["hosts"]["localhost"]["msg"] for p in out["plays"] for t in p["tasks"]
+                  if t["hosts"].get("localhost", {}).get("failed")]
+        assert len(failed) == 1 and "another field manager owns this placement" in failed[0], failed
+        assert "kubectl -n kube-system patch daemonset kube-vip-ds" in failed[0]
+        assert live_pod_spec(double)["nodeSelector"] == {"node-role.kubernetes.io/control-plane": ""}
+    finally:
+        double.seed([before])
+    assert "nodeSelector" not in live_pod_spec(double)
+
+
+def playbook_without_kubeconfig(the_lab, label, home, name, *args):
+    """ansible-playbook with no vip_kubeconfig and HOME=``home`` (where bootstrap.yml fetches admin.conf to)."""
+    env = dict(ansible_env(), HOME=str(home))
+    started = time.monotonic()
+    proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", the_lab.inventory_path, os.path.join("playbooks", name)]
+                          + list(args), cwd=TOP, env=env, capture_output=True, text=True, check=False)
+    TIMINGS[label] = time.monotonic() - started
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def said(out, task):
+    """The debug message of ``task`` (the play's first host that ran it)."""
+    return [next(iter(t["hosts"].values()))["msg"] for p in out["plays"] for t in p["tasks"] if t["task"]["name"] == task]
+
+
+def test_without_vip_kubeconfig_the_admin_conf_bootstrap_fetched_is_used(cluster_lab, tmp_path):
+    the_lab, double, dummy = cluster_lab
+    home = tmp_path / "home"
+    # where bootstrap.yml -e vip_bootstrap_kubeadm_init=true fetches admin.conf (the lab's cluster is "default")
+    fetched = home / ".cache" / "baremetal.vip" / "bootstrap" / "default-admin.conf"
+    report = tmp_path / "report.json"
+    rc, out = playbook_without_kubeconfig(the_lab, "verify.yml (no kubeconfig)", home, "verify.yml",
+                                          "-e", "vip_verify_report=%s" % report)
+    data = json.loads(report.read_text())
+    assert data["kubeconfig"] == {"path": None, "source": "none"}
+    assert data["vips"][0]["lease"] is None and data["live_service_ips"] is None  # the cluster was not read
+    os.makedirs(fetched.parent)
+    double.write_kubeconfig(str(fetched))
+    rc, out = playbook_without_kubeconfig(the_lab, "verify.yml (fetched admin.conf)", home, "verify.yml",
+                                          "-e", "vip_verify_report=%s" % report)
+    assert double.token not in json.dumps(out)
+    data = json.loads(report.read_text())
+    assert rc == 0 and data["ok"] is True, data["problems"]
+    assert data["kubeconfig"] == {"path": str(fetched), "source": "bootstrap_admin_conf"}
+    assert data["vips"][0]["lease"] == "kube-system/plndr-cp-lock" and data["vips"][0]["lease_holder"] == "cp2"
+    assert data["daemonset_source"] == "cluster"
+    say = "Say which kubeconfig reads the cluster (its path, never its content)"
+    assert said(out, say) == ["Reading the cluster through %s (the admin.conf bootstrap.yml's kubeadm init fetched)" % fetched]
+    # remediate finds it too: it reads the leases through it and merges into the live ConfigMap through it
+    rc, out = playbook_without_kubeconfig(the_lab, "remediate.yml --check (fetched admin.conf)", home, "remediate.yml",
+                                          "--check", "--diff")
+    assert rc == 0, json.dumps(out)[-3000:]
+    assert double.token not in json.dumps(out)
+    assert said(out, say) == ["Reading the cluster through %s (the admin.conf bootstrap.yml's kubeadm init fetched)" % fetched]
+    lease = said(out, "Say which node keeps the control-plane VIP")
+    assert lease == ["control-plane VIP 192.0.2.10 belongs on cp2 only (lease kube-system/plndr-cp-lock held by cp2)"], lease
+    merge = [t for p in out["plays"] for t in p["tasks"] if t["task"]["name"].endswith("Read the kube-proxy ConfigMap")]
+    assert merge and not merge[0]["hosts"]["localhost"].get("skipped"), merge
