@@ -378,9 +378,10 @@ def verify_report(plan, checks, cluster=None, daemonsets=None, daemonset_file=No
     cluster_problems, vip, holders = control_plane_verdict(plan, checks, cluster)
     live_ds = live_daemonset(cluster)
     if live_ds is not None:  # the live DaemonSet wins over the rendered files
-        cluster_problems += pinned_live_daemonset(plan, live_ds)
+        pinned = pinned_live_daemonset(plan, live_ds)
     else:
-        cluster_problems += pinned_daemonsets(plan, daemonsets, daemonset_file)
+        pinned = pinned_daemonsets(plan, daemonsets, daemonset_file)
+    cluster_problems += pinned
     proxy_problems, proxy_notes = kube_proxy_verdict(plan, cluster)
     cluster_problems += proxy_problems
     service_problems, service_records = service_vip_verdict(
@@ -401,4 +402,5 @@ def verify_report(plan, checks, cluster=None, daemonsets=None, daemonset_file=No
             "kube_proxy": dict(live=(cluster or {}).get("kube_proxy"), notes=proxy_notes) if cluster else None,
             "nodes": nodes,
             "daemonset_checked": (live_ds is not None or daemonsets is not None) and daemonset_checked(plan),
+            "daemonset_pinned": pinned,
             "daemonset_source": ("cluster" if live_ds is not None else "render_dir" if daemonsets is not None else None)}

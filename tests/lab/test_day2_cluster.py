@@ -404,6 +404,12 @@ def test_without_vip_kubeconfig_the_admin_conf_bootstrap_fetched_is_used(cluster
     assert data["daemonset_source"] == "cluster"
     say = "Say which kubeconfig reads the cluster (its path, never its content)"
     assert said(out, say) == ["Reading the cluster through %s (the admin.conf bootstrap.yml's kubeadm init fetched)" % fetched]
+    # a file left by a cluster torn down since: the fallback can be turned off
+    rc, out = playbook_without_kubeconfig(the_lab, "verify.yml (fallback off)", home, "verify.yml",
+                                          "-e", "vip_verify_report=%s" % report, "-e", "vip_day2_bootstrap_admin_conf=false")
+    data = json.loads(report.read_text())
+    assert data["kubeconfig"] == {"path": None, "source": "none"} and data["live_service_ips"] is None
+    assert said(out, say) == ["No kubeconfig (vip_kubeconfig unset, vip_day2_bootstrap_admin_conf=false): nothing is read from the cluster"]
     # remediate finds it too: it reads the leases through it and merges into the live ConfigMap through it
     rc, out = playbook_without_kubeconfig(the_lab, "remediate.yml --check (fetched admin.conf)", home, "remediate.yml",
                                           "--check", "--diff")

@@ -352,14 +352,16 @@ def test_live_daemonset_wins_over_the_render_dir(plan):
     assert report["problems"] == ['services DaemonSet kube-system/kube-vip-ds in the cluster is pinned to control-plane nodes '
                                   '(nodeSelector {"node-role.kubernetes.io/control-plane": ""}); the plan runs it on all nodes']
     assert report["daemonset_source"] == "cluster" and report["daemonset_checked"] is True
+    assert report["daemonset_pinned"] == report["problems"]  # what remediate.yml acts on
     rendered = [{"kind": "DaemonSet", "metadata": {"name": "kube-vip-ds"},
                  "spec": {"template": {"spec": {"nodeSelector": pinned}}}}]
     fine = dict(cluster(), kube_vip={"pods": [], "daemonset": live_ds()})
     report = day2.verify_report(plan, healthy(), fine, daemonsets=rendered, daemonset_file="/r/x.yaml")
-    assert report["ok"] is True and report["daemonset_source"] == "cluster"
+    assert report["ok"] is True and report["daemonset_source"] == "cluster" and report["daemonset_pinned"] == []
     absent = dict(cluster(), kube_vip={"pods": [], "daemonset": live_ds(present=False)})
     report = day2.verify_report(plan, healthy(), absent, daemonsets=rendered, daemonset_file="/r/x.yaml")
     assert report["daemonset_source"] == "render_dir" and "in /r/x.yaml is pinned" in report["problems"][0]
+    assert report["daemonset_pinned"] == report["problems"][:1]
     affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
         {"matchExpressions": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists"}]}]}}}
     report = day2.verify_report(plan, healthy(), dict(cluster(), kube_vip={"pods": [], "daemonset": live_ds(affinity=affinity)}))
