@@ -162,42 +162,44 @@ class _RouteLayout:
 
     ``unpack``: every field of one message (nlmsghdr's five, rtmsg's nine, then header and value of
     each attribute: ``fields[14::2]`` are the attribute headers, length and type read as one native
-    u32; RTA_TABLE and RTA_DST come first, fields 15 and 17). ``extract``: only what a route dict
-    needs (rtm_dst_len, protocol, scope, type, RTA_DST, RTA_OIF), the rest skipped as padding, for
-    ``iter_unpack`` over a run of such messages. ``mask`` / ``template``: the bytes a message of the
+    u32; RTA_TABLE comes first, field 15), for checking one message. ``extract``: only what a route
+    dict needs (rtm_dst_len, protocol, scope, type, RTA_DST, RTA_OIF), the rest skipped as padding,
+    for ``unpack_from`` / ``iter_unpack``. ``_mask`` / ``_template``: the bytes a message of the
     layout must have (length, type, flags but NLM_F_DUMP_FILTERED, sequence number, family,
     attribute headers, RTA_TABLE's value), for checking a whole run at once (``run_matches``).
     """
 
-    __slots__ = ("length", "unpack", "accepted", "headers", "family", "name", "oif", "extract", "low", "_mask", "_masks", "_template",
-                 "_expected")
+    __slots__ = ("length", "unpack", "accepted", "headers", "family", "name", "extract", "low", "_mask", "_masks", "_template",
+                 "_table_at", "_expected")
 
-    def __init__(self, family, name, oif_field, *attrs):
+    def __init__(self, family, name, *attrs):
         layout = struct.Struct("=IHHIIBBBBBBBBI" + "".join("I" + kind for _number, _length, kind in attrs))
-        self.length, self.unpack, self.family, self.name, self.oif = layout.size, layout.unpack_from, family, name, oif_field
+        self.length, self.unpack, self.family, self.name = layout.size, layout.unpack_from, family, name
         self.headers = tuple(U32.unpack(ATTR.pack(4 + length, number))[0] for number, length, _kind in attrs)
         self.accepted = frozenset((layout.size, RTM_NEWROUTE, flags) for flags in (NLM_F_MULTI, NLM_F_MULTI | NLM_F_DUMP_FILTERED))
         self.low = bytes((layout.size & 0xff,))
-        extract, mask = ["=16xxBxxxBBB4x"], [b"\xff" * 6, struct.pack("=H", 0xffff & ~NLM_F_DUMP_FILTERED), b"\xff" * 4, b"\0" * 4,
-                                             b"\xff", b"\0" * 11]
+        # one message of the layout with sequence number and RTA_TABLE's value 0 (``_record`` fills them in), and
+        # the mask of the bytes checked
+        extract = ["=16xxBxxxBBB4x"]
+        template = [struct.pack("=IHHII", layout.size, RTM_NEWROUTE, NLM_F_MULTI, 0, 0), RTMSG.pack(family, 0, 0, 0, 0, 0, 0, 0, 0)]
+        mask = [b"\xff" * 6, struct.pack("=H", 0xffff & ~NLM_F_DUMP_FILTERED), b"\xff" * 4, b"\0" * 4, b"\xff", b"\0" * 11]
         for number, length, kind in attrs:
             size = struct.calcsize("=" + kind)
+            if number == RTA_TABLE:
+                self._table_at = len(b"".join(template)) + 4
             extract.append("4x" + (kind if number in (RTA_DST, RTA_OIF) else "%dx" % size))
+            template.append(ATTR.pack(4 + length, number) + b"\0" * size)
             mask.append(b"\xff" * 4 + (b"\xff" * 4 if number == RTA_TABLE else b"\0" * size))
         self.extract = struct.Struct("".join(extract))
-        self._mask = b"".join(mask)
-        # the template without the sequence number and the table: filled in by ``expected``
-        self._template = (struct.pack("=IHH", layout.size, RTM_NEWROUTE, NLM_F_MULTI), RTMSG.pack(family, 0, 0, 0, 0, 0, 0, 0, 0)[:1]
-                          + b"\0" * 11, [ATTR.pack(4 + length, number) for number, length, _kind in attrs], [number for number, _l, _k in attrs],
-                          [struct.calcsize("=" + kind) for _number, _length, kind in attrs])
+        self._template, self._mask = b"".join(template), b"".join(mask)
         self._masks, self._expected = {}, {}
 
     def _record(self, seq, table):
-        head, rtmsg, headers, numbers, sizes = self._template
-        parts = [head, U32.pack(seq), b"\0" * 4, rtmsg]
-        for header, number, size in zip(headers, numbers, sizes):
-            parts.append(header + (U32.pack(table) if number == RTA_TABLE else b"\0" * size))
-        return b"".join(parts)
+        """The template with sequence number ``seq`` and RTA_TABLE ``table``."""
+        record = bytearray(self._template)
+        U32.pack_into(record, 8, seq)
+        U32.pack_into(record, self._table_at, table)
+        return bytes(record)
 
     def run_matches(self, data, start, count, seq, table):
         """Whether each of the ``count`` messages from ``start`` has this layout, NLM_F_MULTI (and perhaps
@@ -222,8 +224,8 @@ try:
     # RTA_TABLE, RTA_DST, RTA_OIF (52 bytes); IPv6: RTA_TABLE, RTA_DST, RTA_PRIORITY, RTA_OIF, RTA_CACHEINFO
     # (32 bytes), RTA_PREF (1 byte) (116 bytes). Keyed by the low byte of the length.
     _ROUTE_LAYOUTS = dict((layout.length & 0xff, layout) for layout in (
-        _RouteLayout(socket.AF_INET, "ipv4", 19, (RTA_TABLE, 4, "I"), (RTA_DST, 4, "4s"), (RTA_OIF, 4, "I")),
-        _RouteLayout(socket.AF_INET6, "ipv6", 21, (RTA_TABLE, 4, "I"), (RTA_DST, 16, "16s"), (RTA["RTA_PRIORITY"], 4, "I"),
+        _RouteLayout(socket.AF_INET, "ipv4", (RTA_TABLE, 4, "I"), (RTA_DST, 4, "4s"), (RTA_OIF, 4, "I")),
+        _RouteLayout(socket.AF_INET6, "ipv6", (RTA_TABLE, 4, "I"), (RTA_DST, 16, "16s"), (RTA["RTA_PRIORITY"], 4, "I"),
                      (RTA_OIF, 4, "I"), (RTA["RTA_CACHEINFO"], 32, "I28x"), (RTA["RTA_PREF"], 1, "B3x"))))
     _MULTI_FLAGS = bytes((NLM_F_MULTI, NLM_F_MULTI | NLM_F_DUMP_FILTERED))  # the flags' low byte a dump answer may have
 except NameError:
@@ -231,6 +233,14 @@ except NameError:
 _LOW_BYTE = 0 if sys.byteorder == "little" else 3  # of a native u32
 _PREFIX_TEXT = tuple("/%d" % length for length in range(256))  # "/32" for rtm_dst_len 32 (one byte)
 _RUN_MIN = 8  # messages: shorter runs are decoded one by one
+
+
+def _route_dicts(layout, extracted, table, names):
+    """The route dicts of ``layout.extract``'s tuples (rtm_dst_len, protocol, scope, type, RTA_DST, RTA_OIF)."""
+    family, name, ntop, prefix_text, types, get = layout.family, layout.name, _ntop, _PREFIX_TEXT, ROUTE_TYPES, names.get
+    return [{"destination": ntop(family, dst) + prefix_text[dst_len], "interface": get(oif), "gateway": None, "table": table,
+             "protocol": proto, "type": types.get(rtype, rtype), "scope": scope, "family": name}
+            for dst_len, proto, scope, rtype, dst, oif in extracted]
 
 
 def route_messages(data, offset, size, seq, items, table, names):
@@ -259,12 +269,9 @@ def route_messages(data, offset, size, seq, items, table, names):
             count -= max(len(data[offset + low:end:length].lstrip(layout.low)), len(data[offset + 6 + low // 3:end:length].lstrip(_MULTI_FLAGS)))
             if count >= _RUN_MIN:
                 if layout.run_matches(data, offset, count, seq, table):
-                    family, name, ntop, prefix_text, types, get = layout.family, layout.name, _ntop, _PREFIX_TEXT, ROUTE_TYPES, names.get
                     end = offset + count * length
                     with memoryview(data) as view:
-                        items.extend([{"destination": ntop(family, dst) + prefix_text[dst_len], "interface": get(oif), "gateway": None,
-                                       "table": table, "protocol": proto, "type": types.get(rtype, rtype), "scope": scope, "family": name}
-                                      for dst_len, proto, scope, rtype, dst, oif in layout.extract.iter_unpack(view[offset:end])])
+                        items.extend(_route_dicts(layout, layout.extract.iter_unpack(view[offset:end]), table, names))
                     offset = end
                     continue
                 runs = False  # something else in the run: message by message for the rest of this call
@@ -275,10 +282,7 @@ def route_messages(data, offset, size, seq, items, table, names):
         if fields[3] != seq or fields[:3] not in layout.accepted or fields[14::2] != layout.headers or fields[5] != layout.family:
             return offset
         if fields[15] == table:
-            rtype = fields[12]
-            items.append({"destination": _ntop(layout.family, fields[17]) + _PREFIX_TEXT[fields[6]], "interface": names.get(fields[layout.oif]),
-                          "gateway": None, "table": table, "protocol": fields[10], "type": ROUTE_TYPES.get(rtype, rtype),
-                          "scope": fields[11], "family": layout.name})
+            items.extend(_route_dicts(layout, (layout.extract.unpack_from(data, offset),), table, names))
         offset = end
     return offset
 
