@@ -7,11 +7,12 @@ COLL_LINK := .collections/ansible_collections/baremetal/vip
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help system setup test unit kernel lint sanity molecule demo render validate bench build clean
+.PHONY: help system setup real-bin test unit kernel lint sanity molecule demo render validate bench build clean
 
 help:
 	@echo "system    install missing Debian packages of bindep.txt (root)"
 	@echo "setup     create $(VENV) and link the checkout as baremetal.vip (idempotent)"
+	@echo "real-bin  build (or reuse from ~/.cache/baremetal.vip/bin) the real lab's programs from their Go modules"
 	@echo "demo      the main job on the built-in example lab"
 	@echo "test      every test, lint and sanity check (what CI runs)"
 	@echo "unit      pytest without the kernel and lab tests"
@@ -38,7 +39,11 @@ $(COLL_LINK):
 	mkdir -p $(dir $(COLL_LINK))
 	ln -sfn ../../.. $(COLL_LINK)
 
-test: system setup
+# kube-apiserver, kubeadm, kube-proxy, etcd, kube-vip, kube-vip-cloud-provider; prints name=/path last
+real-bin: setup
+	$(BIN)/python tests/realbin/realbin.py
+
+test: system setup real-bin
 	$(BIN)/python -m pytest -p no:cacheprovider tests
 	$(MAKE) lint
 	$(MAKE) sanity
@@ -66,7 +71,7 @@ validate: setup
 render: setup
 	$(BIN)/ansible-playbook -i examples/arp-metallb/inventory.yml playbooks/render.yml -e vip_render_dir=$(CURDIR)/build/render
 
-demo: system setup
+demo: system setup real-bin
 	tests/scripts/demo.sh
 
 bench: setup

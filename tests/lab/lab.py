@@ -3,9 +3,20 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """A lab of network-namespace "nodes" for the demo, the molecule scenarios and the tests.
 
-    lab.py up --nodes cp1,cp2,cp3,w1,w2 --state-dir DIR
+    lab.py up --nodes cp1,cp2,cp3,w1,w2 --state-dir DIR [--real]
     lab.py status --state-dir DIR
     lab.py down --state-dir DIR        # safe to run twice
+
+With --real the lab runs the cluster's own programs (tests/lab/reallab.py): the binaries built by
+tests/realbin/realbin.py, one static-pod runner per node (tests/lab/podrunner.py, the stand-in for
+kubelet), etcd and kube-apiserver laid out by the real kubeadm, the collection's kube-vip static pod.
+Then also:
+
+    lab.py pods --state-dir DIR                     # every node's pods (runner status)
+    lab.py kill --state-dir DIR NODE POD [--signal KILL]
+    lab.py pause|resume --state-dir DIR NODE        # the runner stops/starts restarting containers
+    lab.py exec --state-dir DIR -- CMD ...          # run CMD in the switch namespace (the lab's client)
+    lab.py api --state-dir DIR GET /api/v1/nodes    # one API request with the lab's admin.conf
 
 Topology (nothing is created in the machine's own network namespace):
 
@@ -40,9 +51,15 @@ import time
 
 import yaml
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import reallab  # noqa: E402  pylint: disable=wrong-import-position
+
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_EXAMPLE = os.path.join(TOP, "examples", "lab", "inventory.yml")
-PRIVATE_DIRS = ("/etc/kubernetes", "/etc/rancher", "/var/lib/rancher", "/etc/modules-load.d", "/etc/sysctl.d")
+REALBIN_DIR = os.path.join(TOP, "tests", "realbin")
+PRIVATE_DIRS = ("/etc/kubernetes", "/etc/rancher", "/var/lib/rancher", "/etc/modules-load.d", "/etc/sysctl.d",
+                "/var/lib/etcd", "/var/lib/kubelet")
 MARKER_ENV = "BAREMETAL_VIP_LAB"
 STATE_FILE = "lab.json"
 NETNS_DIR = "/run/netns"
@@ -193,7 +210,7 @@ class Lab:
         return self.state["nodes"] if self.state else []
 
     # -------------------------------------------------------------------- up
-    def up(self, names, example=DEFAULT_EXAMPLE, python=sys.executable, control_plane=None):
+    def up(self, names, example=DEFAULT_EXAMPLE, python=sys.executable, control_plane=None, real=False, log=print):
         if os.geteuid() != 0:
             raise LabError("the lab needs root (network and mount namespaces)")
         if not names:
@@ -217,8 +234,11 @@ class Lab:
             "bridge": "br0",
             "python": python,
             "example": example,
+            "real": bool(real),
             "nodes": [],
         }
+        if real:
+            self._real_programs()
         for index, name in enumerate(names):
             host = FIRST_NODE_HOST + index
             self.state["nodes"].append({
@@ -240,10 +260,118 @@ class Lab:
                 self._start_holder(node)
             self._save()
             self.write_inventory()
+            if real:
+                self._record_modprobe()
+                for node in self.nodes:
+                    self._start_runner(node)
+                self._save()
+                self._bring_up(log)
         except BaseException:
             self.down()
             raise
         return self.state
+
+    # ------------------------------------------------------------- real lab
+    def _real_programs(self):
+        """Build or reuse the real programs; map the images the plan renders to them (lab.json)."""
+        sys.path.insert(0, REALBIN_DIR)
+        try:
+            import realbin  # pylint: disable=import-outside-toplevel
+        finally:
+            sys.path.pop(0)
+        mismatches = realbin.version_mismatches(self.state["example"])
+        if mismatches:
+            raise LabError("the real lab builds other releases than the inventory names: %s" % "; ".join(mismatches))
+        try:
+            binaries = realbin.ensure(log=lambda msg: print(msg, flush=True))
+        except realbin.BuildError as exc:
+            raise LabError(str(exc))
+        kubernetes, kube_vip, cloud = realbin.lab_versions(self.state["example"])
+        with open(self.state["example"]) as handle:
+            example_vars = (yaml.safe_load(handle) or {})["all"]["vars"]
+        kv = example_vars["vip_kube_vip"]
+        etcd = [b.version for b in realbin.binaries() if b.name == "etcd"][0]
+        self.state["binaries"] = binaries
+        self.state["images"] = reallab.images(
+            binaries, "v" + kubernetes.lstrip("v"), "%s-0" % etcd.lstrip("v"),
+            "%s:v%s" % (kv.get("image", "ghcr.io/kube-vip/kube-vip"), kube_vip.lstrip("v")),
+            "%s:v%s" % (kv.get("cloud_provider_image", "ghcr.io/kube-vip/kube-vip-cloud-provider"), cloud.lstrip("v")))
+        cp = example_vars.get("vip_control_plane") or {}
+        # in-cluster clients (ServiceAccount pods) reach the API through the control-plane VIP
+        self.state["service_host"] = [cp.get("address"), int(cp.get("port", 6443))] if cp else None
+
+    def _record_modprobe(self):
+        """Without IPVS in this kernel, modprobe inside the nodes (only) records its arguments."""
+        modprobe = shutil.which("modprobe")
+        if not modprobe:
+            raise LabError("modprobe (Debian's kmod) is missing: `make system` installs it")
+        if run([modprobe, "--dry-run", "--quiet", "ip_vs"], check=False).returncode == 0:
+            return
+        recorder = os.path.join(self.state_dir, "modprobe-recorder")
+        with open(recorder, "w") as handle:
+            handle.write("#!/bin/sh\necho \"$*\" >> %s/modprobe.log\n" % self.state_dir)
+        os.chmod(recorder, 0o755)
+        for node in self.nodes:
+            run(["nsenter", "--target", str(node["pid"]), "--mount", "--", "mount", "--bind", recorder, modprobe])
+
+    def _start_runner(self, node):
+        env = dict(os.environ)
+        env[MARKER_ENV] = "%s:%s" % (self.state["id"], node["name"])
+        with open(os.path.join(node["dir"], "runner.log"), "ab") as log:
+            proc = subprocess.Popen([self.state["python"], os.path.join(HERE, "podrunner.py"), "--state-dir",
+                                     self.state_dir, "--node", node["name"]], env=env, stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=log, start_new_session=True, cwd="/")
+        node["runner_pid"] = proc.pid
+        proc.returncode = 0  # it outlives this process, like the holder
+
+    def _bring_up(self, log):
+        """reallab's bring-up, in a child process that enters the switch namespace (the lab's client)."""
+        proc = subprocess.run([self.state["python"], os.path.abspath(__file__), "_bring-up", "--state-dir",
+                               self.state_dir], check=False)
+        if proc.returncode != 0:
+            raise LabError("the real control plane did not come up (see above; pod logs in %s/nodes/*/logs)"
+                           % self.state_dir)
+        with open(os.path.join(self.state_dir, "bring-up.json")) as handle:
+            self.state["bring_up"] = json.load(handle)
+        self._save()
+
+    def pods(self):
+        """{node: the runner's pods.json} of a real lab."""
+        out = {}
+        for node in self.nodes:
+            path = os.path.join(node["dir"], "pods.json")
+            try:
+                with open(path) as handle:
+                    out[node["name"]] = json.load(handle)
+            except (OSError, ValueError):
+                out[node["name"]] = {"node": node["name"], "pods": {}, "runner": "no status yet"}
+            out[node["name"]]["runner_alive"] = _alive(node.get("runner_pid") or 0)
+        return out
+
+    def pod_pid(self, node_name, pod, container=None):
+        status = self.pods()[node_name]["pods"].get(pod)
+        if not status:
+            raise LabError("no pod %r on %s" % (pod, node_name))
+        containers = status["containers"]
+        name = container or next(iter(containers))
+        pid = (containers.get(name) or {}).get("pid")
+        if not pid:
+            raise LabError("container %s of pod %s on %s is not running" % (name, pod, node_name))
+        return pid
+
+    def kill(self, node_name, pod, sig=signal.SIGKILL, container=None):
+        """Signal a running container of a pod (the runner restarts it unless paused)."""
+        pid = self.pod_pid(node_name, pod, container)
+        os.kill(pid, sig)
+        return pid
+
+    def pause(self, node_name, paused=True):
+        path = os.path.join(self.node(node_name)["dir"], "runner.paused")
+        if paused:
+            with open(path, "w") as handle:
+                handle.write("paused by lab.py\n")
+        elif os.path.exists(path):
+            os.unlink(path)
 
     def _create_network(self):
         sw = self.state["switch"]
@@ -312,6 +440,13 @@ class Lab:
             # "what is deployed", in the layout of playbooks/render.yml: verify/remediate read it
             "vip_verify_render_dir": self.state_dir,
         })
+        if self.state.get("real") and all_vars.get("vip_control_plane"):
+            # kube-vip with lb_enable panics without IPVS in the kernel (kube-vip v1.0.0,
+            # pkg/loadbalancer/ipvs.go NewIPVSLB); this kernel has none, so the namespace lab runs the
+            # control-plane VIP without the IPVS load balancer (the IPVS part runs in User-Mode Linux)
+            cp = dict(all_vars["vip_control_plane"])
+            cp["load_balancer"] = dict(cp.get("load_balancer") or {}, enabled=False)
+            all_vars["vip_control_plane"] = cp
         example_hosts = {}
         example_groups = root.get("children", {}) or {}
         for group in example_groups.values():
@@ -377,7 +512,12 @@ class Lab:
             path = os.path.join(self.state_dir, entry)
             if os.path.isdir(path):
                 shutil.rmtree(path)
-        for entry in (STATE_FILE, "inventory.yml", "injected.json"):
+        for entry in ("bootstrap",):
+            path = os.path.join(self.state_dir, entry)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+        for entry in (STATE_FILE, "inventory.yml", "injected.json", "admin.conf", "bring-up.json", "modprobe-recorder",
+                      "modprobe.log", "ansible-bootstrap.log"):
             path = os.path.join(self.state_dir, entry)
             if os.path.exists(path):
                 os.unlink(path)
@@ -402,6 +542,14 @@ class Lab:
                     for addr in link.get("addr_info", []):
                         entry["addresses"].append("%s %s/%s" % (link["ifname"], addr["local"], addr["prefixlen"]))
             report["up"] = report["up"] and entry["netns_present"] and entry["holder_alive"]
+            if self.state.get("real"):
+                entry["runner_alive"] = _alive(node.get("runner_pid") or 0)
+                keep = ("state", "pid", "restarts", "last_exit", "reason")
+                entry["pods"] = {name: {"phase": pod["phase"], "error": pod["error"],
+                                        "containers": {c: {k: v for k, v in info.items() if k in keep}
+                                                       for c, info in pod["containers"].items()}}
+                                 for name, pod in self.pods()[node["name"]].get("pods", {}).items()}
+                report["up"] = report["up"] and entry["runner_alive"]
             report["nodes"].append(entry)
         return report
 
@@ -415,8 +563,27 @@ def main(argv=None):
                       help="comma list of control-plane nodes (default: names starting with cp/master/server/control)")
     p_up.add_argument("--example", default=DEFAULT_EXAMPLE, help="inventory whose vars the lab uses (default %(default)s)")
     p_up.add_argument("--python", default=sys.executable, help="Python the nodes run modules with (default %(default)s)")
-    for sp in [p_up, sub.add_parser("down", help="remove the lab; safe to run twice"),
-               sub.add_parser("status", help="print the lab's state as JSON")]:
+    p_up.add_argument("--real", action="store_true",
+                      help="run the real control plane (etcd, kube-apiserver, kubeadm, kube-vip) on the nodes")
+    p_kill = sub.add_parser("kill", help="signal a container of a pod (real lab)")
+    p_kill.add_argument("node")
+    p_kill.add_argument("pod")
+    p_kill.add_argument("--signal", default="KILL", help="signal name (default %(default)s)")
+    p_pause = sub.add_parser("pause", help="the node's runner stops restarting containers (real lab)")
+    p_resume = sub.add_parser("resume", help="the node's runner restarts containers again (real lab)")
+    for sp in (p_pause, p_resume):
+        sp.add_argument("node")
+    p_api = sub.add_parser("api", help="one API request through the lab's admin.conf from the switch (real lab)")
+    p_api.add_argument("method", choices=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    p_api.add_argument("path", help="e.g. /apis/coordination.k8s.io/v1/namespaces/kube-system/leases/plndr-cp-lock")
+    p_api.add_argument("--body", default=None, help="JSON body")
+    p_exec = sub.add_parser("exec", help="run a command in the switch namespace (the lab's client)")
+    p_exec.add_argument("argv", nargs=argparse.REMAINDER)
+    parsers = [p_up, p_api, p_kill, p_pause, p_resume, p_exec, sub.add_parser("down", help="remove the lab; safe to run twice"),
+               sub.add_parser("status", help="print the lab's state as JSON"),
+               sub.add_parser("pods", help="print every node's pods as JSON (real lab)"),
+               sub.add_parser("_bring-up", help=argparse.SUPPRESS)]
+    for sp in parsers:
         sp.add_argument("--state-dir", required=True, help="directory of the lab's state, inventory and node files")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
@@ -424,24 +591,54 @@ def main(argv=None):
         return 2
     lab = Lab(args.state_dir)
     try:
-        if args.command == "up":
-            started = time.monotonic()
-            names = [n for n in args.nodes.split(",") if n]
-            cps = [n for n in args.control_plane.split(",") if n] if args.control_plane else None
-            lab.up(names, example=args.example, python=args.python, control_plane=cps)
-            print("lab %s up: %d nodes in %.2fs; inventory %s" % (
-                lab.state["id"], len(names), time.monotonic() - started, lab.inventory_path))
-        elif args.command == "down":
-            started = time.monotonic()
-            lab.down()
-            print("lab down in %.2fs (%s)" % (time.monotonic() - started, lab.state_dir))
-        else:
-            report = lab.status()
-            print(json.dumps(report, indent=2))
-            return 0 if report["up"] else 1
-    except LabError as exc:
+        return _command(lab, args)
+    except (LabError, reallab.RealLabError) as exc:
         print("lab.py: %s" % exc, file=sys.stderr)
         return 1
+
+
+def _command(lab, args):
+    if args.command == "up":
+        started = time.monotonic()
+        names = [n for n in args.nodes.split(",") if n]
+        cps = [n for n in args.control_plane.split(",") if n] if args.control_plane else None
+        lab.up(names, example=args.example, python=args.python, control_plane=cps, real=args.real)
+        print("lab %s up%s: %d nodes in %.2fs; inventory %s" % (
+            lab.state["id"], " (real control plane)" if args.real else "", len(names),
+            time.monotonic() - started, lab.inventory_path))
+    elif args.command == "down":
+        started = time.monotonic()
+        lab.down()
+        print("lab down in %.2fs (%s)" % (time.monotonic() - started, lab.state_dir))
+    elif not lab.state:
+        raise LabError("no lab in %s" % lab.state_dir)
+    elif args.command == "status":
+        report = lab.status()
+        print(json.dumps(report, indent=2))
+        return 0 if report["up"] else 1
+    elif args.command == "pods":
+        print(json.dumps(lab.pods(), indent=2, sort_keys=True))
+    elif args.command == "kill":
+        pid = lab.kill(args.node, args.pod, getattr(signal, "SIG" + args.signal.upper().replace("SIG", "")))
+        print("sent SIG%s to %s/%s (pid %d)" % (args.signal.upper().replace("SIG", ""), args.node, args.pod, pid))
+    elif args.command in ("pause", "resume"):
+        lab.pause(args.node, args.command == "pause")
+        print("runner of %s %sd" % (args.node, args.command))
+    elif args.command == "exec":
+        argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+        return subprocess.run(["ip", "netns", "exec", lab.state["switch"]] + argv, check=False).returncode
+    elif args.command == "api":
+        reallab.enter_netns(lab.state["switch"])
+        status, data = reallab.RealLab(lab).request(args.method, args.path,
+                                                    json.loads(args.body) if args.body else None)
+        print(json.dumps({"status": status, "body": data}, indent=2, sort_keys=True, default=str))
+        return 0 if status is not None and status < 400 else 1
+    elif args.command == "_bring-up":
+        reallab.enter_netns(lab.state["switch"])
+        real = reallab.RealLab(lab, log=lambda msg: print(msg, flush=True))
+        timings = real.bring_up()
+        with open(os.path.join(lab.state_dir, "bring-up.json"), "w") as handle:
+            json.dump(timings, handle)
     return 0
 
 

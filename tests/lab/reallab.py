@@ -1,0 +1,368 @@
+# Copyright (c) 2026 baremetal.vip developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The real lab: the cluster's own programs on the namespace nodes of lab.py (`lab.py up --real`).
+
+What runs is real: etcd, kube-apiserver and kubeadm (k8s.io/kubernetes), kube-vip and
+kube-vip-cloud-provider, each built from its Go module by tests/realbin/realbin.py. The one stand-in
+is tests/lab/podrunner.py, which starts pods' containers as processes the way kubelet would.
+
+Bring-up, in the order a kubeadm cluster is made (each step timed, see `bring_up`):
+
+ 1. one static-pod runner per node (podrunner.py), started with the lab's marker;
+ 2. playbooks/bootstrap.yml without a kubeconfig, run from the switch namespace (the lab's
+    controller vantage point): host preparation, the collection's kube-vip static pod on every
+    control-plane node (the plan's super-admin host on super-admin.conf) and the kubeadm fragment;
+ 3. per control-plane node, a kubeadm configuration made of the placed fragment plus the node's own
+    InitConfiguration and a three-member stacked etcd (`kubeadm config validate` must pass), then
+    `kubeadm init phase certs all` (the first node makes the CAs; the others get its CA files, as
+    `kubeadm join --control-plane` would copy them), `kubeconfig admin` (and `super-admin` on the
+    first), `etcd local`, `control-plane apiserver`: the runner starts etcd and kube-apiserver;
+ 4. once every API server answers /readyz: `kubeadm init phase upload-config kubeadm` on the first
+    node (it binds kubeadm:cluster-admins, so admin.conf gets its rights) and `addon kube-proxy`
+    (kube-proxy's ConfigMap and DaemonSet, as kubeadm writes them);
+ 5. the Node objects kubelet would register (the runner stands in for kubelet): InternalIP, Ready,
+    control-plane label;
+ 6. the first node's admin.conf copied to STATE/admin.conf (server: the VIP), and bootstrap.yml again
+    with vip_kubeconfig: the cluster objects applied by the collection, the super-admin host's
+    kube-vip put back on admin.conf.
+
+No kube-controller-manager and no scheduler run: nothing creates Pods from DaemonSets or
+EndpointSlices from Services (tests that need them write them).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+REALBIN = os.path.join(TOP, "tests", "realbin")
+CLONE_NEWNET = 0x40000000
+LAB_KUBEADM_CONFIG = "/etc/kubernetes/lab/kubeadm.yaml"
+FRAGMENT = "/etc/kubernetes/baremetal-vip/kubeadm-vip.yaml"
+PKI_SHARED = ("ca.crt", "ca.key", "sa.key", "sa.pub", "front-proxy-ca.crt", "front-proxy-ca.key",
+              "etcd/ca.crt", "etcd/ca.key")
+API_TIMEOUT = 180.0
+
+
+class RealLabError(Exception):
+    """A step of the real lab failed; the message names the step, the node and what the program said."""
+
+
+def images(binaries, kubernetes_version, etcd_image_tag, kube_vip_image, cloud_image):
+    """Image reference -> binary: the only images the runner will run."""
+    registry = "registry.k8s.io"
+    return {
+        "%s/kube-apiserver:%s" % (registry, kubernetes_version): binaries["kube-apiserver"],
+        "%s/kube-proxy:%s" % (registry, kubernetes_version): binaries["kube-proxy"],
+        "%s/etcd:%s" % (registry, etcd_image_tag): binaries["etcd"],
+        kube_vip_image: binaries["kube-vip"],
+        cloud_image: binaries["kube-vip-cloud-provider"],
+    }
+
+
+def enter_netns(name):
+    """Move this (single-threaded) process into network namespace NAME for good."""
+    fd = os.open(os.path.join("/run/netns", name), os.O_RDONLY)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            raise RealLabError("setns into %s failed: %s" % (name, os.strerror(ctypes.get_errno())))
+    finally:
+        os.close(fd)
+
+
+def in_node(node, argv, check=True, timeout=120):
+    """Run argv in a node's network and mount namespaces (through its holder)."""
+    full = ["nsenter", "--target", str(node["pid"]), "--mount", "--net", "--"] + list(argv)
+    proc = subprocess.run(full, capture_output=True, text=True, timeout=timeout, check=False)
+    if check and proc.returncode != 0:
+        raise RealLabError("on %s: %s failed (%d): %s" % (node["name"], " ".join(argv[:6]), proc.returncode,
+                                                          (proc.stderr or proc.stdout).strip()[-1500:]))
+    return proc
+
+
+def node_path(node, path):
+    """The host-side path of PATH inside a node's private directories."""
+    return os.path.join(node["dir"], "root", path.lstrip("/"))
+
+
+def node_cidr_masks(pod_cidrs, node_count):
+    """controller-manager node CIDR mask sizes where a pod CIDR is narrower than kubeadm's defaults.
+
+    kubeadm refuses a pod subnet whose mask is longer than the node mask (default 24 for IPv4, 64 for
+    IPv6) or more than 16 shorter than it (kubernetes v1.31.0,
+    cmd/kubeadm/app/apis/kubeadm/validation/validation.go ValidatePodSubnetNodeMask). The lab's pod CIDR
+    (a /25 of a documentation range) is narrower, so every node gets an equal share of it.
+    """
+    masks = {}
+    share = max(1, (max(node_count, 1) - 1).bit_length())
+    for cidr in pod_cidrs:
+        prefix = int(cidr.split("/")[1])
+        v6 = ":" in cidr
+        default, top = (64, 128) if v6 else (24, 32)
+        if prefix > default:
+            masks["node-cidr-mask-size-ipv6" if v6 else "node-cidr-mask-size-ipv4"] = min(prefix + share, top)
+    return masks
+
+
+def kubeadm_documents(node, fragment_docs, control_plane_nodes, lab_vars, node_count):
+    """The node's kubeadm configuration: its InitConfiguration, the placed fragment, a stacked etcd of every member."""
+    cluster = next(d for d in fragment_docs if d.get("kind") == "ClusterConfiguration")
+    api_version = cluster["apiVersion"]
+    port = int(lab_vars["vip_control_plane"].get("port", 6443))
+    init = {"apiVersion": api_version, "kind": "InitConfiguration",
+            "localAPIEndpoint": {"advertiseAddress": node["ipv4"], "bindPort": port},
+            "nodeRegistration": {"name": node["name"], "criSocket": "unix:///run/containerd/containerd.sock"}}
+    members = ",".join("%s=https://%s:2380" % (n["name"], n["ipv4"]) for n in control_plane_nodes)
+    cluster = json.loads(json.dumps(cluster))
+    cluster_vars = lab_vars["vip_cluster"]
+    networking = {}
+    if cluster_vars.get("service_cidrs"):
+        networking["serviceSubnet"] = ",".join(cluster_vars["service_cidrs"])
+    if cluster_vars.get("pod_cidrs"):
+        networking["podSubnet"] = ",".join(cluster_vars["pod_cidrs"])
+    cluster.setdefault("networking", {}).update(networking)
+    masks = node_cidr_masks(cluster_vars.get("pod_cidrs") or [], node_count)
+    if masks:
+        manager = cluster.setdefault("controllerManager", {}).setdefault("extraArgs", [])
+        manager.extend({"name": name, "value": str(size)} for name, size in sorted(masks.items()))
+    extra = [{"name": "initial-cluster", "value": members}, {"name": "initial-cluster-state", "value": "new"},
+             # a test cluster on a shared disk: etcd's fsync is the slowest part of every write
+             {"name": "unsafe-no-fsync", "value": "true"}]
+    cluster.setdefault("etcd", {}).setdefault("local", {})["extraArgs"] = extra
+    rest = [d for d in fragment_docs if d.get("kind") != "ClusterConfiguration"]
+    return [init, cluster] + rest
+
+
+def https_get(url, ca_file, timeout=3.0):
+    """(status, body) of a GET verified against the cluster CA; (None, error text) when unreachable."""
+    context = ssl.create_default_context(cafile=ca_file)
+    try:
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as response:  # nosec: lab addresses only
+            return response.status, response.read().decode(errors="replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(errors="replace")
+    except (urllib.error.URLError, OSError) as exc:
+        return None, str(exc)
+
+
+def wait_for(what, probe, timeout, interval=0.5, describe_failure=None):
+    """Call probe() until it returns a true value; RealLabError naming WHAT after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last and last[0]:
+            return last
+        time.sleep(interval)
+    detail = describe_failure() if describe_failure else ""
+    raise RealLabError("%s did not happen within %ds (last: %s)%s" % (what, timeout, last, detail))
+
+
+class RealLab:
+    """The real control plane on a lab.Lab (its state, nodes and inventory)."""
+
+    def __init__(self, lab, log=print):
+        self.lab = lab
+        self.log = log
+        self.timings = []
+
+    # ------------------------------------------------------------ helpers
+    @property
+    def control_plane(self):
+        return [n for n in self.lab.nodes if n["control_plane"]]
+
+    def lab_vars(self):
+        return self.lab.inventory()["all"]["vars"]
+
+    def step(self, name, func, *args):
+        started = time.monotonic()
+        self.log("real lab: %s ..." % name)
+        result = func(*args)
+        seconds = time.monotonic() - started
+        self.timings.append((name, round(seconds, 2)))
+        self.log("real lab: %s done in %.1fs" % (name, seconds))
+        return result
+
+    def ca_file(self):
+        return node_path(self.control_plane[0], "/etc/kubernetes/pki/ca.crt")
+
+    def kubeconfig(self):
+        return os.path.join(self.lab.state_dir, "admin.conf")
+
+    def tail_logs(self, lines=30):
+        """The last lines of every pod log of the lab (for failure messages)."""
+        out = []
+        for node in self.lab.nodes:
+            log_dir = os.path.join(node["dir"], "logs")
+            if not os.path.isdir(log_dir):
+                continue
+            for name in sorted(os.listdir(log_dir)):
+                with open(os.path.join(log_dir, name), errors="replace") as handle:
+                    tail = handle.read().splitlines()[-lines:]
+                out.append("--- %s/%s\n%s" % (node["name"], name, "\n".join(tail)))
+        return "\n" + "\n".join(out)
+
+    # --------------------------------------------------------------- steps
+    def ansible_playbook(self, playbook, *extra):
+        env = dict(os.environ)
+        env.update({"ANSIBLE_CONFIG": os.path.join(TOP, "ansible.cfg"), "ANSIBLE_DEPRECATION_WARNINGS": "0",
+                    "ANSIBLE_NOCOLOR": "1"})
+        binary = os.path.join(os.path.dirname(self.lab.state["python"]), "ansible-playbook")
+        argv = [binary, "-i", self.lab.inventory_path, os.path.join(TOP, "playbooks", playbook)] + list(extra)
+        proc = subprocess.run(argv, cwd=TOP, env=env, capture_output=True, text=True, check=False)
+        with open(os.path.join(self.lab.state_dir, "ansible-%s.log" % playbook.replace(".yml", "")), "a") as handle:
+            handle.write(proc.stdout + proc.stderr)
+        if proc.returncode != 0:
+            raise RealLabError("%s failed (%d):\n%s" % (playbook, proc.returncode, proc.stdout[-4000:]))
+        return proc
+
+    def place(self):
+        self.ansible_playbook("bootstrap.yml", "-e", "vip_bootstrap_verify=false",
+                              "-e", "vip_bootstrap_render_dir=%s" % os.path.join(self.lab.state_dir, "bootstrap"))
+
+    def kubeadm(self, node, *args, timeout=180):
+        return in_node(node, [self.lab.state["binaries"]["kubeadm"]] + list(args), timeout=timeout)
+
+    def configure_kubeadm(self):
+        lab_vars = self.lab_vars()
+        for node in self.control_plane:
+            with open(node_path(node, FRAGMENT)) as handle:
+                fragment = [d for d in yaml.safe_load_all(handle) if d]
+            docs = kubeadm_documents(node, fragment, self.control_plane, lab_vars, len(self.lab.nodes))
+            path = node_path(node, LAB_KUBEADM_CONFIG)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as handle:
+                yaml.safe_dump_all(docs, handle, sort_keys=False)
+            os.chmod(path, 0o600)
+            self.kubeadm(node, "config", "validate", "--config", LAB_KUBEADM_CONFIG)
+
+    def certificates(self):
+        first = self.control_plane[0]
+        self.kubeadm(first, "init", "phase", "certs", "all", "--config", LAB_KUBEADM_CONFIG)
+        for node in self.control_plane[1:]:
+            for name in PKI_SHARED:
+                target = node_path(node, "/etc/kubernetes/pki/" + name)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                shutil.copy2(node_path(first, "/etc/kubernetes/pki/" + name), target)
+            self.kubeadm(node, "init", "phase", "certs", "all", "--config", LAB_KUBEADM_CONFIG)
+        for node in self.control_plane:
+            kinds = ["admin", "super-admin"] if node is first else ["admin"]
+            for kind in kinds:
+                self.kubeadm(node, "init", "phase", "kubeconfig", kind, "--config", LAB_KUBEADM_CONFIG)
+
+    def static_pods(self):
+        for node in self.control_plane:
+            self.kubeadm(node, "init", "phase", "etcd", "local", "--config", LAB_KUBEADM_CONFIG)
+            self.kubeadm(node, "init", "phase", "control-plane", "apiserver", "--config", LAB_KUBEADM_CONFIG)
+
+    def wait_api_servers(self):
+        ca_file = self.ca_file()
+        for node in self.control_plane:
+            url = "https://%s:%d/readyz" % (node["ipv4"], int(self.lab_vars()["vip_control_plane"].get("port", 6443)))
+            wait_for("kube-apiserver on %s answering %s" % (node["name"], url),
+                     lambda u=url: (https_get(u, ca_file)[0] == 200, https_get(u, ca_file)),
+                     API_TIMEOUT, describe_failure=self.tail_logs)
+
+    def cluster_admins(self):
+        first = self.control_plane[0]
+        # kubeadm binds kubeadm:cluster-admins through super-admin.conf when it first needs a client
+        self.kubeadm(first, "init", "phase", "upload-config", "kubeadm", "--config", LAB_KUBEADM_CONFIG)
+        self.kubeadm(first, "init", "phase", "addon", "kube-proxy", "--config", LAB_KUBEADM_CONFIG)
+        with open(node_path(first, "/etc/kubernetes/admin.conf")) as handle:
+            config = yaml.safe_load(handle)
+        path = self.kubeconfig()
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+            yaml.safe_dump(config, handle)
+
+    def api(self):
+        """A kubernetes ApiClient on STATE/admin.conf (this process must be in the switch namespace)."""
+        from kubernetes import client, config  # pylint: disable=import-outside-toplevel
+        return config.new_client_from_config(config_file=self.kubeconfig()), client
+
+    def request(self, method, path, body=None):
+        """(status, parsed JSON) of one API request through STATE/admin.conf (in the switch namespace)."""
+        api, dummy = self.api()
+        url = api.configuration.host.rstrip("/") + path
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = ("application/merge-patch+json" if method == "PATCH" else "application/json")
+        try:
+            response = api.call_api(method, url, header_params=headers, body=body, _request_timeout=10)
+            status, text = response.status, response.read()
+        except Exception as exc:  # pylint: disable=broad-except  # ApiException and transport errors alike
+            status, text = getattr(exc, "status", None), getattr(exc, "body", None) or json.dumps({"error": str(exc)})
+        try:
+            data = json.loads(text or "null")
+        except ValueError:
+            data = {"text": text if isinstance(text, str) else text.decode(errors="replace")}
+        return status, data
+
+    def register_nodes(self):
+        api, client = self.api()
+        core = client.CoreV1Api(api)
+        existing = {n.metadata.name for n in core.list_node().items}
+        for node in self.lab.nodes:
+            labels = {"kubernetes.io/hostname": node["name"], "kubernetes.io/os": "linux"}
+            if node["control_plane"]:
+                labels["node-role.kubernetes.io/control-plane"] = ""
+            body = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node["name"], "labels": labels}}
+            if node["name"] not in existing:
+                core.create_node(body)
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            status = {"status": {
+                "addresses": [{"type": "InternalIP", "address": node["ipv4"]},
+                              {"type": "Hostname", "address": node["name"]}],
+                "conditions": [{"type": "Ready", "status": "True", "reason": "LabRunner",
+                                "message": "the lab's static-pod runner stands in for kubelet",
+                                "lastHeartbeatTime": now, "lastTransitionTime": now}]}}
+            core.patch_node_status(node["name"], status)
+
+    def apply(self):
+        self.ansible_playbook("bootstrap.yml", "-e", "vip_bootstrap_verify=false",
+                              "-e", "vip_kubeconfig=%s" % self.kubeconfig(),
+                              "-e", "vip_bootstrap_render_dir=%s" % os.path.join(self.lab.state_dir, "bootstrap"))
+
+    def vip_answers(self):
+        cp = self.lab_vars()["vip_control_plane"]
+        url = "https://%s:%d/version" % (cp["address"], int(cp.get("port", 6443)))
+        status, body = wait_for("the API answering through the VIP (%s)" % url,
+                                lambda: (https_get(url, self.ca_file())[0] == 200, https_get(url, self.ca_file())),
+                                API_TIMEOUT, describe_failure=self.tail_logs)[1]
+        return json.loads(body)
+
+    def bring_up(self):
+        """Every step above, in order; returns [(step, seconds)]."""
+        self.step("place kube-vip and the kubeadm fragment (bootstrap.yml, no kubeconfig)", self.place)
+        self.step("kubeadm configuration per control-plane node (kubeadm config validate)", self.configure_kubeadm)
+        self.step("kubeadm init phase certs/kubeconfig", self.certificates)
+        self.step("kubeadm init phase etcd local / control-plane apiserver", self.static_pods)
+        self.step("etcd and kube-apiserver ready on every control-plane node", self.wait_api_servers)
+        self.step("kubeadm upload-config (cluster-admins) and addon kube-proxy", self.cluster_admins)
+        self.step("Node objects (the runner stands in for kubelet)", self.register_nodes)
+        version = self.step("the API through the VIP", self.vip_answers)
+        self.log("real lab: https://VIP/version says %s" % version.get("gitVersion"))
+        self.step("cluster objects applied (bootstrap.yml with vip_kubeconfig)", self.apply)
+        return self.timings
+
+
+def main():
+    sys.stderr.write("use tests/lab/lab.py up --real\n")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

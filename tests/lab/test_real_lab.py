@@ -1,0 +1,194 @@
+# Copyright (c) 2026 baremetal.vip developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The real lab: etcd, kube-apiserver, kubeadm and kube-vip built from their modules, on the namespace nodes.
+
+The collection's rendered kube-vip static pod runs unchanged (tests/lab/podrunner.py, the stand-in for
+kubelet, starts it); the witnesses are iproute2 in the nodes, the real API server's Lease and /version,
+and verify.yml. Under CI=true a missing binary is a build, never a skip (realbin builds it first).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(TOP, "tests", "realbin"))
+
+import lab  # noqa: E402  pylint: disable=wrong-import-position
+import realbin  # noqa: E402  pylint: disable=wrong-import-position
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
+
+NODES = ["cp1", "cp2", "cp3", "w1", "w2"]
+LAB_PY = os.path.join(HERE, "lab.py")
+PY = sys.executable
+BIN = os.path.dirname(sys.executable)
+
+
+def lab_cli(state, command, *args, check=True):
+    proc = subprocess.run([PY, LAB_PY, command, "--state-dir", state] + list(args), capture_output=True, text=True,
+                          check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError("lab.py %s %s failed (%d):\n%s\n%s" % (command, " ".join(args), proc.returncode,
+                                                                    proc.stdout[-3000:], proc.stderr[-3000:]))
+    return proc
+
+
+def api(state, method, path):
+    proc = lab_cli(state, "api", method, path, check=False)
+    return json.loads(proc.stdout)
+
+
+def vip_holders(the_lab, vip):
+    """Nodes whose interfaces carry the VIP, read with iproute2 in each node's namespace."""
+    holders = []
+    for node in the_lab.nodes:
+        out = subprocess.run(["ip", "-n", node["netns"], "-o", "addr", "show"], capture_output=True, text=True,
+                             check=True).stdout
+        if re.search(r"\binet %s/" % re.escape(vip), out):
+            holders.append(node["name"])
+    return holders
+
+
+def pod_logs(the_lab, pattern="kube-vip"):
+    out = []
+    for node in the_lab.nodes:
+        log_dir = os.path.join(node["dir"], "logs")
+        for name in sorted(os.listdir(log_dir)) if os.path.isdir(log_dir) else []:
+            if pattern in name:
+                with open(os.path.join(log_dir, name), errors="replace") as handle:
+                    out.append("--- %s/%s\n%s" % (node["name"], name, "\n".join(handle.read().splitlines()[-25:])))
+    return "\n".join(out)
+
+
+@pytest.fixture(scope="module")
+def real_lab(tmp_path_factory):
+    state = str(tmp_path_factory.mktemp("reallab") / "lab")
+    started = time.monotonic()
+    proc = subprocess.run([PY, LAB_PY, "up", "--real", "--nodes", ",".join(NODES), "--state-dir", state],
+                          capture_output=True, text=True, check=False)
+    print("lab up --real: %.1fs\n%s" % (time.monotonic() - started, proc.stdout[-3000:]))
+    if proc.returncode != 0:
+        subprocess.run([PY, LAB_PY, "down", "--state-dir", state], check=False)
+        pytest.fail("lab up --real failed:\n%s\n%s" % (proc.stdout[-6000:], proc.stderr[-6000:]))
+    the_lab = lab.Lab(state)
+    try:
+        yield the_lab
+    finally:
+        subprocess.run([PY, LAB_PY, "down", "--state-dir", state], check=False)
+
+
+def lab_vars(the_lab):
+    return the_lab.inventory()["all"]["vars"]
+
+
+def test_built_programs_are_the_releases_the_lab_names():
+    """examples/lab names kube-vip, Kubernetes and (by the plan's default) the cloud provider the wrappers build."""
+    assert realbin.version_mismatches() == []
+    paths = realbin.ensure()  # builds what is missing: a missing binary is never a skip
+    out = subprocess.run([paths["kube-apiserver"], "--version"], capture_output=True, text=True, check=True).stdout
+    kubernetes, dummy, dummy = realbin.lab_versions()
+    assert out.strip() == "Kubernetes v%s" % kubernetes
+
+
+def test_vip_on_exactly_one_control_plane_node_holding_the_lease(real_lab):
+    vip = lab_vars(real_lab)["vip_control_plane"]["address"]
+    deadline = time.monotonic() + 30
+    holders = []
+    while time.monotonic() < deadline:
+        holders = vip_holders(real_lab, vip)
+        if len(holders) == 1:
+            break
+        time.sleep(0.5)
+    assert len(holders) == 1, "VIP holders %s\n%s" % (holders, pod_logs(real_lab))
+    assert holders[0].startswith("cp")
+    lease = api(real_lab.state_dir, "GET", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/plndr-cp-lock")
+    assert lease["status"] == 200, lease
+    assert lease["body"]["spec"]["holderIdentity"] == holders[0]
+
+
+def test_api_answers_through_the_vip_with_the_built_release(real_lab):
+    """A client on the lab's switch reaches a real kube-apiserver through https://VIP:6443."""
+    cp = lab_vars(real_lab)["vip_control_plane"]
+    ca = os.path.join(real_lab.node("cp1")["dir"], "root", "etc", "kubernetes", "pki", "ca.crt")
+    proc = lab_cli(real_lab.state_dir, "exec", "--", "curl", "-sS", "--max-time", "5", "--cacert", ca,
+                   "https://%s:%d/version" % (cp["address"], cp["port"]))
+    version = json.loads(proc.stdout)
+    kubernetes, dummy, dummy = realbin.lab_versions()
+    assert version["gitVersion"] == "v" + kubernetes
+    proc = lab_cli(real_lab.state_dir, "exec", "--", "curl", "-sS", "--max-time", "5", "--cacert", ca,
+                   "https://%s:%d/readyz" % (cp["address"], cp["port"]))
+    assert proc.stdout.strip() == "ok"
+
+
+def test_every_pod_runs_from_a_built_binary(real_lab):
+    pods = real_lab.pods()
+    for node in ("cp1", "cp2", "cp3"):
+        assert set(pods[node]["pods"]) >= {"etcd", "kube-apiserver", "kube-vip"}, pods[node]
+        for name in ("etcd", "kube-apiserver", "kube-vip"):
+            assert pods[node]["pods"][name]["phase"] == "Running", (node, name, pods[node]["pods"][name])
+    for node in ("w1", "w2"):
+        assert not pods[node]["pods"], pods[node]
+    with open(os.path.join(real_lab.node("cp1")["dir"], "root", "etc", "kubernetes", "manifests", "kube-vip.yaml")) as f:
+        manifest = yaml.safe_load(f)
+    assert manifest["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "baremetal.vip"
+
+
+def test_sigkill_of_the_holder_moves_the_vip_within_lease_physics(real_lab):
+    """SIGKILL the holder's kube-vip: another control-plane node takes the VIP and the API answers again.
+
+    Bound (not tighter than the physics): lease duration + retry period + 2 s, from the plan's profile.
+    """
+    lv = lab_vars(real_lab)
+    vip = lv["vip_control_plane"]["address"]
+    election = {"default": (15, 10, 2), "partition_tolerant": (30, 20, 5)}[
+        (lv["vip_control_plane"].get("leader_election") or {}).get("profile", "default")]
+    bound = election[0] + election[2] + 2
+    holders = vip_holders(real_lab, vip)
+    assert len(holders) == 1, holders
+    old = holders[0]
+    real_lab.pause(old)  # the killed kube-vip stays dead: its VIP stays on its interface, as after a crash
+    try:
+        killed = time.monotonic()
+        real_lab.kill(old, "kube-vip")
+        moved = None
+        while time.monotonic() - killed < bound + 10:
+            now = [h for h in vip_holders(real_lab, vip) if h != old]
+            if now:
+                moved = time.monotonic() - killed
+                new = now[0]
+                break
+            time.sleep(0.1)
+        print("failover after SIGKILL of %s's kube-vip: %s s (bound %d s)" % (old, moved, bound))
+        assert moved is not None and moved <= bound, "%s\n%s" % (moved, pod_logs(real_lab))
+        lease = api(real_lab.state_dir, "GET",
+                    "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/plndr-cp-lock")
+        assert lease["body"]["spec"]["holderIdentity"] == new
+        # the killed holder never cleaned up: two nodes carry the VIP now; verify names it
+        assert sorted(vip_holders(real_lab, vip)) == sorted([old, new])
+        proc = subprocess.run(
+            [PY, LAB_PY, "exec", "--state-dir", real_lab.state_dir, "--",
+             os.path.join(BIN, "ansible-playbook"), "-i", real_lab.inventory_path,
+             os.path.join(TOP, "playbooks", "verify.yml"),
+             "-e", "vip_kubeconfig=%s" % os.path.join(real_lab.state_dir, "admin.conf"),
+             "-e", "vip_verify_report=%s" % os.path.join(real_lab.state_dir, "verify-killed.json")],
+            capture_output=True, text=True, check=False, cwd=TOP,
+            env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"), ANSIBLE_NOCOLOR="1"))
+        assert proc.returncode != 0, proc.stdout[-3000:]
+        with open(os.path.join(real_lab.state_dir, "verify-killed.json")) as handle:
+            report = json.load(handle)
+        text = json.dumps(report)
+        assert old in text and new in text, text[:3000]
+    finally:
+        real_lab.pause(old, paused=False)
