@@ -354,7 +354,9 @@ def services_env(plan, secret_ref=None, passwords=None):
     kv = plan["services"]["kube_vip"]
     env = [_env("vip_arp", kv["mode"] == "arp"), _field_env("vip_nodename", "spec.nodeName")]
     if kv.get("interface"):
-        env.append(_env("vip_servicesinterface", kv["interface"]))
+        # vip_interface too: without it kube-vip looks for the default route's interface at start and exits
+        # when a node has no default route (kube-vip v1.0.0, cmd/kube-vip.go, "detecting interface")
+        env += [_env("vip_interface", kv["interface"]), _env("vip_servicesinterface", kv["interface"])]
     env += [_env("cp_enable", False), _env("svc_enable", True), _env("svc_leasename", kv["lease_name"]),
             _env("svc_election", kv["svc_election"]), _env("vip_leaderelection", True)]
     cp = plan.get("control_plane")

@@ -17,6 +17,7 @@ Then also:
     lab.py pause|resume --state-dir DIR NODE        # the runner stops/starts restarting containers
     lab.py exec --state-dir DIR -- CMD ...          # run CMD in the switch namespace (the lab's client)
     lab.py api --state-dir DIR GET /api/v1/nodes    # one API request with the lab's admin.conf
+    lab.py place --state-dir DIR                    # place our DaemonSets/Deployments again (after a change)
 
 Topology (nothing is created in the machine's own network namespace):
 
@@ -61,6 +62,7 @@ REALBIN_DIR = os.path.join(TOP, "tests", "realbin")
 PRIVATE_DIRS = ("/etc/kubernetes", "/etc/rancher", "/var/lib/rancher", "/etc/modules-load.d", "/etc/sysctl.d",
                 "/var/lib/etcd", "/var/lib/kubelet")
 MARKER_ENV = "BAREMETAL_VIP_LAB"
+KEEP_ENV = "BAREMETAL_VIP_LAB_KEEP"  # 1: a failed `up` leaves the lab as it is, to look at (then `down`)
 STATE_FILE = "lab.json"
 NETNS_DIR = "/run/netns"
 IPV4_NET = "192.0.2."
@@ -267,7 +269,8 @@ class Lab:
                 self._save()
                 self._bring_up(log)
         except BaseException:
-            self.down()
+            if os.environ.get(KEEP_ENV) != "1":
+                self.down()
             raise
         return self.state
 
@@ -582,6 +585,7 @@ def main(argv=None):
     parsers = [p_up, p_api, p_kill, p_pause, p_resume, p_exec, sub.add_parser("down", help="remove the lab; safe to run twice"),
                sub.add_parser("status", help="print the lab's state as JSON"),
                sub.add_parser("pods", help="print every node's pods as JSON (real lab)"),
+               sub.add_parser("place", help="place the collection's DaemonSets and Deployments again (real lab)"),
                sub.add_parser("_bring-up", help=argparse.SUPPRESS)]
     for sp in parsers:
         sp.add_argument("--state-dir", required=True, help="directory of the lab's state, inventory and node files")
@@ -633,6 +637,10 @@ def _command(lab, args):
                                                     json.loads(args.body) if args.body else None)
         print(json.dumps({"status": status, "body": data}, indent=2, sort_keys=True, default=str))
         return 0 if status is not None and status < 400 else 1
+    elif args.command == "place":
+        reallab.enter_netns(lab.state["switch"])
+        placed = reallab.RealLab(lab).place_workloads()
+        print(json.dumps(placed, indent=2, sort_keys=True))
     elif args.command == "_bring-up":
         reallab.enter_netns(lab.state["switch"])
         real = reallab.RealLab(lab, log=lambda msg: print(msg, flush=True))

@@ -53,7 +53,9 @@ DEFAULT_GRACE = 5.0
 STATIC_DIRS = ("/etc/kubernetes/manifests", "/var/lib/rancher/k3s/agent/pod-manifests",
                "/var/lib/rancher/rke2/agent/pod-manifests")
 LAB_PODS = "pods.d"
-SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+SA_DIR = "/run/secrets/kubernetes.io/serviceaccount"  # /var/run is /run
+# what a container never sees of the node unless it mounts it: the lab's private node trees and /run
+HIDDEN_DIRS = ("/etc/kubernetes", "/etc/rancher", "/var/lib/rancher", "/var/lib/etcd", "/var/lib/kubelet", "/run")
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 MARKER_ENV = "BAREMETAL_VIP_LAB"
 
@@ -112,28 +114,41 @@ def container_argv(container, binary):
     return [binary] + [str(c) for c in command[1:]] + args
 
 
-def mount_lines(pod, container):
-    """Shell lines binding hostPath volumes whose mount path differs from the host path."""
+def mount_lines(pod, container, stage):
+    """Shell lines giving the container its filesystem view, as a runtime would.
+
+    Each hostPath volume is first bound to a staging point (STAGE/N), then the node's private
+    directories (HIDDEN_DIRS: /etc/kubernetes, the k3s/RKE2 trees, ...) and /run are covered by empty
+    tmpfs mounts, so a container sees nothing of them but what it mounts (kube-vip would otherwise
+    find the node's admin.conf instead of its ServiceAccount), then each staged volume is bound at
+    its mountPath. A hostPath of type File/Directory that does not exist fails the start (exit 97),
+    as kubelet's type check does; a missing *OrCreate path is skipped (nothing is created on the node).
+    """
     volumes = {v["name"]: v for v in pod["spec"].get("volumes") or []}
-    lines = []
-    for mount in container.get("volumeMounts") or []:
+    staged, lines = [], []
+    for index, mount in enumerate(container.get("volumeMounts") or []):
         volume = volumes.get(mount["name"])
         if volume is None:
             raise PodError("volumeMount %s names no volume" % mount["name"])
         if "hostPath" not in volume:
-            continue  # the ServiceAccount projection is handled separately; others are not supported
+            raise PodError("volume %s: only hostPath volumes run in the lab" % mount["name"])
         source = volume["hostPath"]["path"]
         kind = volume["hostPath"].get("type", "")
-        lines.append("test -e %s || { echo 'hostPath %s (%s) does not exist on the node' >&2; exit 97; }"
-                     % (shlex.quote(source), source, kind or "any type"))
-        if kind == "File":
-            lines.append("test -f %s || { echo 'hostPath %s is not a file' >&2; exit 97; }"
-                         % (shlex.quote(source), source))
-        if mount["mountPath"] != source:
-            target = shlex.quote(mount["mountPath"])
-            lines.append("if [ -d %s ]; then mkdir -p %s; else [ -e %s ] || { mkdir -p \"$(dirname %s)\"; : > %s; }; fi"
-                         % (shlex.quote(source), target, target, target, target))
-            lines.append("mount --bind %s %s" % (shlex.quote(source), target))
+        point = "%s/%d" % (stage, index)
+        src = shlex.quote(source)
+        if kind in ("File", "Directory", "Socket"):
+            test = {"File": "-f", "Directory": "-d", "Socket": "-S"}[kind]
+            lines.append("test %s %s || { echo 'hostPath %s is not a %s on the node' >&2; exit 97; }"
+                         % (test, src, source, kind.lower()))
+        lines.append("if [ -d %s ]; then mkdir -p %s; elif [ -e %s ]; then : > %s; fi" % (src, point, src, point))
+        lines.append("[ ! -e %s ] || mount --bind %s %s" % (src, src, point))
+        staged.append((point, mount["mountPath"], bool(mount.get("readOnly"))))
+    lines += ["mount -t tmpfs lab-hide %s" % d for d in HIDDEN_DIRS]
+    for point, target, read_only in staged:
+        dst = shlex.quote(target)
+        lines.append("if [ -d %s ]; then mkdir -p %s; elif [ -e %s ]; then [ -e %s ] || { mkdir -p \"$(dirname %s)\"; : > %s; }; fi"
+                     % (point, dst, point, dst, dst, dst))
+        lines.append("[ ! -e %s ] || mount --bind %s%s %s" % (point, "-o ro " if read_only else "", point, dst))
     return lines
 
 
@@ -146,22 +161,27 @@ def hosts_text(pod, node):
 
 
 def launch_script(pod, container, node, binary, pod_dir, service_host=None):
-    """The shell script run inside the node's namespaces that becomes the container's process."""
-    if not pod["spec"].get("hostNetwork"):
-        raise PodError("only hostNetwork pods run in the lab (pod %s)" % pod["metadata"]["name"])
+    """The shell script run inside the node's namespaces that becomes the container's process.
+
+    A pod without hostNetwork runs in the node's network namespace all the same: the lab has no pod
+    network (the cloud provider, the only such pod, needs nothing but the API).
+    """
     env = container_env(container, pod, node, service_host)
     argv = container_argv(container, binary)
     hosts = os.path.join(pod_dir, "hosts")
     with open(hosts, "w") as handle:
         handle.write(hosts_text(pod, node))
+    home = os.path.join(pod_dir, "home")
+    os.makedirs(home, exist_ok=True)
+    env["HOME"] = home  # never the machine's /root (kube-vip reads $HOME/.kube/config)
+    stage = os.path.join(pod_dir, "volumes")
+    os.makedirs(stage, exist_ok=True)
     lines = ["set -e", "hostname %s" % shlex.quote(node["name"]),
              "mount --bind %s /etc/hosts" % shlex.quote(hosts)]
+    lines += mount_lines(pod, container, stage)
     sa_dir = os.path.join(pod_dir, "serviceaccount")
     if os.path.isdir(sa_dir):
-        # a private /run: the container sees its token there and nothing of the machine's /run
-        lines += ["mount -t tmpfs lab-run /run", "mkdir -p %s" % SA_DIR,
-                  "mount --bind -o ro %s %s" % (shlex.quote(sa_dir), SA_DIR)]
-    lines += mount_lines(pod, container)
+        lines += ["mkdir -p %s" % SA_DIR, "mount --bind -o ro %s %s" % (shlex.quote(sa_dir), SA_DIR)]
     env_args = " ".join(shlex.quote("%s=%s" % item) for item in sorted(env.items()))
     marker = shlex.quote(os.environ.get(MARKER_ENV, ""))
     lines.append("exec env -i %s=%s %s %s" % (MARKER_ENV, marker, env_args, " ".join(shlex.quote(a) for a in argv)))

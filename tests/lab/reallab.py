@@ -147,6 +147,48 @@ def kubeadm_documents(node, fragment_docs, control_plane_nodes, lab_vars, node_c
     return [init, cluster] + rest
 
 
+def _expression_matches(expr, labels):
+    key, operator, values = expr["key"], expr["operator"], expr.get("values") or []
+    if operator == "In":
+        return key in labels and labels[key] in values
+    if operator == "NotIn":
+        return key not in labels or labels[key] not in values
+    if operator == "Exists":
+        return key in labels
+    if operator == "DoesNotExist":
+        return key not in labels
+    raise RealLabError("node affinity operator %s is not supported by the lab's placement" % operator)
+
+
+def _tolerated(taint, tolerations):
+    for tol in tolerations:
+        if tol.get("effect") and tol["effect"] != taint["effect"]:
+            continue
+        if tol.get("operator") == "Exists" and (not tol.get("key") or tol["key"] == taint["key"]):
+            return True
+        if tol.get("key") == taint["key"] and tol.get("value", "") == taint.get("value", ""):
+            return True
+    return False
+
+
+def schedulable(pod_spec, node):
+    """True when the pod's nodeSelector, required node affinity and tolerations allow the node (a Node dict)."""
+    labels = node["metadata"].get("labels") or {}
+    for key, value in (pod_spec.get("nodeSelector") or {}).items():
+        if labels.get(key) != value:
+            return False
+    required = (((pod_spec.get("affinity") or {}).get("nodeAffinity") or {})
+                .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+    terms = required.get("nodeSelectorTerms") or []
+    if terms and not any(all(_expression_matches(e, labels) for e in term.get("matchExpressions") or [])
+                         for term in terms):
+        return False
+    for taint in (node.get("spec") or {}).get("taints") or []:
+        if taint["effect"] in ("NoSchedule", "NoExecute") and not _tolerated(taint, pod_spec.get("tolerations") or []):
+            return False
+    return True
+
+
 def https_get(url, ca_file, timeout=3.0):
     """(status, body) of a GET verified against the cluster CA; (None, error text) when unreachable."""
     context = ssl.create_default_context(cafile=ca_file)
@@ -331,6 +373,125 @@ class RealLab:
                                 "lastHeartbeatTime": now, "lastTransitionTime": now}]}}
             core.patch_node_status(node["name"], status)
 
+    # ---------------------------------------------------- workload placement
+    def place_workloads(self, wait=60.0):
+        """Place the collection's DaemonSets and Deployments on the nodes (stand-in for the scheduler and the
+        DaemonSet/Deployment controllers, none of which run here).
+
+        Only objects labelled app.kubernetes.io/managed-by=baremetal.vip are placed, on the nodes their
+        nodeSelector, required node affinity and tolerations allow (a Deployment's replicas on the first
+        such nodes by name). Each placed pod gets a Pod object bound to its node, a ServiceAccount token from
+        the TokenRequest API bound to that Pod (as kubelet asks for one), and a file in the node's pods.d
+        that the node's runner starts. Returns {pod name: node}. Once the runner says a pod runs, its Pod
+        object's status says Running and Ready (the kubelet's report); pods no longer wanted are removed.
+        """
+        api, client = self.api()
+        apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+        nodes = [api.sanitize_for_serialization(n) for n in core.list_node().items]
+        selector = "app.kubernetes.io/managed-by=baremetal.vip"
+        wanted = {}
+        for kind, items in (("DaemonSet", apps.list_daemon_set_for_all_namespaces(label_selector=selector).items),
+                            ("Deployment", apps.list_deployment_for_all_namespaces(label_selector=selector).items)):
+            for obj in items:
+                obj = api.sanitize_for_serialization(obj)
+                template = obj["spec"]["template"]
+                eligible = sorted(n["metadata"]["name"] for n in nodes if schedulable(template["spec"], n))
+                if kind == "Deployment":
+                    eligible = eligible[:int(obj["spec"].get("replicas", 1))]
+                for node_name in eligible:
+                    suffix = node_name if kind == "DaemonSet" else str(eligible.index(node_name))
+                    wanted["%s-%s" % (obj["metadata"]["name"], suffix)] = (kind, obj, node_name)
+        placed = {}
+        for node in self.lab.nodes:
+            directory = os.path.join(node["dir"], "pods.d")
+            os.makedirs(directory, exist_ok=True)
+            for name in os.listdir(directory):
+                if name.endswith(".yaml") and (name[:-5] not in wanted or wanted[name[:-5]][2] != node["name"]):
+                    namespace = self._pod_file_namespace(os.path.join(directory, name))
+                    os.unlink(os.path.join(directory, name))
+                    shutil.rmtree(os.path.join(directory, name + ".serviceaccount"), ignore_errors=True)
+                    core.delete_namespaced_pod(name[:-5], namespace, grace_period_seconds=0) if namespace else None
+        for pod_name, (kind, obj, node_name) in sorted(wanted.items()):
+            self._place_pod(core, api, pod_name, kind, obj, self.lab.node(node_name))
+            placed[pod_name] = node_name
+        if wait:
+            self._report_running(core, placed, wait)
+        return placed
+
+    @staticmethod
+    def _pod_file_namespace(path):
+        try:
+            with open(path) as handle:
+                return (yaml.safe_load(handle) or {}).get("metadata", {}).get("namespace")
+        except (OSError, yaml.YAMLError):
+            return None
+
+    def _place_pod(self, core, api, pod_name, kind, obj, node):
+        namespace = obj["metadata"]["namespace"]
+        template = json.loads(json.dumps(obj["spec"]["template"]))
+        spec = template["spec"]
+        spec["nodeName"] = node["name"]
+        path = os.path.join(node["dir"], "pods.d", pod_name + ".yaml")
+        pod = {"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": pod_name, "namespace": namespace, "labels": template["metadata"].get("labels", {}),
+                            "ownerReferences": [{"apiVersion": "apps/v1", "kind": kind, "name": obj["metadata"]["name"],
+                                                 "uid": obj["metadata"]["uid"], "controller": True}]},
+               "spec": spec}
+        if os.path.exists(path) and self._same_spec(path, pod):
+            return
+        from kubernetes.client.rest import ApiException  # pylint: disable=import-outside-toplevel
+        try:
+            core.delete_namespaced_pod(pod_name, namespace, grace_period_seconds=0)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+        created = api.sanitize_for_serialization(core.create_namespaced_pod(namespace, pod))
+        account = spec.get("serviceAccountName") or "default"
+        token = core.create_namespaced_service_account_token(account, namespace, {
+            "spec": {"expirationSeconds": 86400,
+                     "boundObjectRef": {"apiVersion": "v1", "kind": "Pod", "name": pod_name,
+                                        "uid": created["metadata"]["uid"]}}}).status.token
+        sa_dir = path + ".serviceaccount"
+        os.makedirs(sa_dir, exist_ok=True)
+        for fname, text in (("token", token), ("namespace", namespace)):
+            with open(os.open(os.path.join(sa_dir, fname), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+                handle.write(text)
+        shutil.copy(self.ca_file(), os.path.join(sa_dir, "ca.crt"))
+        tmp = path + ".tmp"
+        with open(tmp, "w") as handle:
+            yaml.safe_dump(pod, handle, sort_keys=False)
+        os.replace(tmp, path)
+
+    @staticmethod
+    def _same_spec(path, pod):
+        try:
+            with open(path) as handle:
+                return yaml.safe_load(handle) == pod
+        except (OSError, yaml.YAMLError):
+            return False
+
+    def _report_running(self, core, placed, wait):
+        """Patch each placed Pod's status to Running/Ready once its node's runner runs it (kubelet's report)."""
+        deadline = time.monotonic() + wait
+        pending = dict(placed)
+        while pending and time.monotonic() < deadline:
+            status = self.lab.pods()
+            for pod_name, node_name in list(pending.items()):
+                info = status[node_name]["pods"].get(pod_name)
+                if info and info["phase"] == "Running":
+                    namespace = self._pod_file_namespace(os.path.join(self.lab.node(node_name)["dir"], "pods.d",
+                                                                      pod_name + ".yaml"))
+                    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                    ip = self.lab.node(node_name)["ipv4"]
+                    core.patch_namespaced_pod_status(pod_name, namespace, {"status": {
+                        "phase": "Running", "hostIP": ip, "podIP": ip, "podIPs": [{"ip": ip}], "startTime": now,
+                        "conditions": [{"type": t, "status": "True", "lastTransitionTime": now}
+                                       for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")]}})
+                    del pending[pod_name]
+            time.sleep(0.3)
+        if pending:
+            raise RealLabError("pods not running after %ds: %s%s" % (wait, ", ".join(sorted(pending)), self.tail_logs()))
+
     def apply(self):
         self.ansible_playbook("bootstrap.yml", "-e", "vip_bootstrap_verify=false",
                               "-e", "vip_kubeconfig=%s" % self.kubeconfig(),
@@ -356,6 +517,8 @@ class RealLab:
         version = self.step("the API through the VIP", self.vip_answers)
         self.log("real lab: https://VIP/version says %s" % version.get("gitVersion"))
         self.step("cluster objects applied (bootstrap.yml with vip_kubeconfig)", self.apply)
+        placed = self.step("the collection's DaemonSets and Deployments placed on the nodes", self.place_workloads)
+        self.log("real lab: placed %s" % ", ".join("%s on %s" % item for item in sorted(placed.items())))
         return self.timings
 
 

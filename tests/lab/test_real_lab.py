@@ -10,6 +10,7 @@ and verify.yml. Under CI=true a missing binary is a build, never a skip (realbin
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import time
 
+import netaddr
 import pytest
 import yaml
 
@@ -138,11 +140,111 @@ def test_every_pod_runs_from_a_built_binary(real_lab):
         assert set(pods[node]["pods"]) >= {"etcd", "kube-apiserver", "kube-vip"}, pods[node]
         for name in ("etcd", "kube-apiserver", "kube-vip"):
             assert pods[node]["pods"][name]["phase"] == "Running", (node, name, pods[node]["pods"][name])
-    for node in ("w1", "w2"):
-        assert not pods[node]["pods"], pods[node]
+    for node in ("w1", "w2"):  # no static pod on a worker: only what the lab placed from our DaemonSet
+        assert all("/pods.d/" in pod["file"] for pod in pods[node]["pods"].values()), pods[node]
     with open(os.path.join(real_lab.node("cp1")["dir"], "root", "etc", "kubernetes", "manifests", "kube-vip.yaml")) as f:
         manifest = yaml.safe_load(f)
     assert manifest["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "baremetal.vip"
+
+
+def jwt_subject(token):
+    payload = token.split(".")[1]
+    payload += "=" * (-len(payload) % 4)
+    return json.loads(base64.urlsafe_b64decode(payload))["sub"]
+
+
+def test_services_daemonset_and_cloud_provider_run_under_their_service_accounts(real_lab):
+    """Our DaemonSet on every node, the cloud provider on a control-plane node, each with its own token."""
+    pods = real_lab.pods()
+    for node in NODES:
+        name = "kube-vip-ds-%s" % node
+        assert pods[node]["pods"][name]["phase"] == "Running", (node, pods[node]["pods"].get(name), pod_logs(real_lab))
+    cloud = [n for n in NODES if "kube-vip-cloud-provider-0" in pods[n]["pods"]]
+    assert len(cloud) == 1 and cloud[0].startswith("cp"), cloud
+    accounts = {"kube-vip-ds-w1": "system:serviceaccount:kube-system:kube-vip",
+                "kube-vip-cloud-provider-0": "system:serviceaccount:kube-system:kube-vip-cloud-controller"}
+    for pod, subject in accounts.items():
+        node = "w1" if pod.endswith("w1") else cloud[0]
+        with open(os.path.join(real_lab.node(node)["dir"], "pods.d", pod + ".yaml.serviceaccount", "token")) as handle:
+            assert jwt_subject(handle.read()) == subject
+        got = api(real_lab.state_dir, "GET", "/api/v1/namespaces/kube-system/pods/%s" % pod)
+        assert got["body"]["spec"]["nodeName"] == node
+        assert got["body"]["status"]["phase"] == "Running"
+
+
+def wait_service_address(state, namespace, name, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        svc = api(state, "GET", "/api/v1/namespaces/%s/services/%s" % (namespace, name))["body"]
+        address = (svc.get("metadata", {}).get("annotations") or {}).get("kube-vip.io/loadbalancerIPs")
+        if address:
+            return address
+        time.sleep(0.5)
+    raise AssertionError("no address for %s/%s within %ds" % (namespace, name, timeout))
+
+
+def create_service(state, namespace, name):
+    body = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"type": "LoadBalancer", "selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]}}
+    got = lab_cli(state, "api", "POST", "/api/v1/namespaces/%s/services" % namespace, "--body", json.dumps(body))
+    return json.loads(got.stdout)
+
+
+def wait_bound(the_lab, address, lease_ns, lease, timeout=30):
+    """(holders, lease holder) once exactly the lease holder carries the address."""
+    deadline = time.monotonic() + timeout
+    holders, holder = [], None
+    while time.monotonic() < deadline:
+        holders = vip_holders(the_lab, address)
+        got = api(the_lab.state_dir, "GET", "/apis/coordination.k8s.io/v1/namespaces/%s/leases/%s" % (lease_ns, lease))
+        holder = (got["body"].get("spec") or {}).get("holderIdentity") if got["status"] == 200 else None
+        if holder and holders == [holder]:
+            break
+        time.sleep(0.5)
+    return holders, holder
+
+
+def test_load_balancer_service_gets_a_pool_address_bound_on_its_lease_holder(real_lab):
+    """The real cloud provider hands out an address of the pool we render; the real kube-vip on the node
+    holding the Service's lease (svc_election: kubevip-<service>) binds it, and no other node does."""
+    create_service(real_lab.state_dir, "default", "web")
+    address = wait_service_address(real_lab.state_dir, "default", "web")
+    assert netaddr.IPAddress(address) in netaddr.IPNetwork("198.51.100.0/28"), address
+    holders, holder = wait_bound(real_lab, address, "default", "kubevip-web")
+    assert holder and holders == [holder], (holders, holder, pod_logs(real_lab, "kube-vip-ds"))
+
+
+def test_namespace_pool_serves_its_namespace(real_lab):
+    lab_cli(real_lab.state_dir, "api", "POST", "/api/v1/namespaces", "--body",
+            json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}}))
+    create_service(real_lab.state_dir, "team-a", "api")
+    address = wait_service_address(real_lab.state_dir, "team-a", "api")
+    assert netaddr.IPAddress(address) in netaddr.IPRange("198.51.100.32", "198.51.100.47"), address
+    holders, holder = wait_bound(real_lab, address, "team-a", "kubevip-api")
+    assert holder and holders == [holder], (holders, holder)
+
+
+def test_the_rendered_rbac_is_what_authorises_kube_vip(real_lab):
+    """Take the leases verbs out of the ClusterRole we render: the services kube-vip can no longer elect a
+    holder for a new Service, and says it is forbidden; with the rendered role back, it binds the address."""
+    path = "/apis/rbac.authorization.k8s.io/v1/clusterroles/system:kube-vip-role"
+    original = api(real_lab.state_dir, "GET", path)["body"]
+    crippled = json.loads(json.dumps(original))
+    crippled["rules"] = [r for r in crippled["rules"] if "leases" not in r.get("resources", [])]
+    assert len(crippled["rules"]) < len(original["rules"])
+    lab_cli(real_lab.state_dir, "api", "PUT", path, "--body", json.dumps(crippled))
+    try:
+        create_service(real_lab.state_dir, "default", "rbac-probe")
+        address = wait_service_address(real_lab.state_dir, "default", "rbac-probe")
+        time.sleep(8)
+        assert vip_holders(real_lab, address) == [], "bound without the leases verbs"
+        assert "forbidden" in pod_logs(real_lab, "kube-vip-ds").lower()
+    finally:
+        restored = api(real_lab.state_dir, "GET", path)["body"]
+        original["metadata"]["resourceVersion"] = restored["metadata"]["resourceVersion"]
+        lab_cli(real_lab.state_dir, "api", "PUT", path, "--body", json.dumps(original))
+    holders, holder = wait_bound(real_lab, address, "default", "kubevip-rbac-probe", timeout=40)
+    assert holder and holders == [holder], (holders, holder)
 
 
 def test_sigkill_of_the_holder_moves_the_vip_within_lease_physics(real_lab):
