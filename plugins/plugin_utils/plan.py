@@ -143,6 +143,29 @@ DISTRO_PATHS = {
 }
 SUPER_ADMIN_KUBECONFIG = "/etc/kubernetes/super-admin.conf"
 
+# kube-vip releases: every rule or rendering that depends on the release reads this table.
+# A fact holds for releases in [first, until) (None: open end); each names the upstream source.
+KUBE_VIP_LOWEST = (0, 8, 0)  # vip_nodename is read from v0.8.0 (pkg/kubevip/config_environment.go)
+KUBE_VIP_RELEASES = {
+    # the prefix length is read from vip_subnet; vip_cidr before (pkg/kubevip/config_environment.go v0.9.0)
+    "vip_subnet": ((0, 9, 0), None),
+    # EndpointSlices need enable_endpointslices before 1.0.0 (the default from v1.0.0)
+    "enable_endpointslices_env": (None, (1, 0, 0)),
+    # bgp_peers' fifth field is the peer port (pkg/bgp/peers.go v0.8.10); v0.8.9 ignores it
+    "bgp_peer_port": ((0, 8, 10), None),
+    # each bgp_peers entry is split at '/' for MP-BGP options (pkg/bgp/peers.go v0.8.10 ..
+    # pkg/kubevip/config_bgp.go v1.2.1; v1.2.2 reads them from the sixth ':' field)
+    "bgp_peer_slash_options": ((0, 8, 10), (1, 2, 2)),
+    # the manifest generator drops every other capability (pkg/kubevip/config_generator.go v0.8.10)
+    "drop_all_capabilities": ((0, 8, 10), None),
+    # vip_cleanroutingtable deletes every route about 7 s after start (kube-vip #1678, fixed in v1.2.3)
+    "clean_routes_deletes_all": ((1, 2, 0), (1, 2, 3)),
+    # the client reads k8s_config_file (default admin.conf) before the kubernetes:<port> rewrite,
+    # so the control-plane instance elects through its own VIP (pkg/manager/manager.go v1.2.2,
+    # kube-vip #1654; v1.2.3 skips admin.conf there)
+    "client_through_vip": ((1, 2, 2), (1, 2, 3)),
+}
+
 RESERVED_ROUTE_TABLES = (0, 253, 254, 255)
 SELECTOR_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 HOSTNAME_LABEL = "kubernetes.io/hostname"
@@ -194,6 +217,12 @@ def parse_version(value):
     if not match:
         raise ValueError("not a version like 1.31 or v1.31.4")
     return tuple(int(part or 0) for part in match.groups())
+
+
+def kube_vip_has(version, fact):
+    """True when kube-vip ``version`` (a tuple) lies in the release range of KUBE_VIP_RELEASES[fact]."""
+    first, until = KUBE_VIP_RELEASES[fact]
+    return version is not None and (first is None or version >= first) and (until is None or version < until)
 
 
 def format_version(parts):
@@ -685,6 +714,10 @@ class _Builder(object):
         version = cfg["version"]
         self.kv_version = parse_version(version) if version else None
         kv = self.kv_version or (0, 0, 0)
+        if self.kv_version is not None and kv < KUBE_VIP_LOWEST:
+            self.error("vip_kube_vip.version (%s) is older than %s, the lowest kube-vip release baremetal.vip supports: "
+                       "older releases ignore vip_nodename and others of the settings rendered (vip_routingprotocol, "
+                       "bgp_hold_time, enable_endpointslices)" % (version, format_version(KUBE_VIP_LOWEST)))
         cp_version = cfg["cloud_provider_version"]
         port = cfg["prometheus_port"]
         for key, version_key in (("image", "version"), ("cloud_provider_image", "cloud_provider_version")):
@@ -695,8 +728,9 @@ class _Builder(object):
         return {
             "version": version,
             "image": "%s:v%s" % (cfg["image"], version),
-            "subnet_env": "vip_subnet" if kv >= (0, 9, 0) else "vip_cidr",
-            "endpointslices_env": "enable_endpointslices" if kv < (1, 0, 0) else None,
+            "subnet_env": "vip_subnet" if kube_vip_has(kv, "vip_subnet") else "vip_cidr",
+            "endpointslices_env": "enable_endpointslices" if kube_vip_has(kv, "enable_endpointslices_env") else None,
+            "drop_all_capabilities": kube_vip_has(kv, "drop_all_capabilities"),
             "cloud_provider_image": "%s:v%s" % (cfg["cloud_provider_image"], cp_version),
             "prometheus_server": ":%d" % port if port else "",
         }
@@ -830,6 +864,13 @@ class _Builder(object):
                       "cannot use it as controlPlaneEndpoint; static_pod is the usual choice" % path)
         super_host = cp_hosts[0] if cp_hosts and cluster and self.needs_super_admin(cluster["distro"]) else None
         prefix = 32 if ip is None or ip.version == 4 else 128
+        daemonset_interface = self.one_interface(nodes, cp_hosts, "the control-plane DaemonSet (vip_control_plane."
+                                                 "deployment daemonset)") if cfg["deployment"] == "daemonset" else None
+        kubernetes_addr = None
+        if cfg["deployment"] == "static_pod" and kube_vip_has(self.kv_version, "client_through_vip"):
+            # kube-vip #1654: point the static pod's client at the local API server (hostAliases
+            # maps kubernetes to 127.0.0.1), as releases before 1.2.2 did by themselves.
+            kubernetes_addr = "kubernetes:%d" % cfg["port"]
         return {
             "address": str(ip) if ip is not None else None,
             "family": family_of(ip.version) if ip is not None else None,
@@ -837,6 +878,8 @@ class _Builder(object):
             "cidr": "%s/%d" % (ip, prefix) if ip is not None else None,
             "port": cfg["port"],
             "interface": cfg["interface"],
+            "daemonset_interface": daemonset_interface,
+            "kubernetes_addr": kubernetes_addr,
             "mode": mode,
             "deployment": cfg["deployment"],
             "cp_enable": True,
@@ -860,6 +903,19 @@ class _Builder(object):
         if missing:
             self.error("no interface for %s on %s: set vip_control_plane.interface, or vip_interface on each host"
                        % (what, ", ".join(missing)))
+
+    def one_interface(self, nodes, hosts, what):
+        """The interface of a DaemonSet running on ``hosts`` (one setting for all): the hosts' common
+        interface, or "" (kube-vip auto-detects it) with a warning naming each host's interface."""
+        by_interface = {}
+        for host in hosts:
+            if nodes[host]["effective_interface"]:
+                by_interface.setdefault(nodes[host]["effective_interface"], []).append(host)
+        if len(by_interface) > 1:
+            self.warn("hosts running %s use different interfaces (%s): the DaemonSet has one setting and kube-vip will "
+                      "auto-detect the interface on every node" % (what, "; ".join(
+                          "%s: %s" % (", ".join(h), name) for name, h in sorted(by_interface.items()))))
+        return next(iter(by_interface)) if len(by_interface) == 1 else ""
 
     def leader_election(self, cfg, path):
         cfg = cfg or {}
@@ -894,7 +950,7 @@ class _Builder(object):
             self.error("%s.protocol is %d; use 5..255 (0-4 are reserved by the kernel: unspec, redirect, kernel, boot, static)"
                        % (path, protocol))
         kv = self.kv_version
-        if clean and kv is not None and (1, 2, 0) <= kv <= (1, 2, 2):
+        if clean and kube_vip_has(kv, "clean_routes_deletes_all"):
             self.error("%s.clean is true with vip_kube_vip.version %s: kube-vip 1.2.0-1.2.2 deletes every route about 7 s "
                        "after start (kube-vip #1678, fixed in 1.2.3); upgrade kube-vip or set clean: false"
                        % (path, format_version(kv)))
@@ -1041,11 +1097,7 @@ class _Builder(object):
         hosts = [h for h, n in nodes.items() if placement == "all_nodes" or n["control_plane"]]
         self.services_hosts = hosts
         self.require_interfaces(nodes, hosts, "kube-vip services")
-        ifaces = sorted({nodes[h]["effective_interface"] for h in hosts if nodes[h]["effective_interface"]})
-        interface = ifaces[0] if len(ifaces) == 1 else ""
-        if len(ifaces) > 1:
-            self.warn("hosts running kube-vip services use different interfaces (%s): the services DaemonSet has one "
-                      "setting and will auto-detect the interface" % ", ".join(ifaces))
+        interface = self.one_interface(nodes, hosts, "kube-vip services")
         cloud = bool(cfg.get("cloud_provider"))
         configmap = {}
         for p in pools:
@@ -1120,11 +1172,34 @@ class _Builder(object):
                 "_name": name,
                 "_node": node_name,
                 "_path": ppath,
-                # kube-vip passes peers as "address:AS:password:multihop,..." (bgp_peers): a ':' or ','
-                # inside the password would be read as a separator.
-                "_kube_vip_unsafe": has_password and any(c in str(peer["password"]) for c in ":,"),
+                # kube-vip passes peers as "address:AS:password:multihop:port,..." (bgp_peers): a ':' or
+                # ',' inside the password would be read as a separator, and so would '/' where the
+                # release splits each entry at '/' for MP-BGP options.
+                "_kube_vip_unsafe": has_password and any(c in str(peer["password"]) for c in self.kube_vip_separators()),
             })
         return out
+
+    def kube_vip_separators(self):
+        """The characters kube-vip's bgp_peers format reads as separators in this release."""
+        return ":,/" if kube_vip_has(self.kv_version, "bgp_peer_slash_options") else ":,"
+
+    def kube_vip_peer_rules(self, peer, host, reported):
+        """Errors for a peer kube-vip speaks BGP to from ``host`` (each peer reported once)."""
+        if peer["_path"] in reported:
+            return
+        reported.add(peer["_path"])
+        if peer["_kube_vip_unsafe"]:
+            if "/" in self.kube_vip_separators():
+                chars = "':', ',' or '/'"
+                layout = "address:AS:password:multihop:port/options of kube-vip 0.8.10-1.2.1"
+            else:
+                chars, layout = "':' or ','", "address:AS:password:multihop"
+            self.error("%s.password contains %s (value hidden), which kube-vip's bgp_peers format (%s) cannot carry; "
+                       "kube-vip speaks BGP to this peer from %s" % (peer["_path"], chars, layout, host))
+        if peer["port"] != 179 and not kube_vip_has(self.kv_version, "bgp_peer_port"):
+            self.error("%s.port is %d but kube-vip %s has no peer port (bgp_peers reads a port from 0.8.10 on) and "
+                       "would dial 179; kube-vip speaks BGP to this peer from %s"
+                       % (peer["_path"], peer["port"], format_version(self.kv_version), host))
 
     def bgp(self, cfg, control_plane, services, nodes):
         cp_bgp = bool(control_plane and control_plane["mode"] == "bgp")
@@ -1203,11 +1278,7 @@ class _Builder(object):
             node["bgp_peers"] = [_public_peer(p) for p in effective]
             if host in kube_vip_hosts:
                 for peer in effective:
-                    if peer["_kube_vip_unsafe"] and peer["_path"] not in unsafe_reported:
-                        unsafe_reported.add(peer["_path"])
-                        self.error("%s.password contains ':' or ',' (value hidden), which kube-vip's bgp_peers format "
-                                   "(address:AS:password:multihop) cannot carry; kube-vip speaks BGP to this peer from %s"
-                                   % (peer["_path"], host))
+                    self.kube_vip_peer_rules(peer, host, unsafe_reported)
             rid = router_id
             if rid is None and node["ip"] is not None and node["ip"].version == 4:
                 rid = str(node["ip"])

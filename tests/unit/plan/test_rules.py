@@ -117,7 +117,7 @@ def test_services_kube_vip_interface_auto_when_hosts_differ():
     hosts["worker1"]["vip_interface"] = "eth1"
     result = run({"vip_services": KV_L2}, hosts=hosts, groups=groups)
     assert result["plan"]["services"]["kube_vip"]["interface"] == ""
-    assert has(result["warnings"], "different interfaces (eth0, eth1)")
+    assert has(result["warnings"], "different interfaces (cp1, cp2, cp3, worker2: eth0; worker1: eth1)")
 
 
 # -- rule 6: local traffic ----------------------------------------------------------------------
@@ -509,7 +509,8 @@ def test_metallb_namespace_name():
 
 @pytest.mark.parametrize("password", ["pass:word", "a,b"])
 def test_kube_vip_bgp_password_separators_are_refused_without_echo(password):
-    errs = errors(dict(BGP_CP, vip_bgp={"peers": [{"address": "192.0.2.1", "as": 64513, "password": password}]}))
+    errs = errors(dict(BGP_CP, vip_kube_vip={"version": "1.2.2"},
+                       vip_bgp={"peers": [{"address": "192.0.2.1", "as": 64513, "password": password}]}))
     assert has(errs, "vip_bgp.peers[0].password contains ':' or ','", "(value hidden)", "kube-vip")
     assert not any(password in e for e in errs)
 

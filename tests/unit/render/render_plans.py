@@ -26,14 +26,14 @@ def _version_bits(k8s, kube_vip, distro):
     paths = dict(_PATHS[distro])
     if distro == "kubeadm" and kmin < (1, 29):
         paths["super_admin_kubeconfig"] = None
-    return paths, ("vip_subnet" if kv >= (0, 9, 0) else "vip_cidr"), ("enable_endpointslices" if kv < (1, 0, 0) else None)
+    return paths, ("vip_subnet" if kv >= (0, 9, 0) else "vip_cidr"), ("enable_endpointslices" if kv < (1, 0, 0) else None), kv
 
 
 def plan(distro="kubeadm", k8s="1.31.4", kube_vip="1.0.3", cp_mode="arp", deployment="static_pod",
          provider="kube_vip", proxy_mode="ipvs", lb_enabled=False, local_traffic=False, placement="all_nodes",
          advertisement="l2", cleanup_ipvs=False, lb_class=None):
     """A plan for 3 control-plane hosts (cp1-cp3) and 2 workers (w1, w2)."""
-    paths, subnet_env, eps_env = _version_bits(k8s, kube_vip, distro)
+    paths, subnet_env, eps_env, kv = _version_bits(k8s, kube_vip, distro)
     bgp_used = cp_mode == "bgp" or advertisement == "bgp"
     super_admin_host = "cp1" if paths["super_admin_kubeconfig"] else None
     nodes = {}
@@ -74,10 +74,12 @@ def plan(distro="kubeadm", k8s="1.31.4", kube_vip="1.0.3", cp_mode="arp", deploy
         "cluster": {"distro": distro, "kubernetes_version": k8s, "node_cidrs": ["192.0.2.0/24"],
                     "pod_cidrs": ["203.0.113.128/25"], "service_cidrs": ["203.0.113.64/26"], "families": ["ipv4"], "paths": paths},
         "kube_vip": {"version": kube_vip, "image": "ghcr.io/kube-vip/kube-vip:v%s" % kube_vip, "subnet_env": subnet_env,
-                     "endpointslices_env": eps_env,
+                     "endpointslices_env": eps_env, "drop_all_capabilities": kv >= (0, 8, 10),
                      "cloud_provider_image": "ghcr.io/kube-vip/kube-vip-cloud-provider:v0.0.12", "prometheus_server": ":2112"},
         "control_plane": {
             "address": "192.0.2.10", "family": "ipv4", "prefix": 32, "cidr": "192.0.2.10/32", "port": 6443, "interface": "eth0",
+            "daemonset_interface": ("lo" if cp_mode == "bgp" else "eth0") if deployment == "daemonset" else None,
+            "kubernetes_addr": "kubernetes:6443" if kv == (1, 2, 2) and deployment == "static_pod" else None,
             "mode": cp_mode, "deployment": deployment, "cp_enable": True, "svc_enable": False,
             "leader_election": {"profile": "default", "lease_name": "plndr-cp-lock", "lease_namespace": "kube-system",
                                 "lease_duration": 15, "renew_deadline": 10, "retry_period": 2},
