@@ -411,6 +411,16 @@ def kube_vip_services(plan, cluster, bgp_secret="kube-vip-services-bgp", passwor
     return objects
 
 
+def _cloud_provider_env(cloud):
+    """With a load balancer class, kube-vip-cloud-provider serves only that class (and kube-vip-class unless named)."""
+    env = []
+    if cloud["load_balancer_class"]:
+        env.append(_env("KUBEVIP_ENABLE_LOADBALANCERCLASS", True))
+    if cloud["custom_class"]:
+        env.append(_env("KUBEVIP_CUSTOM_LOADBALANCERCLASS_NAME", cloud["custom_class"]))
+    return {"env": env} if env else {}
+
+
 def kube_vip_cloud_provider(plan, cluster, deployment=True):
     """ConfigMap ``kubevip`` and (``deployment``) the kube-vip-cloud-provider with its RBAC."""
     plan = plain(plan)
@@ -445,6 +455,7 @@ def kube_vip_cloud_provider(plan, cluster, deployment=True):
                         "image": plan["kube_vip"]["cloud_provider_image"],
                         "imagePullPolicy": "IfNotPresent",
                         "command": ["/kube-vip-cloud-provider", "--leader-elect-resource-name=kube-vip-cloud-controller"],
+                        **_cloud_provider_env(cloud),
                         "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
                     }],
                 },
@@ -492,8 +503,10 @@ def metallb_bgp_peers(plan, cluster):
     out = []
     for peer in plan["services"]["metallb"]["bgp_peers"]:
         spec = {"myASN": bgp["local_as"], "peerASN": peer["as"], "peerAddress": peer["address"],
-                "peerPort": peer["port"], "holdTime": "%ss" % bgp["hold_time"],
-                "keepaliveTime": "%ss" % bgp["keepalive_interval"]}
+                "peerPort": peer["port"], "holdTime": "%ss" % bgp["hold_time"]}
+        # native BGP mode refuses keepaliveTime (the plan leaves it null there)
+        if plan["services"]["metallb"]["keepalive_time"] is not None:
+            spec["keepaliveTime"] = "%ss" % plan["services"]["metallb"]["keepalive_time"]
         if peer["multihop"]:
             spec["ebgpMultiHop"] = True
         if bgp.get("router_id"):

@@ -31,7 +31,7 @@ def _version_bits(k8s, kube_vip, distro):
 
 def plan(distro="kubeadm", k8s="1.31.4", kube_vip="1.0.3", cp_mode="arp", deployment="static_pod",
          provider="kube_vip", proxy_mode="ipvs", lb_enabled=False, local_traffic=False, placement="all_nodes",
-         advertisement="l2", cleanup_ipvs=False, lb_class=None):
+         advertisement="l2", cleanup_ipvs=False, lb_class=None, metallb_bgp_mode="native"):
     """A plan for 3 control-plane hosts (cp1-cp3) and 2 workers (w1, w2)."""
     paths, subnet_env, eps_env, kv = _version_bits(k8s, kube_vip, distro)
     bgp_used = cp_mode == "bgp" or advertisement == "bgp"
@@ -61,9 +61,13 @@ def plan(distro="kubeadm", k8s="1.31.4", kube_vip="1.0.3", cp_mode="arp", deploy
             "placement": "all_nodes" if local_traffic else placement, "mode": "arp" if advertisement == "l2" else "bgp",
             "interface": "eth0", "lb_class_only": lb_class is not None, "lb_class_name": lb_class, "prometheus_server": ":2113",
             "cloud_provider": {"enabled": True, "configmap": {
-                "cidr-global": "198.51.100.0/28", "range-global": "198.51.100.20-198.51.100.30", "cidr-web": "2001:db8:100::/120"}}}
+                "cidr-global": "198.51.100.0/28,198.51.100.20/30,198.51.100.24/29,198.51.100.30/32",
+                "cidr-web": "2001:db8:100::/120"},
+                "load_balancer_class": lb_class,
+                "custom_class": lb_class if lb_class not in (None, "kube-vip.io/kube-vip-class") else None}}
     elif provider == "metallb":
-        metallb = {"namespace": "metallb-system", "load_balancer_class": lb_class, "bgp_peers": []}
+        metallb = {"namespace": "metallb-system", "load_balancer_class": lb_class, "bgp_mode": metallb_bgp_mode,
+                   "keepalive_time": None if metallb_bgp_mode == "native" else 10, "bgp_peers": []}
         if bgp_used:
             metallb["bgp_peers"] = [
                 dict(PEER_A, name="peer-192-0-2-1"), dict(PEER_B, name="peer-192-0-2-2"),

@@ -137,3 +137,30 @@ def test_kubernetes_addr_only_in_1_2_2_static_pods():
     assert pod["spec"]["hostAliases"] == [{"ip": "127.0.0.1", "hostnames": ["kubernetes"]}]
     older = render.kube_vip_static_pod(render_plans.plan(kube_vip="1.2.1"), "cp1", "lab", passwords=PW)
     assert "kubernetes_addr" not in env_of(older["spec"]["containers"][0])
+
+
+# -- item 2: the cloud provider's class ---------------------------------------------------------
+
+@pytest.mark.parametrize("lb_class,env", [
+    (None, None),
+    ("kube-vip.io/kube-vip-class", {"KUBEVIP_ENABLE_LOADBALANCERCLASS": "true"}),
+    ("example.org/lb", {"KUBEVIP_ENABLE_LOADBALANCERCLASS": "true", "KUBEVIP_CUSTOM_LOADBALANCERCLASS_NAME": "example.org/lb"})])
+def test_cloud_provider_deployment_serves_the_class(lb_class, env):
+    """kube-vip serves only Services of lb_class_name; kube-vip-cloud-provider must assign them addresses, which it
+    does only with KUBEVIP_ENABLE_LOADBALANCERCLASS (and KUBEVIP_CUSTOM_LOADBALANCERCLASS_NAME for another class
+    than its default kube-vip.io/kube-vip-class) (pkg/provider/provider.go v0.0.12)."""
+    objs = render.kube_vip_cloud_provider(render_plans.plan(lb_class=lb_class), "lab")
+    container = objs[-1]["spec"]["template"]["spec"]["containers"][0]
+    assert (env_of(container) or None) == env
+
+
+# -- item 3: MetalLB native BGP mode ------------------------------------------------------------
+
+@pytest.mark.parametrize("mode,keepalive", [("native", None), ("frr", "10s"), ("frr-k8s", "10s")])
+def test_metallb_bgp_peer_keepalive_by_mode(mode, keepalive):
+    """DiscardFRROnly denies any BGPPeer with a keepaliveTime in native mode (internal/config/validation.go
+    v0.16.1); frr and frr-k8s take it."""
+    plan = render_plans.plan(provider="metallb", advertisement="bgp", cp_mode="bgp", metallb_bgp_mode=mode)
+    for peer in render.metallb_bgp_peers(plan, "lab"):
+        assert peer["spec"].get("keepaliveTime") == keepalive
+        assert peer["spec"]["holdTime"] == "30s"
