@@ -34,8 +34,7 @@ def containers(objs):
     for obj in objs:
         spec = obj.get("spec", {})
         spec = spec.get("template", {}).get("spec", spec)
-        for container in spec.get("containers", []):
-            yield container
+        yield from spec.get("containers", [])
 
 
 def env_of(container):
