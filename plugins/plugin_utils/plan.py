@@ -93,11 +93,13 @@ SPEC = {
         "placement": {"type": "str", "default": "all_nodes", "choices": ["all_nodes", "control_plane"]},
         "cloud_provider": {"type": "bool", "default": True},
         "metallb_namespace": {"type": "str", "default": "metallb-system"},
+        "metallb_bgp_mode": {"type": "str", "default": "native", "choices": ["native", "frr", "frr-k8s"]},
         "pools": {"type": "list", "elements": "dict", "default": [], "options": {
             "name": {"type": "str", "required": True},
             "addresses": {"type": "list", "elements": "str", "required": True},
             "namespace": {"type": "str", "default": None},
-            "advertisement": {"type": "str", "default": "l2", "choices": ["l2", "bgp"]},
+            # default: bgp for kube-vip Services when the control plane is bgp, else l2 (see pools())
+            "advertisement": {"type": "str", "default": None, "choices": ["l2", "bgp"]},
             "interfaces": {"type": "list", "elements": "str", "default": []},
             "node_selectors": _SELECTORS,
             "auto_assign": {"type": "bool", "default": True},
@@ -143,16 +145,45 @@ DISTRO_PATHS = {
 }
 SUPER_ADMIN_KUBECONFIG = "/etc/kubernetes/super-admin.conf"
 
+# kube-vip releases: every rule or rendering that depends on the release reads this table.
+# A fact holds for releases in [first, until) (None: open end); each names the upstream source.
+KUBE_VIP_LOWEST = (0, 8, 0)  # vip_nodename is read from v0.8.0 (pkg/kubevip/config_environment.go)
+KUBE_VIP_RELEASES = {
+    # the prefix length is read from vip_subnet; vip_cidr before (pkg/kubevip/config_environment.go v0.9.0)
+    "vip_subnet": ((0, 9, 0), None),
+    # EndpointSlices need enable_endpointslices before 1.0.0 (the default from v1.0.0)
+    "enable_endpointslices_env": (None, (1, 0, 0)),
+    # bgp_peers' fifth field is the peer port (pkg/bgp/peers.go v0.8.10); v0.8.9 ignores it
+    "bgp_peer_port": ((0, 8, 10), None),
+    # each bgp_peers entry is split at '/' for MP-BGP options (pkg/bgp/peers.go v0.8.10 ..
+    # pkg/kubevip/config_bgp.go v1.2.1; v1.2.2 reads them from the sixth ':' field)
+    "bgp_peer_slash_options": ((0, 8, 10), (1, 2, 2)),
+    # the manifest generator drops every other capability (pkg/kubevip/config_generator.go v0.8.10)
+    "drop_all_capabilities": ((0, 8, 10), None),
+    # vip_cleanroutingtable deletes every route about 7 s after start (kube-vip #1678, fixed in v1.2.3)
+    "clean_routes_deletes_all": ((1, 2, 0), (1, 2, 3)),
+    # the client reads k8s_config_file (default admin.conf) before the kubernetes:<port> rewrite,
+    # so the control-plane instance elects through its own VIP (pkg/manager/manager.go v1.2.2,
+    # kube-vip #1654; v1.2.3 skips admin.conf there)
+    "client_through_vip": ((1, 2, 2), (1, 2, 3)),
+}
+
 RESERVED_ROUTE_TABLES = (0, 253, 254, 255)
 SELECTOR_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
+# kubeadm's mark-control-plane phase sets it (cmd/kubeadm/app/constants/constants.go v1.31.0)
+EXCLUDE_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 SERVICES_LEASE = "plndr-svcs-lock"
+METALLB_MAX_PORT = 16384  # BGPPeer peerPort maximum (api/v1beta2/bgppeer_types.go, MetalLB v0.16.1)
+# kube-vip-cloud-provider's class when KUBEVIP_CUSTOM_LOADBALANCERCLASS_NAME is unset (pkg/provider/provider.go v0.0.12)
+KUBE_VIP_DEFAULT_CLASS = "kube-vip.io/kube-vip-class"
 SUMMARY_POOLS = 5
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-+][0-9A-Za-z.+-]*)?$")
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _BOOL_STRINGS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
 
 
@@ -194,6 +225,12 @@ def parse_version(value):
     if not match:
         raise ValueError("not a version like 1.31 or v1.31.4")
     return tuple(int(part or 0) for part in match.groups())
+
+
+def kube_vip_has(version, fact):
+    """True when kube-vip ``version`` (a tuple) lies in the release range of KUBE_VIP_RELEASES[fact]."""
+    first, until = KUBE_VIP_RELEASES[fact]
+    return version is not None and (first is None or version >= first) and (until is None or version < until)
 
 
 def format_version(parts):
@@ -341,15 +378,37 @@ def normalize_selectors(value, path, errors):
             if not isinstance(labels, dict):
                 errors.append("%s.matchLabels must be a dict of label: value, got %r" % (spath, labels))
             else:
-                out["matchLabels"] = {str(k): "" if v is None else str(v) for k, v in labels.items()}
+                out["matchLabels"] = {str(k): _label_text(v) for k, v in labels.items()}
+                for key, value in out["matchLabels"].items():
+                    _check_label(key, value, "%s.matchLabels" % spath, errors)
         exprs = sel.get("matchExpressions")
         if exprs is not None:
             out_exprs = _normalize_expressions(exprs, spath + ".matchExpressions", errors)
             if out_exprs:
                 out["matchExpressions"] = out_exprs
         if out:
+            if out in result:
+                errors.append("%s repeats %s[%d]: MetalLB refuses duplicate selectors" % (spath, path, result.index(out)))
             result.append(out)
     return result
+
+
+def _label_text(value):
+    """A label value as text; YAML booleans as Kubernetes writes them (true, not True)."""
+    if value is None:
+        return ""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _check_label(key, value, path, errors):
+    """Label key (optional DNS subdomain prefix '/' name) and value syntax (k8s.io/apimachinery validation)."""
+    prefix, _sep, name = key.rpartition("/")
+    if (prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix))) or not _LABEL_NAME.match(name) or len(name) > 63:
+        errors.append("%s: %r is not a valid label key (optional DNS subdomain prefix and '/', then at most 63 of "
+                      "letters, digits, '-', '_', '.', beginning and ending alphanumeric)" % (path, key))
+    if value is not None and value != "" and (not _LABEL_NAME.match(value) or len(value) > 63):
+        errors.append("%s: the value %r of %s is not a valid label value (at most 63 of letters, digits, '-', '_', "
+                      "'.', beginning and ending alphanumeric)" % (path, value, key))
 
 
 def _normalize_expressions(exprs, path, errors):
@@ -380,10 +439,25 @@ def _normalize_expressions(exprs, path, errors):
         item = {"key": str(expr.get("key", "")), "operator": operator}
         if not item["key"]:
             errors.append("%s.key is required" % epath)
+        else:
+            _check_label(item["key"], None, epath, errors)
         if values:
-            item["values"] = [str(v) for v in values]
+            item["values"] = [_label_text(v) for v in values]
+            for value in item["values"]:
+                _check_label(item["key"], value, epath, errors)
+            if len(set(item["values"])) != len(item["values"]):
+                errors.append("%s.values %r repeat a value: MetalLB refuses duplicate values" % (epath, item["values"]))
+        if _same_expression(item, out):
+            errors.append("%s repeats an expression of %s: MetalLB refuses duplicate match expressions" % (epath, path))
         out.append(item)
     return out
+
+
+def _same_expression(expr, exprs):
+    """True when ``exprs`` holds ``expr`` (values compared as sets, as MetalLB sorts them first)."""
+    def key(e):
+        return e["key"], e["operator"], tuple(sorted(e.get("values", [])))
+    return any(key(e) == key(expr) for e in exprs)
 
 
 def selectors_match(selectors, labels):
@@ -685,6 +759,10 @@ class _Builder(object):
         version = cfg["version"]
         self.kv_version = parse_version(version) if version else None
         kv = self.kv_version or (0, 0, 0)
+        if self.kv_version is not None and kv < KUBE_VIP_LOWEST:
+            self.error("vip_kube_vip.version (%s) is older than %s, the lowest kube-vip release baremetal.vip supports: "
+                       "older releases ignore vip_nodename and others of the settings rendered (vip_routingprotocol, "
+                       "bgp_hold_time, enable_endpointslices)" % (version, format_version(KUBE_VIP_LOWEST)))
         cp_version = cfg["cloud_provider_version"]
         port = cfg["prometheus_port"]
         for key, version_key in (("image", "version"), ("cloud_provider_image", "cloud_provider_version")):
@@ -695,8 +773,9 @@ class _Builder(object):
         return {
             "version": version,
             "image": "%s:v%s" % (cfg["image"], version),
-            "subnet_env": "vip_subnet" if kv >= (0, 9, 0) else "vip_cidr",
-            "endpointslices_env": "enable_endpointslices" if kv < (1, 0, 0) else None,
+            "subnet_env": "vip_subnet" if kube_vip_has(kv, "vip_subnet") else "vip_cidr",
+            "endpointslices_env": "enable_endpointslices" if kube_vip_has(kv, "enable_endpointslices_env") else None,
+            "drop_all_capabilities": kube_vip_has(kv, "drop_all_capabilities"),
             "cloud_provider_image": "%s:v%s" % (cfg["cloud_provider_image"], cp_version),
             "prometheus_server": ":%d" % port if port else "",
         }
@@ -830,6 +909,13 @@ class _Builder(object):
                       "cannot use it as controlPlaneEndpoint; static_pod is the usual choice" % path)
         super_host = cp_hosts[0] if cp_hosts and cluster and self.needs_super_admin(cluster["distro"]) else None
         prefix = 32 if ip is None or ip.version == 4 else 128
+        daemonset_interface = self.one_interface(nodes, cp_hosts, "the control-plane DaemonSet (vip_control_plane."
+                                                 "deployment daemonset)") if cfg["deployment"] == "daemonset" else None
+        kubernetes_addr = None
+        if cfg["deployment"] == "static_pod" and kube_vip_has(self.kv_version, "client_through_vip"):
+            # kube-vip #1654: point the static pod's client at the local API server (hostAliases
+            # maps kubernetes to 127.0.0.1), as releases before 1.2.2 did by themselves.
+            kubernetes_addr = "kubernetes:%d" % cfg["port"]
         return {
             "address": str(ip) if ip is not None else None,
             "family": family_of(ip.version) if ip is not None else None,
@@ -837,6 +923,8 @@ class _Builder(object):
             "cidr": "%s/%d" % (ip, prefix) if ip is not None else None,
             "port": cfg["port"],
             "interface": cfg["interface"],
+            "daemonset_interface": daemonset_interface,
+            "kubernetes_addr": kubernetes_addr,
             "mode": mode,
             "deployment": cfg["deployment"],
             "cp_enable": True,
@@ -860,6 +948,19 @@ class _Builder(object):
         if missing:
             self.error("no interface for %s on %s: set vip_control_plane.interface, or vip_interface on each host"
                        % (what, ", ".join(missing)))
+
+    def one_interface(self, nodes, hosts, what):
+        """The interface of a DaemonSet running on ``hosts`` (one setting for all): the hosts' common
+        interface, or "" (kube-vip auto-detects it) with a warning naming each host's interface."""
+        by_interface = {}
+        for host in hosts:
+            if nodes[host]["effective_interface"]:
+                by_interface.setdefault(nodes[host]["effective_interface"], []).append(host)
+        if len(by_interface) > 1:
+            self.warn("hosts running %s use different interfaces (%s): the DaemonSet has one setting and kube-vip will "
+                      "auto-detect the interface on every node" % (what, "; ".join(
+                          "%s: %s" % (", ".join(h), name) for name, h in sorted(by_interface.items()))))
+        return next(iter(by_interface)) if len(by_interface) == 1 else ""
 
     def leader_election(self, cfg, path):
         cfg = cfg or {}
@@ -894,7 +995,7 @@ class _Builder(object):
             self.error("%s.protocol is %d; use 5..255 (0-4 are reserved by the kernel: unspec, redirect, kernel, boot, static)"
                        % (path, protocol))
         kv = self.kv_version
-        if clean and kv is not None and (1, 2, 0) <= kv <= (1, 2, 2):
+        if clean and kube_vip_has(kv, "clean_routes_deletes_all"):
             self.error("%s.clean is true with vip_kube_vip.version %s: kube-vip 1.2.0-1.2.2 deletes every route about 7 s "
                        "after start (kube-vip #1678, fixed in 1.2.3); upgrade kube-vip or set clean: false"
                        % (path, format_version(kv)))
@@ -907,14 +1008,15 @@ class _Builder(object):
         raw = self.raw["vip_services"] or {}
         provider = cfg.get("provider") or "none"
         path = "vip_services"
-        pools = self.pools(cfg.get("pools") or [], provider)
+        pools = self.pools(cfg.get("pools") or [], provider, control_plane)
         lb_class = cfg.get("load_balancer_class")
         if provider != "kube_vip":
             for key in ("placement", "cloud_provider"):
                 if given(raw, key):
                     self.warn("%s.%s applies only to provider kube_vip (provider is %s); ignored" % (path, key, provider))
-        if provider != "metallb" and given(raw, "metallb_namespace"):
-            self.warn("%s.metallb_namespace applies only to provider metallb (provider is %s); ignored" % (path, provider))
+        for key in ("metallb_namespace", "metallb_bgp_mode"):
+            if provider != "metallb" and given(raw, key):
+                self.warn("%s.%s applies only to provider metallb (provider is %s); ignored" % (path, key, provider))
         if provider == "none":
             if pools:
                 self.warn("%s.pools lists %d pool(s) but provider is none: nothing will serve them" % (path, len(pools)))
@@ -942,20 +1044,57 @@ class _Builder(object):
                 self.error("%s.metallb_namespace (%s) is not a valid namespace name (DNS-1123 label)" % (path, namespace))
             if not pools:
                 self.warn("%s.provider is metallb but no pools are listed: MetalLB will assign nothing" % path)
-            result["metallb"] = {"namespace": cfg.get("metallb_namespace"), "load_balancer_class": lb_class, "bgp_peers": []}
+            if lb_class is not None:
+                self.warn("%s.load_balancer_class (%s) is not rendered for MetalLB: MetalLB takes its class from the "
+                          "--lb-class argument of its controller and speaker (Helm value loadBalancerClass), which "
+                          "baremetal.vip does not install; set it there" % (path, lb_class))
+            self.metallb_exclude_label(cluster, pools, nodes)
+            result["metallb"] = {"namespace": cfg.get("metallb_namespace"), "load_balancer_class": lb_class,
+                                 "bgp_mode": cfg.get("metallb_bgp_mode"), "keepalive_time": None, "bgp_peers": []}
         return result
 
-    def pools(self, pools, provider):
+    def metallb_exclude_label(self, cluster, pools, nodes):
+        """kubeadm labels control-plane nodes exclude-from-external-load-balancers; MetalLB >= 0.14 skips them:
+        warn about pools only control-plane nodes can announce."""
+        if not cluster or cluster["distro"] != "kubeadm":
+            return
+        cps = [n["node_name"] for n in nodes.values() if n["control_plane"]]
+        workers = [n["node_name"] for n in nodes.values() if not n["control_plane"]]
+
+        def can_announce(pool, names, control_plane):
+            labels = {CONTROL_PLANE_LABEL: ""} if control_plane else {}
+            return any(selectors_match(pool["node_selectors"], dict(labels, **{HOSTNAME_LABEL: name})) is not False
+                       for name in names)
+
+        names = [p["out"]["name"] for p in pools
+                 if can_announce(p["out"], cps, True) and not can_announce(p["out"], workers, False)]
+        if names:
+            self.warn("MetalLB pools %s can be announced only from control-plane nodes (%s), which kubeadm labels %s; "
+                      "MetalLB >= 0.14 announces nothing from such nodes (metallb #2274): run MetalLB's speaker with "
+                      "--ignore-exclude-lb (Helm value speaker.ignoreExcludeLB, MetalLB >= 0.14.4) or remove the label"
+                      % (", ".join(names[:SUMMARY_POOLS]) + (", ..." if len(names) > SUMMARY_POOLS else ""),
+                         ", ".join(cps), EXCLUDE_LB_LABEL))
+
+    def pools(self, pools, provider, control_plane=None):
         out, names = [], {}
         families = self.families
         node_nets = self.node_nets
+        # kube-vip's services DaemonSet runs one mode: with a BGP control plane (often on lo, where
+        # ARP cannot answer) its pools default to bgp; MetalLB and everything else default to l2.
+        default_advert = "bgp" if provider == "kube_vip" and control_plane and control_plane["mode"] == "bgp" else "l2"
         for i, pool in enumerate(pools):
             if not pool:
                 continue
+            pool = dict(pool, advertisement=pool["advertisement"] or default_advert)
             path = "vip_services.pools[%d]" % i
             name = pool["name"]
             if name is not None:
-                if not _DNS1123_LABEL.match(name) or len(name) > 63:
+                if provider == "metallb":
+                    # MetalLB pools are objects: a DNS-1123 subdomain (IPAddressPool metadata.name)
+                    if not _DNS1123_SUBDOMAIN.match(name) or len(name) > 253:
+                        self.error("%s.name (%s) must be a DNS-1123 subdomain (it names MetalLB's IPAddressPool): "
+                                   "lowercase letters, digits, '-' and '.', at most 253" % (path, name))
+                elif not _DNS1123_LABEL.match(name) or len(name) > 63:
                     self.error("%s.name (%s) must be a DNS-1123 label: lowercase letters, digits and '-', at most 63" % (path, name))
                 if name in names:
                     self.error("%s.name (%s) is also the name of vip_services.pools[%d]" % (path, name, names[name]))
@@ -968,6 +1107,11 @@ class _Builder(object):
                 except ValueError as exc:
                     self.error("%s.addresses[%d] (%s) %s; use a CIDR or first-last" % (path, j, text, exc))
                     continue
+                if version == 6 and first >> 32 == 0xFFFF:
+                    self.error("%s.addresses[%d] (%s) is in ::ffff:0:0/96, IPv4-mapped IPv6 addresses: MetalLB and "
+                               "the kernel read them as IPv4 (%s); write the IPv4 form"
+                               % (path, j, norm, "-".join(str(netaddr.IPAddress(a & 0xFFFFFFFF, 4)) for a in (first, last))))
+                    continue
                 addresses.append(norm)
                 cidrs.extend(entry_cidrs)
                 if provider != "none":
@@ -979,11 +1123,15 @@ class _Builder(object):
                     l2_outside.append(norm)
             if pool["addresses"] is not None and not pool["addresses"]:
                 self.error("%s.addresses (%s) is empty" % (path, name))
-            if len(fams) > 1:
+            if len(fams) > 1 and provider != "metallb":
+                # MetalLB serves RequireDualStack/PreferDualStack Services from one pool holding both
+                # families (IPAddressPool addresses, api/v1beta1 v0.16.1); kube-vip-cloud-provider
+                # takes one pool per namespace and family.
                 self.error("%s (%s) mixes IPv4 and IPv6 addresses (%s); use one pool per family" % (path, name, ", ".join(addresses)))
-            family = family_of(fams.pop()) if len(fams) == 1 else None
-            if family and families and family not in families:
-                self.error("%s (%s) is %s but vip_cluster.node_cidrs has only %s" % (path, name, family, ", ".join(families)))
+            family = family_of(fams.pop()) if len(fams) == 1 else "dual" if fams else None
+            for fam in ([family] if family != "dual" else ["ipv4", "ipv6"]):
+                if fam and families and fam not in families:
+                    self.error("%s (%s) is %s but vip_cluster.node_cidrs has only %s" % (path, name, fam, ", ".join(families)))
             if l2_outside:
                 self.warn("%s (%s) advertises %s over l2 but it is outside every vip_cluster.node_cidrs: ARP/NDP "
                           "answers will not reach clients" % (path, name, ", ".join(l2_outside)))
@@ -1041,19 +1189,21 @@ class _Builder(object):
         hosts = [h for h, n in nodes.items() if placement == "all_nodes" or n["control_plane"]]
         self.services_hosts = hosts
         self.require_interfaces(nodes, hosts, "kube-vip services")
-        ifaces = sorted({nodes[h]["effective_interface"] for h in hosts if nodes[h]["effective_interface"]})
-        interface = ifaces[0] if len(ifaces) == 1 else ""
-        if len(ifaces) > 1:
-            self.warn("hosts running kube-vip services use different interfaces (%s): the services DaemonSet has one "
-                      "setting and will auto-detect the interface" % ", ".join(ifaces))
+        interface = self.one_interface(nodes, hosts, "kube-vip services")
+        if mode == "arp" and interface == "lo":
+            self.error("%s.pools use advertisement l2 but the kube-vip services DaemonSet would answer ARP on lo (the "
+                       "interface of %s), which never answers ARP: use advertisement bgp, or set vip_interface on those "
+                       "hosts" % (path, ", ".join(hosts)))
         cloud = bool(cfg.get("cloud_provider"))
         configmap = {}
         for p in pools:
             pool = p["out"]
             scope = pool["namespace"] or "global"
-            for entry in pool["addresses"]:
-                key = ("range-" if "-" in entry else "cidr-") + scope
-                configmap[key] = configmap[key] + "," + entry if key in configmap else entry
+            # kube-vip-cloud-provider takes the first of cidr-<ns>, cidr-global, range-<ns>,
+            # range-global that exists: every entry goes in as its exact CIDR cover, so a range can
+            # neither hide behind a CIDR key nor be dropped next to one (same addresses either way).
+            key = "cidr-" + scope
+            configmap[key] = ",".join(([configmap[key]] if key in configmap else []) + pool["cidrs"])
             if pool["interfaces"]:
                 key = "interface-" + scope
                 if key in configmap and configmap[key] != pool["interfaces"][0]:
@@ -1081,7 +1231,8 @@ class _Builder(object):
             "interface": interface,
             "lb_class_only": lb_class is not None,
             "lb_class_name": lb_class,
-            "cloud_provider": {"enabled": cloud, "configmap": configmap},
+            "cloud_provider": {"enabled": cloud, "configmap": configmap, "load_balancer_class": lb_class,
+                               "custom_class": lb_class if lb_class not in (None, KUBE_VIP_DEFAULT_CLASS) else None},
             "prometheus_server": metrics,
         }
 
@@ -1101,7 +1252,10 @@ class _Builder(object):
                 self.error("%s.address (%s) is listed twice (also %s[%d])" % (ppath, ip, path, seen[str(ip)]))
             if ip is not None:
                 seen[str(ip)] = i
-            token = re.sub(r"[^a-z0-9]+", "-", str(ip if ip is not None else peer["address"]).lower()).strip("-")
+            # IPv6 in full (every group, leading zeros): ':' -> '-' of the compressed form is not
+            # one-to-one (2001:db8::1 and 2001:db8:1:: would both give 2001-db8-1).
+            text = ip.format(netaddr.ipv6_verbose) if ip is not None and ip.version == 6 else ip if ip is not None else peer["address"]
+            token = re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")
             if node_name:
                 node_token = re.sub(r"[^a-z0-9.]+", "-", node_name.lower()).strip("-.")
                 name = "peer-%s-%s" % (node_token, token)
@@ -1120,11 +1274,34 @@ class _Builder(object):
                 "_name": name,
                 "_node": node_name,
                 "_path": ppath,
-                # kube-vip passes peers as "address:AS:password:multihop,..." (bgp_peers): a ':' or ','
-                # inside the password would be read as a separator.
-                "_kube_vip_unsafe": has_password and any(c in str(peer["password"]) for c in ":,"),
+                # kube-vip passes peers as "address:AS:password:multihop:port,..." (bgp_peers): a ':' or
+                # ',' inside the password would be read as a separator, and so would '/' where the
+                # release splits each entry at '/' for MP-BGP options.
+                "_kube_vip_unsafe": has_password and any(c in str(peer["password"]) for c in self.kube_vip_separators()),
             })
         return out
+
+    def kube_vip_separators(self):
+        """The characters kube-vip's bgp_peers format reads as separators in this release."""
+        return ":,/" if kube_vip_has(self.kv_version, "bgp_peer_slash_options") else ":,"
+
+    def kube_vip_peer_rules(self, peer, host, reported):
+        """Errors for a peer kube-vip speaks BGP to from ``host`` (each peer reported once)."""
+        if peer["_path"] in reported:
+            return
+        reported.add(peer["_path"])
+        if peer["_kube_vip_unsafe"]:
+            if "/" in self.kube_vip_separators():
+                chars = "':', ',' or '/'"
+                layout = "address:AS:password:multihop:port/options of kube-vip 0.8.10-1.2.1"
+            else:
+                chars, layout = "':' or ','", "address:AS:password:multihop"
+            self.error("%s.password contains %s (value hidden), which kube-vip's bgp_peers format (%s) cannot carry; "
+                       "kube-vip speaks BGP to this peer from %s" % (peer["_path"], chars, layout, host))
+        if peer["port"] != 179 and not kube_vip_has(self.kv_version, "bgp_peer_port"):
+            self.error("%s.port is %d but kube-vip %s has no peer port (bgp_peers reads a port from 0.8.10 on) and "
+                       "would dial 179; kube-vip speaks BGP to this peer from %s"
+                       % (peer["_path"], peer["port"], format_version(self.kv_version), host))
 
     def bgp(self, cfg, control_plane, services, nodes):
         cp_bgp = bool(control_plane and control_plane["mode"] == "bgp")
@@ -1203,11 +1380,7 @@ class _Builder(object):
             node["bgp_peers"] = [_public_peer(p) for p in effective]
             if host in kube_vip_hosts:
                 for peer in effective:
-                    if peer["_kube_vip_unsafe"] and peer["_path"] not in unsafe_reported:
-                        unsafe_reported.add(peer["_path"])
-                        self.error("%s.password contains ':' or ',' (value hidden), which kube-vip's bgp_peers format "
-                                   "(address:AS:password:multihop) cannot carry; kube-vip speaks BGP to this peer from %s"
-                                   % (peer["_path"], host))
+                    self.kube_vip_peer_rules(peer, host, unsafe_reported)
             rid = router_id
             if rid is None and node["ip"] is not None and node["ip"].version == 4:
                 rid = str(node["ip"])
@@ -1237,6 +1410,7 @@ class _Builder(object):
         if metallb_bgp and not global_peers and not any(n["own_peers"] for n in nodes.values()):
             self.error("MetalLB pools use advertisement bgp but no peer is configured: add vip_bgp.peers or vip_bgp_peers")
         if metallb_bgp:
+            self.metallb_bgp_rules(cfg, services, global_peers, nodes)
             services["metallb"]["bgp_peers"] = self.metallb_peers(global_peers, nodes)
         elif services and services["metallb"] is not None:
             services["metallb"]["bgp_peers"] = []
@@ -1274,6 +1448,38 @@ class _Builder(object):
                       "address, so these sessions will collide unless the peers accept them from distinct source "
                       "addresses" % (name_a, name_b, ", ".join(hosts), ", ".join(shared)))
 
+    def metallb_bgp_rules(self, cfg, services, global_peers, nodes):
+        """What MetalLB's webhook denies in what we render (internal/config, MetalLB v0.16.1)."""
+        path = "vip_bgp"
+        mode = services["metallb"]["bgp_mode"]
+        hold, keepalive = cfg["hold_time"], cfg["keepalive_interval"]
+        if mode == "native":
+            # DiscardFRROnly: keepaliveTime and IPv6 BGP pools are FRR-only (internal/config/validation.go)
+            six = ["%s (%s)" % (p["name"], p["family"]) for p in services["pools"]
+                   if p["advertisement"] == "bgp" and p["family"] in ("ipv6", "dual")]
+            if six:
+                self.error("vip_services.pools %s advertise IPv6 over BGP but MetalLB's native BGP mode "
+                           "(vip_services.metallb_bgp_mode native) announces IPv4 only: use frr or frr-k8s"
+                           % ", ".join(six))
+            if given(self.raw["vip_bgp"], "keepalive_interval") and hold is not None and keepalive != hold // 3:
+                self.warn("%s.keepalive_interval (%s) is not rendered for MetalLB's native BGP mode, which refuses "
+                          "keepaliveTime and derives it from hold_time (%s / 3 = %s)" % (path, keepalive, hold, hold // 3))
+        else:
+            services["metallb"]["keepalive_time"] = keepalive
+            if hold == 0 and keepalive:
+                self.error("%s.keepalive_interval (%d) must be 0 when hold_time is 0: MetalLB refuses a keepaliveTime "
+                           "above holdTime" % (path, keepalive))
+        if cfg["source_interface"] is not None:
+            self.warn("%s.source_interface (%s) is not rendered for MetalLB: a BGPPeer has sourceAddress only; set "
+                      "vip_bgp.source_address for MetalLB" % (path, cfg["source_interface"]))
+        peers = list(global_peers) + [p for n in nodes.values() for p in n["own_peers"] or []]
+        for peer in peers:
+            if peer["port"] > METALLB_MAX_PORT:
+                self.error("%s.port is %d; MetalLB's BGPPeer peerPort allows 1..%d" % (peer["_path"], peer["port"], METALLB_MAX_PORT))
+            if peer["multihop"] and peer["as"] == cfg["local_as"]:
+                self.error("%s.multihop is true but AS %d is vip_bgp.local_as (iBGP): MetalLB refuses ebgpMultiHop "
+                           "for an iBGP peer" % (peer["_path"], peer["as"]))
+
     def metallb_peers(self, global_peers, nodes):
         own_hosts = [n["node_name"] for n in nodes.values() if n["own_peers"] is not None]
         exclude = {"key": HOSTNAME_LABEL, "operator": "NotIn", "values": own_hosts}
@@ -1283,7 +1489,9 @@ class _Builder(object):
             if own_hosts:
                 if selectors:
                     for sel in selectors:
-                        sel.setdefault("matchExpressions", []).append(dict(exclude))
+                        exprs = sel.setdefault("matchExpressions", [])
+                        if not _same_expression(exclude, exprs):  # the user may have written it already
+                            exprs.append(copy.deepcopy(exclude))
                 else:
                     selectors = [{"matchExpressions": [dict(exclude)]}]
             result.append(_metallb_peer(peer, selectors))
@@ -1297,6 +1505,14 @@ class _Builder(object):
                 else:
                     selectors = [{"matchLabels": host_label}]
                 result.append(_metallb_peer(peer, selectors))
+        names = {}
+        for peer in result:
+            if peer["name"] in names:
+                self.error("MetalLB BGPPeer name %s is made from both %s and %s: the second would overwrite the first; "
+                           "rename a node (vip_node_name)" % (peer["name"], names[peer["name"]], peer["path"]))
+            names.setdefault(peer["name"], peer["path"])
+        for peer in result:
+            del peer["path"]
         return result
 
     # -- kube-proxy --------------------------------------------------------------------------
@@ -1347,6 +1563,10 @@ class _Builder(object):
             cleanup = False
         if mode == "nftables" and k8s and k8s[:2] < (1, 29):
             self.error("%s.mode is nftables but Kubernetes is %s: the nftables proxy mode exists from 1.29" % (path, k8s_text))
+        elif mode == "nftables" and k8s and k8s[:2] < (1, 31):
+            self.error("%s.mode is nftables but Kubernetes is %s: before 1.31 the mode needs the NFTablesProxyMode "
+                       "feature gate (alpha, off by default in 1.29-1.30); use Kubernetes 1.31 or later, or another mode"
+                       % (path, k8s_text))
         if ipvs and k8s and k8s[:2] >= (1, 35):
             self.warn("%s.mode ipvs is deprecated from Kubernetes 1.35 (KEP-5495; cluster is %s): plan a move to nftables"
                       % (path, k8s_text))
@@ -1457,6 +1677,7 @@ def _public_peer(peer):
 
 def _metallb_peer(peer, selectors):
     return {
+        "path": peer["_path"],
         "name": peer["_name"],
         "address": peer["address"],
         "as": peer["as"],

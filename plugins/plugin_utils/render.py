@@ -108,7 +108,21 @@ def _meta(name, cluster, component, namespace=None, app=None):
 
 
 def _env(name, value):
+    """One env entry; booleans as true/false. None is a plan/render mismatch, never the text 'None'."""
+    if value is None:
+        raise RenderError("environment variable %s has no value in the plan" % name)
     return {"name": name, "value": str(value).lower() if isinstance(value, bool) else str(value)}
+
+
+def _metrics_env(server):
+    """prometheus_server when metrics are on; kube-vip skips an empty value (see _args)."""
+    return [_env("prometheus_server", server)] if server else []
+
+
+def _args(server):
+    """kube-vip's arguments: an empty prometheus_server env is skipped (the :2112 default stays), so
+    disabled metrics are the argument --prometheusHTTPServer "" (cmd/kube-vip.go)."""
+    return ["manager"] if server else ["manager", "--prometheusHTTPServer", ""]
 
 
 def _field_env(name, path):
@@ -206,16 +220,22 @@ def control_plane_env(plan, host=None, passwords=None, secret_ref=None):
     """Environment of the control-plane kube-vip (``host`` None: the DaemonSet variant)."""
     cp = plan["control_plane"]
     node = plan["nodes"][host] if host else None
-    interface = node["interface"] if node else cp["interface"]
+    # The DaemonSet has one setting: the plan's daemonset_interface ("" = kube-vip auto-detects).
+    interface = node["interface"] if node else cp["daemonset_interface"]
     env = [
         _env("vip_arp", cp["mode"] == "arp"),
         _env("port", cp["port"]),
         _field_env("vip_nodename", "spec.nodeName"),
-        _env("vip_interface", interface),
+    ]
+    if interface:
+        env.append(_env("vip_interface", interface))
+    env += [
         _subnet_env(plan, cp["prefix"]),
         _env("cp_enable", cp["cp_enable"]),
         _env("svc_enable", cp["svc_enable"]),
     ]
+    if node and cp["kubernetes_addr"]:
+        env.append(_env("kubernetes_addr", cp["kubernetes_addr"]))
     env += _leader_env(cp["leader_election"], "cp_namespace")
     if cp["mode"] == "bgp":
         if node:
@@ -233,8 +253,8 @@ def control_plane_env(plan, host=None, passwords=None, secret_ref=None):
     lb = cp["load_balancer"]
     if lb["enabled"]:
         env += [_env("lb_enable", True), _env("lb_port", lb["port"]), _env("lb_fwdmethod", lb["forward_method"])]
-    env += [_env("address", cp["address"]), _env("prometheus_server", plan["kube_vip"]["prometheus_server"])]
-    return env
+    env.append(_env("address", cp["address"]))
+    return env + _metrics_env(plan["kube_vip"]["prometheus_server"])
 
 
 def _bgp_router_id_env(plan):
@@ -243,18 +263,18 @@ def _bgp_router_id_env(plan):
     return _field_env("bgp_routerid", "status.hostIP")
 
 
-def _container(plan, env, privileged=False, mounts=None):
+def _container(plan, env, metrics, privileged=False, mounts=None):
     caps = {"add": ["NET_ADMIN", "NET_RAW"]}
     security = {"capabilities": caps}
     if privileged:
         security["privileged"] = True
-    else:
+    elif plan["kube_vip"]["drop_all_capabilities"]:
         caps["drop"] = ["ALL"]
     container = {
         "name": "kube-vip",
         "image": plan["kube_vip"]["image"],
         "imagePullPolicy": "IfNotPresent",
-        "args": ["manager"],
+        "args": _args(metrics),
         "env": env,
         "securityContext": security,
     }
@@ -278,7 +298,8 @@ def kube_vip_static_pod(plan, host, cluster, use_super_admin=False, passwords=No
         "kind": "Pod",
         "metadata": _meta("kube-vip", cluster, "control-plane", NAMESPACE),
         "spec": {
-            "containers": [_container(plan, control_plane_env(plan, host, passwords), cp["privileged"], [mount])],
+            "containers": [_container(plan, control_plane_env(plan, host, passwords), plan["kube_vip"]["prometheus_server"],
+                                      cp["privileged"], [mount])],
             "hostAliases": [{"ip": "127.0.0.1", "hostnames": ["kubernetes"]}],
             "hostNetwork": True,
             "volumes": [{"name": "kubeconfig", "hostPath": {"path": kubeconfig, "type": "File"}}],
@@ -343,7 +364,8 @@ def kube_vip_control_plane_daemonset(plan, cluster, names, passwords=None):
         ref = {"name": names["bgp_secret"], "key": "bgp_peers"}
         objects.append(_bgp_secret(names["bgp_secret"], cluster, "control-plane",
                                    kube_vip_bgp_peers(plan["bgp"]["peers"], passwords, "kube-vip control-plane DaemonSet")))
-    container = _container(plan, control_plane_env(plan, None, passwords, ref), cp["privileged"])
+    container = _container(plan, control_plane_env(plan, None, passwords, ref), plan["kube_vip"]["prometheus_server"],
+                           cp["privileged"])
     objects.append(_daemonset(names["daemonset"], cluster, "control-plane", names["service_account"], container,
                               _control_plane_affinity(plan)))
     return objects
@@ -370,8 +392,7 @@ def services_env(plan, secret_ref=None, passwords=None):
         env += _bgp_env(plan, plan["bgp"]["peers"], _bgp_router_id_env(plan), passwords, "kube-vip services", secret_ref)
     if plan["kube_vip"].get("endpointslices_env"):
         env.append(_env(plan["kube_vip"]["endpointslices_env"], True))
-    env.append(_env("prometheus_server", kv["prometheus_server"]))
-    return env
+    return env + _metrics_env(kv["prometheus_server"])
 
 
 def kube_vip_services(plan, cluster, bgp_secret="kube-vip-services-bgp", passwords=None):
@@ -386,10 +407,20 @@ def kube_vip_services(plan, cluster, bgp_secret="kube-vip-services-bgp", passwor
         ref = {"name": bgp_secret, "key": "bgp_peers"}
         objects.append(_bgp_secret(bgp_secret, cluster, "services",
                                    kube_vip_bgp_peers(plan["bgp"]["peers"], passwords, "kube-vip services DaemonSet"), ns))
-    container = _container(plan, services_env(plan, ref, passwords))
+    container = _container(plan, services_env(plan, ref, passwords), kv["prometheus_server"])
     affinity = _control_plane_affinity(plan) if kv["placement"] == "control_plane" else None
     objects.append(_daemonset(kv["daemonset_name"], cluster, "services", kv["service_account"], container, affinity, ns))
     return objects
+
+
+def _cloud_provider_env(cloud):
+    """With a load balancer class, kube-vip-cloud-provider serves only that class (and kube-vip-class unless named)."""
+    env = []
+    if cloud["load_balancer_class"]:
+        env.append(_env("KUBEVIP_ENABLE_LOADBALANCERCLASS", True))
+    if cloud["custom_class"]:
+        env.append(_env("KUBEVIP_CUSTOM_LOADBALANCERCLASS_NAME", cloud["custom_class"]))
+    return {"env": env} if env else {}
 
 
 def kube_vip_cloud_provider(plan, cluster, deployment=True):
@@ -426,6 +457,7 @@ def kube_vip_cloud_provider(plan, cluster, deployment=True):
                         "image": plan["kube_vip"]["cloud_provider_image"],
                         "imagePullPolicy": "IfNotPresent",
                         "command": ["/kube-vip-cloud-provider", "--leader-elect-resource-name=kube-vip-cloud-controller"],
+                        **_cloud_provider_env(cloud),
                         "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
                     }],
                 },
@@ -473,8 +505,10 @@ def metallb_bgp_peers(plan, cluster):
     out = []
     for peer in plan["services"]["metallb"]["bgp_peers"]:
         spec = {"myASN": bgp["local_as"], "peerASN": peer["as"], "peerAddress": peer["address"],
-                "peerPort": peer["port"], "holdTime": "%ss" % bgp["hold_time"],
-                "keepaliveTime": "%ss" % bgp["keepalive_interval"]}
+                "peerPort": peer["port"], "holdTime": "%ss" % bgp["hold_time"]}
+        # native BGP mode refuses keepaliveTime (the plan leaves it null there)
+        if plan["services"]["metallb"]["keepalive_time"] is not None:
+            spec["keepaliveTime"] = "%ss" % plan["services"]["metallb"]["keepalive_time"]
         if peer["multihop"]:
             spec["ebgpMultiHop"] = True
         if bgp.get("router_id"):

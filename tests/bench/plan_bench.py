@@ -25,7 +25,7 @@ def inventory(pools, nodes):
                         "service_cidrs": ["2001:db8:2::/112"]},
         "vip_kube_vip": {"version": "1.0.3"},
         "vip_control_plane": {"address": "2001:db8::a", "interface": "eth0"},
-        "vip_services": {"provider": "metallb", "pools": [
+        "vip_services": {"provider": "metallb", "metallb_bgp_mode": "frr", "pools": [
             {"name": "p%d" % i, "addresses": ["2001:db8:100:%x::/120" % i if i < 0x10000 else "2001:db8:%x::/120" % (0x200 + i - 0x10000)],
              "advertisement": "bgp"}
             for i in range(pools)]},

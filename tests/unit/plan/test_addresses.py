@@ -145,8 +145,8 @@ def test_pool_entry_errors(entry, why):
     assert has(errs, "vip_services.pools[0].addresses[0] (%s)" % entry, why, "first-last")
 
 
-def test_pool_mixing_families_is_an_error():
-    errs = errors(pools(["192.0.2.64/28", "2001:db8:1::/120"]), ipv6=False)
+def test_pool_mixing_families_is_an_error_for_kube_vip():
+    errs = errors(pools(["192.0.2.64/28", "2001:db8:1::/120"], provider="kube_vip"))
     assert has(errs, "vip_services.pools[0] (p0) mixes IPv4 and IPv6")
 
 
@@ -160,7 +160,7 @@ def test_pool_names_unique_dns_labels():
         {"name": "Public_Pool", "addresses": ["192.0.2.64/29"]},
         {"name": "web", "addresses": ["192.0.2.72/29"]},
         {"name": "web", "addresses": ["192.0.2.80/29"]}]}})
-    assert has(errs, "vip_services.pools[0].name (Public_Pool) must be a DNS-1123 label")
+    assert has(errs, "vip_services.pools[0].name (Public_Pool) must be a DNS-1123 subdomain")
     assert has(errs, "vip_services.pools[2].name (web) is also the name of vip_services.pools[1]")
 
 

@@ -70,7 +70,8 @@ CASES = [
      "vip_services.pools[0].addresses[0] (198.51.100.30-198.51.100.20)"),
     ({"vip_services": pools(("p0", ["198.51.100.5/28"], "bgp")), "vip_bgp": PEER}, {},
      "vip_services.pools[0].addresses[0] (198.51.100.5/28)"),
-    ({"vip_services": pools(("p0", ["192.0.2.64/28", "2001:db8:1::/120"], "l2"))}, {}, "vip_services.pools[0] (p0) mixes"),
+    ({"vip_services": pools(("p0", ["192.0.2.64/28", "2001:db8:1::/120"], "l2"), provider="kube_vip")}, {},
+     "vip_services.pools[0] (p0) mixes"),
     ({"vip_services": pools(("a", ["192.0.2.64/29"], "l2"), ("web", ["192.0.2.72/29"], "l2"), ("web", ["192.0.2.80/29"], "l2"))},
      {}, "vip_services.pools[2].name (web)"),
     ({"vip_services": pools(("public", ["198.51.100.0/28"], "bgp"), ("web", ["198.51.100.8/29"], "bgp")), "vip_bgp": PEER}, {},
@@ -89,7 +90,10 @@ CASES = [
     ({"vip_control_plane": {"load_balancer": {"enabled": True}}, "vip_kube_proxy": {"mode": "ipvs", "exclude_cidrs": ["198.51.100.0/24"]}},
      {}, "vip_kube_proxy.exclude_cidrs (198.51.100.0/24) misses"),
     ({"vip_kube_proxy": {"mode": "ipvs", "cleanup_ipvs": True}}, {}, "vip_kube_proxy.cleanup_ipvs"),
-    ({"vip_kube_proxy": {"mode": "nftables"}, "vip_cluster": {"kubernetes_version": "1.28.9"}}, {}, "vip_kube_proxy.mode is nftables"),
+    ({"vip_kube_proxy": {"mode": "nftables"}, "vip_cluster": {"kubernetes_version": "1.28.9"}}, {},
+     "vip_kube_proxy.mode is nftables but Kubernetes is 1.28.9"),
+    ({"vip_kube_proxy": {"mode": "nftables"}, "vip_cluster": {"kubernetes_version": "1.30.6"}}, {},
+     "vip_kube_proxy.mode is nftables but Kubernetes is 1.30.6"),
     ({"vip_kube_proxy": {"mode": "ipvs"}, "vip_cluster": {"kubernetes_version": "1.35.0"}, "vip_control_plane": {"load_balancer": {"enabled": True}}},
      {}, "vip_kube_proxy.mode ipvs is deprecated"),
     ({"vip_kube_proxy": {"mode": "ipvs"}, "vip_cluster": {"kubernetes_version": "1.35.0"}, "vip_control_plane": {"load_balancer": {"enabled": True}}},
@@ -113,9 +117,20 @@ CASES = [
     ({"vip_control_plane": dict(BGP_CP, address="2001:db8:5::10"), "vip_bgp": PEER}, {"ipv6": True}, "hostvars[cp1]: no BGP router id"),
     ({"vip_control_plane": BGP_CP, "vip_bgp": dict(PEER, source_address="192.0.2.11", source_interface="eth0")}, {},
      "vip_bgp.source_address (192.0.2.11) and"),
-    ({"vip_control_plane": BGP_CP, "vip_bgp": dict(PEER, hold_time=9, keepalive_interval=10)}, {}, "vip_bgp.keepalive_interval (10)"),
-    ({"vip_control_plane": BGP_CP, "vip_bgp": {"peers": [{"address": "192.0.2.1", "as": 64513, "password": "a:b"}]}}, {},
-     "vip_bgp.peers[0].password contains"),
+    ({"vip_control_plane": BGP_CP, "vip_bgp": dict(PEER, hold_time=9, keepalive_interval=10)}, {},
+     "vip_bgp.keepalive_interval (10) must be less"),
+    ({"vip_kube_vip": {"version": "1.2.2"}, "vip_control_plane": BGP_CP,
+      "vip_bgp": {"peers": [{"address": "192.0.2.1", "as": 64513, "password": "a:b"}]}}, {},
+     "vip_bgp.peers[0].password contains ':' or ','"),
+    ({"vip_kube_vip": {"version": "1.2.1"}, "vip_control_plane": BGP_CP,
+      "vip_bgp": {"peers": [{"address": "192.0.2.1", "as": 64513, "password": "a/b"}]}}, {},
+     "vip_bgp.peers[0].password contains ':', ',' or '/'"),
+    ({"vip_kube_vip": {"version": "0.8.9"}, "vip_control_plane": BGP_CP,
+      "vip_bgp": {"peers": [{"address": "192.0.2.1", "as": 64513, "port": 1179}]}}, {},
+     "vip_bgp.peers[0].port is 1179"),
+    ({"vip_kube_vip": {"version": "0.7.2"}}, {}, "vip_kube_vip.version (0.7.2) is older"),
+    ({"vip_control_plane": {"deployment": "daemonset"}}, with_hosts(_set("cp2", "vip_interface", "eth1")),
+     "hosts running the control-plane DaemonSet"),
     ({"vip_control_plane": BGP_CP, "vip_bgp": {"peers": [{"address": "192.0.2.1", "as": 64513}, {"address": "192.0.2.1", "as": 64514}]}},
      {}, "vip_bgp.peers[1].address (192.0.2.1) is listed twice"),
     ({"vip_services": pools(("a", ["198.51.100.0/28"], "bgp")), "vip_bgp": {"local_as": 64512}}, {}, "MetalLB pools use advertisement bgp"),
@@ -125,6 +140,55 @@ CASES = [
      "vip_bgp.peers 192.0.2.1: node_selectors"),
     ({"vip_control_plane": dict(BGP_CP, address="2001:db8:5::10"), "vip_bgp": dict(PEER, router_id="192.0.2.250")}, {"ipv6": True},
      "vip_bgp.router_id (192.0.2.250) is shared"),
+]
+
+
+MLB_BGP4 = {"provider": "metallb", "pools": [{"name": "a", "addresses": ["198.51.100.0/28"], "advertisement": "bgp"}]}
+DUAL = {"node_cidrs": ["192.0.2.0/24", "2001:db8::/64"]}
+
+
+def _mlb_selectors(selectors):
+    return {"vip_services": {"provider": "metallb", "pools": [{"name": "a", "addresses": ["192.0.2.64/28"],
+                                                               "node_selectors": selectors}]}}
+
+
+def _all_lo(hosts, _groups):
+    for hv in hosts.values():
+        hv["vip_interface"] = "lo"
+
+
+CASES += [
+    ({"vip_cluster": DUAL, "vip_services": {"provider": "metallb", "pools": [
+        {"name": "v6", "addresses": ["2001:db8:100::/120"], "advertisement": "bgp"}]}, "vip_bgp": PEER}, {},
+     "advertise IPv6 over BGP"),
+    ({"vip_services": MLB_BGP4, "vip_bgp": dict(PEER, hold_time=90, keepalive_interval=10)}, {},
+     "is not rendered for MetalLB's native BGP mode"),
+    ({"vip_services": MLB_BGP4, "vip_bgp": {"peers": [{"address": "192.0.2.1", "as": 64513, "port": 17900}]}}, {},
+     "peerPort allows"),
+    ({"vip_services": MLB_BGP4, "vip_bgp": {"local_as": 64513, "peers": [{"address": "192.0.2.1", "as": 64513, "multihop": True}]}},
+     {}, "MetalLB refuses ebgpMultiHop"),
+    ({"vip_services": dict(MLB_BGP4, metallb_bgp_mode="frr"), "vip_bgp": dict(PEER, hold_time=0, keepalive_interval=10)}, {},
+     "must be 0 when hold_time is 0"),
+    ({"vip_services": MLB_BGP4, "vip_bgp": dict(PEER, source_interface="eth0")}, {}, "vip_bgp.source_interface (eth0) is not rendered"),
+    ({"vip_services": dict(MLB, load_balancer_class="example.org/metallb")}, {},
+     "vip_services.load_balancer_class (example.org/metallb) is not rendered"),
+    ({"vip_services": {"provider": "metallb", "pools": [{"name": "cp", "addresses": ["192.0.2.64/28"],
+                                                         "node_selectors": {"node-role.kubernetes.io/control-plane": ""}}]}},
+     {}, "can be announced only from control-plane nodes"),
+    (_mlb_selectors([{"matchLabels": {"rack": "r1"}}, {"matchLabels": {"rack": "r1"}}]), {}, "MetalLB refuses duplicate selectors"),
+    (_mlb_selectors([{"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a", "b"]},
+                                           {"key": "zone", "operator": "In", "values": ["b", "a"]}]}]), {},
+     "MetalLB refuses duplicate match expressions"),
+    (_mlb_selectors([{"matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["c", "c"]}]}]), {},
+     "MetalLB refuses duplicate values"),
+    (_mlb_selectors({"bad key": "x"}), {}, "is not a valid label key"),
+    (_mlb_selectors({"zone": "not ok!"}), {}, "is not a valid label value"),
+    ({"vip_cluster": DUAL, "vip_services": {"provider": "metallb", "pools": [{"name": "m", "addresses": ["::ffff:192.0.2.64/124"]}]}},
+     {}, "IPv4-mapped IPv6 addresses"),
+    ({"vip_services": {"provider": "metallb", "pools": [{"name": "Public_Pool", "addresses": ["192.0.2.64/28"]}]}}, {},
+     "must be a DNS-1123 subdomain"),
+    ({"vip_control_plane": BGP_CP, "vip_bgp": PEER, "vip_services": {"provider": "kube_vip", "pools": [
+        {"name": "a", "addresses": ["192.0.2.64/28"], "advertisement": "l2"}]}}, with_hosts(_all_lo), "would answer ARP on lo"),
 ]
 
 

@@ -75,7 +75,8 @@ def test_k3s_example():
     plan = build_plan(*load_example("k3s"))["plan"]
     assert plan["cluster"]["paths"]["auto_deploy_dir"] == "/var/lib/rancher/k3s/server/manifests"
     assert plan["services"]["kube_vip"]["cloud_provider"]["configmap"] == {
-        "cidr-global": "192.0.2.64/28", "range-global": "192.0.2.100-192.0.2.110", "cidr-team-a": "192.0.2.128/28"}
+        "cidr-global": "192.0.2.64/28,192.0.2.100/30,192.0.2.104/30,192.0.2.108/31,192.0.2.110/32",
+        "cidr-team-a": "192.0.2.128/28"}
 
 
 @pytest.mark.parametrize("name,count", [("invalid/overlaps", 7), ("invalid/bgp", 7)])

@@ -50,7 +50,7 @@ def test_pool_overlap_errors_match_brute_force(blocks):
         intervals.append((4, start, last, "p%d" % i))
     cluster = {"vip_cluster": {"distro": "kubeadm", "kubernetes_version": "1.31", "node_cidrs": ["192.0.2.0/24"]},
                "vip_kube_vip": {"version": "1.0.3"},
-               "vip_services": {"provider": "metallb", "pools": pools},
+               "vip_services": {"provider": "metallb", "metallb_bgp_mode": "frr", "pools": pools},
                "vip_bgp": {"peers": [{"address": "192.0.2.1", "as": 64513}]}}
     result = build_plan(cluster, *hosts4())
     named = set()
@@ -88,7 +88,7 @@ def _many_pools(count):
     pools = [{"name": "p%d" % i, "addresses": ["2001:db8:100:%x::/120" % i], "advertisement": "bgp"} for i in range(count)]
     return {"vip_cluster": {"distro": "kubeadm", "kubernetes_version": "1.31", "node_cidrs": ["192.0.2.0/24", "2001:db8::/64"]},
             "vip_kube_vip": {"version": "1.0.3"},
-            "vip_services": {"provider": "metallb", "pools": pools},
+            "vip_services": {"provider": "metallb", "metallb_bgp_mode": "frr", "pools": pools},
             "vip_bgp": {"peers": [{"address": "192.0.2.1", "as": 64513}]}}
 
 

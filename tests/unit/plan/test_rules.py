@@ -24,7 +24,8 @@ def test_metallb_means_kube_vip_never_handles_services():
     svc = plan["services"]
     assert svc["kube_vip"] is None
     assert plan["control_plane"]["svc_enable"] is False
-    assert svc["metallb"] == {"namespace": "metallb-system", "load_balancer_class": "example.org/metallb", "bgp_peers": []}
+    assert svc["metallb"] == {"namespace": "metallb-system", "load_balancer_class": "example.org/metallb",
+                              "bgp_mode": "native", "keepalive_time": None, "bgp_peers": []}
     assert plan["owned"]["addresses"] == ["192.0.2.10/32"]
 
 
@@ -47,7 +48,8 @@ def test_kube_vip_services_plan():
     assert kv["svc_election"] is False
     assert kv["lb_class_only"] is True and kv["lb_class_name"] == "kube-vip.io/kube-vip-class"
     assert kv["lease_name"] == "plndr-svcs-lock" and kv["daemonset_name"] == "kube-vip-ds"
-    assert kv["cloud_provider"] == {"enabled": True, "configmap": {"cidr-global": "192.0.2.64/28"}}
+    assert kv["cloud_provider"] == {"enabled": True, "configmap": {"cidr-global": "192.0.2.64/28"},
+                                    "load_balancer_class": "kube-vip.io/kube-vip-class", "custom_class": None}
     assert kv["prometheus_server"] == ":2113"  # shares control-plane hosts with the control-plane instance
     assert plan["services"]["metallb"] is None
     assert plan["control_plane"]["svc_enable"] is False
@@ -60,7 +62,7 @@ def test_kube_vip_cloud_provider_configmap_per_namespace():
         {"name": "g2", "addresses": ["192.0.2.80/28"]},
         {"name": "team", "namespace": "team-a", "addresses": ["192.0.2.128/28"]}]}})
     assert plan["services"]["kube_vip"]["cloud_provider"]["configmap"] == {
-        "cidr-global": "192.0.2.64/28,192.0.2.80/28", "range-global": "192.0.2.100-192.0.2.110",
+        "cidr-global": "192.0.2.64/28,192.0.2.100/30,192.0.2.104/30,192.0.2.108/31,192.0.2.110/32,192.0.2.80/28",
         "interface-global": "eth1", "cidr-team-a": "192.0.2.128/28"}
 
 
@@ -117,7 +119,7 @@ def test_services_kube_vip_interface_auto_when_hosts_differ():
     hosts["worker1"]["vip_interface"] = "eth1"
     result = run({"vip_services": KV_L2}, hosts=hosts, groups=groups)
     assert result["plan"]["services"]["kube_vip"]["interface"] == ""
-    assert has(result["warnings"], "different interfaces (eth0, eth1)")
+    assert has(result["warnings"], "different interfaces (cp1, cp2, cp3, worker2: eth0; worker1: eth1)")
 
 
 # -- rule 6: local traffic ----------------------------------------------------------------------
@@ -226,7 +228,7 @@ def test_cleanup_ipvs_removed_in_1_21():
 def test_nftables_needs_1_29():
     errs = errors({"vip_kube_proxy": {"mode": "nftables"}, "vip_cluster": {"kubernetes_version": "1.28.9"}})
     assert has(errs, "vip_kube_proxy.mode is nftables but Kubernetes is 1.28.9", "1.29")
-    ok({"vip_kube_proxy": {"mode": "nftables"}, "vip_cluster": {"kubernetes_version": "1.29"}})
+    ok({"vip_kube_proxy": {"mode": "nftables"}, "vip_cluster": {"kubernetes_version": "1.31"}})
 
 
 @pytest.mark.parametrize("version,deprecated,ignored", [
@@ -398,7 +400,7 @@ def test_per_host_peers_with_selectors_and_ipv6_names():
     peers = plan["services"]["metallb"]["bgp_peers"]
     assert peers[0]["node_selectors"] == [{"matchLabels": {"rack": "a"}, "matchExpressions": [
         {"key": "kubernetes.io/hostname", "operator": "NotIn", "values": ["worker1"]}]}]
-    assert peers[1]["name"] == "peer-worker1-2001-db8-1"
+    assert peers[1]["name"] == "peer-worker1-2001-0db8-0000-0000-0000-0000-0000-0001"
     assert peers[1]["node_selectors"] == [{"matchLabels": {"rack": "b", "kubernetes.io/hostname": "worker1"}}]
 
 
@@ -509,7 +511,8 @@ def test_metallb_namespace_name():
 
 @pytest.mark.parametrize("password", ["pass:word", "a,b"])
 def test_kube_vip_bgp_password_separators_are_refused_without_echo(password):
-    errs = errors(dict(BGP_CP, vip_bgp={"peers": [{"address": "192.0.2.1", "as": 64513, "password": password}]}))
+    errs = errors(dict(BGP_CP, vip_kube_vip={"version": "1.2.2"},
+                       vip_bgp={"peers": [{"address": "192.0.2.1", "as": 64513, "password": password}]}))
     assert has(errs, "vip_bgp.peers[0].password contains ':' or ','", "(value hidden)", "kube-vip")
     assert not any(password in e for e in errs)
 

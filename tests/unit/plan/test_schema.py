@@ -23,7 +23,8 @@ def test_base_plan_shape_matches_docs():
     assert plan["schema"] == 1
     assert set(plan["cluster"]) == {"name", "distro", "kubernetes_version", "node_cidrs", "pod_cidrs", "service_cidrs",
                                     "families", "paths", "kubeadm_api_version"}
-    assert set(plan["control_plane"]) == {"address", "family", "prefix", "cidr", "port", "interface", "mode",
+    assert set(plan["control_plane"]) == {"address", "family", "prefix", "cidr", "port", "interface",
+                                          "daemonset_interface", "kubernetes_addr", "mode",
                                           "deployment", "cp_enable", "svc_enable", "leader_election", "routing_table",
                                           "load_balancer", "privileged", "super_admin_host"}
     assert set(plan["kube_proxy"]) == {"manage", "mode", "strict_arp", "exclude_cidrs", "cleanup_ipvs"}

@@ -26,14 +26,14 @@ def _version_bits(k8s, kube_vip, distro):
     paths = dict(_PATHS[distro])
     if distro == "kubeadm" and kmin < (1, 29):
         paths["super_admin_kubeconfig"] = None
-    return paths, ("vip_subnet" if kv >= (0, 9, 0) else "vip_cidr"), ("enable_endpointslices" if kv < (1, 0, 0) else None)
+    return paths, ("vip_subnet" if kv >= (0, 9, 0) else "vip_cidr"), ("enable_endpointslices" if kv < (1, 0, 0) else None), kv
 
 
 def plan(distro="kubeadm", k8s="1.31.4", kube_vip="1.0.3", cp_mode="arp", deployment="static_pod",
          provider="kube_vip", proxy_mode="ipvs", lb_enabled=False, local_traffic=False, placement="all_nodes",
-         advertisement="l2", cleanup_ipvs=False, lb_class=None):
+         advertisement="l2", cleanup_ipvs=False, lb_class=None, metallb_bgp_mode="native"):
     """A plan for 3 control-plane hosts (cp1-cp3) and 2 workers (w1, w2)."""
-    paths, subnet_env, eps_env = _version_bits(k8s, kube_vip, distro)
+    paths, subnet_env, eps_env, kv = _version_bits(k8s, kube_vip, distro)
     bgp_used = cp_mode == "bgp" or advertisement == "bgp"
     super_admin_host = "cp1" if paths["super_admin_kubeconfig"] else None
     nodes = {}
@@ -61,9 +61,13 @@ def plan(distro="kubeadm", k8s="1.31.4", kube_vip="1.0.3", cp_mode="arp", deploy
             "placement": "all_nodes" if local_traffic else placement, "mode": "arp" if advertisement == "l2" else "bgp",
             "interface": "eth0", "lb_class_only": lb_class is not None, "lb_class_name": lb_class, "prometheus_server": ":2113",
             "cloud_provider": {"enabled": True, "configmap": {
-                "cidr-global": "198.51.100.0/28", "range-global": "198.51.100.20-198.51.100.30", "cidr-web": "2001:db8:100::/120"}}}
+                "cidr-global": "198.51.100.0/28,198.51.100.20/30,198.51.100.24/29,198.51.100.30/32",
+                "cidr-web": "2001:db8:100::/120"},
+                "load_balancer_class": lb_class,
+                "custom_class": lb_class if lb_class not in (None, "kube-vip.io/kube-vip-class") else None}}
     elif provider == "metallb":
-        metallb = {"namespace": "metallb-system", "load_balancer_class": lb_class, "bgp_peers": []}
+        metallb = {"namespace": "metallb-system", "load_balancer_class": lb_class, "bgp_mode": metallb_bgp_mode,
+                   "keepalive_time": None if metallb_bgp_mode == "native" else 10, "bgp_peers": []}
         if bgp_used:
             metallb["bgp_peers"] = [
                 dict(PEER_A, name="peer-192-0-2-1"), dict(PEER_B, name="peer-192-0-2-2"),
@@ -74,10 +78,12 @@ def plan(distro="kubeadm", k8s="1.31.4", kube_vip="1.0.3", cp_mode="arp", deploy
         "cluster": {"distro": distro, "kubernetes_version": k8s, "node_cidrs": ["192.0.2.0/24"],
                     "pod_cidrs": ["203.0.113.128/25"], "service_cidrs": ["203.0.113.64/26"], "families": ["ipv4"], "paths": paths},
         "kube_vip": {"version": kube_vip, "image": "ghcr.io/kube-vip/kube-vip:v%s" % kube_vip, "subnet_env": subnet_env,
-                     "endpointslices_env": eps_env,
+                     "endpointslices_env": eps_env, "drop_all_capabilities": kv >= (0, 8, 10),
                      "cloud_provider_image": "ghcr.io/kube-vip/kube-vip-cloud-provider:v0.0.12", "prometheus_server": ":2112"},
         "control_plane": {
             "address": "192.0.2.10", "family": "ipv4", "prefix": 32, "cidr": "192.0.2.10/32", "port": 6443, "interface": "eth0",
+            "daemonset_interface": ("lo" if cp_mode == "bgp" else "eth0") if deployment == "daemonset" else None,
+            "kubernetes_addr": "kubernetes:6443" if kv == (1, 2, 2) and deployment == "static_pod" else None,
             "mode": cp_mode, "deployment": deployment, "cp_enable": True, "svc_enable": False,
             "leader_election": {"profile": "default", "lease_name": "plndr-cp-lock", "lease_namespace": "kube-system",
                                 "lease_duration": 15, "renew_deadline": 10, "retry_period": 2},
