@@ -18,6 +18,8 @@ Then also:
     lab.py exec --state-dir DIR -- CMD ...          # run CMD in the switch namespace (the lab's client)
     lab.py api --state-dir DIR GET /api/v1/nodes    # one API request with the lab's admin.conf
     lab.py place --state-dir DIR                    # place our DaemonSets/Deployments again (after a change)
+    lab.py failover --state-dir DIR [--pause]       # SIGKILL the VIP holder's kube-vip, measure the move
+    lab.py pin-daemonset --state-dir DIR            # failure 5: services DaemonSet pinned to the control plane
 
 Topology (nothing is created in the machine's own network namespace):
 
@@ -580,12 +582,16 @@ def main(argv=None):
     p_api.add_argument("method", choices=["GET", "POST", "PUT", "PATCH", "DELETE"])
     p_api.add_argument("path", help="e.g. /apis/coordination.k8s.io/v1/namespaces/kube-system/leases/plndr-cp-lock")
     p_api.add_argument("--body", default=None, help="JSON body")
+    p_failover = sub.add_parser("failover", help="SIGKILL the VIP holder's kube-vip and measure (real lab)")
+    p_failover.add_argument("--pause", action="store_true", help="keep the killed kube-vip dead")
     p_exec = sub.add_parser("exec", help="run a command in the switch namespace (the lab's client)")
     p_exec.add_argument("argv", nargs=argparse.REMAINDER)
     parsers = [p_up, p_api, p_kill, p_pause, p_resume, p_exec, sub.add_parser("down", help="remove the lab; safe to run twice"),
                sub.add_parser("status", help="print the lab's state as JSON"),
                sub.add_parser("pods", help="print every node's pods as JSON (real lab)"),
                sub.add_parser("place", help="place the collection's DaemonSets and Deployments again (real lab)"),
+               sub.add_parser("pin-daemonset", help="failure 5: our services DaemonSet applied pinned to the control plane"),
+               p_failover,
                sub.add_parser("_bring-up", help=argparse.SUPPRESS)]
     for sp in parsers:
         sp.add_argument("--state-dir", required=True, help="directory of the lab's state, inventory and node files")
@@ -641,6 +647,13 @@ def _command(lab, args):
         reallab.enter_netns(lab.state["switch"])
         placed = reallab.RealLab(lab).place_workloads()
         print(json.dumps(placed, indent=2, sort_keys=True))
+    elif args.command == "pin-daemonset":
+        reallab.enter_netns(lab.state["switch"])
+        placed = reallab.RealLab(lab).pin_services_daemonset()
+        print(json.dumps(placed, indent=2, sort_keys=True))
+    elif args.command == "failover":
+        reallab.enter_netns(lab.state["switch"])
+        print(json.dumps(reallab.RealLab(lab).failover(pause=args.pause), indent=2, sort_keys=True))
     elif args.command == "_bring-up":
         reallab.enter_netns(lab.state["switch"])
         real = reallab.RealLab(lab, log=lambda msg: print(msg, flush=True))

@@ -492,6 +492,77 @@ class RealLab:
         if pending:
             raise RealLabError("pods not running after %ds: %s%s" % (wait, ", ".join(sorted(pending)), self.tail_logs()))
 
+    # ------------------------------------------------------- demo / bench
+    def vip_holders(self):
+        """Nodes whose interfaces carry the control-plane VIP (iproute2 in each node)."""
+        vip = self.lab_vars()["vip_control_plane"]["address"]
+        holders = []
+        for node in self.control_plane:
+            out = subprocess.run(["ip", "-n", node["netns"], "-o", "addr", "show"], capture_output=True, text=True,
+                                 check=True).stdout
+            if (" inet %s/" % vip) in out:
+                holders.append(node["name"])
+        return holders
+
+    def failover(self, pause=False, timeout=60.0):
+        """SIGKILL the VIP holder's kube-vip; measure until another node holds the VIP and /readyz answers.
+
+        The runner restarts the killed kube-vip (unless pause). Returns a dict of measured seconds.
+        """
+        holders = self.vip_holders()
+        if len(holders) != 1:
+            raise RealLabError("the VIP has %d holders (%s); a failover needs exactly one" % (len(holders), holders))
+        old = holders[0]
+        cp = self.lab_vars()["vip_control_plane"]
+        url = "https://%s:%d/readyz" % (cp["address"], int(cp.get("port", 6443)))
+        if pause:
+            self.lab.pause(old)
+        killed = time.monotonic()
+        self.lab.kill(old, "kube-vip")
+        moved = answered = new = None
+        failed_requests = requests = 0
+        while time.monotonic() - killed < timeout and answered is None:
+            others = [h for h in self.vip_holders() if h != old]
+            if others and moved is None:
+                moved, new = time.monotonic() - killed, others[0]
+            if moved is not None:
+                requests += 1
+                if https_get(url, self.ca_file(), timeout=1.0)[0] == 200:
+                    answered = time.monotonic() - killed
+                else:
+                    failed_requests += 1
+            time.sleep(0.1)
+        if pause:
+            self.lab.pause(old, paused=False)
+        if moved is None:
+            raise RealLabError("the VIP did not leave %s within %ds after its kube-vip was killed%s"
+                               % (old, timeout, self.tail_logs()))
+        return {"old_holder": old, "new_holder": new, "vip_moved_s": round(moved, 2),
+                "api_answered_s": round(answered, 2) if answered is not None else None,
+                "profile": (cp.get("leader_election") or {}).get("profile", "default")}
+
+    def pin_services_daemonset(self):
+        """Failure 5 as an older inventory leaves it: the services DaemonSet applied pinned to control-plane
+        nodes by the collection's own field manager (server-side apply), then placed accordingly."""
+        api, client = self.api()
+        apps = client.AppsV1Api(api)
+        selector = "app.kubernetes.io/managed-by=baremetal.vip,app.kubernetes.io/component=services"
+        items = apps.list_daemon_set_for_all_namespaces(label_selector=selector).items
+        if not items:
+            raise RealLabError("no services DaemonSet of the collection in the cluster")
+        live = api.sanitize_for_serialization(items[0])
+        body = {"apiVersion": "apps/v1", "kind": "DaemonSet",
+                "metadata": {"name": live["metadata"]["name"], "namespace": live["metadata"]["namespace"],
+                             "labels": live["metadata"]["labels"]},
+                "spec": {"selector": live["spec"]["selector"], "template": live["spec"]["template"]}}
+        body["spec"]["template"]["spec"]["nodeSelector"] = {"node-role.kubernetes.io/control-plane": ""}
+        path = "/apis/apps/v1/namespaces/%s/daemonsets/%s?fieldManager=baremetal.vip&force=true" % (
+            live["metadata"]["namespace"], live["metadata"]["name"])
+        url = api.configuration.host.rstrip("/") + path
+        api.call_api("PATCH", url, header_params={"Content-Type": "application/apply-patch+yaml",
+                                                  "Accept": "application/json"}, body=body, _request_timeout=10)
+        return self.place_workloads()
+
     def apply(self):
         self.ansible_playbook("bootstrap.yml", "-e", "vip_bootstrap_verify=false",
                               "-e", "vip_kubeconfig=%s" % self.kubeconfig(),

@@ -52,6 +52,17 @@ def api(state, method, path):
     return json.loads(proc.stdout)
 
 
+def playbook(the_lab, name, *extra):
+    """ansible-playbook NAME from the switch namespace (the lab's controller) with the lab's admin.conf."""
+    return subprocess.run(
+        [PY, LAB_PY, "exec", "--state-dir", the_lab.state_dir, "--", os.path.join(BIN, "ansible-playbook"),
+         "-i", the_lab.inventory_path, os.path.join(TOP, "playbooks", name),
+         "-e", "vip_kubeconfig=%s" % os.path.join(the_lab.state_dir, "admin.conf")] + list(extra),
+        capture_output=True, text=True, check=False, cwd=TOP,
+        env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+                 ANSIBLE_DEPRECATION_WARNINGS="0"))
+
+
 def vip_holders(the_lab, vip):
     """Nodes whose interfaces carry the VIP, read with iproute2 in each node's namespace."""
     holders = []
@@ -145,6 +156,17 @@ def test_every_pod_runs_from_a_built_binary(real_lab):
     with open(os.path.join(real_lab.node("cp1")["dir"], "root", "etc", "kubernetes", "manifests", "kube-vip.yaml")) as f:
         manifest = yaml.safe_load(f)
     assert manifest["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "baremetal.vip"
+
+
+def test_verify_passes_on_the_healthy_real_lab(real_lab):
+    """verify.yml with the real kubeconfig: one holder, the lease's, kube-proxy's live ConfigMap, placement."""
+    report_path = os.path.join(real_lab.state_dir, "verify-healthy.json")
+    proc = playbook(real_lab, "verify.yml", "-e", "vip_verify_report=%s" % report_path)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    with open(report_path) as handle:
+        report = json.load(handle)
+    assert report["ok"] is True
+    assert report["kubeconfig"]["path"] == os.path.join(real_lab.state_dir, "admin.conf")
 
 
 def jwt_subject(token):
@@ -279,18 +301,18 @@ def test_sigkill_of_the_holder_moves_the_vip_within_lease_physics(real_lab):
         assert lease["body"]["spec"]["holderIdentity"] == new
         # the killed holder never cleaned up: two nodes carry the VIP now; verify names it
         assert sorted(vip_holders(real_lab, vip)) == sorted([old, new])
-        proc = subprocess.run(
-            [PY, LAB_PY, "exec", "--state-dir", real_lab.state_dir, "--",
-             os.path.join(BIN, "ansible-playbook"), "-i", real_lab.inventory_path,
-             os.path.join(TOP, "playbooks", "verify.yml"),
-             "-e", "vip_kubeconfig=%s" % os.path.join(real_lab.state_dir, "admin.conf"),
-             "-e", "vip_verify_report=%s" % os.path.join(real_lab.state_dir, "verify-killed.json")],
-            capture_output=True, text=True, check=False, cwd=TOP,
-            env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"), ANSIBLE_NOCOLOR="1"))
+        report_path = os.path.join(real_lab.state_dir, "verify-killed.json")
+        proc = playbook(real_lab, "verify.yml", "-e", "vip_verify_report=%s" % report_path)
         assert proc.returncode != 0, proc.stdout[-3000:]
-        with open(os.path.join(real_lab.state_dir, "verify-killed.json")) as handle:
+        with open(report_path) as handle:
             report = json.load(handle)
         text = json.dumps(report)
         assert old in text and new in text, text[:3000]
+        # remediate.yml leaves the address on the lease holder only; verify passes again
+        proc = playbook(real_lab, "remediate.yml")
+        assert proc.returncode == 0, proc.stdout[-4000:]
+        assert vip_holders(real_lab, vip) == [new]
+        proc = playbook(real_lab, "verify.yml")
+        assert proc.returncode == 0, proc.stdout[-4000:]
     finally:
         real_lab.pause(old, paused=False)

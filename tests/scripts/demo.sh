@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # `make demo`: the collection's main job on the built-in lab (tests/lab/lab.py, examples/lab/).
 #
-#   lab up (5 network-namespace nodes) -> validate -> render into build/render
-#   -> bootstrap -> kube-vip's host state (fake_kube_vip.py, a stand-in, NOT kube-vip)
-#   -> inject the five failures -> verify (must fail) -> remediate --check --diff
+#   lab up --real (5 network-namespace nodes; etcd, kube-apiserver, kubeadm, kube-vip and
+#   kube-vip-cloud-provider built from their Go modules; bootstrap.yml places kube-vip and applies
+#   the cluster objects) -> validate -> render into build/render -> the API through the VIP from the
+#   lab's switch -> SIGKILL the holder's kube-vip, measured failover -> verify (must pass)
+#   -> failure (5) through the real API, (2)-(4) injected by fake_kube_vip.py (a stand-in, NOT
+#   kube-vip; it says so) -> verify (must fail) -> remediate --check --diff
 #   -> remediate -> verify (must pass)
 #   -> per-node report
 #   -> failure (1), kube-vip's IPVS service deleted, which needs IPVS (this kernel has none): the lab
@@ -12,7 +15,6 @@
 #   -> lab down and any UML guest killed (always, also on failure or Ctrl-C)
 #
 # Where UML cannot run (not installed, ...) the IPVS step is listed as skipped; under CI=true it fails.
-# Steps whose playbook is not in the checkout yet are skipped and listed at the end.
 # Root only: the lab creates network and mount namespaces.
 set -euo pipefail
 
@@ -56,8 +58,6 @@ demo_t0=$(date +%s%N)
 skipped=()
 done_steps=()
 step() { printf '\n=== demo: %s\n' "$*"; }
-have() { [ -f "playbooks/$1.yml" ]; }
-play() { ansible-playbook -i "$inv" "$@"; }
 timed() {  # timed NAME CMD...: run, remember the duration
   local t0 ms
   t0=$(date +%s%N)
@@ -66,74 +66,78 @@ timed() {  # timed NAME CMD...: run, remember the duration
   done_steps+=("$1 ($((ms / 1000)).$(printf '%03d' $((ms % 1000)))s)")
 }
 
-step "lab up: cp1 cp2 cp3 w1 w2 (state in $state)"
-timed "lab up" "$py" tests/lab/lab.py up --nodes cp1,cp2,cp3,w1,w2 --state-dir "$state"
+step "lab up with the real control plane: cp1 cp2 cp3 w1 w2 (state in $state)"
+# etcd, kube-apiserver (laid out by the real kubeadm), the collection's kube-vip static pod, our services
+# DaemonSet and kube-vip-cloud-provider, all built from their Go modules (make real-bin ran first) and
+# started by tests/lab/podrunner.py, the one stand-in (for kubelet + container runtime)
+timed "lab up --real" "$py" tests/lab/lab.py up --real --nodes cp1,cp2,cp3,w1,w2 --state-dir "$state"
+labcli() { "$py" tests/lab/lab.py "$1" --state-dir "$state" "${@:2}"; }
+# the lab's controller is its switch namespace: the only place from which the VIPs can be reached
+play() { labcli exec -- ansible-playbook -i "$inv" -e "vip_kubeconfig=$state/admin.conf" "$@"; }
 
 step "validate the plan (playbooks/validate.yml)"
 timed validate play playbooks/validate.yml
 
-if have render; then
-  step "render every manifest into build/render"
-  timed render play playbooks/render.yml -e "vip_render_dir=$build/render"
-else
-  skipped+=("render: playbooks/render.yml is not in the checkout yet")
+step "render every manifest into build/render"
+timed render play playbooks/render.yml -e "vip_render_dir=$build/render"
+
+vip=$("$py" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["all"]["vars"]["vip_control_plane"]["address"])' "$inv")
+ca="$state/nodes/cp1/root/etc/kubernetes/pki/ca.crt"
+step "a client on the lab's switch reaches the real API server through the VIP https://$vip:6443"
+labcli exec -- curl -sS --max-time 5 --cacert "$ca" "https://$vip:6443/version"
+holder=$(labcli api GET /apis/coordination.k8s.io/v1/namespaces/kube-system/leases/plndr-cp-lock \
+  | "$py" -c 'import json, sys; print(json.load(sys.stdin)["body"]["spec"]["holderIdentity"])')
+echo "lease kube-system/plndr-cp-lock is held by $holder (written by the real kube-vip)"
+labcli pods | "$py" -c '
+import json, sys
+for node, status in sorted(json.load(sys.stdin).items()):
+    print("  %-4s %s" % (node, ", ".join("%s (%s)" % (p, s["phase"]) for p, s in sorted(status["pods"].items()))))'
+
+step "SIGKILL the VIP holder's kube-vip: the VIP moves, the API answers again (the runner restarts the killed one)"
+labcli failover > "$out/failover.json"
+"$py" -c '
+import json, sys
+f = json.load(open(sys.argv[1]))
+print("VIP moved from %s to %s in %.1f s; https://VIP/readyz answered again after %s s (leader election profile %s)"
+      % (f["old_holder"], f["new_holder"], f["vip_moved_s"], f["api_answered_s"], f["profile"]))' "$out/failover.json"
+done_steps+=("failover on the real kube-vip: $("$py" -c 'import json, sys; f = json.load(open(sys.argv[1])); print("%s -> %s in %.1f s" % (f["old_holder"], f["new_holder"], f["vip_moved_s"]))' "$out/failover.json")")
+sleep 3  # the restarted kube-vip comes back as a follower
+
+step "verify on the healthy lab (playbooks/verify.yml): must PASS"
+timed "verify (healthy)" play playbooks/verify.yml -e "vip_verify_report=$out/verify-healthy.json"
+
+step "the failures"
+echo "(5) the services DaemonSet pinned to control-plane nodes, applied through the real API by the collection's"
+echo "    own field manager, as an older inventory would leave it; the lab's placement follows it"
+labcli pin-daemonset > /dev/null
+echo "(2), (3), (4): leftovers INJECTED by tests/lab/fake_kube_vip.py (a stand-in, not kube-vip): a Service address"
+echo "    on a control-plane interface, stale routes in table 198 proto 248, the control-plane VIP on a second node"
+for failure in service-vip-on-cp stale-routes cp-vip-two; do
+  "$py" tests/lab/fake_kube_vip.py --state-dir "$state" inject "$failure"
+done
+echo "(1) needs IPVS, which this kernel lacks: it runs in User-Mode Linux at the end"
+
+step "verify: must FAIL now"
+if play playbooks/verify.yml -e "vip_verify_report=$out/verify-before.json"; then
+  echo "demo: verify passed although the failures were injected" >&2
+  exit 1
 fi
-
-if have bootstrap; then
-  if ! modprobe --dry-run --quiet ip_vs 2>/dev/null; then
-    # host_prep's handler runs `modprobe -a ip_vs ...`; this kernel has no IPVS. Only inside each
-    # node's own mount namespace (never on the machine; it dies with the lab), modprobe records its
-    # arguments instead, as molecule/host_prep does. The modules are NOT loaded in this demo.
-    printf '#!/bin/sh\necho "$*" >> %s/modprobe.log\n' "$state" > "$work/modprobe-recorder"
-    chmod 755 "$work/modprobe-recorder"
-    for pidfile in "$state"/nodes/*/holder.pid; do
-      nsenter --target "$(cat "$pidfile")" --mount -- mount --bind "$work/modprobe-recorder" "$(command -v modprobe)"
-    done
-    done_steps+=("no IPVS in this kernel: modprobe inside the nodes only records (see the lab's modprobe.log)")
-  fi
-  step "bootstrap the lab nodes (playbooks/bootstrap.yml; no API in the lab: cluster objects rendered to build/bootstrap)"
-  # no vip_kubeconfig: nothing to apply to; verify runs later, once kube-vip's stand-in has run
-  timed bootstrap play playbooks/bootstrap.yml -e "vip_bootstrap_render_dir=$build/bootstrap" -e vip_bootstrap_verify=false
-else
-  skipped+=("bootstrap: playbooks/bootstrap.yml is not in the checkout yet")
+if ! "$py" -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["ok"] is not False)' "$out/verify-before.json"; then
+  echo "demo: verify failed without writing its report (build/demo/verify-before.json): a crash, not a finding" >&2
+  exit 1
 fi
+done_steps+=("verify found the failures (build/demo/verify-before.json)")
 
-step "kube-vip's host state on the nodes (fake_kube_vip.py stands in for kube-vip; it is not kube-vip)"
-timed "fake kube-vip" "$py" tests/lab/fake_kube_vip.py --state-dir "$state" apply
-if [ -d "$build/render/cluster" ]; then
-  # "what is deployed": the lab inventory points verify/remediate (vip_verify_render_dir) here
-  cp -r "$build/render/cluster" "$state/"
-fi
+step "remediate, check mode first (playbooks/remediate.yml --check --diff)"
+timed "remediate --check" play playbooks/remediate.yml --check --diff
 
-if have verify && have remediate; then
-  step "inject the five failures"
-  timed inject "$py" tests/lab/fake_kube_vip.py --state-dir "$state" inject all
+step "remediate"
+timed remediate play playbooks/remediate.yml
+# the scheduler's stand-in places the DaemonSet remediate applied again
+labcli place > /dev/null
 
-  step "verify: must FAIL now"
-  if play playbooks/verify.yml -e "vip_verify_report=$out/verify-before.json"; then
-    echo "demo: verify passed although five failures were injected" >&2
-    exit 1
-  fi
-  if ! "$py" -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["ok"] is not False)' "$out/verify-before.json"; then
-    echo "demo: verify failed without writing its report (build/demo/verify-before.json): a crash, not a finding" >&2
-    exit 1
-  fi
-  done_steps+=("verify found the failures (build/demo/verify-before.json)")
-
-  step "remediate, check mode first (playbooks/remediate.yml --check --diff)"
-  timed "remediate --check" play playbooks/remediate.yml --check --diff
-
-  step "remediate"
-  timed remediate play playbooks/remediate.yml
-
-  step "verify: must PASS now"
-  timed "verify after remediation" play playbooks/verify.yml -e "vip_verify_report=$out/verify-after.json"
-else
-  for p in verify remediate; do
-    have "$p" || skipped+=("$p: playbooks/$p.yml is not in the checkout yet")
-  done
-  skipped+=("failure injection, verify and remediate: they need verify.yml and remediate.yml")
-fi
+step "verify: must PASS now"
+timed "verify after remediation" play playbooks/verify.yml -e "vip_verify_report=$out/verify-after.json"
 
 step "per-node report (read from outside the nodes with iproute2; also in build/demo/nodes.json)"
 "$py" tests/lab/fake_kube_vip.py --state-dir "$state" show > "$out/nodes.json"

@@ -163,3 +163,21 @@ def test_metallb_bgp_peer_keepalive_by_mode(mode, keepalive):
     for peer in render.metallb_bgp_peers(plan, "lab"):
         assert peer["spec"].get("keepaliveTime") == keepalive
         assert peer["spec"]["holdTime"] == "30s"
+
+
+# -- found by the real lab: the services kube-vip on a node without a default route ------------
+
+def test_services_daemonset_names_its_interface_as_vip_interface():
+    """Without vip_interface, kube-vip looks for the default route's interface at start and, on a node
+    without a default route, logs "detecting interface" and exits (kube-vip v1.0.0, cmd/kube-vip.go, the
+    `initConfig.Interface == ""` branch before the manager starts); vip_servicesinterface is read only
+    later. The real lab's nodes have no default route: the services DaemonSet must name the interface."""
+    cluster = copy.deepcopy(BASE)
+    cluster["vip_control_plane"]["interface"] = "eth0"
+    cluster["vip_services"] = {"provider": "kube_vip", "pools": [{"name": "p", "addresses": ["198.51.100.0/28"]}]}
+    hv, groups = hosts({"cp1": "eth0", "w1": "eth0"})
+    plan = build(cluster, hv, groups)
+    ds = [o for o in render.kube_vip_services(plan, "lab", passwords=PW) if o["kind"] == "DaemonSet"][0]
+    env = env_of(ds["spec"]["template"]["spec"]["containers"][0])
+    assert env["vip_interface"] == env["vip_servicesinterface"] == "eth0"
+    assert env["cp_enable"] == "false"
