@@ -57,19 +57,24 @@ def run(module, task, diff=False):
         else:
             result = task(module.params, module.check_mode)
     except VipError as exc:
-        module.fail_json(msg=str(exc))
+        result = dict(exc.result or {})
+        for warning in result.pop("warnings", ()):
+            module.warn(warning)
+        module.fail_json(msg=str(exc), **result)
+    for warning in result.pop("warnings", ()):
+        module.warn(warning)
     module.exit_json(**result)
 
 
 def route_line(route):
-    """'198.51.100.7/32 dev eth0 table 198 proto 248' (one line of a diff)."""
-    return "%s dev %s table %s proto %s%s" % (route["destination"], route.get("interface"), route["table"],
-                                              route["protocol"], "" if route.get("type") == "unicast" else " type %s" % route.get("type"))
+    """'198.51.100.7/32 dev eth0 table 198 proto 248' (one line of a diff; gateway, next hops, type, metric when they set the
+    route apart)."""
+    return "%s table %s proto %s" % (netstate.route_text(route), route["table"], route["protocol"])
 
 
 def address_line(addr):
-    """'192.0.2.10/32 dev eth0'."""
-    return "%s/%s dev %s" % (addr["address"], addr["prefix"], addr["interface"])
+    """'192.0.2.10/32 dev eth0' ('198.51.100.5 peer 198.51.100.6/32 dev eth0' for a point-to-point address)."""
+    return "%s dev %s" % (netstate.address_text(addr), addr["interface"])
 
 
 def service_lines(services):
@@ -179,9 +184,11 @@ def _cyclic_gc_paused():
 def reconcile_routes(params, check_mode, diff=False):
     """vip_routes: add kube-vip's routes, prune its orphans, remove named legacy routes.
 
-    One read: once ``apply_routes`` returned (the kernel acknowledged every change, or it
-    raised), the table is the one read with the changes made (``netstate.routes_after``).
-    ``diff``: add the text diff (Ansible's diff mode; check mode shows the same one).
+    One read: once ``apply_routes`` returned with every change acknowledged, the table is the
+    one read with the changes made (``netstate.routes_after``); where the kernel refused a change,
+    or a removal's destination had other routes, the table is read back and the result says what
+    it shows. A failure after a change fails the task with ``changed`` and what was and was not
+    done. ``diff``: add the text diff (Ansible's diff mode; check mode shows the same one).
     """
     table, protocol = params["table"], params["protocol"]
     desired = desired_routes(params["routes"])
@@ -194,18 +201,28 @@ def reconcile_routes(params, check_mode, diff=False):
         current = netstate.read_routes(ipr, table, links)
         changes = reconcile.plan_routes(desired, current, table, protocol, params["prune"], remove_legacy)
         changed = bool(changes["add"] or changes["remove"])
-        after = netstate.routes_after(current, changes) if changed else current
+        done = {"removed": changes["remove"], "added": changes["add"], "restored": [], "failed": None,
+                "routes": netstate.routes_after(current, changes) if changed else current}
         if changed and not check_mode:
-            netstate.apply_routes(ipr, changes, links)
+            done = netstate.apply_routes(ipr, changes, links, current, table)
+        after = done["routes"]
         result = {
-            "changed": changed,
-            "added": changes["add"],
-            "removed": changes["remove"],
+            "changed": bool(done["added"] or done["removed"] or done["restored"]),
+            "added": done["added"],
+            "removed": done["removed"],
             "legacy_routes": changes["legacy"],
             "routes": [r for r in (current if check_mode else after) if r["protocol"] == protocol],
         }
+        if done["restored"]:
+            result["restored"] = done["restored"]
+            result["warnings"] = ["the kernel removed %s in place of a route this task removed; it was put back"
+                                  % route_line(route) for route in done["restored"]]
         if diff:
             result["diff"] = text_diff([route_line(r) for r in current], [route_line(r) for r in after])
+        if done["failed"]:
+            result["not_added"] = [route for route in changes["add"] if not any(route is added for added in done["added"])]
+            result["not_removed"] = [route for route in changes["remove"] if not any(route is removed for removed in done["removed"])]
+            raise VipError(done["failed"], result=result)
         return result
 
     with _cyclic_gc_paused():

@@ -414,9 +414,12 @@ def _plan_routes_spec(desired, current, table, protocol, prune, remove_legacy):
     unchanged, remove, add = [], [], []
     for destination, interface in asked.items():
         same = [r for r in ours if r["destination"] == destination]
-        on_asked = [r for r in same if r["interface"] == interface]
-        if any(r.get("type") == "unicast" for r in on_asked):
-            unchanged += on_asked
+        # kube-vip's route: unicast on the asked interface, no gateway, no next hops, scope universe or link
+        vip = [r for r in same if r["interface"] == interface and r.get("type") == "unicast" and r.get("gateway") is None
+               and not r.get("nexthops") and r.get("scope") in (0, 253)]
+        if vip:
+            unchanged.append(vip[0])
+            remove += [r for r in same if r is not vip[0]]
         else:
             remove += same
             add.append((destination, interface))
@@ -431,9 +434,11 @@ def _plan_routes_spec(desired, current, table, protocol, prune, remove_legacy):
 def crowded_table(draw):
     """Few destinations, many routes: several routes per destination (interfaces, types, protocols, tables)."""
     destinations = ["198.51.100.7/32", "198.51.100.8/32", "2001:db8::7/128", "2001:db8::8/128"]
-    current = [route(draw(st.sampled_from(destinations)), dev=draw(st.sampled_from(["eth0", "eth1"])),
-                     table=draw(st.sampled_from([TABLE, TABLE, 199])), proto=draw(st.sampled_from([PROTO, PROTO, 3, 4])),
-                     rtype=draw(st.sampled_from(["unicast", "unicast", "blackhole"])))
+    current = [dict(route(draw(st.sampled_from(destinations)), dev=draw(st.sampled_from(["eth0", "eth1"])),
+                          table=draw(st.sampled_from([TABLE, TABLE, 199])), proto=draw(st.sampled_from([PROTO, PROTO, 3, 4])),
+                          rtype=draw(st.sampled_from(["unicast", "unicast", "blackhole"]))),
+                    **draw(st.sampled_from([{}, {}, {"gateway": "192.0.2.1", "scope": 0}, {"scope": 0}, {"scope": 200},
+                                            {"nexthops": [{"gateway": None, "interface": "eth0", "weight": 1}], "interface": None}])))
                for _number in range(draw(st.integers(0, 8)))]
     desired = [{"destination": destination, "interface": draw(st.sampled_from(["eth0", "eth1"]))}
                for destination in draw(st.lists(st.sampled_from(destinations), max_size=4, unique=True))]
@@ -445,7 +450,7 @@ def crowded_table(draw):
 @given(crowded_table())
 def test_property_plan_routes_is_its_specification(case):
     """The set-wise decision equals the one-destination-at-a-time specification on crowded tables (duplicates, other
-    types, interfaces, protocols, tables, prune or not, named legacy routes): same additions in the same order, the
+    types, interfaces, gateways, next hops, scopes, protocols, tables, prune or not, named legacy routes): same additions in the same order, the
     same routes removed, kept unchanged and reported legacy; a clash with another protocol's route refused by both."""
     current, desired, prune, legacy = case
     spec = _plan_routes_spec(desired, current, TABLE, PROTO, prune, set(legacy))
