@@ -259,7 +259,15 @@ def address_request(params):
 
 
 def reconcile_address(params, check_mode, diff=False):
-    """vip_address: one VIP present/absent, optional prune of stray owned addresses (``diff``: add the text diff)."""
+    """vip_address: one VIP present/absent, optional prune of stray owned addresses (``diff``: add the text diff).
+
+    A removal the kernel would not make alone (``reconcile.unsafe_address_removals``: the last
+    IPv4 address of an interface with routes through it, a primary with secondaries that stay)
+    is skipped with a warning (``spared``). A failure after a change fails the task with
+    ``changed`` and what was and was not done; so does an announcement that fails after the
+    address was added. Nothing is announced on an interface that cannot carry an announcement
+    (``announce_skipped``).
+    """
     present, absent, owned, protected, keep = address_request(params)
 
     def run(ipr, links):
@@ -267,26 +275,54 @@ def reconcile_address(params, check_mode, diff=False):
             netstate.link_index(links, item["interface"], "managing %s" % item["address"])
         current = netstate.read_addresses(ipr, links)
         changes = reconcile.plan_addresses(current, present, absent, owned, protected, params["prune"], keep)
+        routes = None
+        if reconcile.last_address_interfaces(current, changes["remove"]):
+            routes = netstate.read_ipv4_routes(ipr, links)
+        unsafe = reconcile.unsafe_address_removals(current, changes["remove"], routes)
+        skipped = set(id(addr) for addr, _reason in unsafe)
+        changes["remove"] = [addr for addr in changes["remove"] if id(addr) not in skipped]
         changed = bool(changes["add"] or changes["remove"])
         result = {"changed": changed, "added": changes["add"], "removed": changes["remove"], "announced": False}
-        after = None
+        if unsafe:
+            result["spared"] = [dict(addr, reason=reason) for addr, reason in unsafe]
+            result["warnings"] = ["not removing %s from %s: %s" % (netstate.address_text(addr), addr["interface"], reason)
+                                  for addr, reason in unsafe]
+        removed = set(id(a) for a in changes["remove"])
+        after = [address_line(a) for a in current if id(a) not in removed] + [address_line(a) for a in changes["add"]]
         if changed and not check_mode:
-            netstate.apply_addresses(ipr, changes, links)
-            if diff:
-                after = [address_line(a) for a in netstate.read_addresses(ipr, links)]
-        if params["announce"] and present and not check_mode:
-            item = present[0]
-            mac = links[netstate.link_index(links, item["interface"], "announcing %s" % item["address"])]["mac"]
-            netstate.announce(item["interface"], item["address"], mac, params["announce_count"])
-            result["announced"] = True
+            done = netstate.apply_addresses(ipr, changes, links)
+            result.update(changed=bool(done["added"] or done["removed"]), added=done["added"], removed=done["removed"])
+            if done["failed"] or diff:
+                after = [address_line(a) for a in (done["addresses"] or netstate.read_addresses(ipr, links))]
+            if done["failed"]:
+                result["not_added"] = [a for a in changes["add"] if not any(a is b for b in done["added"])]
+                result["not_removed"] = [a for a in changes["remove"] if not any(a is b for b in done["removed"])]
+                if diff:
+                    result["diff"] = text_diff([address_line(a) for a in current], after)
+                raise VipError(done["failed"], result=result)
         if diff:
-            if after is None:
-                removed = set(id(a) for a in changes["remove"])
-                after = [address_line(a) for a in current if id(a) not in removed] + [address_line(a) for a in changes["add"]]
             result["diff"] = text_diff([address_line(a) for a in current], after)
+        if params["announce"] and present and not check_mode:
+            _announce(present[0], links, params["announce_count"], result)
         return result
 
     return _with_iproute(run)
+
+
+def _announce(item, links, count, result):
+    """Announce ``item`` (vip_address's present VIP) on its interface, saying in ``result`` whether it was; VipError
+    carrying ``result`` (what was already changed) when sending fails."""
+    link = links[netstate.link_index(links, item["interface"], "announcing %s" % item["address"])]
+    problem = netstate.announce_problem(link)
+    if problem:
+        result["announce_skipped"] = "%s not announced: %s" % (item["address"], problem)
+        result.setdefault("warnings", []).append(result["announce_skipped"])
+        return
+    try:
+        netstate.announce(item["interface"], item["address"], link["mac"], count)
+    except VipError as exc:
+        raise VipError("%s%s" % (exc, " (the address itself was added)" if result["added"] else ""), result=result)
+    result["announced"] = True
 
 
 # --------------------------------------------------------------------------- ipvs_service

@@ -745,6 +745,19 @@ def apply_addresses(ipr, changes, links):
 
 # --------------------------------------------------------------------------- announcements
 
+def announce_problem(link):
+    """Why nothing can be announced on ``link`` (read_links' dict), or None: gratuitous ARP and unsolicited
+    neighbour advertisements are Ethernet frames to the segment, which a loopback or NOARP link has not."""
+    name, flags = link.get("name"), link.get("flags", 0)
+    if flags & IFF_LOOPBACK:
+        return "%s is a loopback interface: there is no segment to announce to" % name
+    if flags & IFF_NOARP:
+        return "%s does not use ARP or neighbour discovery (NOARP)" % name
+    if link.get("type", ARPHRD_ETHER) != ARPHRD_ETHER or not link.get("mac"):
+        return "%s is not an Ethernet interface (link type %s)" % (name, link.get("type"))
+    return None
+
+
 def _mac_bytes(mac, interface):
     if not mac:
         raise VipError("announcing on %s: the interface has no link-layer address" % interface)

@@ -317,6 +317,52 @@ def plan_addresses(current, present=(), absent=(), owned=None, protected=(), pru
     return {"add": add, "remove": remove, "unchanged": unchanged}
 
 
+def unsafe_address_removals(current, remove, routes=None):
+    """[(address, reason)] of the removals in ``remove`` the kernel would not make alone.
+
+    * A primary IPv4 address with secondary addresses of its subnet (same prefix length and
+      network) that stay: deleting it deletes them too, or promotes one (net.ipv4.conf.*.promote_secondaries).
+    * The last IPv4 address of an interface that carries IPv4 routes (``routes``: every IPv4
+      route of every table; those of protocol kernel belong to the addresses): the kernel flushes
+      every IPv4 route through an interface whose last IPv4 address goes, in every table. The
+      interface keeps its first address (the primary).
+
+    ``routes`` None: not read, the second check is not made (``last_address_interfaces`` says when it is needed).
+    """
+    going = set(id(addr) for addr in remove)
+    unsafe = []
+    for addr in remove:
+        if addr["family"] != "ipv4" or addr.get("secondary"):
+            continue
+        network = netaddr.IPNetwork("%s/%s" % (addr.get("peer") or addr["address"], addr["prefix"])).cidr
+        staying = [other for other in current if id(other) not in going and other["interface"] == addr["interface"]
+                   and other["family"] == "ipv4" and other.get("secondary") and other["prefix"] == addr["prefix"]
+                   and netaddr.IPAddress(other.get("peer") or other["address"]) in network]
+        if staying:
+            unsafe.append((addr, "it is the primary address of %s on %s, and the kernel would delete (or promote) its secondary "
+                                 "addresses %s with it" % (network, addr["interface"], ", ".join(a["address"] for a in staying))))
+    if routes:
+        spared = set(id(addr) for addr, _reason in unsafe)
+        for interface in last_address_interfaces(current, [addr for addr in remove if id(addr) not in spared]):
+            through = [route for route in routes if route["protocol"] != 2 and (
+                route.get("interface") == interface or any(hop.get("interface") == interface for hop in route.get("nexthops") or ()))]
+            if through:
+                first = [addr for addr in remove if addr["interface"] == interface and addr["family"] == "ipv4" and id(addr) not in spared][0]
+                unsafe.append((first, "it is the last IPv4 address of %s, and the kernel would flush every IPv4 route through %s "
+                                      "with it (%s)" % (interface, interface, ", ".join(
+                                          "%s table %s proto %s" % (route["destination"], route["table"], route["protocol"])
+                                          for route in through[:5]) + (" and %d more" % (len(through) - 5) if len(through) > 5 else ""))))
+    return unsafe
+
+
+def last_address_interfaces(current, remove):
+    """Interfaces whose every IPv4 address is in ``remove``."""
+    going = set(id(addr) for addr in remove)
+    interfaces = set(addr["interface"] for addr in remove if addr["family"] == "ipv4")
+    return sorted(interface for interface in interfaces
+                  if not any(addr["interface"] == interface and addr["family"] == "ipv4" and id(addr) not in going for addr in current))
+
+
 # --------------------------------------------------------------------------- IPVS
 
 def service_key(service):
