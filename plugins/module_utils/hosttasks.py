@@ -16,6 +16,7 @@ import gc
 
 from ansible_collections.baremetal.vip.plugins.module_utils import deps
 from ansible_collections.baremetal.vip.plugins.module_utils import ipvs as ipvs_utils
+from ansible_collections.baremetal.vip.plugins.module_utils import netlink
 from ansible_collections.baremetal.vip.plugins.module_utils import netstate
 from ansible_collections.baremetal.vip.plugins.module_utils import reconcile
 from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError
@@ -367,7 +368,9 @@ def reconcile_ipvs(params, check_mode, diff=False):
     change and raises naming any it refused, so the state after is the state before with the
     changes made (``ipvs.after_changes``, the same derivation check mode shows). A second read
     would cost as much as the first and prove no more than the kernel's answers; the UML tests
-    compare this result with ipvsadm's listing. ``diff``: add the text diff.
+    compare this result with ipvsadm's listing. Where the kernel refused part of the batch, the
+    services are read again: the failed task says ``changed`` and ``services`` as the kernel has
+    them. ``diff``: add the text diff.
     """
     desired = desired_services(params["services"])
     if params["prune"] and not params["owned_addresses"]:
@@ -383,8 +386,12 @@ def reconcile_ipvs(params, check_mode, diff=False):
         changed = reconcile.has_changes(changes, ("remove_services", "add_services", "edit_services",
                                                   "remove_dests", "add_dests", "edit_dests"))
         after = ipvs_utils.after_changes(current, changes) if changed else current
+        refused = None
         if changed and not check_mode:
-            ipvs_utils.apply_ipvs(ipvs, changes)
+            try:
+                ipvs_utils.apply_ipvs(ipvs, changes)
+            except netlink.BatchError as exc:  # the rest of the batch is done: read what the kernel has
+                refused, after = exc, ipvs_utils.read_services(ipvs, real_servers_of)
     finally:
         ipvs.close()
     result = {
@@ -398,4 +405,7 @@ def reconcile_ipvs(params, check_mode, diff=False):
     }
     if diff:
         result["diff"] = text_diff(service_lines(current), service_lines(after))
+    if refused is not None:
+        result["changed"] = sorted(service_lines(current)) != sorted(service_lines(after))
+        raise VipError(str(refused), result=result)
     return result

@@ -55,8 +55,8 @@ try:
     IFA = dict((entry[0], number) for number, entry in enumerate(ifaddrmsg.nla_map))
     IFLA = dict((entry[0], number) for number, entry in enumerate(ifinfmsg.nla_map))
     RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_TABLE = (RTA[name] for name in ("RTA_DST", "RTA_OIF", "RTA_GATEWAY", "RTA_TABLE"))
-    RTA_SRC, RTA_PRIORITY, RTA_PREFSRC, RTA_MULTIPATH, RTA_VIA = (RTA[name] for name in ("RTA_SRC", "RTA_PRIORITY", "RTA_PREFSRC",
-                                                                                        "RTA_MULTIPATH", "RTA_VIA"))
+    RTA_SRC, RTA_PRIORITY, RTA_PREFSRC, RTA_MULTIPATH, RTA_VIA = (
+        RTA[name] for name in ("RTA_SRC", "RTA_PRIORITY", "RTA_PREFSRC", "RTA_MULTIPATH", "RTA_VIA"))
     _unpack_rtmsg = RTMSG.unpack_from
 except ImportError:
     pass  # deps.require() reports the missing library before any of these is used

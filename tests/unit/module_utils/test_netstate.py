@@ -591,3 +591,62 @@ def test_pyroute2_version_check(monkeypatch, found, expected):
     monkeypatch.setattr(importlib.metadata, "version", lambda name: found)
     problem = deps._pyroute2_too_old()  # pylint: disable=protected-access
     assert problem == expected if expected is None else problem.startswith(expected)
+
+
+@pytest.mark.parametrize("route", [
+    # an IPv6 multipath route: RTA_MULTIPATH with each hop's interface and gateway
+    {"destination": "2001:db8::7/128", "interface": None, "gateway": None, "metric": 1024, "table": 198, "protocol": 248,
+     "type": "unicast", "scope": 0, "family": "ipv6",
+     "nexthops": [{"gateway": "fe80::a", "interface": "v0", "weight": 1}, {"gateway": "fe80::b", "interface": "v1", "weight": 3}]},
+    # an IPv4 one without gateways, scope link
+    {"destination": "198.51.100.7/32", "interface": None, "gateway": None, "metric": 0, "table": 198, "protocol": 248,
+     "type": "unicast", "scope": 253, "family": "ipv4",
+     "nexthops": [{"gateway": None, "interface": "v0", "weight": 1}, {"gateway": None, "interface": "v1", "weight": 1}]},
+    # the rarer fields: a source prefix, a preferred source, tos, a metric
+    {"destination": "2001:db8::8/128", "interface": "v0", "gateway": "fe80::1", "nexthops": None, "metric": 5, "table": 70000,
+     "protocol": 248, "type": "unicast", "scope": 0, "family": "ipv6", "from": "2001:db8:1::/64", "prefsrc": "2001:db8::1"},
+    {"destination": "198.51.100.8/32", "interface": "v0", "gateway": None, "nexthops": None, "metric": 7, "table": 198,
+     "protocol": 248, "type": "unicast", "scope": 0, "family": "ipv4", "tos": 16, "prefsrc": "192.0.2.11"},
+    {"destination": "198.51.100.9/32", "interface": None, "gateway": None, "nexthops": None, "metric": 0, "table": 198,
+     "protocol": 248, "type": "unicast", "scope": 0, "family": "ipv4", "nhid": 12},
+])
+def test_a_removal_names_every_field_the_kernel_matches_on(route):
+    """What the kernel reads back from a removal request is the route as it was read (next hops, metric, source prefix,
+    tos, preferred source, nexthop object), whether packed alone or in a batch."""
+    links = {3: {"name": "v0"}, 2: {"name": "v1"}}
+    [request] = netstate.route_requests([route], False, links)
+    assert request == netstate.route_request(route, 3 if route["interface"] else None, False, links)
+    msg_type, _flags, payload = request
+    assert msg_type == netstate.RTM_DELROUTE
+    names = {3: "v0", 2: "v1"}
+    decoded = netstate.parse_route(payload, 0, len(payload), route["table"], names)
+    assert decoded == route
+
+
+def test_an_ipv6_removal_without_gateway_names_the_gateway_none():
+    """The kernel matches an IPv6 deletion that names only the interface against a gateway route on it too (and deletes
+    a whole multipath route): the gateway :: makes it match only a route without one; IPv4 gets no RTA_GATEWAY."""
+    for route, gateway in ((CAPTURED_ROUTES[3], "::"), (CAPTURED_ROUTES[1], None)):
+        [(_type, _flags, payload)] = netstate.route_requests([route], False, {3: {"name": "v0"}})
+        assert netstate.parse_route(payload, 0, len(payload), 198, NAMES)["gateway"] == gateway
+
+
+def test_point_to_point_address_is_removed_with_its_peer():
+    addr = {"address": "198.51.100.5", "peer": "198.51.100.6", "prefix": 32, "interface": "v0", "family": "ipv4"}
+    _type, _flags, payload = netstate.address_request(addr, 3, create=False)
+    attrs = netlink.attributes(payload, netstate.IFADDRMSG.size, len(payload))
+    local, peer = attrs[netstate.IFA["IFA_LOCAL"]], attrs[netstate.IFA["IFA_ADDRESS"]]
+    assert socket.inet_ntoa(payload[local[0]:local[1]]) == "198.51.100.5" and socket.inet_ntoa(payload[peer[0]:peer[1]]) == "198.51.100.6"
+    assert netstate.parse_address(payload, 0, len(payload), {3: {"name": "v0"}}) == dict(addr, scope="global", secondary=False)
+    assert netstate.describe_address(addr, False) == "removing address 198.51.100.5 peer 198.51.100.6/32 from v0"
+
+
+@pytest.mark.parametrize("link, problem", [
+    ({"name": "lo", "mac": "00:00:00:00:00:00", "type": 772, "flags": 0x49}, "lo is a loopback interface"),
+    ({"name": "tun0", "mac": None, "type": 65534, "flags": 0x91}, "tun0 does not use ARP or neighbour discovery"),
+    ({"name": "wg0", "mac": None, "type": 65534, "flags": 0x41}, "wg0 is not an Ethernet interface"),
+    ({"name": "v0", "mac": "02:00:00:00:00:01", "type": 1, "flags": 0x1003}, None),
+])
+def test_announce_problem(link, problem):
+    found = netstate.announce_problem(link)
+    assert (found is None) if problem is None else found.startswith(problem)

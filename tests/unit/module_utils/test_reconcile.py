@@ -465,3 +465,29 @@ def test_property_plan_routes_is_its_specification(case):
     for key in ("remove", "unchanged", "legacy"):
         assert sorted(map(id, changes[key])) == sorted(map(id, spec[key])), key
         assert len(changes[key]) == len(set(map(id, changes[key]))), key
+
+
+def _a(address, dev="eth0", prefix=32, secondary=False, peer=None):
+    return dict(addr(address, dev, prefix), secondary=secondary, peer=peer)
+
+
+def test_the_last_ipv4_address_of_an_interface_with_routes_is_spared():
+    current = [_a("198.51.100.3", "eth1"), _a("198.51.100.4", "eth1"), _a("2001:db8::3", "eth1", 128), _a("198.51.100.5", "eth0"),
+               _a("192.0.2.11", "eth0", 24)]
+    remove = current[:4]
+    assert reconcile.last_address_interfaces(current, remove) == ["eth1"]
+    through = [{"destination": "203.0.113.0/24", "interface": "eth1", "table": 200, "protocol": 4, "nexthops": None},
+               {"destination": "198.51.100.3/32", "interface": "eth1", "table": 255, "protocol": 2, "nexthops": None}]
+    [(spared, reason)] = reconcile.unsafe_address_removals(current, remove, through)
+    assert spared is current[0] and reason.startswith("it is the last IPv4 address of eth1") and "203.0.113.0/24 table 200 proto 4" in reason
+    assert reconcile.unsafe_address_removals(current, remove, through[1:]) == []  # only the kernel's own routes: fine
+    hop = [{"destination": "203.0.113.0/24", "interface": None, "table": 200, "protocol": 4,
+            "nexthops": [{"interface": "eth0"}, {"interface": "eth1"}]}]
+    assert len(reconcile.unsafe_address_removals(current, remove, hop)) == 1  # one hop through it is enough
+
+
+def test_a_primary_whose_secondaries_stay_is_spared():
+    current = [_a("198.51.100.1", prefix=24), _a("198.51.100.200", prefix=24, secondary=True), _a("198.51.100.2", prefix=25),
+               _a("203.0.113.1", "eth1", 24), _a("203.0.113.2", "eth1", 24, secondary=True)]
+    unsafe = reconcile.unsafe_address_removals(current, [current[0], current[2], current[3], current[4]])
+    assert [(a["address"], "198.51.100.200" in reason) for a, reason in unsafe] == [("198.51.100.1", True)]
