@@ -16,6 +16,7 @@ import gc
 
 from ansible_collections.baremetal.vip.plugins.module_utils import deps
 from ansible_collections.baremetal.vip.plugins.module_utils import ipvs as ipvs_utils
+from ansible_collections.baremetal.vip.plugins.module_utils import netlink
 from ansible_collections.baremetal.vip.plugins.module_utils import netstate
 from ansible_collections.baremetal.vip.plugins.module_utils import reconcile
 from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError
@@ -57,19 +58,24 @@ def run(module, task, diff=False):
         else:
             result = task(module.params, module.check_mode)
     except VipError as exc:
-        module.fail_json(msg=str(exc))
+        result = dict(exc.result or {})
+        for warning in result.pop("warnings", ()):
+            module.warn(warning)
+        module.fail_json(msg=str(exc), **result)
+    for warning in result.pop("warnings", ()):
+        module.warn(warning)
     module.exit_json(**result)
 
 
 def route_line(route):
-    """'198.51.100.7/32 dev eth0 table 198 proto 248' (one line of a diff)."""
-    return "%s dev %s table %s proto %s%s" % (route["destination"], route.get("interface"), route["table"],
-                                              route["protocol"], "" if route.get("type") == "unicast" else " type %s" % route.get("type"))
+    """'198.51.100.7/32 dev eth0 table 198 proto 248' (one line of a diff; gateway, next hops, type, metric when they set the
+    route apart)."""
+    return "%s table %s proto %s" % (netstate.route_text(route), route["table"], route["protocol"])
 
 
 def address_line(addr):
-    """'192.0.2.10/32 dev eth0'."""
-    return "%s/%s dev %s" % (addr["address"], addr["prefix"], addr["interface"])
+    """'192.0.2.10/32 dev eth0' ('198.51.100.5 peer 198.51.100.6/32 dev eth0' for a point-to-point address)."""
+    return "%s dev %s" % (netstate.address_text(addr), addr["interface"])
 
 
 def service_lines(services):
@@ -179,9 +185,11 @@ def _cyclic_gc_paused():
 def reconcile_routes(params, check_mode, diff=False):
     """vip_routes: add kube-vip's routes, prune its orphans, remove named legacy routes.
 
-    One read: once ``apply_routes`` returned (the kernel acknowledged every change, or it
-    raised), the table is the one read with the changes made (``netstate.routes_after``).
-    ``diff``: add the text diff (Ansible's diff mode; check mode shows the same one).
+    One read: once ``apply_routes`` returned with every change acknowledged, the table is the
+    one read with the changes made (``netstate.routes_after``); where the kernel refused a change,
+    or a removal's destination had other routes, the table is read back and the result says what
+    it shows. A failure after a change fails the task with ``changed`` and what was and was not
+    done. ``diff``: add the text diff (Ansible's diff mode; check mode shows the same one).
     """
     table, protocol = params["table"], params["protocol"]
     desired = desired_routes(params["routes"])
@@ -194,18 +202,28 @@ def reconcile_routes(params, check_mode, diff=False):
         current = netstate.read_routes(ipr, table, links)
         changes = reconcile.plan_routes(desired, current, table, protocol, params["prune"], remove_legacy)
         changed = bool(changes["add"] or changes["remove"])
-        after = netstate.routes_after(current, changes) if changed else current
+        done = {"removed": changes["remove"], "added": changes["add"], "restored": [], "failed": None,
+                "routes": netstate.routes_after(current, changes) if changed else current}
         if changed and not check_mode:
-            netstate.apply_routes(ipr, changes, links)
+            done = netstate.apply_routes(ipr, changes, links, current, table)
+        after = done["routes"]
         result = {
-            "changed": changed,
-            "added": changes["add"],
-            "removed": changes["remove"],
+            "changed": bool(done["added"] or done["removed"] or done["restored"]),
+            "added": done["added"],
+            "removed": done["removed"],
             "legacy_routes": changes["legacy"],
             "routes": [r for r in (current if check_mode else after) if r["protocol"] == protocol],
         }
+        if done["restored"]:
+            result["restored"] = done["restored"]
+            result["warnings"] = ["the kernel removed %s in place of a route this task removed; it was put back"
+                                  % route_line(route) for route in done["restored"]]
         if diff:
             result["diff"] = text_diff([route_line(r) for r in current], [route_line(r) for r in after])
+        if done["failed"]:
+            result["not_added"] = [route for route in changes["add"] if not any(route is added for added in done["added"])]
+            result["not_removed"] = [route for route in changes["remove"] if not any(route is removed for removed in done["removed"])]
+            raise VipError(done["failed"], result=result)
         return result
 
     with _cyclic_gc_paused():
@@ -242,7 +260,15 @@ def address_request(params):
 
 
 def reconcile_address(params, check_mode, diff=False):
-    """vip_address: one VIP present/absent, optional prune of stray owned addresses (``diff``: add the text diff)."""
+    """vip_address: one VIP present/absent, optional prune of stray owned addresses (``diff``: add the text diff).
+
+    A removal the kernel would not make alone (``reconcile.unsafe_address_removals``: the last
+    IPv4 address of an interface with routes through it, a primary with secondaries that stay)
+    is skipped with a warning (``spared``). A failure after a change fails the task with
+    ``changed`` and what was and was not done; so does an announcement that fails after the
+    address was added. Nothing is announced on an interface that cannot carry an announcement
+    (``announce_skipped``).
+    """
     present, absent, owned, protected, keep = address_request(params)
 
     def run(ipr, links):
@@ -250,26 +276,54 @@ def reconcile_address(params, check_mode, diff=False):
             netstate.link_index(links, item["interface"], "managing %s" % item["address"])
         current = netstate.read_addresses(ipr, links)
         changes = reconcile.plan_addresses(current, present, absent, owned, protected, params["prune"], keep)
+        routes = None
+        if reconcile.last_address_interfaces(current, changes["remove"]):
+            routes = netstate.read_ipv4_routes(ipr, links)
+        unsafe = reconcile.unsafe_address_removals(current, changes["remove"], routes)
+        skipped = set(id(addr) for addr, _reason in unsafe)
+        changes["remove"] = [addr for addr in changes["remove"] if id(addr) not in skipped]
         changed = bool(changes["add"] or changes["remove"])
         result = {"changed": changed, "added": changes["add"], "removed": changes["remove"], "announced": False}
-        after = None
+        if unsafe:
+            result["spared"] = [dict(addr, reason=reason) for addr, reason in unsafe]
+            result["warnings"] = ["not removing %s from %s: %s" % (netstate.address_text(addr), addr["interface"], reason)
+                                  for addr, reason in unsafe]
+        removed = set(id(a) for a in changes["remove"])
+        after = [address_line(a) for a in current if id(a) not in removed] + [address_line(a) for a in changes["add"]]
         if changed and not check_mode:
-            netstate.apply_addresses(ipr, changes, links)
-            if diff:
-                after = [address_line(a) for a in netstate.read_addresses(ipr, links)]
-        if params["announce"] and present and not check_mode:
-            item = present[0]
-            mac = links[netstate.link_index(links, item["interface"], "announcing %s" % item["address"])]["mac"]
-            netstate.announce(item["interface"], item["address"], mac, params["announce_count"])
-            result["announced"] = True
+            done = netstate.apply_addresses(ipr, changes, links)
+            result.update(changed=bool(done["added"] or done["removed"]), added=done["added"], removed=done["removed"])
+            if done["failed"] or diff:
+                after = [address_line(a) for a in (done["addresses"] or netstate.read_addresses(ipr, links))]
+            if done["failed"]:
+                result["not_added"] = [a for a in changes["add"] if not any(a is b for b in done["added"])]
+                result["not_removed"] = [a for a in changes["remove"] if not any(a is b for b in done["removed"])]
+                if diff:
+                    result["diff"] = text_diff([address_line(a) for a in current], after)
+                raise VipError(done["failed"], result=result)
         if diff:
-            if after is None:
-                removed = set(id(a) for a in changes["remove"])
-                after = [address_line(a) for a in current if id(a) not in removed] + [address_line(a) for a in changes["add"]]
             result["diff"] = text_diff([address_line(a) for a in current], after)
+        if params["announce"] and present and not check_mode:
+            _announce(present[0], links, params["announce_count"], result)
         return result
 
     return _with_iproute(run)
+
+
+def _announce(item, links, count, result):
+    """Announce ``item`` (vip_address's present VIP) on its interface, saying in ``result`` whether it was; VipError
+    carrying ``result`` (what was already changed) when sending fails."""
+    link = links[netstate.link_index(links, item["interface"], "announcing %s" % item["address"])]
+    problem = netstate.announce_problem(link)
+    if problem:
+        result["announce_skipped"] = "%s not announced: %s" % (item["address"], problem)
+        result.setdefault("warnings", []).append(result["announce_skipped"])
+        return
+    try:
+        netstate.announce(item["interface"], item["address"], link["mac"], count)
+    except VipError as exc:
+        raise VipError("%s%s" % (exc, " (the address itself was added)" if result["added"] else ""), result=result)
+    result["announced"] = True
 
 
 # --------------------------------------------------------------------------- ipvs_service
@@ -314,7 +368,9 @@ def reconcile_ipvs(params, check_mode, diff=False):
     change and raises naming any it refused, so the state after is the state before with the
     changes made (``ipvs.after_changes``, the same derivation check mode shows). A second read
     would cost as much as the first and prove no more than the kernel's answers; the UML tests
-    compare this result with ipvsadm's listing. ``diff``: add the text diff.
+    compare this result with ipvsadm's listing. Where the kernel refused part of the batch, the
+    services are read again: the failed task says ``changed`` and ``services`` as the kernel has
+    them. ``diff``: add the text diff.
     """
     desired = desired_services(params["services"])
     if params["prune"] and not params["owned_addresses"]:
@@ -330,8 +386,12 @@ def reconcile_ipvs(params, check_mode, diff=False):
         changed = reconcile.has_changes(changes, ("remove_services", "add_services", "edit_services",
                                                   "remove_dests", "add_dests", "edit_dests"))
         after = ipvs_utils.after_changes(current, changes) if changed else current
+        refused = None
         if changed and not check_mode:
-            ipvs_utils.apply_ipvs(ipvs, changes)
+            try:
+                ipvs_utils.apply_ipvs(ipvs, changes)
+            except netlink.BatchError as exc:  # the rest of the batch is done: read what the kernel has
+                refused, after = exc, ipvs_utils.read_services(ipvs, real_servers_of)
     finally:
         ipvs.close()
     result = {
@@ -345,4 +405,7 @@ def reconcile_ipvs(params, check_mode, diff=False):
     }
     if diff:
         result["diff"] = text_diff(service_lines(current), service_lines(after))
+    if refused is not None:
+        result["changed"] = sorted(service_lines(current)) != sorted(service_lines(after))
+        raise VipError(str(refused), result=result)
     return result

@@ -68,6 +68,15 @@ DUMP_ATTEMPTS = 5
 RECV_SIZE = 1 << 16  # the kernel sends dumps in parts of at most 32 KB
 
 
+class BatchError(VipError):
+    """Some requests of a batch were refused (``failed``: their indexes) or have an unknown outcome
+    (``unknown``: answers lost to ENOBUFS); every other request of the batch was done."""
+
+    def __init__(self, message, failed=None, unknown=()):
+        super(BatchError, self).__init__(message)
+        self.failed, self.unknown = dict(failed or {}), frozenset(unknown)  # failed: {index: the kernel's reason}
+
+
 # --------------------------------------------------------------------------- wire format
 
 def pack_attr(kind, value):
@@ -285,11 +294,12 @@ class Channel:
     def send_requests(self, requests, describe):
         """Send [(type, flags, payload)], ``per_write()`` per write, only each write's last one acknowledged.
 
-        ``describe(i)`` says what request ``i`` does, for the error message. VipError naming every
-        request the kernel refused; the others are done. Answers lost to a full receive buffer
-        (ENOBUFS) are said, with the requests whose outcome is unknown.
+        ``describe(i)`` says what request ``i`` does, for the error message. BatchError naming every
+        request the kernel refused (``failed``: {index: the kernel's reason}); the others are done. Answers lost
+        to a full receive buffer (ENOBUFS) are said, with the requests whose outcome is unknown
+        (``unknown``).
         """
-        failed = []
+        failed, refused, unknown = [], {}, []
         per_write = self.per_write()
         data = self.buffer
         for first in range(0, len(requests), per_write):
@@ -307,7 +317,7 @@ class Channel:
                 try:
                     size = self.receive("sending %d netlink requests" % len(chunk), nowait=lost)
                 except VipError as exc:  # the refusals already read are said too
-                    raise VipError("; ".join(failed + [str(exc)]))
+                    raise BatchError("; ".join(failed + [str(exc)]), refused, set(range(first, len(requests))).difference(refused))
                 if size is None:
                     lost = True
                     continue
@@ -318,14 +328,16 @@ class Channel:
                         continue
                     code, text = error_answer(data, start, end, flags)
                     if code:
-                        failed.append("%s failed: %s" % (describe(first + mseq - seq), errno_text(code, text)))
+                        refused[first + mseq - seq] = errno_text(code, text)
+                        failed.append("%s failed: %s" % (describe(first + mseq - seq), refused[first + mseq - seq]))
                     answered = answered or mseq == last
             if lost:
+                unknown.extend(index for index in range(first, first + len(chunk)) if index not in refused)
                 failed.append("the kernel's answers to some of %d requests were lost (ENOBUFS: the socket's receive buffer was full), "
                               "so whether those not named here failed is unknown: %s ... %s"
                               % (len(chunk), describe(first), describe(first + len(chunk) - 1)))
         if failed:
-            raise VipError("; ".join(failed))
+            raise BatchError("; ".join(failed), refused, unknown)
 
 
 @contextlib.contextmanager

@@ -40,7 +40,7 @@ from ansible_collections.baremetal.vip.plugins.module_utils.deps import pyroute2
 from ansible_collections.baremetal.vip.plugins.module_utils.netlink import ATTR, U32, asciiz, attributes, netlink_error_text, pack_attr
 
 try:
-    from pyroute2.netlink import NLM_F_CREATE, NLM_F_EXCL, NLM_F_MULTI, NLM_F_REQUEST
+    from pyroute2.netlink import NLM_F_APPEND, NLM_F_CREATE, NLM_F_EXCL, NLM_F_MULTI, NLM_F_REQUEST
     from pyroute2.netlink.rtnl import RTM_DELADDR, RTM_DELROUTE, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE, RTM_NEWADDR, RTM_NEWROUTE
     from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
     from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
@@ -55,6 +55,8 @@ try:
     IFA = dict((entry[0], number) for number, entry in enumerate(ifaddrmsg.nla_map))
     IFLA = dict((entry[0], number) for number, entry in enumerate(ifinfmsg.nla_map))
     RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_TABLE = (RTA[name] for name in ("RTA_DST", "RTA_OIF", "RTA_GATEWAY", "RTA_TABLE"))
+    RTA_SRC, RTA_PRIORITY, RTA_PREFSRC, RTA_MULTIPATH, RTA_VIA = (
+        RTA[name] for name in ("RTA_SRC", "RTA_PRIORITY", "RTA_PREFSRC", "RTA_MULTIPATH", "RTA_VIA"))
     _unpack_rtmsg = RTMSG.unpack_from
 except ImportError:
     pass  # deps.require() reports the missing library before any of these is used
@@ -67,7 +69,12 @@ ROUTE_TYPES = {1: "unicast", 2: "local", 3: "broadcast", 4: "anycast", 5: "multi
 ROUTE_TYPE_NUMBERS = dict((name, number) for number, name in ROUTE_TYPES.items())
 ADDRESS_SCOPES = {0: "global", 200: "site", 253: "link", 254: "host"}
 SCOPE_LINK = 253
+IFA_F_SECONDARY = 0x01
 IFA_F_NODAD = 0x02
+RTA_NH_ID = 30  # linux/rtnetlink.h (a route on a nexthop object); beyond pyroute2's attribute map
+RTNEXTHOP = struct.Struct("=HBBi")  # struct rtnexthop: length, flags, hops (weight - 1), ifindex
+IFF_LOOPBACK, IFF_NOARP = 0x8, 0x80  # linux/if.h
+ARPHRD_ETHER = 1  # linux/if_arp.h
 ETH_P_ARP = 0x0806
 RT_TABLE_COMPAT = 252
 RTEXT_FILTER_SKIP_STATS = 1 << 3  # linux/rtnetlink.h: links dumped without their counters
@@ -95,49 +102,81 @@ def open_iproute():
 # --------------------------------------------------------------------------- messages
 
 def parse_link(data, start, end):
-    """(index, {"name", "mac"}) of one RTM_NEWLINK payload."""
-    _family, _kind, index, _flags, _change = IFINFOMSG.unpack_from(data, start)
+    """(index, {"name", "mac", "type", "flags"}) of one RTM_NEWLINK payload (``type``: ARPHRD_*, ``flags``: IFF_*)."""
+    _family, kind, index, flags, _change = IFINFOMSG.unpack_from(data, start)
     attrs = attributes(data, start + IFINFOMSG.size, end)
     name = attrs.get(IFLA["IFLA_IFNAME"])
     mac = attrs.get(IFLA["IFLA_ADDRESS"])
     return index, {"name": asciiz(data, name) if name else None,
-                   "mac": ":".join("%02x" % byte for byte in bytearray(data[mac[0]:mac[1]])) if mac else None}
+                   "mac": ":".join("%02x" % byte for byte in bytearray(data[mac[0]:mac[1]])) if mac else None,
+                   "type": kind, "flags": flags}
 
 
 def parse_address(data, start, end, links):
-    """The address dict of one RTM_NEWADDR payload (None for families other than IPv4/IPv6)."""
-    family, prefix, _flags, scope, index = IFADDRMSG.unpack_from(data, start)
+    """The address dict of one RTM_NEWADDR payload (None for families other than IPv4/IPv6).
+
+    ``peer``: the other end of a point-to-point address (IFA_ADDRESS when it differs from
+    IFA_LOCAL), else None; the kernel knows the address by both. ``secondary``: IFA_F_SECONDARY.
+    """
+    family, prefix, flags, scope, index = IFADDRMSG.unpack_from(data, start)
     name = FAMILY_BY_AF.get(family)
     if name is None:
         return None
     attrs = attributes(data, start + IFADDRMSG.size, end)
-    span = attrs.get(IFA["IFA_LOCAL"]) or attrs.get(IFA["IFA_ADDRESS"])
+    local, remote = attrs.get(IFA["IFA_LOCAL"]), attrs.get(IFA["IFA_ADDRESS"])
+    span = local or remote
     if span is None:
         return None
+    address = socket.inet_ntop(family, data[span[0]:span[1]])
+    peer = socket.inet_ntop(family, data[remote[0]:remote[1]]) if local and remote else None
     return {
-        "address": socket.inet_ntop(family, data[span[0]:span[1]]),
+        "address": address,
         "prefix": prefix,
         "interface": links.get(index, {}).get("name", str(index)),
         "family": name,
         "scope": ADDRESS_SCOPES.get(scope, scope),
+        "peer": peer if peer != address else None,
+        "secondary": bool(flags & IFA_F_SECONDARY),
     }
 
 
-def parse_route(data, start, end, table, names):
-    """The route dict of one RTM_NEWROUTE payload; None unless it is an IPv4/IPv6 route of ``table``.
+def _nexthops(data, start, end, family, names):
+    """The next hops of an RTA_MULTIPATH value: [{"gateway", "interface", "weight"}] in the kernel's order."""
+    hops = []
+    while start + RTNEXTHOP.size <= end:
+        length, _flags, weight, index = RTNEXTHOP.unpack_from(data, start)
+        if length < RTNEXTHOP.size:
+            break
+        gateway = None
+        for kind, (first, last) in attributes(data, start + RTNEXTHOP.size, min(start + length, end)).items():
+            if kind == RTA_GATEWAY:
+                gateway = _ntop(family, data[first:last])
+            elif kind == RTA_VIA and last - first > 2:
+                via = struct.unpack_from("=H", data, first)[0]
+                gateway = _ntop(via, data[first + 2:last])
+        hops.append({"gateway": gateway, "interface": names.get(index), "weight": weight + 1})
+        start += (length + 3) & ~3
+    return hops
 
-    ``names``: {interface index: name}. Only RTA_TABLE, RTA_DST, RTA_OIF and RTA_GATEWAY are
-    read, with the unpackers bound to module names (one lookup each). read_routes decodes most
-    answers with route_messages instead, and this only those route_messages does not recognize.
+
+def parse_route(data, start, end, table, names):
+    """The route dict of one RTM_NEWROUTE payload; None unless it is an IPv4/IPv6 route of ``table`` (None: any table).
+
+    ``names``: {interface index: name}. Read: what makes the route one route for the kernel
+    (RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_MULTIPATH, RTA_PRIORITY, and the rarer RTA_SRC, tos,
+    RTA_PREFSRC, RTA_NH_ID, kept in the dict only when set: ``from``, ``tos``, ``prefsrc``,
+    ``nhid``), with the unpackers bound to module names. read_routes decodes most answers with
+    route_messages instead, and this only those route_messages does not recognize.
     """
-    family, dst_len, _src_len, _tos, in_table, proto, scope, rtype, _flags = _unpack_rtmsg(data, start)
+    family, dst_len, src_len, tos, in_table, proto, scope, rtype, _flags = _unpack_rtmsg(data, start)
     if family == _AF_INET:
         name, default = "ipv4", "0.0.0.0"
     elif family == _AF_INET6:
         name, default = "ipv6", "::"
     else:
         return None
-    dst = oif = gateway = None
+    dst = oif = gateway = hops = prefsrc = src = nhid = None
+    metric = 0
     offset = start + 12  # RTMSG.size
     while offset < end:
         length, kind = _unpack_attr(data, offset)
@@ -149,11 +188,31 @@ def parse_route(data, start, end, table, names):
             in_table = _unpack_u32(data, offset + 4)[0]
         elif kind == RTA_GATEWAY:
             gateway = _ntop(family, data[offset + 4:offset + length])
+        elif kind == RTA_PRIORITY:
+            metric = _unpack_u32(data, offset + 4)[0]
+        elif kind == RTA_MULTIPATH:
+            hops = (offset + 4, offset + length)
+        elif kind == RTA_PREFSRC:
+            prefsrc = _ntop(family, data[offset + 4:offset + length])
+        elif kind == RTA_SRC:
+            src = _ntop(family, data[offset + 4:offset + length])
+        elif kind == RTA_NH_ID:
+            nhid = _unpack_u32(data, offset + 4)[0]
         offset += (length + 3) & ~3 or end  # a zero length (malformed) ends the loop
-    if in_table != table:
+    if table is not None and in_table != table:
         return None
-    return {"destination": "%s/%d" % (dst or default, dst_len), "interface": names.get(oif), "gateway": gateway,
-            "table": table, "protocol": proto, "type": ROUTE_TYPES.get(rtype, rtype), "scope": scope, "family": name}
+    route = {"destination": "%s/%d" % (dst or default, dst_len), "interface": names.get(oif), "gateway": gateway,
+             "nexthops": _nexthops(data, hops[0], hops[1], family, names) if hops else None, "metric": metric,
+             "table": in_table, "protocol": proto, "type": ROUTE_TYPES.get(rtype, rtype), "scope": scope, "family": name}
+    if src_len or src:
+        route["from"] = "%s/%d" % (src or default, src_len)
+    if tos:
+        route["tos"] = tos
+    if prefsrc:
+        route["prefsrc"] = prefsrc
+    if nhid:
+        route["nhid"] = nhid
+    return route
 
 
 class _RouteLayout:
@@ -163,10 +222,10 @@ class _RouteLayout:
     ``unpack``: every field of one message (nlmsghdr's five, rtmsg's nine, then header and value of
     each attribute: ``fields[14::2]`` are the attribute headers, length and type read as one native
     u32; RTA_TABLE comes first, field 15), for checking one message. ``extract``: only what a route
-    dict needs (rtm_dst_len, protocol, scope, type, RTA_DST, RTA_OIF), the rest skipped as padding,
+    dict needs (rtm_dst_len, protocol, scope, type, RTA_DST, RTA_PRIORITY if the layout has it, RTA_OIF), the rest skipped as padding,
     for ``unpack_from`` / ``iter_unpack``. ``_mask`` / ``_template``: the bytes a message of the
     layout must have (length, type, flags but NLM_F_DUMP_FILTERED, sequence number, family,
-    attribute headers, RTA_TABLE's value), for checking a whole run at once (``run_matches``).
+    attribute headers, RTA_TABLE's value, rtm_src_len and rtm_tos 0), for checking a whole run at once (``run_matches``).
     """
 
     __slots__ = ("length", "unpack", "accepted", "headers", "family", "name", "extract", "low", "_mask", "_masks", "_template",
@@ -182,12 +241,13 @@ class _RouteLayout:
         # the mask of the bytes checked
         extract = ["=16xxBxxxBBB4x"]
         template = [struct.pack("=IHHII", layout.size, RTM_NEWROUTE, NLM_F_MULTI, 0, 0), RTMSG.pack(family, 0, 0, 0, 0, 0, 0, 0, 0)]
-        mask = [b"\xff" * 6, struct.pack("=H", 0xffff & ~NLM_F_DUMP_FILTERED), b"\xff" * 4, b"\0" * 4, b"\xff", b"\0" * 11]
+        # rtmsg: family, and rtm_src_len and rtm_tos 0 (a source-specific or tos route is decoded by parse_route)
+        mask = [b"\xff" * 6, struct.pack("=H", 0xffff & ~NLM_F_DUMP_FILTERED), b"\xff" * 4, b"\0" * 4, b"\xff\0\xff\xff", b"\0" * 8]
         for number, length, kind in attrs:
             size = struct.calcsize("=" + kind)
             if number == RTA_TABLE:
                 self._table_at = len(b"".join(template)) + 4
-            extract.append("4x" + (kind if number in (RTA_DST, RTA_OIF) else "%dx" % size))
+            extract.append("4x" + (kind if number in (RTA_DST, RTA_OIF, RTA_PRIORITY) else "%dx" % size))
             template.append(ATTR.pack(4 + length, number) + b"\0" * size)
             mask.append(b"\xff" * 4 + (b"\xff" * 4 if number == RTA_TABLE else b"\0" * size))
         self.extract = struct.Struct("".join(extract))
@@ -236,11 +296,15 @@ _RUN_MIN = 8  # messages: shorter runs are decoded one by one
 
 
 def _route_dicts(layout, extracted, table, names):
-    """The route dicts of ``layout.extract``'s tuples (rtm_dst_len, protocol, scope, type, RTA_DST, RTA_OIF)."""
+    """The route dicts of ``layout.extract``'s tuples (rtm_dst_len, protocol, scope, type, RTA_DST, [RTA_PRIORITY,] RTA_OIF)."""
     family, name, ntop, prefix_text, types, get = layout.family, layout.name, _ntop, _PREFIX_TEXT, ROUTE_TYPES, names.get
-    return [{"destination": ntop(family, dst) + prefix_text[dst_len], "interface": get(oif), "gateway": None, "table": table,
-             "protocol": proto, "type": types.get(rtype, rtype), "scope": scope, "family": name}
-            for dst_len, proto, scope, rtype, dst, oif in extracted]
+    if family == _AF_INET:  # no RTA_PRIORITY: metric 0
+        return [{"destination": ntop(family, dst) + prefix_text[dst_len], "interface": get(oif), "gateway": None, "nexthops": None,
+                 "metric": 0, "table": table, "protocol": proto, "type": types.get(rtype, rtype), "scope": scope, "family": name}
+                for dst_len, proto, scope, rtype, dst, oif in extracted]
+    return [{"destination": ntop(family, dst) + prefix_text[dst_len], "interface": get(oif), "gateway": None, "nexthops": None,
+             "metric": metric, "table": table, "protocol": proto, "type": types.get(rtype, rtype), "scope": scope, "family": name}
+            for dst_len, proto, scope, rtype, dst, metric, oif in extracted]
 
 
 def route_messages(data, offset, size, seq, items, table, names):
@@ -279,7 +343,8 @@ def route_messages(data, offset, size, seq, items, table, names):
         if end > size:
             return offset
         fields = layout.unpack(data, offset)
-        if fields[3] != seq or fields[:3] not in layout.accepted or fields[14::2] != layout.headers or fields[5] != layout.family:
+        if (fields[3] != seq or fields[:3] not in layout.accepted or fields[14::2] != layout.headers or fields[5] != layout.family
+                or fields[7] or fields[8]):  # rtm_src_len, rtm_tos
             return offset
         if fields[15] == table:
             items.extend(_route_dicts(layout, (layout.extract.unpack_from(data, offset),), table, names))
@@ -287,40 +352,85 @@ def route_messages(data, offset, size, seq, items, table, names):
     return offset
 
 
-def route_dump_request(table):
-    """RTM_GETROUTE payload: both families, only ``table`` (kernel-side filter under strict checking)."""
-    return (RTMSG.pack(socket.AF_UNSPEC, 0, 0, 0, table if table < 256 else RT_TABLE_COMPAT, 0, 0, 0, 0)
+def route_dump_request(table, family=socket.AF_UNSPEC):
+    """RTM_GETROUTE payload: ``family`` (default both), only ``table`` (kernel-side filter under strict checking; None:
+    every table)."""
+    if table is None:
+        return RTMSG.pack(family, 0, 0, 0, 0, 0, 0, 0, 0)
+    return (RTMSG.pack(family, 0, 0, 0, table if table < 256 else RT_TABLE_COMPAT, 0, 0, 0, 0)
             + U32_ATTR.pack(8, RTA_TABLE, table))
 
 
-def _route_parts(route, index, create):
-    """(type, flags, payload before the destination's address, payload after it) of route_request."""
+def _pack_hops(route, family, by_name):
+    """RTA_MULTIPATH of ``route["nexthops"]``: one struct rtnexthop (weight, interface) and RTA_GATEWAY per hop."""
+    packed = []
+    for hop in route["nexthops"]:
+        gateway = pack_attr(RTA_GATEWAY, _pton(family, hop["gateway"])) if hop.get("gateway") else b""
+        index = by_name.get(hop.get("interface"), 0) if hop.get("interface") else 0
+        packed.append(RTNEXTHOP.pack(RTNEXTHOP.size + len(gateway), 0, max(hop.get("weight", 1), 1) - 1, index) + gateway)
+    return pack_attr(RTA_MULTIPATH, b"".join(packed))
+
+
+def _route_parts(route, index, create, by_name=None):
+    """(type, flags, payload before the destination's address, payload after it) of route_request.
+
+    Adding: kube-vip's shape (``PrepareRoute``, pkg/vip/address.go of kube-vip v1.2.2): unicast,
+    scope universe, the interface, no gateway. Removing: every field the kernel matches a
+    deletion on, as read: type, scope, protocol, tos, the source prefix (``from``), the metric,
+    the preferred source, and the next hops: a nexthop object (``nhid``), the multipath hops
+    (interface and gateway each), or the interface and gateway -- for IPv6 the gateway :: when
+    there is none, which the kernel matches only against a route without one (otherwise a
+    deletion naming only the interface takes the first route on it, a gateway route included).
+    """
     family = AF_BY_FAMILY[route["family"]]
     table = route["table"]
+    src = src_len = None
+    tos = 0
     if create:
-        rtype, scope = 1, SCOPE_LINK if family == _AF_INET else 0
+        rtype, scope = 1, 0
         msg_type, flags = RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL
     else:
         rtype = route.get("type", "unicast")
         rtype, scope = ROUTE_TYPE_NUMBERS.get(rtype, rtype), route.get("scope", 0)
         msg_type, flags = RTM_DELROUTE, NLM_F_REQUEST
-    head = (RTMSG.pack(family, int(route["destination"].partition("/")[2]), 0, 0, table if table < 256 else RT_TABLE_COMPAT,
-                       route["protocol"], scope, rtype, 0)
+        tos = route.get("tos", 0)
+        if route.get("from"):
+            src, _sep, src_len = route["from"].partition("/")
+    head = (RTMSG.pack(family, int(route["destination"].partition("/")[2]), int(src_len or 0), tos,
+                       table if table < 256 else RT_TABLE_COMPAT, route["protocol"], scope, rtype, 0)
             + ATTR.pack(8 if family == _AF_INET else 20, RTA_DST))
-    tail = U32_ATTR.pack(8, RTA_TABLE, table) + (U32_ATTR.pack(8, RTA_OIF, index) if index is not None else b"")
+    tail = U32_ATTR.pack(8, RTA_TABLE, table)
+    if create:
+        return msg_type, flags, head, tail + (U32_ATTR.pack(8, RTA_OIF, index) if index is not None else b"")
+    if src:
+        tail += pack_attr(RTA_SRC, _pton(family, src))
+    if route.get("metric"):
+        tail += U32_ATTR.pack(8, RTA_PRIORITY, route["metric"])
+    if route.get("prefsrc"):
+        tail += pack_attr(RTA_PREFSRC, _pton(family, route["prefsrc"]))
+    if route.get("nhid"):
+        return msg_type, flags, head, tail + U32_ATTR.pack(8, RTA_NH_ID, route["nhid"])
+    if route.get("nexthops"):
+        return msg_type, flags, head, tail + _pack_hops(route, family, by_name or {})
+    if index is not None:
+        tail += U32_ATTR.pack(8, RTA_OIF, index)
+    gateway = route.get("gateway")
+    if gateway or (index is not None and family == _AF_INET6):
+        tail += pack_attr(RTA_GATEWAY, _pton(family, gateway or "::"))
     return msg_type, flags, head, tail
 
 
 _ADDED_KIND = itemgetter("family", "table", "protocol", "interface")
-_REMOVED_KIND = itemgetter("family", "table", "protocol", "interface", "type", "scope")
+_REMOVED_KIND = itemgetter("family", "table", "protocol", "interface", "type", "scope", "metric", "gateway")
+_PLAIN_ROUTE = 10  # keys of a route as read without nexthops, from, tos, prefsrc or nhid (those are packed one by one)
 
 
 def route_requests(routes, create, links):
     """[route_request(route, index of its interface, create) for route in ``routes``], every one added (``create``)
     or every one removed: the parts of a payload around the destination's address packed once per kind of route
-    (prefix length, family, table, protocol, interface, and for removals type and scope), then one ``inet_pton`` and
-    one concatenation per route. ``links``: read_links' answer; VipError, before anything is sent, naming the
-    route whose interface does not exist."""
+    (prefix length, family, table, protocol, interface, and for removals type, scope, metric and gateway), then one
+    ``inet_pton`` and one concatenation per route; a removal with next hops or the rarer fields is packed whole.
+    ``links``: read_links' answer; VipError, before anything is sent, naming the route whose interface does not exist."""
     kind_of = _ADDED_KIND if create else _REMOVED_KIND
     by_name = dict((link["name"], index) for index, link in links.items())
     parts_of = {}
@@ -328,11 +438,19 @@ def route_requests(routes, create, links):
     append = result.append
     for route in routes:
         address, _sep, prefix = route["destination"].partition("/")
+        if not create and (len(route) != _PLAIN_ROUTE or route.get("nexthops")):
+            name = route.get("interface")
+            for hop_name in [name] + [hop.get("interface") for hop in route.get("nexthops") or ()]:
+                if hop_name and hop_name not in by_name:
+                    link_index(links, hop_name, describe_route(route, create))
+            parts = _route_parts(route, by_name[name] if name else None, create, by_name)
+            append((parts[0], parts[1], parts[2] + _pton(AF_BY_FAMILY[route["family"]], address) + parts[3]))
+            continue
         try:
             key = (prefix, kind_of(route))
         except KeyError:  # a change set written by hand: the defaults of _route_parts
             key = (prefix, (route["family"], route["table"], route["protocol"], route.get("interface"), route.get("type", "unicast"),
-                            route.get("scope", 0)))
+                            route.get("scope", 0), route.get("metric", 0), route.get("gateway")))
         parts = parts_of.get(key)
         if parts is None:
             name = route.get("interface")
@@ -343,37 +461,95 @@ def route_requests(routes, create, links):
     return result
 
 
-def route_request(route, index, create):
+def route_request(route, index, create, links=None):
     """(type, flags, payload) of RTM_NEWROUTE / RTM_DELROUTE for ``route`` on interface ``index`` (or None):
-    rtmsg, RTA_DST, RTA_TABLE and (with an interface) RTA_OIF.
+    rtmsg, RTA_DST, RTA_TABLE and (with an interface) RTA_OIF, and for a removal what else identifies the route
+    (``_route_parts``; ``links``: read_links' answer, for the interfaces of next hops).
 
-    Adding: kube-vip's shape (unicast, scope link for IPv4). Removing: the exact route as read.
+    Adding: kube-vip's shape (unicast, scope universe). Removing: the exact route as read.
     """
-    msg_type, flags, head, tail = _route_parts(route, index, create)
+    by_name = dict((link["name"], number) for number, link in (links or {}).items())
+    msg_type, flags, head, tail = _route_parts(route, index, create, by_name)
     return msg_type, flags, head + _pton(AF_BY_FAMILY[route["family"]], route["destination"].partition("/")[0]) + tail
 
 
+def restore_request(route, links):
+    """(type, flags, payload) of RTM_NEWROUTE putting back ``route`` as it was read: a route without gateway or
+    next hops on its interface (kube-vip's shape, whatever its scope, metric and preferred source)."""
+    family = AF_BY_FAMILY[route["family"]]
+    table = route["table"]
+    payload = (RTMSG.pack(family, int(route["destination"].partition("/")[2]), 0, route.get("tos", 0),
+                          table if table < 256 else RT_TABLE_COMPAT, route["protocol"], route.get("scope", 0),
+                          ROUTE_TYPE_NUMBERS.get(route.get("type", "unicast"), 1), 0)
+               + pack_attr(RTA_DST, _pton(family, route["destination"].partition("/")[0])) + U32_ATTR.pack(8, RTA_TABLE, table)
+               + U32_ATTR.pack(8, RTA_OIF, link_index(links, route["interface"], describe_route(route, True))))
+    if route.get("metric"):
+        payload += U32_ATTR.pack(8, RTA_PRIORITY, route["metric"])
+    if route.get("prefsrc"):
+        payload += pack_attr(RTA_PREFSRC, _pton(family, route["prefsrc"]))
+    return RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_APPEND, payload
+
+
 def address_request(addr, index, create):
-    """(type, flags, payload) of RTM_NEWADDR (IPv6 without DAD, as kube-vip) / RTM_DELADDR."""
+    """(type, flags, payload) of RTM_NEWADDR (IPv6 without DAD, as kube-vip) / RTM_DELADDR.
+
+    IFA_LOCAL is the address, IFA_ADDRESS its peer (a point-to-point address) or the address
+    again: the kernel deletes an IPv4 address only when both are the ones it holds.
+    """
     family = AF_BY_FAMILY[addr["family"]]
     packed = socket.inet_pton(family, addr["address"])
+    peer = socket.inet_pton(family, addr["peer"]) if addr.get("peer") else packed
     payload = (IFADDRMSG.pack(family, addr["prefix"], IFA_F_NODAD if create and family == socket.AF_INET6 else 0, 0, index)
-               + pack_attr(IFA["IFA_LOCAL"], packed) + pack_attr(IFA["IFA_ADDRESS"], packed))
+               + pack_attr(IFA["IFA_LOCAL"], packed) + pack_attr(IFA["IFA_ADDRESS"], peer))
     if create:
         return RTM_NEWADDR, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL, payload
     return RTM_DELADDR, NLM_F_REQUEST, payload
 
 
+_DEFAULT_METRIC = {"ipv4": 0, "ipv6": 1024}
+
+
+def route_text(route):
+    """'198.51.100.7/32 dev v0', '... via 192.0.2.1 dev v0', '... nexthop via fe80::a dev v0 nexthop ...', with what
+    else sets the route apart (type, source prefix, tos, a metric other than the family's default, preferred source)."""
+    words = [route["destination"]]
+    if route.get("type", "unicast") != "unicast":
+        words.insert(0, str(route["type"]))
+    if route.get("from"):
+        words.append("from %s" % route["from"])
+    if route.get("tos"):
+        words.append("tos %s" % route["tos"])
+    if route.get("nhid"):
+        words.append("nhid %s" % route["nhid"])
+    for hop in route.get("nexthops") or ():
+        words.append("nexthop" + (" via %s" % hop["gateway"] if hop.get("gateway") else "") + " dev %s" % hop.get("interface"))
+    if route.get("gateway"):
+        words.append("via %s" % route["gateway"])
+    if route.get("interface") or not (route.get("nexthops") or route.get("type", "unicast") != "unicast"):
+        words.append("dev %s" % route.get("interface"))
+    if route.get("metric", _DEFAULT_METRIC.get(route.get("family"))) != _DEFAULT_METRIC.get(route.get("family")):
+        words.append("metric %s" % route["metric"])
+    if route.get("prefsrc"):
+        words.append("src %s" % route["prefsrc"])
+    return " ".join(words)
+
+
 def describe_route(route, create):
     """'adding route 198.51.100.7/32 dev v0 to table 198 (protocol 248)' / 'removing route ... from ...'."""
-    verb = "adding route %s dev %s to table %s (protocol %s)" if create else "removing route %s dev %s from table %s (protocol %s)"
-    return verb % (route["destination"], route.get("interface"), route["table"], route["protocol"])
+    verb = "adding route %s to table %s (protocol %s)" if create else "removing route %s from table %s (protocol %s)"
+    return verb % (route_text(route), route["table"], route["protocol"])
 
 
 def describe_address(addr, create):
-    """'adding address 192.0.2.10/32 to v0' / 'removing address ... from ...'."""
-    return ("adding address %s/%s to %s" if create else "removing address %s/%s from %s") % (
-        addr["address"], addr["prefix"], addr["interface"])
+    """'adding address 192.0.2.10/32 to v0' / 'removing address ... from ...' ('192.0.2.10 peer 192.0.2.11/32' for a peer)."""
+    return ("adding address %s to %s" if create else "removing address %s from %s") % (address_text(addr), addr["interface"])
+
+
+def address_text(addr):
+    """'192.0.2.10/32', or '198.51.100.5 peer 198.51.100.6/32' (as iproute2 writes a point-to-point address)."""
+    if addr.get("peer"):
+        return "%s peer %s/%s" % (addr["address"], addr["peer"], addr["prefix"])
+    return "%s/%s" % (addr["address"], addr["prefix"])
 
 
 # --------------------------------------------------------------------------- readers
@@ -411,27 +587,116 @@ def read_routes(ipr, table, links):
                             empty_on=(errno.ENOENT,), fast=route_messages)
 
 
+def read_ipv4_routes(ipr, links):
+    """Every IPv4 route of every table (one dump; ``table`` in each dict says which)."""
+    names = dict((index, link["name"]) for index, link in links.items())
+    with netlink.borrowed(ipr) as channel:
+        return channel.dump(RTM_GETROUTE, route_dump_request(None, socket.AF_INET), "reading the IPv4 routes of every table",
+                            parse_route, None, names)
+
+
 # --------------------------------------------------------------------------- appliers
 
-def apply_routes(ipr, changes, links):
-    """One batch: removals first (so a moved route can be re-added), then additions."""
+def route_identity(route):
+    """What makes a route one route for the kernel, as a hashable key (a plan's route against a later read)."""
+    hops = route.get("nexthops")
+    family = route["family"]
+    return (route["destination"], family, route.get("interface"), route.get("gateway"),
+            tuple((hop.get("gateway"), hop.get("interface"), hop.get("weight", 1)) for hop in hops) if hops else None,
+            route.get("metric", _DEFAULT_METRIC[family]), route["table"], route["protocol"], route.get("type", "unicast"),
+            route.get("scope", 0), route.get("from"), route.get("tos", 0), route.get("prefsrc"), route.get("nhid"))
+
+
+def crowded_destinations(current, removals):
+    """Destinations of ``removals`` that have more than one route in ``current``: there the kernel may take a
+    deletion for another of them (an IPv4 multipath route whose first hop is a route's only hop, routes that
+    differ only in their metrics), so the table is read back and checked. One pass when every destination is
+    alone (kube-vip's tables)."""
+    if not removals:
+        return set()
+    destinations = [route["destination"] for route in current]
+    if len(set(destinations)) == len(destinations):
+        return set()
+    wanted = set(route["destination"] for route in removals)
+    seen, crowded = set(), set()
+    for destination in destinations:
+        if destination in wanted:
+            (crowded if destination in seen else seen).add(destination)
+    return crowded
+
+
+def _restorable(route):
+    """Whether restore_request can put ``route`` back as it was (no gateway, next hops, source prefix)."""
+    return route.get("interface") and not (route.get("gateway") or route.get("nexthops") or route.get("nhid") or route.get("from"))
+
+
+def apply_routes(ipr, changes, links, current=None, table=None):
+    """One batch: removals first (so a moved route can be re-added), then additions. Returns what happened:
+    {"removed", "added", "restored": routes done, "failed": what was not done and why (text) or None,
+    "routes": the table after}.
+
+    ``current``: the table ``table`` the change set was decided on. When every request was
+    acknowledged and no removal's destination has another route, the table after is ``current``
+    with the changes made (``routes_after``); otherwise it is read back, and the removals and
+    additions done are those the table shows. Where the kernel removed another route in place of
+    one of the removals (its deletion matched both: it takes the first), that removal is sent
+    again and the other route put back, up to three rounds (``restored``).
+    """
     removals, additions = changes["remove"], changes["add"]
     requests = route_requests(removals, False, links) + route_requests(additions, True, links)
-    if requests:
-        count = len(removals)
-        with netlink.borrowed(ipr) as channel:
+    result = {"removed": removals, "added": additions, "restored": [], "failed": None,
+              "routes": routes_after(current, changes) if current is not None else None}
+    if not requests:
+        return result
+    count = len(removals)
+    reasons = {}  # id(route) -> the kernel's last refusal
+    crowded = crowded_destinations(current, removals) if current is not None else set()
+    with netlink.borrowed(ipr) as channel:
+        try:
             channel.send_requests(requests, lambda i: describe_route(removals[i], False) if i < count else describe_route(additions[i - count], True))
+        except netlink.BatchError as exc:
+            if current is None or table is None:
+                raise
+            reasons.update((id(removals[i] if i < count else additions[i - count]), reason) for i, reason in exc.failed.items())
+        if not (reasons or crowded):
+            return result
+        after = read_routes(channel, table, links)
+        gone = set(id(route) for route in removals)
+        kept = [route for route in current if id(route) not in gone and route["destination"] in crowded]
+        restored = []
+        for _round in range(3):
+            have = set(map(route_identity, after))
+            again = [route for route in removals if route["destination"] in crowded and route_identity(route) in have]
+            lost = [route for route in kept if route_identity(route) not in have]
+            back = [route for route in lost if _restorable(route)]
+            if not (again or back):
+                break
+            retry = route_requests(again, False, links) + [restore_request(route, links) for route in back]
+            try:
+                channel.send_requests(retry, lambda i: describe_route((again + back)[i], i >= len(again)))
+            except netlink.BatchError as exc:
+                reasons.update((id((again + back)[i]), reason) for i, reason in exc.failed.items())
+            restored.extend(back)
+            after = read_routes(channel, table, links)
+    have = set(map(route_identity, after))
+    failed = (["%s failed: %s" % (describe_route(route, False), reasons.get(id(route), "the kernel removed another route in its place"))
+               for route in removals if route_identity(route) in have]
+              + ["%s failed: %s" % (describe_route(route, True), reasons.get(id(route), "not in the table afterwards"))
+                 for route in additions if route_identity(added_route(route)) not in have]
+              + ["route %s of table %s (protocol %s) was removed by the kernel in place of another and could not be put back%s"
+                 % (route_text(route), table, route["protocol"], ": %s" % reasons[id(route)] if id(route) in reasons else "")
+                 for route in kept if route_identity(route) not in have])
+    return {"removed": [route for route in removals if route_identity(route) not in have],
+            "added": [route for route in additions if route_identity(added_route(route)) in have],
+            "restored": [route for route in restored if route_identity(route) in have],
+            "failed": "; ".join(failed) or None, "routes": after}
 
 
 def added_route(route):
     """``route`` (a change set's addition) as the kernel lists it once route_request added it."""
-    return {"destination": route["destination"], "interface": route["interface"], "gateway": None, "table": route["table"],
-            "protocol": route["protocol"], "type": "unicast", "scope": SCOPE_LINK if route["family"] == "ipv4" else 0,
-            "family": route["family"]}
-
-
-def _route_identity(route):
-    return (route["destination"], route.get("interface"), route["protocol"], route.get("type"), route.get("scope"), route.get("gateway"))
+    return {"destination": route["destination"], "interface": route["interface"], "gateway": None, "nexthops": None,
+            "metric": _DEFAULT_METRIC[route["family"]], "table": route["table"], "protocol": route["protocol"], "type": "unicast",
+            "scope": 0, "family": route["family"]}
 
 
 def routes_after(current, changes):
@@ -443,22 +708,55 @@ def routes_after(current, changes):
     gone = set(id(route) for route in changes["remove"])  # plan_routes removes ``current``'s own dicts
     kept = [route for route in current if id(route) not in gone]
     if len(kept) != len(current) - len(gone):  # removals given as copies: compare what makes a route
-        gone = set(_route_identity(route) for route in changes["remove"])
-        kept = [route for route in current if _route_identity(route) not in gone]
+        gone = set(route_identity(route) for route in changes["remove"])
+        kept = [route for route in current if route_identity(route) not in gone]
     return kept + [added_route(route) for route in changes["add"]]
 
 
+def address_identity(addr):
+    """What makes an address one address for the kernel (hashable)."""
+    return (addr["address"], addr["prefix"], addr["interface"], addr.get("peer"))
+
+
 def apply_addresses(ipr, changes, links):
-    """One batch: removals, then additions."""
-    addrs = [(addr, False) for addr in changes["remove"]] + [(addr, True) for addr in changes["add"]]
+    """One batch: removals (secondary IPv4 addresses before primaries: deleting a primary deletes or promotes its
+    secondaries), then additions. Returns {"removed", "added", "failed": the kernel's refusals (text) or None,
+    "addresses": the addresses after (read back only when something was refused, else None)}."""
+    removals = sorted(changes["remove"], key=lambda addr: not addr.get("secondary"))
+    addrs = [(addr, False) for addr in removals] + [(addr, True) for addr in changes["add"]]
     requests = [address_request(addr, link_index(links, addr["interface"], describe_address(addr, create)), create)
                 for addr, create in addrs]
+    result = {"removed": removals, "added": changes["add"], "failed": None, "addresses": None}
     if requests:
         with netlink.borrowed(ipr) as channel:
-            channel.send_requests(requests, lambda i: describe_address(*addrs[i]))
+            try:
+                channel.send_requests(requests, lambda i: describe_address(*addrs[i]))
+            except netlink.BatchError as exc:
+                reasons = dict((id(addrs[i][0]), reason) for i, reason in exc.failed.items())
+                after = read_addresses(channel, links)
+                have = set(map(address_identity, after))
+                failed = ["%s failed: %s" % (describe_address(addr, create), reasons.get(id(addr), "outcome unknown"))
+                          for addr, create in addrs if (address_identity(addr) in have) == (not create)]
+                result = {"removed": [addr for addr in removals if address_identity(addr) not in have],
+                          "added": [addr for addr in changes["add"] if address_identity(addr) in have],
+                          "failed": "; ".join(failed) or None, "addresses": after}
+    return result
 
 
 # --------------------------------------------------------------------------- announcements
+
+def announce_problem(link):
+    """Why nothing can be announced on ``link`` (read_links' dict), or None: gratuitous ARP and unsolicited
+    neighbour advertisements are Ethernet frames to the segment, which a loopback or NOARP link has not."""
+    name, flags = link.get("name"), link.get("flags", 0)
+    if flags & IFF_LOOPBACK:
+        return "%s is a loopback interface: there is no segment to announce to" % name
+    if flags & IFF_NOARP:
+        return "%s does not use ARP or neighbour discovery (NOARP)" % name
+    if link.get("type", ARPHRD_ETHER) != ARPHRD_ETHER or not link.get("mac"):
+        return "%s is not an Ethernet interface (link type %s)" % (name, link.get("type"))
+    return None
+
 
 def _mac_bytes(mac, interface):
     if not mac:

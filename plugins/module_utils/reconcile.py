@@ -36,7 +36,16 @@ _AF_INET, _AF_INET6, _ntop, _pton = socket.AF_INET, socket.AF_INET6, socket.inet
 
 
 class VipError(Exception):
-    """A request the host modules refuse, with a message that says what and with which values."""
+    """A request the host modules refuse, with a message that says what and with which values.
+
+    ``result``: when the failure came after something was changed, what the module returns
+    besides the message (``changed``, what was and was not applied), so that a failed task
+    still says what it did.
+    """
+
+    def __init__(self, message, result=None):
+        super(VipError, self).__init__(message)
+        self.result = result
 
 
 # --------------------------------------------------------------------------- address math
@@ -180,21 +189,39 @@ def _one_interface_each(desired):
 _NOT_ASKED = object()  # what a destination nobody asked for is asked on (never equal to a route's interface)
 
 
+# Scopes of a VIP's route: universe (kube-vip's: PrepareRoute, pkg/vip/address.go, kube-vip v0.6 to v1.2) and
+# link (iproute2's default for a route without gateway, which older setups of this collection wrote).
+VIP_ROUTE_SCOPES = (0, 253)
+
+
+def is_vip_route(route, interface):
+    """Whether ``route`` is kube-vip's route to its destination through ``interface``: unicast, on that interface,
+    no gateway, no next hops, scope universe or link, and none of the rarer fields (a source prefix, tos, a
+    nexthop object) that make it apply to only some traffic. The metric and preferred source do not matter."""
+    return (route["interface"] == interface and route.get("type") == "unicast" and route.get("gateway") is None
+            and not route.get("nexthops") and route.get("scope", 0) in VIP_ROUTE_SCOPES
+            and not ("from" in route or "tos" in route or "nhid" in route))
+
+
 def plan_routes(desired, current, table, protocol, prune=False, remove_legacy=()):
     """Change set for kube-vip's routing table.
 
     ``desired``: list of {"destination": host CIDR, "interface": name} (normalized).
-    ``current``: every route the kernel has in ``table`` (any protocol).
+    ``current``: every route the kernel has in ``table`` (any protocol), in the kernel's order.
     Returns {"add": [...], "remove": [...], "legacy": [...], "unchanged": [...]}; removals are
     applied first. Only routes of ``table`` AND ``protocol`` are ever removed, plus legacy host
     routes of ``table`` the caller names in ``remove_legacy``.
 
-    A destination is kept as it is when one of kube-vip's routes to it is a unicast route on
-    the asked interface (with its other routes on that interface: ``unchanged``); otherwise its
-    routes are replaced by one. With ``prune``, every other route of kube-vip's goes. Removals
-    are in the table's order (kube-vip's, then the named legacy ones), additions in ``desired``'s.
-    Decided set-wise, a few passes over each list, no per-route function call: tens of
-    thousands of routes take milliseconds (docs/benchmarks.md).
+    A desired destination keeps its first route of ``table`` and ``protocol`` that is kube-vip's
+    route through the asked interface (``is_vip_route``: ``unchanged``); every other route of
+    that table and protocol to it (another interface, a gateway, next hops, a second one) is
+    removed, and when none was kube-vip's, kube-vip's is added: prune or not. With ``prune``,
+    every route of that table and protocol to any other destination goes too, whatever its
+    prefix. Adding where the table has a route of another protocol to the same destination is
+    refused until that one is named in ``remove_legacy``; where kube-vip's route is there already,
+    the other one is only reported (``legacy``). Removals are in the table's order (kube-vip's,
+    then the named legacy ones), additions in ``desired``'s. Decided set-wise, a few passes over
+    each list: tens of thousands of routes take milliseconds (docs/benchmarks.md).
     """
     check_route_scope(table, protocol, destructive=bool(prune or remove_legacy))
     named_legacy = set(remove_legacy or ())
@@ -204,24 +231,23 @@ def plan_routes(desired, current, table, protocol, prune=False, remove_legacy=()
     ours = [route for route in current if route["protocol"] == protocol and route["table"] == table]
     others = [] if len(ours) == len(current) else [route for route in current if route["table"] == table and route["protocol"] != protocol]
     asked_on = asked.get
-    # routes on their asked interface (the others, in the table's order), and the destinations one of those
-    # serves as kube-vip would (unicast)
-    on_asked, elsewhere = [], []
-    keep, other = on_asked.append, elsewhere.append
+    # the VIP routes (the first of kube-vip's shape on its asked interface, per destination), and every other route
+    served, elsewhere = {}, []
+    other = elsewhere.append
     for route in ours:
-        if asked_on(route["destination"], _NOT_ASKED) == route["interface"]:
-            keep(route)
+        destination = route["destination"]
+        interface = asked_on(destination, _NOT_ASKED)
+        # is_vip_route, inlined (one call per route costs more than the rest of the loop)
+        if (interface == route["interface"] and destination not in served and route["type"] == "unicast" and route["gateway"] is None
+                and route["scope"] in VIP_ROUTE_SCOPES and not (route.get("nexthops") or "from" in route or "tos" in route or "nhid" in route)):
+            served[destination] = route
         else:
             other(route)
-    served = set(route["destination"] for route in on_asked if route.get("type") == "unicast")
-    unchanged = on_asked if len(served) == len(on_asked) else [route for route in on_asked if route["destination"] in served]
-    if not prune:
-        remove = [route for route in ours if route["destination"] in asked and route["destination"] not in served]
-    elif unchanged is on_asked:
+    unchanged = list(served.values())
+    if prune:
         remove = elsewhere
     else:
-        kept = set(map(id, unchanged))
-        remove = [route for route in ours if id(route) not in kept]
+        remove = [route for route in elsewhere if route["destination"] in asked]
     add = [{"destination": destination, "interface": interface, "table": table, "protocol": protocol, "type": "unicast",
             "family": "ipv6" if ":" in destination else "ipv4"}
            for destination, interface in asked.items() if destination not in served]
@@ -240,6 +266,10 @@ def plan_routes(desired, current, table, protocol, prune=False, remove_legacy=()
                     % (destination, route["interface"], table, protocol, table, other["destination"],
                        other["protocol"], " (legacy kube-vip route)" if is_legacy_route(other, table, protocol) else ""))
     if named_legacy:
+        for route in legacy:
+            if route["destination"] in named_legacy and not route["protocol"]:
+                raise VipError("remove_legacy: route %s dev %s of table %d has protocol 0 (unspec); a deletion with protocol 0 "
+                               "matches a route of any protocol, so it cannot be removed exactly" % (route["destination"], route["interface"], table))
         remove.extend(route for route in legacy if route["destination"] in named_legacy)
         legacy = [route for route in legacy if route["destination"] not in named_legacy]
     return {"add": add, "remove": remove, "unchanged": unchanged, "legacy": legacy}
@@ -285,6 +315,52 @@ def plan_addresses(current, present=(), absent=(), owned=None, protected=(), pru
                     and in_ranges(addr["address"], owned) and addr not in remove):
                 remove.append(addr)
     return {"add": add, "remove": remove, "unchanged": unchanged}
+
+
+def unsafe_address_removals(current, remove, routes=None):
+    """[(address, reason)] of the removals in ``remove`` the kernel would not make alone.
+
+    * A primary IPv4 address with secondary addresses of its subnet (same prefix length and
+      network) that stay: deleting it deletes them too, or promotes one (net.ipv4.conf.*.promote_secondaries).
+    * The last IPv4 address of an interface that carries IPv4 routes (``routes``: every IPv4
+      route of every table; those of protocol kernel belong to the addresses): the kernel flushes
+      every IPv4 route through an interface whose last IPv4 address goes, in every table. The
+      interface keeps its first address (the primary).
+
+    ``routes`` None: not read, the second check is not made (``last_address_interfaces`` says when it is needed).
+    """
+    going = set(id(addr) for addr in remove)
+    unsafe = []
+    for addr in remove:
+        if addr["family"] != "ipv4" or addr.get("secondary"):
+            continue
+        network = netaddr.IPNetwork("%s/%s" % (addr.get("peer") or addr["address"], addr["prefix"])).cidr
+        staying = [other for other in current if id(other) not in going and other["interface"] == addr["interface"]
+                   and other["family"] == "ipv4" and other.get("secondary") and other["prefix"] == addr["prefix"]
+                   and netaddr.IPAddress(other.get("peer") or other["address"]) in network]
+        if staying:
+            unsafe.append((addr, "it is the primary address of %s on %s, and the kernel would delete (or promote) its secondary "
+                                 "addresses %s with it" % (network, addr["interface"], ", ".join(a["address"] for a in staying))))
+    if routes:
+        spared = set(id(addr) for addr, _reason in unsafe)
+        for interface in last_address_interfaces(current, [addr for addr in remove if id(addr) not in spared]):
+            through = [route for route in routes if route["protocol"] != 2 and (
+                route.get("interface") == interface or any(hop.get("interface") == interface for hop in route.get("nexthops") or ()))]
+            if through:
+                first = [addr for addr in remove if addr["interface"] == interface and addr["family"] == "ipv4" and id(addr) not in spared][0]
+                unsafe.append((first, "it is the last IPv4 address of %s, and the kernel would flush every IPv4 route through %s "
+                                      "with it (%s)" % (interface, interface, ", ".join(
+                                          "%s table %s proto %s" % (route["destination"], route["table"], route["protocol"])
+                                          for route in through[:5]) + (" and %d more" % (len(through) - 5) if len(through) > 5 else ""))))
+    return unsafe
+
+
+def last_address_interfaces(current, remove):
+    """Interfaces whose every IPv4 address is in ``remove``."""
+    going = set(id(addr) for addr in remove)
+    interfaces = set(addr["interface"] for addr in remove if addr["family"] == "ipv4")
+    return sorted(interface for interface in interfaces
+                  if not any(addr["interface"] == interface and addr["family"] == "ipv4" and id(addr) not in going for addr in current))
 
 
 # --------------------------------------------------------------------------- IPVS

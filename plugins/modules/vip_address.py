@@ -15,7 +15,11 @@ description:
   - Adds or removes one VIP the way kube-vip does (a /32 or /128 address, IPv6 without duplicate address detection).
   - With O(prune) and O(owned_ranges), removes every address inside those ranges that is not wanted on this
     host (for example a Service VIP a wrong controller bound to a control-plane node). Addresses outside
-    O(owned_ranges), O(protected_addresses) and O(keep_addresses) are never removed.
+    O(owned_ranges), O(protected_addresses) and O(keep_addresses) are never removed. A point-to-point address is
+    removed as the kernel holds it (address and peer).
+  - A removal the kernel would not make alone is not made (RV(spared), with a warning) - the last IPv4 address of an
+    interface that carries IPv4 routes (the kernel would flush every IPv4 route through it, in every table), and a
+    primary IPv4 address whose secondary addresses stay (the kernel would delete or promote them).
   - Optionally announces a present VIP on its interface (gratuitous ARP for IPv4, unsolicited neighbour
     advertisement for IPv6), from a raw socket bound to that interface only.
   - All options are checked before anything changes.
@@ -78,7 +82,10 @@ attributes:
     description: Addresses of the host before and after, one per line (built only in diff mode).
     support: full
 notes:
-  - An announcement does not count as a change; RV(announced) tells whether one was sent.
+  - An announcement does not count as a change; RV(announced) tells whether one was sent. Nothing is sent on a
+    loopback, NOARP or non-Ethernet interface (RV(announce_skipped) says why, with a warning).
+  - When the kernel refuses a change, or the announcement fails after the address was added, the task fails with
+    C(changed) and RV(added), RV(removed) (and RV(not_added), RV(not_removed)) as the kernel has them.
 seealso:
   - module: baremetal.vip.vip_facts
 """
@@ -115,6 +122,26 @@ announced:
   description: Whether an announcement was sent.
   returned: always
   type: bool
+announce_skipped:
+  description: Why nothing was announced although O(announce) asked for it.
+  returned: when the interface cannot carry an announcement
+  type: str
+  sample: "192.0.2.10 not announced: lo is a loopback interface: there is no segment to announce to"
+spared:
+  description: Addresses that were to be removed and are not, each with C(reason).
+  returned: when any
+  type: list
+  elements: dict
+not_added:
+  description: Addresses that were to be added and are not (the kernel refused them).
+  returned: when the kernel refused a change
+  type: list
+  elements: dict
+not_removed:
+  description: Addresses that were to be removed and are still there.
+  returned: when the kernel refused a change
+  type: list
+  elements: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -64,14 +64,19 @@ addresses:
   returned: when addresses are gathered
   type: list
   elements: dict
-  sample: [{"address": "192.0.2.10", "prefix": 32, "interface": "eth0", "family": "ipv4", "scope": "global"}]
+  sample: [{"address": "192.0.2.10", "prefix": 32, "interface": "eth0", "family": "ipv4", "scope": "global", "peer": null,
+            "secondary": false}]
 routes:
-  description: Routes of O(table) with protocol O(protocol).
+  description:
+    - Routes of O(table) with protocol O(protocol), in the kernel's order.
+    - C(nexthops) lists the hops of a multipath route (C(gateway), C(interface), C(weight)); C(interface) and C(gateway) are
+      then null. C(metric) is the route's priority (the kernel's default is 0 for IPv4, 1024 for IPv6).
+    - A route has C(from) (source prefix), C(tos), C(prefsrc) or C(nhid) (nexthop object) only when it has them.
   returned: when routes are gathered
   type: list
   elements: dict
   sample: [{"destination": "198.51.100.7/32", "interface": "eth0", "table": 198, "protocol": 248, "type": "unicast",
-            "scope": 253, "gateway": null, "family": "ipv4"}]
+            "scope": 0, "gateway": null, "nexthops": null, "metric": 0, "family": "ipv4"}]
 legacy_routes:
   description: Host routes (/32, /128) of O(table) with another protocol, left by old kube-vip releases.
   returned: when routes are gathered

@@ -13,9 +13,15 @@ module: vip_routes
 short_description: Reconcile kube-vip's routing table (routing-table mode)
 description:
   - Adds the routes kube-vip would add for the given VIPs, exactly as kube-vip adds them (unicast host route
-    /32 or /128 on the interface, in O(table) with protocol O(protocol)).
-  - With O(prune), removes routes of O(table) B(and) O(protocol) that are not in O(routes). A route of another
-    protocol or another table is never removed.
+    /32 or /128 on the interface, no gateway, scope universe, in O(table) with protocol O(protocol)).
+  - A VIP in O(routes) keeps one route of O(table) and O(protocol) that is kube-vip's route through the asked
+    interface (unicast, no gateway, no next hops, scope universe or link). Its other routes of that table and
+    protocol (another interface, a gateway, a multipath route) are replaced, with or without O(prune).
+  - With O(prune), also removes every other route of O(table) B(and) O(protocol), whatever its prefix. A route of
+    another protocol or another table is never removed.
+  - Each deletion names the route exactly (interface, gateway or next hops, metric, type, scope). Where a VIP has
+    several routes the table is read back after the change; a route the kernel removed in place of another is put
+    back (RV(restored), with a warning).
   - Host routes of O(table) with another protocol (kube-vip releases that did not set a protocol wrote them)
     are reported in RV(legacy_routes) and removed only when named in O(remove_legacy).
   - All options are checked before anything changes.
@@ -59,7 +65,11 @@ attributes:
     support: full
 notes:
   - With O(prune) or O(remove_legacy) the module may remove routes, so O(table) 253, 254 and 255 and O(protocol) 0
-    to 4 are then refused. Without them it only adds routes, in any table but 0.
+    to 4 are then refused. Without them it only adds and replaces routes of the VIPs in O(routes), in any table but 0.
+  - Adding a VIP's route while O(table) has a route of another protocol to it fails until that route is named in
+    O(remove_legacy). Where kube-vip's route is there already, the other one is only reported in RV(legacy_routes).
+  - When the kernel refuses a change, the task fails, with C(changed) and RV(added), RV(removed), RV(not_added),
+    RV(not_removed) and RV(routes) as the kernel has them.
 seealso:
   - module: baremetal.vip.vip_facts
 """
@@ -98,8 +108,23 @@ legacy_routes:
   type: list
   elements: dict
 routes:
-  description: Routes of the table with O(protocol), after the change (before it, in check mode).
+  description: Routes of the table with O(protocol), after the change (before it, in check mode); fields as in vip_facts.
   returned: always
+  type: list
+  elements: dict
+restored:
+  description: Routes the kernel removed in place of a route this task removed (a deletion matched both), put back.
+  returned: when any
+  type: list
+  elements: dict
+not_added:
+  description: Routes that were to be added and are not (the kernel refused them).
+  returned: when the kernel refused a change
+  type: list
+  elements: dict
+not_removed:
+  description: Routes that were to be removed and are still there.
+  returned: when the kernel refused a change
   type: list
   elements: dict
 """

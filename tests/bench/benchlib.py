@@ -226,7 +226,8 @@ def struct_route_dump(table, links):
                 family, dst_len, _src, _tos, _tbl, proto, scope, rtype, _flags = _RTMSG.unpack_from(data, offset + 16)
                 af = socket.AF_INET if family == socket.AF_INET else socket.AF_INET6
                 attr, end = offset + 28, offset + length
-                dst = gateway = oif = None
+                dst = gateway = oif = hops = None
+                metric = 0
                 rtable = _tbl
                 while attr < end:
                     alen, atype = _RTATTR.unpack_from(data, attr)
@@ -236,6 +237,10 @@ def struct_route_dump(table, links):
                         oif = _U32.unpack_from(data, attr + 4)[0]
                     elif atype == 5:
                         gateway = socket.inet_ntop(af, data[attr + 4:attr + alen])
+                    elif atype == 6:  # RTA_PRIORITY
+                        metric = _U32.unpack_from(data, attr + 4)[0]
+                    elif atype == 9:  # RTA_MULTIPATH: not decoded here (the bench's tables have none); never equal
+                        hops = "multipath"
                     elif atype == 15:
                         rtable = _U32.unpack_from(data, attr + 4)[0]
                     attr += (alen + 3) & ~3
@@ -243,7 +248,8 @@ def struct_route_dump(table, links):
                 if rtable != table or family not in (socket.AF_INET, socket.AF_INET6):
                     continue
                 result.append({"destination": "%s/%d" % (dst or ("0.0.0.0" if af == socket.AF_INET else "::"), dst_len),
-                               "interface": links.get(oif, {}).get("name"), "gateway": gateway, "table": table,
+                               "interface": links.get(oif, {}).get("name"), "gateway": gateway, "nexthops": hops, "metric": metric,
+                               "table": table,
                                "protocol": proto, "type": ROUTE_TYPES.get(rtype, rtype), "scope": scope,
                                "family": "ipv4" if af == socket.AF_INET else "ipv6"})
     finally:

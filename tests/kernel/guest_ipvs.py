@@ -155,6 +155,10 @@ def test_ipvs_service_refusals_name_what_failed(netns):
     assert result["msg"] == ("adding real server [2001:db8::31]:80 to IPVS service TCP 192.0.2.30:80 failed: "
                              "Invalid argument (errno 22)"), result["msg"]
     assert ipvsadm_state(netns) == dict(before, **{"TCP 192.0.2.30:80 rr": {"192.0.2.31:80 Masq 1", "[2001:db8::32]:80 Tunnel 1"}})
+    # issue 15: the failed task says it changed the host, and the services as the kernel has them
+    assert result["changed"] is True, result
+    [service] = [s for s in result["services"] if s["address"] == "192.0.2.30"]
+    assert sorted(d["address"] for d in service["real_servers"]) == ["192.0.2.31", "2001:db8::32"], service
 
 
 # --------------------------------------------------------------------------- a big table

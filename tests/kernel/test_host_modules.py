@@ -50,9 +50,10 @@ def test_vip_routes_check_then_apply_then_idempotent(netns):
                                  ("203.0.113.0/24", "v0", "boot"), ("2001:db8::9", "v0", "199")}
     assert netns.routes(199) == {("198.51.100.10", "v0", "248")}
     assert ("198.51.100.11", "v0", "248") in netns.routes("main")
-    # exactly as kube-vip: unicast, scope link, on the interface
+    # exactly as kube-vip (PrepareRoute, pkg/vip/address.go, kube-vip v1.2.2): unicast, scope universe (iproute2 prints
+    # no scope for it), on the interface, no gateway
     route = netns.ip_json("route", "show", "table", "198", "198.51.100.7")[0]
-    assert route["scope"] == "link" and route["protocol"] == "248" and route["dev"] == "v0"
+    assert "scope" not in route and route["protocol"] == "248" and route["dev"] == "v0" and "gateway" not in route, route
 
     result = netns.ansible("vip_routes", ROUTES)
     assert result["_rc"] == 0 and result["changed"] is False, result

@@ -27,14 +27,14 @@ CAPTURED_DUMP = [bytes.fromhex(
     "0000000000000000000000000000000000000000000000000500140000000000"),
     bytes.fromhex("140000000300220001504956fa78000000000000")]
 CAPTURED_ROUTES = [
-    {"destination": "192.0.2.128/25", "interface": "v0", "gateway": "192.0.2.1", "table": 198, "protocol": 4, "type": "unicast",
-     "scope": 0, "family": "ipv4"},
-    {"destination": "198.51.100.7/32", "interface": "v0", "gateway": None, "table": 198, "protocol": 248, "type": "unicast",
-     "scope": 253, "family": "ipv4"},
-    {"destination": "203.0.113.9/32", "interface": None, "gateway": None, "table": 198, "protocol": 248, "type": "blackhole",
-     "scope": 0, "family": "ipv4"},
-    {"destination": "2001:db8::7/128", "interface": "v0", "gateway": None, "table": 198, "protocol": 248, "type": "unicast",
-     "scope": 0, "family": "ipv6"},
+    {"destination": "192.0.2.128/25", "interface": "v0", "gateway": "192.0.2.1", "nexthops": None, "metric": 0, "table": 198,
+     "protocol": 4, "type": "unicast", "scope": 0, "family": "ipv4"},
+    {"destination": "198.51.100.7/32", "interface": "v0", "gateway": None, "nexthops": None, "metric": 0, "table": 198, "protocol": 248,
+     "type": "unicast", "scope": 253, "family": "ipv4"},
+    {"destination": "203.0.113.9/32", "interface": None, "gateway": None, "nexthops": None, "metric": 0, "table": 198, "protocol": 248,
+     "type": "blackhole", "scope": 0, "family": "ipv4"},
+    {"destination": "2001:db8::7/128", "interface": "v0", "gateway": None, "nexthops": None, "metric": 1024, "table": 198, "protocol": 248,
+     "type": "unicast", "scope": 0, "family": "ipv6"},
 ]
 # The kernel's answer to RTM_NEWROUTE 198.51.100.8/32 dev v1 (v1 down), with the extended ack text.
 CAPTURED_ERROR = bytes.fromhex(
@@ -58,11 +58,11 @@ CAPTURED_LAYOUTS = [bytes.fromhex(
     "0500140001000000"),
     bytes.fromhex("140000000300220001504956b265000000000000")]
 CAPTURED_LAYOUTS_ROUTES = [
-    dict(route, destination=destination, gateway=gateway, scope=253 if "." in destination else 0, family=family)
-    for route in [{"interface": "v0", "table": 198, "protocol": 248, "type": "unicast"}]
-    for destination, gateway, family in [("198.51.100.10/32", None, "ipv4"), ("198.51.100.11/32", None, "ipv4"),
-                                         ("2001:db8::10/128", None, "ipv6"), ("2001:db8::11/128", "2001:db8::1", "ipv6"),
-                                         ("2001:db8::12/128", None, "ipv6"), ("2001:db8::13/128", None, "ipv6")]]
+    dict(route, destination=destination, gateway=gateway, scope=253 if "." in destination else 0, family=family, metric=metric)
+    for route in [{"interface": "v0", "table": 198, "protocol": 248, "type": "unicast", "nexthops": None}]
+    for destination, gateway, family, metric in [("198.51.100.10/32", None, "ipv4", 0), ("198.51.100.11/32", None, "ipv4", 7),
+                                                 ("2001:db8::10/128", None, "ipv6", 1024), ("2001:db8::11/128", "2001:db8::1", "ipv6", 1024),
+                                                 ("2001:db8::12/128", None, "ipv6", 1024), ("2001:db8::13/128", None, "ipv6", 1024)]]
 
 
 def test_wire_layouts_are_the_kernels():
@@ -245,8 +245,8 @@ def test_added_route_encodes_and_decodes(route):
     [(kind, _flags, seq, start, end)] = netlink.split_messages(data)
     assert (kind, seq, end) == (msg_type, 7, len(data))
     decoded = netstate.parse_route(data, start, end, route["table"], NAMES)
-    scope = 253 if route["family"] == "ipv4" else 0  # kube-vip's shape: scope link for IPv4
-    assert decoded == dict(route, gateway=None, scope=scope)
+    # kube-vip's shape (PrepareRoute, pkg/vip/address.go, kube-vip v1.2.2): unicast, scope universe, no gateway, no metric
+    assert decoded == dict(route, gateway=None, nexthops=None, metric=0, scope=0)
 
 
 def test_removed_route_is_the_exact_route_read():
@@ -256,7 +256,9 @@ def test_removed_route_is_the_exact_route_read():
         assert msg_type == netstate.RTM_DELROUTE and flags == netstate.NLM_F_REQUEST
         data = netlink.pack_message(msg_type, flags, 1, payload)
         decoded = netstate.parse_route(data, 16, len(data), 198, NAMES)
-        assert decoded == dict(route, gateway=None)  # type and scope as read; no gateway needed to match
+        # type, scope, metric and gateway as read; an IPv6 route without gateway is named with the gateway ::, which the
+        # kernel matches only against a route without one
+        assert decoded == dict(route, gateway="::" if route["family"] == "ipv6" else route["gateway"])
 
 
 def test_route_requests_are_route_request_for_each():
@@ -288,7 +290,8 @@ def test_route_requests_are_route_request_for_each():
 def test_routes_after_a_batch_are_what_the_kernel_would_list():
     route = {"destination": "2001:db8::8/128", "interface": "v0", "table": 198, "protocol": 248, "type": "unicast", "family": "ipv6"}
     _type, _flags, payload = netstate.route_request(route, 3, create=True)
-    assert netstate.added_route(route) == netstate.parse_route(payload, 0, len(payload), 198, NAMES)
+    # the kernel gives an IPv6 route without RTA_PRIORITY the metric 1024
+    assert netstate.added_route(route) == dict(netstate.parse_route(payload, 0, len(payload), 198, NAMES), metric=1024)
     after = netstate.routes_after(CAPTURED_ROUTES, {"remove": [dict(CAPTURED_ROUTES[1])], "add": [route]})
     assert after == [CAPTURED_ROUTES[0], CAPTURED_ROUTES[2], CAPTURED_ROUTES[3], netstate.added_route(route)]
 
@@ -297,7 +300,7 @@ def test_address_request_encodes_and_decodes():
     addr = {"address": "2001:db8:5::10", "prefix": 128, "interface": "v0", "family": "ipv6"}
     msg_type, flags, payload = netstate.address_request(addr, 3, create=True)
     assert msg_type == netstate.RTM_NEWADDR and payload[2] == netstate.IFA_F_NODAD
-    assert netstate.parse_address(payload, 0, len(payload), {3: {"name": "v0"}}) == dict(addr, scope="global")
+    assert netstate.parse_address(payload, 0, len(payload), {3: {"name": "v0"}}) == dict(addr, scope="global", peer=None, secondary=False)
     msg_type, flags, payload = netstate.address_request(dict(addr, address="192.0.2.10", prefix=32, family="ipv4"), 3, create=False)
     assert msg_type == netstate.RTM_DELADDR and payload[2] == 0
     assert netstate.parse_address(payload, 0, len(payload), {})["interface"] == "3"
@@ -306,9 +309,9 @@ def test_address_request_encodes_and_decodes():
 def test_parse_link():
     payload = (netstate.IFINFOMSG.pack(0, 1, 3, 0, 0) + netlink.pack_attr(3, b"v0\0")
                + netlink.pack_attr(1, bytes.fromhex("020000000001")))
-    assert netstate.parse_link(payload, 0, len(payload)) == (3, {"name": "v0", "mac": "02:00:00:00:00:01"})
-    bare = netstate.IFINFOMSG.pack(0, 1, 4, 0, 0) + netlink.pack_attr(3, b"tun0\0")
-    assert netstate.parse_link(bare, 0, len(bare)) == (4, {"name": "tun0", "mac": None})
+    assert netstate.parse_link(payload, 0, len(payload)) == (3, {"name": "v0", "mac": "02:00:00:00:00:01", "type": 1, "flags": 0})
+    bare = netstate.IFINFOMSG.pack(0, 1, 4, 0x8, 0) + netlink.pack_attr(3, b"tun0\0")
+    assert netstate.parse_link(bare, 0, len(bare)) == (4, {"name": "tun0", "mac": None, "type": 1, "flags": 0x8})
 
 
 def test_error_answer_carries_the_kernels_reason():
@@ -588,3 +591,62 @@ def test_pyroute2_version_check(monkeypatch, found, expected):
     monkeypatch.setattr(importlib.metadata, "version", lambda name: found)
     problem = deps._pyroute2_too_old()  # pylint: disable=protected-access
     assert problem == expected if expected is None else problem.startswith(expected)
+
+
+@pytest.mark.parametrize("route", [
+    # an IPv6 multipath route: RTA_MULTIPATH with each hop's interface and gateway
+    {"destination": "2001:db8::7/128", "interface": None, "gateway": None, "metric": 1024, "table": 198, "protocol": 248,
+     "type": "unicast", "scope": 0, "family": "ipv6",
+     "nexthops": [{"gateway": "fe80::a", "interface": "v0", "weight": 1}, {"gateway": "fe80::b", "interface": "v1", "weight": 3}]},
+    # an IPv4 one without gateways, scope link
+    {"destination": "198.51.100.7/32", "interface": None, "gateway": None, "metric": 0, "table": 198, "protocol": 248,
+     "type": "unicast", "scope": 253, "family": "ipv4",
+     "nexthops": [{"gateway": None, "interface": "v0", "weight": 1}, {"gateway": None, "interface": "v1", "weight": 1}]},
+    # the rarer fields: a source prefix, a preferred source, tos, a metric
+    {"destination": "2001:db8::8/128", "interface": "v0", "gateway": "fe80::1", "nexthops": None, "metric": 5, "table": 70000,
+     "protocol": 248, "type": "unicast", "scope": 0, "family": "ipv6", "from": "2001:db8:1::/64", "prefsrc": "2001:db8::1"},
+    {"destination": "198.51.100.8/32", "interface": "v0", "gateway": None, "nexthops": None, "metric": 7, "table": 198,
+     "protocol": 248, "type": "unicast", "scope": 0, "family": "ipv4", "tos": 16, "prefsrc": "192.0.2.11"},
+    {"destination": "198.51.100.9/32", "interface": None, "gateway": None, "nexthops": None, "metric": 0, "table": 198,
+     "protocol": 248, "type": "unicast", "scope": 0, "family": "ipv4", "nhid": 12},
+])
+def test_a_removal_names_every_field_the_kernel_matches_on(route):
+    """What the kernel reads back from a removal request is the route as it was read (next hops, metric, source prefix,
+    tos, preferred source, nexthop object), whether packed alone or in a batch."""
+    links = {3: {"name": "v0"}, 2: {"name": "v1"}}
+    [request] = netstate.route_requests([route], False, links)
+    assert request == netstate.route_request(route, 3 if route["interface"] else None, False, links)
+    msg_type, _flags, payload = request
+    assert msg_type == netstate.RTM_DELROUTE
+    names = {3: "v0", 2: "v1"}
+    decoded = netstate.parse_route(payload, 0, len(payload), route["table"], names)
+    assert decoded == route
+
+
+def test_an_ipv6_removal_without_gateway_names_the_gateway_none():
+    """The kernel matches an IPv6 deletion that names only the interface against a gateway route on it too (and deletes
+    a whole multipath route): the gateway :: makes it match only a route without one; IPv4 gets no RTA_GATEWAY."""
+    for route, gateway in ((CAPTURED_ROUTES[3], "::"), (CAPTURED_ROUTES[1], None)):
+        [(_type, _flags, payload)] = netstate.route_requests([route], False, {3: {"name": "v0"}})
+        assert netstate.parse_route(payload, 0, len(payload), 198, NAMES)["gateway"] == gateway
+
+
+def test_point_to_point_address_is_removed_with_its_peer():
+    addr = {"address": "198.51.100.5", "peer": "198.51.100.6", "prefix": 32, "interface": "v0", "family": "ipv4"}
+    _type, _flags, payload = netstate.address_request(addr, 3, create=False)
+    attrs = netlink.attributes(payload, netstate.IFADDRMSG.size, len(payload))
+    local, peer = attrs[netstate.IFA["IFA_LOCAL"]], attrs[netstate.IFA["IFA_ADDRESS"]]
+    assert socket.inet_ntoa(payload[local[0]:local[1]]) == "198.51.100.5" and socket.inet_ntoa(payload[peer[0]:peer[1]]) == "198.51.100.6"
+    assert netstate.parse_address(payload, 0, len(payload), {3: {"name": "v0"}}) == dict(addr, scope="global", secondary=False)
+    assert netstate.describe_address(addr, False) == "removing address 198.51.100.5 peer 198.51.100.6/32 from v0"
+
+
+@pytest.mark.parametrize("link, problem", [
+    ({"name": "lo", "mac": "00:00:00:00:00:00", "type": 772, "flags": 0x49}, "lo is a loopback interface"),
+    ({"name": "tun0", "mac": None, "type": 65534, "flags": 0x91}, "tun0 does not use ARP or neighbour discovery"),
+    ({"name": "wg0", "mac": None, "type": 65534, "flags": 0x41}, "wg0 is not an Ethernet interface"),
+    ({"name": "v0", "mac": "02:00:00:00:00:01", "type": 1, "flags": 0x1003}, None),
+])
+def test_announce_problem(link, problem):
+    found = netstate.announce_problem(link)
+    assert (found is None) if problem is None else found.startswith(problem)

@@ -414,9 +414,12 @@ def _plan_routes_spec(desired, current, table, protocol, prune, remove_legacy):
     unchanged, remove, add = [], [], []
     for destination, interface in asked.items():
         same = [r for r in ours if r["destination"] == destination]
-        on_asked = [r for r in same if r["interface"] == interface]
-        if any(r.get("type") == "unicast" for r in on_asked):
-            unchanged += on_asked
+        # kube-vip's route: unicast on the asked interface, no gateway, no next hops, scope universe or link
+        vip = [r for r in same if r["interface"] == interface and r.get("type") == "unicast" and r.get("gateway") is None
+               and not r.get("nexthops") and r.get("scope") in (0, 253)]
+        if vip:
+            unchanged.append(vip[0])
+            remove += [r for r in same if r is not vip[0]]
         else:
             remove += same
             add.append((destination, interface))
@@ -431,9 +434,11 @@ def _plan_routes_spec(desired, current, table, protocol, prune, remove_legacy):
 def crowded_table(draw):
     """Few destinations, many routes: several routes per destination (interfaces, types, protocols, tables)."""
     destinations = ["198.51.100.7/32", "198.51.100.8/32", "2001:db8::7/128", "2001:db8::8/128"]
-    current = [route(draw(st.sampled_from(destinations)), dev=draw(st.sampled_from(["eth0", "eth1"])),
-                     table=draw(st.sampled_from([TABLE, TABLE, 199])), proto=draw(st.sampled_from([PROTO, PROTO, 3, 4])),
-                     rtype=draw(st.sampled_from(["unicast", "unicast", "blackhole"])))
+    current = [dict(route(draw(st.sampled_from(destinations)), dev=draw(st.sampled_from(["eth0", "eth1"])),
+                          table=draw(st.sampled_from([TABLE, TABLE, 199])), proto=draw(st.sampled_from([PROTO, PROTO, 3, 4])),
+                          rtype=draw(st.sampled_from(["unicast", "unicast", "blackhole"]))),
+                    **draw(st.sampled_from([{}, {}, {"gateway": "192.0.2.1", "scope": 0}, {"scope": 0}, {"scope": 200},
+                                            {"nexthops": [{"gateway": None, "interface": "eth0", "weight": 1}], "interface": None}])))
                for _number in range(draw(st.integers(0, 8)))]
     desired = [{"destination": destination, "interface": draw(st.sampled_from(["eth0", "eth1"]))}
                for destination in draw(st.lists(st.sampled_from(destinations), max_size=4, unique=True))]
@@ -445,7 +450,7 @@ def crowded_table(draw):
 @given(crowded_table())
 def test_property_plan_routes_is_its_specification(case):
     """The set-wise decision equals the one-destination-at-a-time specification on crowded tables (duplicates, other
-    types, interfaces, protocols, tables, prune or not, named legacy routes): same additions in the same order, the
+    types, interfaces, gateways, next hops, scopes, protocols, tables, prune or not, named legacy routes): same additions in the same order, the
     same routes removed, kept unchanged and reported legacy; a clash with another protocol's route refused by both."""
     current, desired, prune, legacy = case
     spec = _plan_routes_spec(desired, current, TABLE, PROTO, prune, set(legacy))
@@ -460,3 +465,29 @@ def test_property_plan_routes_is_its_specification(case):
     for key in ("remove", "unchanged", "legacy"):
         assert sorted(map(id, changes[key])) == sorted(map(id, spec[key])), key
         assert len(changes[key]) == len(set(map(id, changes[key]))), key
+
+
+def _a(address, dev="eth0", prefix=32, secondary=False, peer=None):
+    return dict(addr(address, dev, prefix), secondary=secondary, peer=peer)
+
+
+def test_the_last_ipv4_address_of_an_interface_with_routes_is_spared():
+    current = [_a("198.51.100.3", "eth1"), _a("198.51.100.4", "eth1"), _a("2001:db8::3", "eth1", 128), _a("198.51.100.5", "eth0"),
+               _a("192.0.2.11", "eth0", 24)]
+    remove = current[:4]
+    assert reconcile.last_address_interfaces(current, remove) == ["eth1"]
+    through = [{"destination": "203.0.113.0/24", "interface": "eth1", "table": 200, "protocol": 4, "nexthops": None},
+               {"destination": "198.51.100.3/32", "interface": "eth1", "table": 255, "protocol": 2, "nexthops": None}]
+    [(spared, reason)] = reconcile.unsafe_address_removals(current, remove, through)
+    assert spared is current[0] and reason.startswith("it is the last IPv4 address of eth1") and "203.0.113.0/24 table 200 proto 4" in reason
+    assert reconcile.unsafe_address_removals(current, remove, through[1:]) == []  # only the kernel's own routes: fine
+    hop = [{"destination": "203.0.113.0/24", "interface": None, "table": 200, "protocol": 4,
+            "nexthops": [{"interface": "eth0"}, {"interface": "eth1"}]}]
+    assert len(reconcile.unsafe_address_removals(current, remove, hop)) == 1  # one hop through it is enough
+
+
+def test_a_primary_whose_secondaries_stay_is_spared():
+    current = [_a("198.51.100.1", prefix=24), _a("198.51.100.200", prefix=24, secondary=True), _a("198.51.100.2", prefix=25),
+               _a("203.0.113.1", "eth1", 24), _a("203.0.113.2", "eth1", 24, secondary=True)]
+    unsafe = reconcile.unsafe_address_removals(current, [current[0], current[2], current[3], current[4]])
+    assert [(a["address"], "198.51.100.200" in reason) for a, reason in unsafe] == [("198.51.100.1", True)]
