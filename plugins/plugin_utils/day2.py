@@ -32,6 +32,12 @@ def _placement(plan):
     return kube_vip["placement"] if kube_vip else "all_nodes"
 
 
+def _services_hosts(plan):
+    """Hosts the services DaemonSet runs on (they may hold Service VIPs)."""
+    kube_vip = plan["services"].get("kube_vip")
+    return set(kube_vip.get("hosts") or ()) if kube_vip else set()
+
+
 def live_service_ips(cluster):
     """Addresses of the live LoadBalancer Services (assigned and requested), in first-seen order."""
     out = []
@@ -77,7 +83,8 @@ def check_options(plan, host, cluster=None, service_routes=()):
         "protocol": plan["owned"]["route_protocol"],
         "control_plane": {"address": cp["address"], "prefix": cp["prefix"], "mode": cp["mode"]} if cp else None,
         "service_ranges": list(plan["owned"]["service_addresses"]),
-        "control_plane_only": bool(node["control_plane"] and not node["worker"] and _placement(plan) != "control_plane"),
+        "control_plane_only": bool(node["control_plane"] and not node["worker"] and _placement(plan) != "control_plane"
+                                   and host not in _services_hosts(plan)),
         "protected_addresses": [node["node_ip"]] if node["node_ip"] else [],
         "watch_addresses": [ip for ip in live if _is_ip(ip)],
         "keep_routes": [{"destination": ip, "interface": node["interface"]} for ip in keep if _is_ip(ip)],

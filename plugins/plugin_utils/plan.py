@@ -1186,7 +1186,12 @@ class _Builder(object):
             self.warn("%s.placement is %s but local_traffic is true: the services DaemonSet runs on all nodes so every "
                       "node with endpoints can announce" % (path, placement))
             placement = "all_nodes"
-        hosts = [h for h, n in nodes.items() if placement == "all_nodes" or n["control_plane"]]
+        if placement == "all_nodes":
+            # every node that runs workloads (kube_node); control-plane-only nodes announce no Service (kubeadm
+            # labels them node.kubernetes.io/exclude-from-external-load-balancers), unless there is no worker
+            hosts = [h for h, n in nodes.items() if n["worker"]] or list(nodes)
+        else:
+            hosts = [h for h, n in nodes.items() if n["control_plane"]]
         self.services_hosts = hosts
         self.require_interfaces(nodes, hosts, "kube-vip services")
         interface = self.one_interface(nodes, hosts, "kube-vip services")
@@ -1227,6 +1232,7 @@ class _Builder(object):
             "lease_name": SERVICES_LEASE,
             "svc_election": local,
             "placement": placement,
+            "hosts": sorted(hosts),
             "mode": mode,
             "interface": interface,
             "lb_class_only": lb_class is not None,

@@ -320,10 +320,20 @@ def _rbac(names, cluster, component, rules, namespace=NAMESPACE):
     ]
 
 
-def _control_plane_affinity(plan):
-    names = [n["node_name"] for n in plan["nodes"].values() if n["control_plane"]]
+def _hostname_affinity(names):
     return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
         {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": names}]}]}}}
+
+
+def _control_plane_affinity(plan):
+    return _hostname_affinity([n["node_name"] for n in plan["nodes"].values() if n["control_plane"]])
+
+
+def _services_affinity(plan, hosts):
+    """The services DaemonSet's nodes (the plan's services hosts) when they are not every node of the plan."""
+    if set(hosts) == set(plan["nodes"]):
+        return None
+    return _hostname_affinity([plan["nodes"][h]["node_name"] for h in sorted(hosts)])
 
 
 def _daemonset(name, cluster, component, sa, container, affinity=None, namespace=NAMESPACE):
@@ -408,7 +418,7 @@ def kube_vip_services(plan, cluster, bgp_secret="kube-vip-services-bgp", passwor
         objects.append(_bgp_secret(bgp_secret, cluster, "services",
                                    kube_vip_bgp_peers(plan["bgp"]["peers"], passwords, "kube-vip services DaemonSet"), ns))
     container = _container(plan, services_env(plan, ref, passwords), kv["prometheus_server"])
-    affinity = _control_plane_affinity(plan) if kv["placement"] == "control_plane" else None
+    affinity = _services_affinity(plan, kv["hosts"])
     objects.append(_daemonset(kv["daemonset_name"], cluster, "services", kv["service_account"], container, affinity, ns))
     return objects
 

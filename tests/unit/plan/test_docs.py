@@ -16,6 +16,11 @@ from .planlib import TOP, hosts4, hosts6, load_example, run
 PEER = {"peers": [{"address": "192.0.2.1", "as": 64513}]}
 MLB = {"provider": "metallb"}
 BGP_CP = {"mode": "bgp", "address": "203.0.113.10", "interface": "lo"}
+# kube-vip Services in BGP mode on the control-plane nodes, beside a BGP control plane: two speakers per node
+KV_BGP_ON_CP = {"vip_control_plane": BGP_CP,
+                "vip_bgp": {"peers": [{"address": "192.0.2.1", "as": 64513}, {"address": "192.0.2.2", "as": 64513}]},
+                "vip_services": {"provider": "kube_vip", "placement": "control_plane",
+                                 "pools": [{"name": "a", "addresses": ["198.51.100.0/28"], "advertisement": "bgp"}]}}
 
 
 def pools(*specs, **extra):
@@ -134,8 +139,10 @@ CASES = [
     ({"vip_control_plane": BGP_CP, "vip_bgp": {"peers": [{"address": "192.0.2.1", "as": 64513}, {"address": "192.0.2.1", "as": 64514}]}},
      {}, "vip_bgp.peers[1].address (192.0.2.1) is listed twice"),
     ({"vip_services": pools(("a", ["198.51.100.0/28"], "bgp")), "vip_bgp": {"local_as": 64512}}, {}, "MetalLB pools use advertisement bgp"),
-    (None, {"example": "bgp-kube-vip"}, "kube-vip control plane and kube-vip services would each"),
-    (None, {"example": "bgp-kube-vip"}, "vip_bgp_peers of cp3 cannot reach"),
+    (KV_BGP_ON_CP, with_hosts(_set("cp3", "vip_bgp_peers", [{"address": "203.0.113.1", "as": 64600}])),
+     "kube-vip control plane and kube-vip services would each"),
+    (KV_BGP_ON_CP, with_hosts(_set("cp3", "vip_bgp_peers", [{"address": "203.0.113.1", "as": 64600}])),
+     "vip_bgp_peers of cp3 cannot reach"),
     ({"vip_control_plane": BGP_CP, "vip_bgp": {"peers": [{"address": "192.0.2.1", "as": 64513, "node_selectors": {"rack": "a"}}]}}, {},
      "vip_bgp.peers 192.0.2.1: node_selectors"),
     ({"vip_control_plane": dict(BGP_CP, address="2001:db8:5::10"), "vip_bgp": dict(PEER, router_id="192.0.2.250")}, {"ipv6": True},

@@ -50,7 +50,16 @@ def test_kube_vip_services_plan():
     assert kv["lease_name"] == "plndr-svcs-lock" and kv["daemonset_name"] == "kube-vip-ds"
     assert kv["cloud_provider"] == {"enabled": True, "configmap": {"cidr-global": "192.0.2.64/28"},
                                     "load_balancer_class": "kube-vip.io/kube-vip-class", "custom_class": None}
-    assert kv["prometheus_server"] == ":2113"  # shares control-plane hosts with the control-plane instance
+    # on the workers only (control-plane-only nodes announce no Service): no host shared with the control-plane kube-vip
+    assert kv["hosts"] == ["worker1", "worker2"]
+    assert kv["prometheus_server"] == ":2112"
+    both = hosts4()
+    both[1]["kube_node"].append("cp1")  # cp1 also runs workloads: both instances there, distinct metrics ports
+    kv = ok({"vip_services": KV_L2}, hosts=both[0], groups=both[1])["services"]["kube_vip"]
+    assert kv["hosts"] == ["cp1", "worker1", "worker2"] and kv["prometheus_server"] == ":2113"
+    no_workers = hosts4(workers=0)
+    kv = ok({"vip_services": KV_L2}, hosts=no_workers[0], groups=no_workers[1])["services"]["kube_vip"]
+    assert kv["hosts"] == ["cp1", "cp2", "cp3"] and kv["prometheus_server"] == ":2113"
     assert plan["services"]["metallb"] is None
     assert plan["control_plane"]["svc_enable"] is False
     assert plan["owned"]["addresses"] == ["192.0.2.10/32", "192.0.2.64/28"]
@@ -119,7 +128,7 @@ def test_services_kube_vip_interface_auto_when_hosts_differ():
     hosts["worker1"]["vip_interface"] = "eth1"
     result = run({"vip_services": KV_L2}, hosts=hosts, groups=groups)
     assert result["plan"]["services"]["kube_vip"]["interface"] == ""
-    assert has(result["warnings"], "different interfaces (cp1, cp2, cp3, worker2: eth0; worker1: eth1)")
+    assert has(result["warnings"], "different interfaces (worker2: eth0; worker1: eth1)")
 
 
 # -- rule 6: local traffic ----------------------------------------------------------------------
@@ -139,7 +148,7 @@ def test_placement_control_plane_needs_interfaces_only_there():
     assert plan["services"]["kube_vip"]["placement"] == "control_plane"
     assert plan["services"]["kube_vip"]["prometheus_server"] == ":2112"
     errs = errors({"vip_services": KV_L2, "vip_control_plane": None})
-    assert has(errs, "no interface for kube-vip services on cp1, cp2, cp3, worker1, worker2")
+    assert has(errs, "no interface for kube-vip services on worker1, worker2")
 
 
 def test_control_plane_lease_must_differ_from_services_lease():

@@ -58,7 +58,9 @@ def plan(distro="kubeadm", k8s="1.31.4", kube_vip="1.0.3", cp_mode="arp", deploy
             "daemonset_name": "kube-vip-ds", "namespace": "kube-system", "service_account": "kube-vip",
             "cluster_role": "system:kube-vip-role", "cluster_role_binding": "system:kube-vip-binding",
             "lease_name": "plndr-svcs-lock", "svc_election": local_traffic,
-            "placement": "all_nodes" if local_traffic else placement, "mode": "arp" if advertisement == "l2" else "bgp",
+            "placement": "all_nodes" if local_traffic else placement,
+            "hosts": ["w1", "w2"] if local_traffic or placement == "all_nodes" else ["cp1", "cp2", "cp3"],
+            "mode": "arp" if advertisement == "l2" else "bgp",
             "interface": "eth0", "lb_class_only": lb_class is not None, "lb_class_name": lb_class, "prometheus_server": ":2113",
             "cloud_provider": {"enabled": True, "configmap": {
                 "cidr-global": "198.51.100.0/28,198.51.100.20/30,198.51.100.24/29,198.51.100.30/32",

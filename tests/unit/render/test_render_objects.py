@@ -169,12 +169,14 @@ def test_services_daemonset():
     assert [o["kind"] for o in objs] == ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "DaemonSet"]
     assert objs[1]["rules"] == render.KUBE_VIP_RULES
     ds = objs[-1]
-    assert "affinity" not in ds["spec"]["template"]["spec"]
+    # all nodes that run workloads: the control-plane-only nodes are left out
+    terms = ds["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert terms["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] == ["w1", "w2"]
     env = env_of(ds["spec"]["template"]["spec"]["containers"][0])
     assert env["cp_enable"] == "false" and env["svc_enable"] == "true" and env["svc_election"] == "true"
     assert env["svc_leasename"] == "plndr-svcs-lock"
     assert env["lb_class_only"] == "true" and env["lb_class_name"] == "kube-vip.io/kube-vip-class"
-    assert env["prometheus_server"] == ":2113"
+    assert env["prometheus_server"] == ":2113"  # what the plan says (render_plans fixes it)
     cp_only = render.kube_vip_services(render_plans.plan(placement="control_plane"), "lab")[-1]
     terms = cp_only["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
     assert terms["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] == ["cp1", "cp2", "cp3"]
