@@ -583,7 +583,8 @@ def main(argv=None):
     p_api.add_argument("path", help="e.g. /apis/coordination.k8s.io/v1/namespaces/kube-system/leases/plndr-cp-lock")
     p_api.add_argument("--body", default=None, help="JSON body")
     p_failover = sub.add_parser("failover", help="SIGKILL the VIP holder's kube-vip and measure (real lab)")
-    p_failover.add_argument("--pause", action="store_true", help="keep the killed kube-vip dead")
+    p_failover.add_argument("--pause", action="store_true",
+                            help="keep the killed kube-vip dead (the node's runner stays paused; `resume` ends it)")
     p_exec = sub.add_parser("exec", help="run a command in the switch namespace (the lab's client)")
     p_exec.add_argument("argv", nargs=argparse.REMAINDER)
     parsers = [p_up, p_api, p_kill, p_pause, p_resume, p_exec, sub.add_parser("down", help="remove the lab; safe to run twice"),

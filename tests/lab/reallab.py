@@ -507,7 +507,10 @@ class RealLab:
     def failover(self, pause=False, timeout=60.0):
         """SIGKILL the VIP holder's kube-vip; measure until another node holds the VIP and /readyz answers.
 
-        The runner restarts the killed kube-vip (unless pause). Returns a dict of measured seconds.
+        With pause the node's runner stays paused (as after a crash: the killed kube-vip never removes its
+        VIP, so two nodes carry it, failure 4); `lab.py resume NODE` ends that. Without pause the runner
+        restarts the killed kube-vip at once, which renews its own lease and keeps the VIP: no failover.
+        Returns the measured seconds and the holders afterwards.
         """
         holders = self.vip_holders()
         if len(holders) != 1:
@@ -532,14 +535,13 @@ class RealLab:
                 else:
                     failed_requests += 1
             time.sleep(0.1)
-        if pause:
-            self.lab.pause(old, paused=False)
         if moved is None:
             raise RealLabError("the VIP did not leave %s within %ds after its kube-vip was killed%s"
                                % (old, timeout, self.tail_logs()))
         return {"old_holder": old, "new_holder": new, "vip_moved_s": round(moved, 2),
                 "api_answered_s": round(answered, 2) if answered is not None else None,
-                "profile": (cp.get("leader_election") or {}).get("profile", "default")}
+                "profile": (cp.get("leader_election") or {}).get("profile", "default"),
+                "holders_after": self.vip_holders(), "paused": old if pause else None}
 
     def pin_services_daemonset(self):
         """Failure 5 as an older inventory leaves it: the services DaemonSet applied pinned to control-plane
