@@ -7,7 +7,7 @@ COLL_LINK := .collections/ansible_collections/baremetal/vip
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help system setup real-bin test unit kernel lint sanity molecule demo render validate bench build clean
+.PHONY: help system setup real-bin test unit kernel lint sanity molecule demo render validate bench build docs clean
 
 help:
 	@echo "system    install missing Debian packages of bindep.txt (root)"
@@ -17,11 +17,12 @@ help:
 	@echo "test      every test, lint and sanity check (what CI runs)"
 	@echo "unit      pytest without the kernel and lab tests"
 	@echo "kernel    pytest: network namespaces, User-Mode Linux, the lab (root)"
-	@echo "lint      ansible-lint (production profile) + yamllint"
+	@echo "lint      yamllint, ansible-lint (production), role READMEs, antsibull-docs lint, galaxy-importer on the tarball"
 	@echo "sanity    ansible-test sanity, no ignore file"
 	@echo "molecule  every molecule scenario"
 	@echo "bench     benchmarks (not part of test)"
 	@echo "build     ansible-galaxy collection build into build/"
+	@echo "docs      the HTML docs site (antsibull-docs + Sphinx) into build/docs"
 
 # Debian packages of bindep.txt that are missing (installed when root).
 system:
@@ -58,6 +59,10 @@ kernel: setup
 lint: setup
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint --profile production --offline
+	$(BIN)/python tests/scripts/role_readmes.py --check
+	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
+	$(MAKE) build
+	$(BIN)/python tests/scripts/galaxy_import.py
 
 sanity: setup
 	tests/scripts/sanity.sh
@@ -80,6 +85,10 @@ bench: setup
 build: setup
 	mkdir -p build
 	$(BIN)/ansible-galaxy collection build --force --output-path build .
+
+# docs/development.md: what each step checks and how long it takes
+docs: setup
+	tests/scripts/docs.sh
 
 clean:
 	rm -rf build .collections tests/output
