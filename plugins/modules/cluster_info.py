@@ -28,7 +28,7 @@ description:
     C(config.conf) (C(mode), C(ipvs.strictARP), C(ipvs.excludeCIDRs)).
   - The nodes with their addresses, and the nodes where kube-vip runs (pods of the kube-vip
     DaemonSet, and kube-vip static pods).
-  - The pods of k3s's or RKE2's ServiceLB (Klipper), which answers LoadBalancer Services itself: pods labelled
+  - The pods of k3s's or RKE2's ServiceLB (Klipper), which answers LoadBalancer Services itself, that is the pods labelled
     C(svccontroller.k3s.cattle.io/svcname) (or C(svccontroller.rke2.cattle.io/svcname)) in O(daemonset_namespace),
     ServiceLB's namespace unless k3s runs with C(--servicelb-namespace).
   - MetalLB's address pools with the advertisements that select them, when MetalLB's CRDs are

@@ -65,7 +65,7 @@ KUBEADM_SEED = [
 INIT_SETTINGS = {
     "InitConfiguration": {"nodeRegistration": {"kubeletExtraArgs": [{"name": "node-labels", "value": "example.test/vip=yes"}]},
                           "localAPIEndpoint": {"bindPort": 6443}},
-    "ClusterConfiguration": {"kubernetesVersion": "1.31.4", "featureGates": {"EtcdLearnerMode": True},
+    "ClusterConfiguration": {"kubernetesVersion": "1.31.0", "featureGates": {"EtcdLearnerMode": True},
                              "networking": {"dnsDomain": "cluster.example.test"},
                              "apiServer": {"certSANs": ["api.example.test", VIP], "extraArgs": [{"name": "v", "value": "2"}]}},
     "KubeletConfiguration": {"cgroupDriver": "systemd"},
@@ -474,7 +474,9 @@ def test_kubeadm_init_opt_in_after_kube_vip_then_applies_through_its_admin_conf(
         assert config[1]["apiServer"] == {"certSANs": [VIP, "api.example.test"], "extraArgs": [{"name": "v", "value": "2"}]}
         assert config[1]["networking"] == {"podSubnet": "203.0.113.128/25", "serviceSubnet": "203.0.113.64/26",
                                            "dnsDomain": "cluster.example.test"}
-        assert config[1]["kubernetesVersion"] == "v1.31.4" and config[1]["featureGates"] == {"EtcdLearnerMode": True}
+        assert config[1]["kubernetesVersion"] == "v1.31.0" and config[1]["featureGates"] == {"EtcdLearnerMode": True}
+        # the lab's /25 pod CIDR and 3 nodes: the plan's node CIDR mask (kubeadm refuses the /25 with its default /24)
+        assert config[1]["controllerManager"] == {"extraArgs": [{"name": "node-cidr-mask-size-ipv4", "value": "27"}]}
         assert config[2]["mode"] == "ipvs"
         assert config[3] == {"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
                              "cgroupDriver": "systemd"}

@@ -290,7 +290,7 @@ def gen_kubernetes(version, gomod_cache=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--json", action="store_true", help="print {name: path} as JSON")
     parser.add_argument("--check", action="store_true", help="build nothing; fail naming what is not cached")
     parser.add_argument("--only", default="", help="comma list of programs (default: all)")

@@ -258,14 +258,15 @@ def _svclb_pod(name, node, service, namespace="default", program="k3s"):
 
 def test_gather_reads_service_lb_pods(k8s_double):
     """ServiceLB's pods in kube-system, grouped by the Service they answer; other pods and namespaces are not it."""
+    elsewhere = _svclb_pod("svclb-x-11111111-aaaaa", "agent1", "x")
+    elsewhere["metadata"]["namespace"] = "other"
+    coredns = {"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "coredns-1", "namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}},
+               "spec": {"nodeName": "server1", "containers": [{"name": "c", "image": "coredns"}]}}
     k8s_double.seed([_svclb_pod("svclb-web-7c71dc76-ljqlk", "server1", "web"),
                      _svclb_pod("svclb-web-7c71dc76-2bkr7", "agent1", "web"),
                      _svclb_pod("svclb-dns-98bdb6dc-4rf25", "server1", "dns", namespace="infra", program="rke2"),
-                     {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "coredns-1", "namespace": "kube-system",
-                                                                       "labels": {"k8s-app": "kube-dns"}},
-                      "spec": {"nodeName": "server1", "containers": [{"name": "c", "image": "coredns"}]}},
-                     dict(_svclb_pod("svclb-x-11111111-aaaaa", "agent1", "x"), metadata=dict(
-                         _svclb_pod("svclb-x-11111111-aaaaa", "agent1", "x")["metadata"], namespace="other"))])
+                     coredns, elsewhere])
     api = k8s_client.Api(k8s_double.kubeconfig)
     try:
         out = k8s_state.gather(api)["service_lb"]
