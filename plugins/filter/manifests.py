@@ -28,6 +28,7 @@ _ARTIFACTS = {
     "kube_proxy_configmap_patch": lambda plan, o: [render.kube_proxy_configmap_patch(plan)],
     "kube_proxy_daemonset_patch": lambda plan, o: [p for p in [render.kube_proxy_daemonset_patch(plan)] if p],
     "kube_proxy_args": lambda plan, o: [render.kube_proxy_args(plan)],
+    "k3s_server_disable": lambda plan, o: [p for p in [render.k3s_server_disable(plan)] if p],
     "host_modules": lambda plan, o: render.host_modules(plan, o["host"]),
     "host_sysctls": lambda plan, o: render.host_sysctls(plan, o["host"], o.get("nonlocal_bind", False)),
 }

@@ -25,6 +25,9 @@ KUBE_VIP_ANNOTATION_PREFIX = "kube-vip.io/"
 LEASE_NAME_ANNOTATION = "kube-vip.io/leaseName"
 LB_IPS_ANNOTATION = "kube-vip.io/loadbalancerIPs"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"  # the label tying an EndpointSlice to its Service
+# k3s/RKE2 ServiceLB (Klipper) labels its DaemonSets and pods svccontroller.<program>.cattle.io/svcname and
+# .../svcnamespace, program k3s or rke2 (k3s-io/k3s pkg/cloudprovider/servicelb.go, klipper-lb v0.4.9)
+SERVICE_LB_PROGRAMS = ("k3s", "rke2")
 
 DEFAULTS = dict(
     lease_namespace="kube-system",
@@ -213,6 +216,30 @@ def kube_vip_pods(pods, daemonset):
     return sorted(out, key=lambda p: (p["node"] or "", p["name"]))
 
 
+def service_lb_pods(pods, namespace):
+    """ServiceLB (k3s/RKE2's Klipper) in ``namespace``: per Service it serves, its pods and their nodes.
+
+    ServiceLB runs one DaemonSet ``svclb-<service>-<uid>`` per LoadBalancer Service in its namespace
+    (kube-system unless k3s runs with --servicelb-namespace); its pods carry the Service's name and namespace in
+    the labels ``svccontroller.<k3s|rke2>.cattle.io/svcname`` and ``svcnamespace``."""
+    found = {}
+    for pod in pods or []:
+        meta = pod.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        for program in SERVICE_LB_PROGRAMS:
+            name = labels.get("svccontroller.%s.cattle.io/svcname" % program)
+            if not name:
+                continue
+            service = "%s/%s" % (labels.get("svccontroller.%s.cattle.io/svcnamespace" % program) or "?", name)
+            entry = found.setdefault(service, dict(service=service, program=program, pods=[], nodes=[]))
+            entry["pods"].append(meta.get("name"))
+            node = (pod.get("spec") or {}).get("nodeName")
+            if node and node not in entry["nodes"]:
+                entry["nodes"].append(node)
+    services = [dict(found[key], pods=sorted(found[key]["pods"]), nodes=sorted(found[key]["nodes"])) for key in sorted(found)]
+    return dict(namespace=namespace, services=services)
+
+
 def summarize_daemonset(daemonset, name, namespace):
     """The DaemonSet's pod counts, images and placement (nodeSelector, affinity) as the API has them."""
     status = (daemonset or {}).get("status") or {}
@@ -285,5 +312,6 @@ def gather(api, options=None, now=None):
         nodes=[summarize_node(n) for n in api.list("v1", "Node")],
         kube_vip=dict(daemonset=summarize_daemonset(daemonset, ds_name, ds_ns),
                       pods=kube_vip_pods(pods, daemonset)),
+        service_lb=service_lb_pods(pods, ds_ns),
         metallb=gather_metallb(api),
     )

@@ -28,6 +28,9 @@ description:
     C(config.conf) (C(mode), C(ipvs.strictARP), C(ipvs.excludeCIDRs)).
   - The nodes with their addresses, and the nodes where kube-vip runs (pods of the kube-vip
     DaemonSet, and kube-vip static pods).
+  - The pods of k3s's or RKE2's ServiceLB (Klipper), which answers LoadBalancer Services itself, that is the pods labelled
+    C(svccontroller.k3s.cattle.io/svcname) (or C(svccontroller.rke2.cattle.io/svcname)) in O(daemonset_namespace),
+    ServiceLB's namespace unless k3s runs with C(--servicelb-namespace).
   - MetalLB's address pools with the advertisements that select them, when MetalLB's CRDs are
     installed (C(metallb.installed=false) otherwise; that is not an error here).
   - Read-only. Errors say what was being read and from which API address, and what to do about
@@ -250,6 +253,26 @@ kube_vip:
           C(status.conditions) is C(True)) and C(source) (C(daemonset) or C(static_pod)).
       type: list
       elements: dict
+service_lb:
+  description:
+    - k3s/RKE2 ServiceLB (Klipper) pods in O(daemonset_namespace), per LoadBalancer Service they answer for
+      (C(svclb-<service>-<uid>) DaemonSets; k3s-io/k3s C(pkg/cloudprovider/servicelb.go)). Empty C(services) when
+      ServiceLB is off or serves no Service.
+  returned: success
+  type: dict
+  contains:
+    namespace:
+      description: Where the pods were looked for.
+      type: str
+    services:
+      description: C(service) (namespace/name), C(program) (k3s or rke2), C(pods) and C(nodes).
+      type: list
+      elements: dict
+      sample:
+        - service: default/web
+          program: k3s
+          pods: [svclb-web-7c71dc76-2bkr7, svclb-web-7c71dc76-ljqlk]
+          nodes: [agent1, server1]
 metallb:
   description: MetalLB's pools.
   returned: success

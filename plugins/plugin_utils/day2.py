@@ -11,6 +11,7 @@
   ready endpoint of the Service on the holder; the services DaemonSet's placement; every node's
   findings. The report's keys are what tests and remediate read.
 * ``kube_proxy_verdict`` - the live kube-proxy ConfigMap against the plan (failure 1's cause).
+* ``service_lb_verdict`` - a live k3s/RKE2 ServiceLB beside kube-vip or MetalLB (k3s-io/k3s #2323).
 * ``service_vip_strays`` - per node, the Service VIPs it holds without holding their lease
   (what ``playbooks/remediate.yml`` removes).
 
@@ -372,6 +373,35 @@ def kube_proxy_verdict(plan, cluster):
     return problems, []
 
 
+# --------------------------------------------------------------------------- k3s/RKE2 ServiceLB (issue 17, item 17)
+
+def service_lb_verdict(plan, cluster):
+    """Problems of a live ServiceLB (k3s/RKE2's Klipper: cluster_info's service_lb) beside the plan's services provider.
+
+    ServiceLB answers every LoadBalancer Service without a class on the nodes' own addresses and writes their status,
+    so it races kube-vip-cloud-provider and MetalLB for the Services' addresses (k3s-io/k3s #2323). With provider
+    none it is nobody's rival: not judged."""
+    provider = plan["services"]["provider"]
+    live = ((cluster or {}).get("service_lb") or {}).get("services") or []
+    if provider not in ("kube_vip", "metallb") or not live:
+        return []
+    namespace = (cluster.get("service_lb") or {}).get("namespace") or "kube-system"
+    rival = "kube-vip" if provider == "kube_vip" else "MetalLB"
+    problems = []
+    for entry in live:
+        program = entry.get("program") or "k3s"
+        if program == "rke2":
+            fix = "RKE2 runs it only with enable-servicelb: remove that from the servers' configuration and restart rke2-server"
+        else:
+            fix = ("turn it off on every server (disable: [servicelb]; playbooks/bootstrap.yml writes "
+                   "/etc/rancher/k3s/config.yaml.d/50-baremetal-vip-disable-servicelb.yaml) and restart k3s")
+        problems.append("%s ServiceLB (Klipper) is live beside %s: pods %s in %s answer Service %s on %s "
+                        "(k3s-io/k3s #2323); %s"
+                        % (program, rival, ", ".join(entry.get("pods") or []), namespace, entry.get("service"),
+                           ", ".join(entry.get("nodes") or []) or "no node yet", fix))
+    return problems
+
+
 # --------------------------------------------------------------------------- the report
 
 def verify_report(plan, checks, cluster=None, daemonsets=None, daemonset_file=None):
@@ -394,6 +424,7 @@ def verify_report(plan, checks, cluster=None, daemonsets=None, daemonset_file=No
     service_problems, service_records = service_vip_verdict(
         plan, dict((h, c.get("service_vips")) for h, c in checks.items()), cluster)
     cluster_problems += service_problems
+    cluster_problems += service_lb_verdict(plan, cluster)
     cp = plan.get("control_plane")
     nodes = {}
     for host, check in checks.items():
@@ -407,6 +438,7 @@ def verify_report(plan, checks, cluster=None, daemonsets=None, daemonset_file=No
             "vips": [vip] if vip else [], "service_vips": service_records,
             "live_service_ips": live_service_ips(cluster) if cluster else None,
             "kube_proxy": dict(live=(cluster or {}).get("kube_proxy"), notes=proxy_notes) if cluster else None,
+            "service_lb": (cluster.get("service_lb") or {}).get("services") if cluster else None,
             "nodes": nodes,
             "daemonset_checked": (live_ds is not None or daemonsets is not None) and daemonset_checked(plan),
             "daemonset_pinned": pinned,

@@ -145,6 +145,13 @@ DISTRO_PATHS = {
 }
 SUPER_ADMIN_KUBECONFIG = "/etc/kubernetes/super-admin.conf"
 
+# kube-controller-manager's node CIDR mask size per family: (its default, address bits), and the widest gap
+# kubeadm lets a pod subnet and that mask be apart (kubernetes v1.31.0, cmd/kubeadm/app/apis/kubeadm/validation/
+# validation.go getClusterNodeMask and ValidatePodSubnetNodeMask; cmd/kubeadm/app/constants/constants.go
+# PodSubnetNodeMaskMaxDiff)
+NODE_CIDR_MASKS = {"ipv4": (24, 32), "ipv6": (64, 128)}
+POD_SUBNET_NODE_MASK_MAX_DIFF = 16
+
 # kube-vip releases: every rule or rendering that depends on the release reads this table.
 # A fact holds for releases in [first, until) (None: open end); each names the upstream source.
 KUBE_VIP_LOWEST = (0, 8, 0)  # vip_nodename is read from v0.8.0 (pkg/kubevip/config_environment.go)
@@ -653,6 +660,7 @@ class _Builder(object):
         self.intervals = []  # (family, first, last, label) for the overlap sweep
         self.cfg = {}
         self.node_nets = []
+        self.pod_nets = []
         self.families = []
         self.k8s = None
         self.kv_version = None
@@ -674,6 +682,8 @@ class _Builder(object):
         cluster = self.cluster(cfg["vip_cluster"])
         kube_vip = self.kube_vip(cfg["vip_kube_vip"])
         nodes = self.nodes(cluster)
+        if cluster is not None:
+            cluster["node_cidr_mask_sizes"] = self.node_cidr_mask_sizes(cluster, len(nodes))
         control_plane = self.control_plane(cfg["vip_control_plane"], cluster, kube_vip, nodes)
         services = self.services(cfg["vip_services"], cluster, control_plane, nodes)
         bgp = self.bgp(cfg["vip_bgp"], control_plane, services, nodes)
@@ -713,6 +723,7 @@ class _Builder(object):
         if cfg["node_cidrs"] is not None and not cfg["node_cidrs"]:
             self.error("vip_cluster.node_cidrs must list at least one CIDR")
         pod_nets = self.cidr_list(cfg["pod_cidrs"], "vip_cluster.pod_cidrs")
+        self.pod_nets = pod_nets
         svc_nets = self.cidr_list(cfg["service_cidrs"], "vip_cluster.service_cidrs")
         for name, nets in (("pod_cidrs", pod_nets), ("service_cidrs", svc_nets)):
             for i, net in enumerate(nets):
@@ -748,6 +759,38 @@ class _Builder(object):
         if self.k8s[:2] >= (1, 22):
             return "kubeadm.k8s.io/v1beta3"
         return "kubeadm.k8s.io/v1beta2"
+
+    def node_cidr_mask_sizes(self, cluster, node_count):
+        """kube-controller-manager's node CIDR mask size per family where kubeadm's default does not fit the pod CIDR.
+
+        kubeadm refuses a pod subnet narrower than the node mask (24 for IPv4, 64 for IPv6 unless
+        node-cidr-mask-size-ipv4/ipv6 say otherwise) or more than 16 bits wider than it (kubernetes v1.31.0,
+        cmd/kubeadm/app/apis/kubeadm/validation/validation.go ValidatePodSubnetNodeMask); and every node needs a node
+        CIDR of its own. Where the default does not give every node of the plan one (or is more than 16 bits
+        away), the mask is pod prefix + ceil(log2(nodes)), at most the address length and pod prefix + 16;
+        a pod CIDR that cannot hold one node CIDR per node is refused. kubeadm only: the collection writes these
+        into the kubeadm init configuration (ClusterConfiguration.controllerManager.extraArgs).
+        """
+        out = {}
+        if cluster["distro"] != "kubeadm":
+            return out
+        count = max(node_count, 1)
+        share = (count - 1).bit_length()  # ceil(log2(count))
+        for i, net in enumerate(self.pod_nets):
+            family = family_of(net.version)
+            default, bits = NODE_CIDR_MASKS[family]
+            prefix = net.prefixlen
+            widest = min(bits, prefix + POD_SUBNET_NODE_MASK_MAX_DIFF)
+            mask = min(max(min(default, widest), prefix + share), widest)
+            if (1 << (mask - prefix)) < count:
+                self.error("vip_cluster.pod_cidrs[%d] (%s) is too small for the plan's %d nodes: kube-controller-manager "
+                           "gives every node a node CIDR of its own, and a /%d splits into at most %d (/%d each); "
+                           "use a /%d or wider"
+                           % (i, net.cidr, count, prefix, 1 << (mask - prefix), mask, bits - share))
+                continue
+            if mask != default:
+                out[family] = mask
+        return out
 
     def needs_super_admin(self, distro):
         return distro == "kubeadm" and self.k8s is not None and self.k8s[:2] >= (1, 29)
@@ -1035,6 +1078,9 @@ class _Builder(object):
             "owned_cidrs": merge_cidrs(self.pool_entries),
             "kube_vip": None,
             "metallb": None,
+            # k3s's ServiceLB (Klipper) answers every LoadBalancer Service too (k3s-io/k3s #2323): off on k3s servers
+            # when kube-vip or MetalLB serves them (RKE2 runs it only with enable-servicelb)
+            "disable_servicelb": (cluster or {}).get("distro") == "k3s" and provider in ("kube_vip", "metallb"),
         }
         if provider == "kube_vip":
             result["kube_vip"] = self.services_kube_vip(cfg, raw, pools, control_plane, nodes)

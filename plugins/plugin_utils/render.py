@@ -605,6 +605,15 @@ def kube_proxy_args(plan):
     return {"kube-proxy-arg+": args}
 
 
+def k3s_server_disable(plan):
+    """k3s server arguments: ``disable+: [servicelb]`` when the plan turns k3s's ServiceLB off, else None.
+
+    ``+`` appends to a ``disable`` list of the user's own config.yaml (k3s config files: a key ending in ``+``
+    appends), so their other disabled components stay disabled.
+    """
+    return {"disable+": ["servicelb"]} if plain(plan)["services"].get("disable_servicelb") else None
+
+
 def kube_proxy_applies(plan):
     """True when kube-proxy settings are rendered at all (managed and kube-proxy present)."""
     kp = plain(plan)["kube_proxy"]

@@ -99,27 +99,33 @@ def node_path(node, path):
     return os.path.join(node["dir"], "root", path.lstrip("/"))
 
 
-def node_cidr_masks(pod_cidrs, node_count):
-    """controller-manager node CIDR mask sizes where a pod CIDR is narrower than kubeadm's defaults.
+def lab_plan(inventory):
+    """The collection's plan of the lab's inventory (plugins/plugin_utils/plan.py build_plan, as lb_plan builds it)."""
+    sys.path.insert(0, os.path.join(TOP, "plugins", "plugin_utils"))
+    try:
+        import plan  # pylint: disable=import-outside-toplevel
+    finally:
+        sys.path.pop(0)
+    root = inventory["all"]
+    cluster_vars = {k: v for k, v in (root.get("vars") or {}).items() if k in plan.CLUSTER_VARS}
+    hosts, groups = {}, {}
+    for name, group in (root.get("children") or {}).items():
+        groups[name] = list((group.get("hosts") or {}).keys())
+        for host, hvars in (group.get("hosts") or {}).items():
+            hosts.setdefault(host, {}).update(group.get("vars") or {})
+            hosts[host].update(hvars or {})
+    result = plan.build_plan(cluster_vars, hosts, groups)
+    if result["errors"]:
+        raise RealLabError("the lab's inventory has no plan: %s" % "; ".join(result["errors"]))
+    return result["plan"]
 
-    kubeadm refuses a pod subnet whose mask is longer than the node mask (default 24 for IPv4, 64 for
-    IPv6) or more than 16 shorter than it (kubernetes v1.31.0,
-    cmd/kubeadm/app/apis/kubeadm/validation/validation.go ValidatePodSubnetNodeMask). The lab's pod CIDR
-    (a /25 of a documentation range) is narrower, so every node gets an equal share of it.
+
+def kubeadm_documents(node, fragment_docs, control_plane_nodes, lab_vars, node_cidr_masks):
+    """The node's kubeadm configuration: its InitConfiguration, the placed fragment, a stacked etcd of every member.
+
+    node_cidr_masks: the plan's cluster.node_cidr_mask_sizes ({"ipv4": 28}): kubeadm refuses the lab's /25 pod CIDR
+    with its default node mask /24, the plan gives every node a share (docs/validation.md).
     """
-    masks = {}
-    share = max(1, (max(node_count, 1) - 1).bit_length())
-    for cidr in pod_cidrs:
-        prefix = int(cidr.split("/")[1])
-        v6 = ":" in cidr
-        default, top = (64, 128) if v6 else (24, 32)
-        if prefix > default:
-            masks["node-cidr-mask-size-ipv6" if v6 else "node-cidr-mask-size-ipv4"] = min(prefix + share, top)
-    return masks
-
-
-def kubeadm_documents(node, fragment_docs, control_plane_nodes, lab_vars, node_count):
-    """The node's kubeadm configuration: its InitConfiguration, the placed fragment, a stacked etcd of every member."""
     cluster = next(d for d in fragment_docs if d.get("kind") == "ClusterConfiguration")
     api_version = cluster["apiVersion"]
     port = int(lab_vars["vip_control_plane"].get("port", 6443))
@@ -135,10 +141,10 @@ def kubeadm_documents(node, fragment_docs, control_plane_nodes, lab_vars, node_c
     if cluster_vars.get("pod_cidrs"):
         networking["podSubnet"] = ",".join(cluster_vars["pod_cidrs"])
     cluster.setdefault("networking", {}).update(networking)
-    masks = node_cidr_masks(cluster_vars.get("pod_cidrs") or [], node_count)
-    if masks:
+    if node_cidr_masks:
         manager = cluster.setdefault("controllerManager", {}).setdefault("extraArgs", [])
-        manager.extend({"name": name, "value": str(size)} for name, size in sorted(masks.items()))
+        manager.extend({"name": "node-cidr-mask-size-%s" % family, "value": str(size)}
+                       for family, size in sorted(node_cidr_masks.items()))
     extra = [{"name": "initial-cluster", "value": members}, {"name": "initial-cluster-state", "value": "new"},
              # a test cluster on a shared disk: etcd's fsync is the slowest part of every write
              {"name": "unsafe-no-fsync", "value": "true"}]
@@ -281,10 +287,11 @@ class RealLab:
 
     def configure_kubeadm(self):
         lab_vars = self.lab_vars()
+        masks = lab_plan(self.lab.inventory())["cluster"]["node_cidr_mask_sizes"]
         for node in self.control_plane:
             with open(node_path(node, FRAGMENT)) as handle:
                 fragment = [d for d in yaml.safe_load_all(handle) if d]
-            docs = kubeadm_documents(node, fragment, self.control_plane, lab_vars, len(self.lab.nodes))
+            docs = kubeadm_documents(node, fragment, self.control_plane, lab_vars, masks)
             path = node_path(node, LAB_KUBEADM_CONFIG)
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w") as handle:

@@ -65,7 +65,7 @@ KUBEADM_SEED = [
 INIT_SETTINGS = {
     "InitConfiguration": {"nodeRegistration": {"kubeletExtraArgs": [{"name": "node-labels", "value": "example.test/vip=yes"}]},
                           "localAPIEndpoint": {"bindPort": 6443}},
-    "ClusterConfiguration": {"kubernetesVersion": "1.31.4", "featureGates": {"EtcdLearnerMode": True},
+    "ClusterConfiguration": {"kubernetesVersion": "1.31.0", "featureGates": {"EtcdLearnerMode": True},
                              "networking": {"dnsDomain": "cluster.example.test"},
                              "apiServer": {"certSANs": ["api.example.test", VIP], "extraArgs": [{"name": "v", "value": "2"}]}},
     "KubeletConfiguration": {"cgroupDriver": "systemd"},
@@ -311,6 +311,14 @@ def test_k3s_manifests_go_to_the_auto_deploy_directory_and_server_args(bootstrap
         assert yaml.safe_load(handle) == {"tls-san+": [VIP]}
     assert not os.path.exists(node_file(bootstrap_lab, "w1", "/etc/rancher/k3s/config.yaml.d/50-baremetal-vip-tls-san.yaml"))
     assert os.path.exists(node_file(bootstrap_lab, "w1", "/etc/rancher/k3s/config.yaml.d/50-baremetal-vip-kube-proxy.yaml"))
+    # kube-vip serves the Services: k3s's ServiceLB off on the servers (k3s-io/k3s #2323), said to need a restart
+    servicelb = "/etc/rancher/k3s/config.yaml.d/50-baremetal-vip-disable-servicelb.yaml"
+    for host in ("cp1", "cp2"):
+        with open(node_file(bootstrap_lab, host, servicelb)) as handle:
+            assert yaml.safe_load(handle) == {"disable+": ["servicelb"]}
+        assert stat.S_IMODE(os.stat(node_file(bootstrap_lab, host, servicelb)).st_mode) == 0o600
+    assert not os.path.exists(node_file(bootstrap_lab, "w1", servicelb))
+    assert "k3s ServiceLB is turned off in /etc/rancher/k3s/config.yaml.d on cp1" in json.dumps(out)
     pod = node_file(bootstrap_lab, "cp1", "/var/lib/rancher/k3s/agent/pod-manifests/kube-vip.yaml")
     with open(pod) as handle:
         assert "/etc/rancher/k3s/k3s.yaml" in handle.read()
@@ -466,7 +474,9 @@ def test_kubeadm_init_opt_in_after_kube_vip_then_applies_through_its_admin_conf(
         assert config[1]["apiServer"] == {"certSANs": [VIP, "api.example.test"], "extraArgs": [{"name": "v", "value": "2"}]}
         assert config[1]["networking"] == {"podSubnet": "203.0.113.128/25", "serviceSubnet": "203.0.113.64/26",
                                            "dnsDomain": "cluster.example.test"}
-        assert config[1]["kubernetesVersion"] == "v1.31.4" and config[1]["featureGates"] == {"EtcdLearnerMode": True}
+        assert config[1]["kubernetesVersion"] == "v1.31.0" and config[1]["featureGates"] == {"EtcdLearnerMode": True}
+        # the lab's /25 pod CIDR and 3 nodes: the plan's node CIDR mask (kubeadm refuses the /25 with its default /24)
+        assert config[1]["controllerManager"] == {"extraArgs": [{"name": "node-cidr-mask-size-ipv4", "value": "27"}]}
         assert config[2]["mode"] == "ipvs"
         assert config[3] == {"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration",
                              "cgroupDriver": "systemd"}
@@ -509,7 +519,7 @@ def test_kubeadm_fragment_ipv6_vip_and_v1beta3(tmp_path):
     assert rc == 0, json.dumps(out)[-3000:]
     with open(tmp_path / "out/hosts/cp1/etc/kubernetes/baremetal-vip/kubeadm-vip.yaml") as handle:
         text = handle.read()
-    assert text.startswith("#\n# Managed by baremetal.vip (Ansible).")
+    assert text.startswith("---\n#\n# Managed by baremetal.vip (Ansible).")  # inside the first document, for kubeadm
     cluster, proxy = [d for d in yaml.safe_load_all(text) if d]
     assert cluster == {"apiVersion": "kubeadm.k8s.io/v1beta3", "kind": "ClusterConfiguration",
                        "kubernetesVersion": "v1.30.2", "controlPlaneEndpoint": "[2001:db8:1::10]:6443",

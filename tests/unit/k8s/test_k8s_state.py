@@ -240,3 +240,40 @@ def test_endpoint_slices_forbidden_leave_the_rest_read(k8s_double):
     assert web["endpoints_error"].startswith("list discovery.k8s.io/v1 EndpointSlice in default with labels "
                                              "kubernetes.io/service-name=web: forbidden (HTTP 403)")
     assert k8s_double.token not in web["endpoints_error"]
+
+
+def _svclb_pod(name, node, service, namespace="default", program="k3s"):
+    """A ServiceLB pod as k3s's DaemonSet svclb-<service>-<uid> makes it (k3s-io/k3s pkg/cloudprovider/servicelb.go,
+    klipper-lb v0.4.9: newDaemonSet labels the pod template app, svccontroller.<program>.cattle.io/svcname and
+    svcnamespace)."""
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "kube-system",
+                         "labels": {"app": name.rsplit("-", 1)[0],
+                                    "svccontroller.%s.cattle.io/svcname" % program: service,
+                                    "svccontroller.%s.cattle.io/svcnamespace" % program: namespace},
+                         "ownerReferences": [{"kind": "DaemonSet", "name": name.rsplit("-", 1)[0], "apiVersion": "apps/v1",
+                                              "uid": "u1"}]},
+            "spec": {"nodeName": node, "containers": [{"name": "lb-tcp-80", "image": "rancher/klipper-lb:v0.4.9"}]}}
+
+
+def test_gather_reads_service_lb_pods(k8s_double):
+    """ServiceLB's pods in kube-system, grouped by the Service they answer; other pods and namespaces are not it."""
+    elsewhere = _svclb_pod("svclb-x-11111111-aaaaa", "agent1", "x")
+    elsewhere["metadata"]["namespace"] = "other"
+    coredns = {"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "coredns-1", "namespace": "kube-system", "labels": {"k8s-app": "kube-dns"}},
+               "spec": {"nodeName": "server1", "containers": [{"name": "c", "image": "coredns"}]}}
+    k8s_double.seed([_svclb_pod("svclb-web-7c71dc76-ljqlk", "server1", "web"),
+                     _svclb_pod("svclb-web-7c71dc76-2bkr7", "agent1", "web"),
+                     _svclb_pod("svclb-dns-98bdb6dc-4rf25", "server1", "dns", namespace="infra", program="rke2"),
+                     coredns, elsewhere])
+    api = k8s_client.Api(k8s_double.kubeconfig)
+    try:
+        out = k8s_state.gather(api)["service_lb"]
+    finally:
+        api.close()
+    assert out == {"namespace": "kube-system", "services": [
+        {"service": "default/web", "program": "k3s", "pods": ["svclb-web-7c71dc76-2bkr7", "svclb-web-7c71dc76-ljqlk"],
+         "nodes": ["agent1", "server1"]},
+        {"service": "infra/dns", "program": "rke2", "pods": ["svclb-dns-98bdb6dc-4rf25"], "nodes": ["server1"]}]}
+    assert k8s_state.service_lb_pods([], "kube-system") == {"namespace": "kube-system", "services": []}

@@ -134,6 +134,7 @@ CASES = [
       "vip_bgp": {"peers": [{"address": "192.0.2.1", "as": 64513, "port": 1179}]}}, {},
      "vip_bgp.peers[0].port is 1179"),
     ({"vip_kube_vip": {"version": "0.7.2"}}, {}, "vip_kube_vip.version (0.7.2) is older"),
+    ({"vip_cluster": {"pod_cidrs": ["203.0.113.252/30"]}}, {}, "vip_cluster.pod_cidrs[0] (203.0.113.252/30) is too small"),
     ({"vip_control_plane": {"deployment": "daemonset"}}, with_hosts(_set("cp2", "vip_interface", "eth1")),
      "hosts running the control-plane DaemonSet"),
     ({"vip_control_plane": BGP_CP, "vip_bgp": {"peers": [{"address": "192.0.2.1", "as": 64513}, {"address": "192.0.2.1", "as": 64514}]}},

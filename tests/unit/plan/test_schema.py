@@ -22,7 +22,7 @@ def test_base_plan_shape_matches_docs():
     assert set(plan) == PLAN_KEYS
     assert plan["schema"] == 1
     assert set(plan["cluster"]) == {"name", "distro", "kubernetes_version", "node_cidrs", "pod_cidrs", "service_cidrs",
-                                    "families", "paths", "kubeadm_api_version"}
+                                    "families", "paths", "kubeadm_api_version", "node_cidr_mask_sizes"}
     assert set(plan["control_plane"]) == {"address", "family", "prefix", "cidr", "port", "interface",
                                           "daemonset_interface", "kubernetes_addr", "mode",
                                           "deployment", "cp_enable", "svc_enable", "leader_election", "routing_table",

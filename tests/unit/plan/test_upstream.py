@@ -390,3 +390,75 @@ def test_nftables_needs_the_gate_before_1_31(version, refused):
     kube-proxy's validation refuses mode nftables with the gate off (pkg/proxy/apis/config/validation v1.31.0)."""
     result = run({"vip_kube_proxy": {"mode": "nftables"}, "vip_cluster": {"kubernetes_version": version}})
     assert has(result["errors"], "NFTablesProxyMode feature gate") == refused
+
+
+# -- item 19: kubeadm's pod subnet / node mask rule ---------------------------------------------
+
+@pytest.mark.parametrize("pod_cidrs,cps,workers,expected", [
+    (["203.0.113.128/25"], 3, 2, {"ipv4": 28}),      # 5 nodes: 3 bits more than the /25
+    (["203.0.113.128/25"], 1, 0, {"ipv4": 25}),      # one node: the whole /25
+    (["203.0.113.0/24"], 3, 2, {"ipv4": 27}),        # kubeadm's /24 default gives one node CIDR for 5 nodes
+    (["203.0.113.0/24"], 1, 0, {}),                  # ... which is enough for one
+    (["203.0.113.128/25"], 1, 1, {"ipv4": 26}),      # two nodes: halves
+    (["203.0.113.252/30"], 2, 2, {"ipv4": 32}),      # 4 nodes, 4 addresses: one each
+])
+def test_node_cidr_mask_sizes_ipv4(pod_cidrs, cps, workers, expected):
+    """kubeadm refuses a pod subnet narrower than the node mask (default 24 for IPv4) and a node mask more than 16 bits
+    longer than the pod subnet's (kubernetes v1.31.0, cmd/kubeadm/app/apis/kubeadm/validation/validation.go
+    ValidatePodSubnetNodeMask, getClusterNodeMask; cmd/kubeadm/app/constants/constants.go PodSubnetNodeMaskMaxDiff = 16).
+    The plan sets node-cidr-mask-size-ipv4 where the default does not give every node of the plan a node CIDR."""
+    hosts, groups = hosts4(cps, workers)
+    plan = ok({"vip_cluster": {"pod_cidrs": pod_cidrs, "service_cidrs": ["198.51.100.0/24"]}}, hosts=hosts, groups=groups)
+    assert plan["cluster"]["node_cidr_mask_sizes"] == expected
+
+
+def test_node_cidr_mask_sizes_ipv6():
+    """IPv6: the default node mask is 64 (validation.go getClusterNodeMask v1.31.0): a /56 needs nothing, a /120 gets
+    prefix + ceil(log2(nodes)), a /40 (24 bits from /64, more than PodSubnetNodeMaskMaxDiff) gets /56."""
+    for pod, expected in (("2001:db8:42::/56", {}), ("2001:db8:42::/120", {"ipv6": 123}),
+                          ("2001:db8:100::/40", {"ipv6": 56})):
+        plan = ok({"vip_cluster": {"pod_cidrs": [pod]}}, ipv6=True)
+        assert plan["cluster"]["node_cidr_mask_sizes"] == expected, pod
+
+
+def test_node_cidr_mask_sizes_dual_stack_per_family():
+    """kube-controller-manager takes one mask per family in a dual-stack cluster (kubernetes v1.31.0,
+    cmd/kube-controller-manager/app/core.go setNodeCIDRMaskSizes): only the narrow family gets one."""
+    plan = ok({"vip_cluster": {"pod_cidrs": ["2001:db8:42::/56", "203.0.113.128/25"]}})
+    assert plan["cluster"]["node_cidr_mask_sizes"] == {"ipv4": 28}
+
+
+def test_pod_cidr_too_small_for_the_nodes_refused():
+    """Every node needs a node CIDR of its own: a /30 gives at most 4 (/32 each) for 5 nodes, refused naming the
+    variable, the value and the size that would do; every pod CIDR is judged (both errors at once)."""
+    result = run({"vip_cluster": {"pod_cidrs": ["203.0.113.252/30", "2001:db8:42::fffc/126"]}})
+    assert result["plan"] is None
+    assert has(result["errors"], "vip_cluster.pod_cidrs[0] (203.0.113.252/30) is too small for the plan's 5 nodes",
+               "at most 4 (/32 each)", "use a /29 or wider")
+    assert has(result["errors"], "vip_cluster.pod_cidrs[1] (2001:db8:42::fffc/126)", "use a /125 or wider")
+
+
+@pytest.mark.parametrize("distro", ["k3s", "rke2"])
+def test_node_cidr_mask_sizes_kubeadm_only(distro):
+    """The rule and the setting are kubeadm's (validation.go v1.31.0); k3s and RKE2 run their own controller-manager
+    settings, which the collection does not write: nothing set, nothing refused."""
+    plan = ok({"vip_cluster": {"distro": distro, "pod_cidrs": ["203.0.113.252/30"]}})
+    assert plan["cluster"]["node_cidr_mask_sizes"] == {}
+
+
+# -- item 17: k3s's ServiceLB beside kube-vip or MetalLB ---------------------------------------
+
+@pytest.mark.parametrize("distro,provider,disabled", [
+    ("k3s", "kube_vip", True), ("k3s", "metallb", True), ("k3s", "none", False),
+    ("rke2", "kube_vip", False), ("rke2", "metallb", False), ("kubeadm", "metallb", False),
+])
+def test_disable_servicelb(distro, provider, disabled):
+    """k3s runs ServiceLB (Klipper) unless its servers have disable: [servicelb] (k3s-io/k3s pkg/cloudprovider/
+    servicelb.go answers every LoadBalancer Service; k3s-io/k3s #2323: it fights MetalLB and kube-vip). RKE2 runs it
+    only with enable-servicelb (rancher/rke2 pkg/rke2/rke2.go disables every k3s DisableItems entry unless
+    enable-<item>), kubeadm has none: the plan turns it off on k3s with a services provider only."""
+    services = {"provider": provider}
+    if provider != "none":
+        services["pools"] = [{"name": "public", "addresses": ["198.51.100.0/28"]}]
+    plan = ok({"vip_cluster": {"distro": distro}, "vip_services": services})
+    assert plan["services"]["disable_servicelb"] is disabled

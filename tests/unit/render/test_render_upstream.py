@@ -181,3 +181,19 @@ def test_services_daemonset_names_its_interface_as_vip_interface():
     env = env_of(ds["spec"]["template"]["spec"]["containers"][0])
     assert env["vip_interface"] == env["vip_servicesinterface"] == "eth0"
     assert env["cp_enable"] == "false"
+
+
+# ---------------------------------------------------------------- issue 17, item 17: k3s ServiceLB off
+
+def test_k3s_server_disable_appends_servicelb():
+    """With the plan's services.disable_servicelb the k3s servers get ``disable+: [servicelb]``: k3s's config.yaml.d
+    fragments append to a list of the user's own config.yaml where the key ends in ``+`` (what the tls-san and
+    kube-proxy-arg fragments rely on already), so their own disabled components stay disabled; nothing otherwise."""
+    k3s = render_plans.plan(distro="k3s")
+    assert k3s["services"]["disable_servicelb"] is (k3s["services"]["provider"] in ("kube_vip", "metallb"))
+    on = copy.deepcopy(k3s)
+    on["services"]["disable_servicelb"] = True
+    assert render.k3s_server_disable(on) == {"disable+": ["servicelb"]}
+    off = copy.deepcopy(k3s)
+    off["services"]["disable_servicelb"] = False
+    assert render.k3s_server_disable(off) is None

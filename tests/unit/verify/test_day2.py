@@ -366,3 +366,57 @@ def test_live_daemonset_wins_over_the_render_dir(plan):
         {"matchExpressions": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists"}]}]}}}
     report = day2.verify_report(plan, healthy(), dict(cluster(), kube_vip={"pods": [], "daemonset": live_ds(affinity=affinity)}))
     assert report["problems"][0].endswith("(nodeSelector {}, and a control-plane node affinity); the plan runs it on all nodes")
+
+
+# --------------------------------------------------------------------------- k3s/RKE2 ServiceLB (issue 17, item 17)
+
+def _service_lb(*services, program="k3s"):
+    return {"namespace": "kube-system", "services": [
+        {"service": "default/%s" % name, "program": program, "pods": ["svclb-%s-7c71dc76-%s" % (name, n) for n in nodes],
+         "nodes": list(nodes)} for name, nodes in services]}
+
+
+K3S = {"vip_cluster": {"distro": "k3s", "kubernetes_version": "v1.31.4+k3s1"}}
+
+
+def test_live_service_lb_beside_kube_vip_is_a_problem():
+    """k3s's ServiceLB answers every LoadBalancer Service without a class (k3s-io/k3s pkg/cloudprovider/servicelb.go,
+    klipper-lb v0.4.9: a DaemonSet svclb-<service>-<uid> per Service) and races kube-vip for it (k3s-io/k3s #2323):
+    verify names its pods, the Service, the nodes and the fix."""
+    plan = lab_plan(**K3S)
+    assert plan["services"]["provider"] == "kube_vip" and plan["services"]["disable_servicelb"] is True
+    live = dict(cluster(pods=["w1", "w2"]), service_lb=_service_lb(("web", ("w1", "w2"))))
+    problems = day2.service_lb_verdict(plan, live)
+    assert problems == ["k3s ServiceLB (Klipper) is live beside kube-vip: pods svclb-web-7c71dc76-w1, svclb-web-7c71dc76-w2 "
+                        "in kube-system answer Service default/web on w1, w2 (k3s-io/k3s #2323); turn it off on every "
+                        "server (disable: [servicelb]; playbooks/bootstrap.yml writes "
+                        "/etc/rancher/k3s/config.yaml.d/50-baremetal-vip-disable-servicelb.yaml) and restart k3s"]
+    report = day2.verify_report(plan, healthy(), live)
+    assert report["ok"] is False and problems[0] in report["cluster"] and problems[0] in report["problems"]
+    assert report["service_lb"] == live["service_lb"]["services"]
+
+
+def test_no_service_lb_no_problem():
+    """ServiceLB off (no svclb pods), or no provider of the plan's to race (provider none): nothing reported."""
+    plan = lab_plan(**K3S)
+    assert day2.service_lb_verdict(plan, dict(cluster(), service_lb=_service_lb())) == []
+    assert day2.service_lb_verdict(plan, cluster()) == []  # an older cluster_info without service_lb
+    assert day2.service_lb_verdict(plan, None) == []
+    none = lab_plan(vip_cluster={"distro": "k3s", "kubernetes_version": "v1.31.4+k3s1"}, vip_services={"provider": "none", "pools": []})
+    assert none["services"]["disable_servicelb"] is False
+    assert day2.service_lb_verdict(none, dict(cluster(), service_lb=_service_lb(("web", ("w1",))))) == []
+    report = day2.verify_report(plan, healthy(), dict(cluster(), service_lb=_service_lb()))
+    assert report["service_lb"] == [] and not [p for p in report["problems"] if "ServiceLB" in p]
+
+
+def test_rke2_service_lb_beside_metallb_names_enable_servicelb():
+    """RKE2 runs ServiceLB only with enable-servicelb (rancher/rke2 pkg/rke2/rke2.go: every k3s component in
+    cmds.DisableItems is disabled unless enable-<item> is set; pkg/cli/cmds/server.go ServiceLBFlag): the fix named is
+    that setting; its pods carry svccontroller.rke2.cattle.io labels."""
+    plan = lab_plan(vip_cluster={"distro": "rke2", "kubernetes_version": "v1.30.6+rke2r1"},
+                    vip_services={"provider": "metallb", "pools": [{"name": "public", "addresses": ["198.51.100.0/28"]}]})
+    assert plan["services"]["disable_servicelb"] is False
+    problems = day2.service_lb_verdict(plan, dict(cluster(), service_lb=_service_lb(("web", ("w1",)), program="rke2")))
+    assert len(problems) == 1
+    assert problems[0].startswith("rke2 ServiceLB (Klipper) is live beside MetalLB: pods svclb-web-7c71dc76-w1")
+    assert "RKE2 runs it only with enable-servicelb" in problems[0]
