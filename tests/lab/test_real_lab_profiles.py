@@ -6,7 +6,11 @@
 tests/lab/test_real_lab.py measures the default profile (15 / 10 / 2 s) on its lab; this one brings up
 a three-node real lab whose inventory is examples/lab's with `leader_election.profile:
 partition_tolerant` (30 / 20 / 5 s, rendered into the static pod by the collection) and measures the
-same failover. The bound is the physics: lease duration + retry period + 2 s; the figure is printed.
+same failover. The bound is the physics of client-go's leader election (k8s.io/client-go
+tools/leaderelection/leaderelection.go: followers retry every retryPeriod jittered by JitterFactor 1.2,
+i.e. up to 2.2 x retryPeriod apart, and a lease expires leaseDuration after the follower last SAW it
+change): lease duration + 2 x 2.2 x retry period + 2 s. The figure is printed beside the tighter
+lease duration + retry period + 2 s, which the partition-tolerant profile was seen to exceed (38.6 s).
 """
 
 from __future__ import annotations
@@ -23,6 +27,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 LAB_PY = os.path.join(HERE, "lab.py")
 PY = sys.executable
+
+JITTER_FACTOR = 1.2  # k8s.io/client-go tools/leaderelection/leaderelection.go
+
+
+def failover_bound(lease_duration, retry_period):
+    """Seconds from killing the holder until a follower holds the lease, at worst, plus 2 s to notice."""
+    return lease_duration + 2 * (1 + JITTER_FACTOR) * retry_period + 2
+
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
 
@@ -47,9 +59,11 @@ def test_partition_tolerant_failover_within_lease_physics(tmp_path):
                               text=True, check=False)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         result = json.loads(proc.stdout)
-        bound = 30 + 5 + 2
-        print("failover (partition_tolerant): VIP %s -> %s in %.1f s, API after %s s (bound %d s)"
-              % (result["old_holder"], result["new_holder"], result["vip_moved_s"], result["api_answered_s"], bound))
+        bound = failover_bound(30, 5)
+        verdict = "met" if result["vip_moved_s"] <= 37 else "EXCEEDED"
+        print("failover (partition_tolerant): VIP %s -> %s in %.1f s, API after %s s (bound %.1f s; "
+              "lease + retry + 2 = 37 s %s)" % (result["old_holder"], result["new_holder"], result["vip_moved_s"],
+                                                result["api_answered_s"], bound, verdict))
         assert result["profile"] == "partition_tolerant"
         assert result["vip_moved_s"] <= bound, result
         assert result["new_holder"] != result["old_holder"]
