@@ -621,12 +621,12 @@ def _command(lab, args):
         started = time.monotonic()
         lab.down()
         print("lab down in %.2fs (%s)" % (time.monotonic() - started, lab.state_dir))
-    elif not lab.state:
-        raise LabError("no lab in %s" % lab.state_dir)
-    elif args.command == "status":
+    elif args.command == "status":  # also without a lab: {"up": false}, exit 1
         report = lab.status()
         print(json.dumps(report, indent=2))
         return 0 if report["up"] else 1
+    elif not lab.state:
+        raise LabError("no lab in %s" % lab.state_dir)
     elif args.command == "pods":
         print(json.dumps(lab.pods(), indent=2, sort_keys=True))
     elif args.command == "kill":
