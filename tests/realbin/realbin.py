@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -88,6 +89,18 @@ def _required_version(gomod_path, module):
     return match.group(1)
 
 
+def _load_plan():
+    """plugins/plugin_utils/plan.py loaded from its file under a name of its own.
+
+    A bare ``import plan`` finds whichever ``plan`` comes first (under pytest, tests/unit/plan).
+    """
+    spec = importlib.util.spec_from_file_location("baremetal_vip_realbin_plan",
+                                                  os.path.join(TOP, "plugins", "plugin_utils", "plan.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def lab_versions(example=LAB_EXAMPLE):
     """(kubernetes version, kube-vip version, cloud-provider version) the lab's inventory names.
 
@@ -99,12 +112,7 @@ def lab_versions(example=LAB_EXAMPLE):
     kube_vip = lab_vars["vip_kube_vip"]
     cloud = kube_vip.get(CLOUD_PROVIDER_SPEC_KEY)
     if not cloud:
-        sys.path.insert(0, os.path.join(TOP, "plugins", "plugin_utils"))
-        try:
-            import plan  # pylint: disable=import-outside-toplevel
-        finally:
-            sys.path.pop(0)
-        cloud = plan.SPEC["vip_kube_vip"]["options"][CLOUD_PROVIDER_SPEC_KEY]["default"]
+        cloud = _load_plan().SPEC["vip_kube_vip"]["options"][CLOUD_PROVIDER_SPEC_KEY]["default"]
     return str(lab_vars["vip_cluster"]["kubernetes_version"]), str(kube_vip["version"]), str(cloud)
 
 
