@@ -45,7 +45,7 @@ real-bin: setup
 	$(BIN)/python tests/realbin/realbin.py
 
 test: system setup real-bin
-	$(BIN)/python -m pytest -p no:cacheprovider tests
+	$(BIN)/python -m pytest -p no:cacheprovider --durations=30 tests
 	$(MAKE) lint
 	$(MAKE) sanity
 	$(MAKE) molecule
