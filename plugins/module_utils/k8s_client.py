@@ -20,6 +20,8 @@ import shutil
 import tempfile
 import traceback
 
+from ansible.module_utils.six.moves.urllib.parse import urlencode
+
 try:
     import yaml
     from kubernetes import client as k8s_api
@@ -245,11 +247,17 @@ class Api:
         doing = "apply %s" % self.describe(obj.get("apiVersion"), obj.get("kind"), meta.get("name"),
                                            meta.get("namespace"))
         res = self.resource(obj.get("apiVersion"), obj.get("kind"), doing)
-        kwargs = dict(body=obj, name=meta.get("name"), namespace=meta.get("namespace"),
-                      field_manager=field_manager, force_conflicts=force)
+        # fieldValidation=Strict, as kubectl sends it: a field the schema (or a CRD's openAPIV3Schema)
+        # lacks is refused (HTTP 422) instead of dropped with a warning (the server's default, Warn).
+        # The dynamic client has no parameter for it, so the query is written here.
+        query = [("fieldManager", field_manager), ("fieldValidation", "Strict")]
+        if force:
+            query.append(("force", "true"))
         if dry_run:
-            kwargs["dry_run"] = "All"
-        return self._call(doing, res.server_side_apply, **kwargs)
+            query.append(("dryRun", "All"))
+        path = "%s?%s" % (res.path(name=meta.get("name"), namespace=meta.get("namespace")), urlencode(query))
+        return self._call(doing, self.client.request, "patch", path, body=obj,
+                          content_type="application/apply-patch+yaml")
 
     def patch(self, api_version, kind, name, namespace, patch, field_manager, dry_run=False,
               content_type="application/strategic-merge-patch+json"):

@@ -16,9 +16,12 @@ description:
   - Applies a list of objects with server-side apply under one field manager
     (C(baremetal.vip) by default), in a safe order, RBAC, then workloads, then ConfigMaps and
     Secrets, then MetalLB resources.
-  - MetalLB resources are retried while MetalLB's admission webhook cannot be called yet, up to
-    O(webhook_timeout) seconds; a missing C(metallb.io) API (MetalLB CRDs not installed) is an
-    explained error.
+  - MetalLB resources are retried while the API server answers that MetalLB's admission webhook
+    cannot be called (HTTP 5xx, C(failed calling webhook)), up to O(webhook_timeout) seconds. Nothing else is
+    probed, so where no webhook is registered for C(metallb.io) nothing waits. A missing C(metallb.io)
+    API (MetalLB CRDs not installed) is an explained error.
+  - Every apply is sent with C(fieldValidation=Strict), as C(kubectl apply) does, so a field the
+    object's schema (or a CRD's) lacks is refused naming the field, never silently dropped.
   - Every applied object gets the labels C(app.kubernetes.io/managed-by=baremetal.vip) and
     C(baremetal.vip/cluster=<set_name>) (the labels the render roles of this collection give
     every cluster object).
@@ -95,7 +98,8 @@ options:
     default: true
   webhook_timeout:
     description:
-      - Seconds to keep retrying MetalLB resources while MetalLB's webhook cannot be called.
+      - Seconds to keep retrying MetalLB resources while the API server cannot call MetalLB's webhook.
+      - V(0) fails at the first such refusal instead of waiting.
     type: int
     default: 120
   retry_delay:

@@ -1,2 +1,2 @@
-"""Kubernetes API test double — not a Kubernetes API server (see server.py)."""
+"""A stand-in for the Kubernetes API server (test double), not an API server; server.py says which cases it is kept for."""
 from .server import KubeDouble, selector_matches  # noqa: F401

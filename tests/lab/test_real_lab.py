@@ -11,6 +11,7 @@ and verify.yml. Under CI=true a missing binary is a build, never a skip (realbin
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import os
 import re
@@ -324,3 +325,293 @@ def test_sigkill_of_the_holder_moves_the_vip_within_lease_physics(real_lab):
         assert proc.returncode == 0, proc.stdout[-4000:]
     finally:
         real_lab.pause(old, paused=False)
+
+
+# -------------------------------------------- cluster_apply on the real API server: MetalLB v0.16.1
+# The MetalLB CRDs (tests/data/metallb-crds: config/crd/bases at MetalLB v0.16.1, byte-for-byte) are installed
+# through k8s_apply_set; the real kube-apiserver then validates every custom resource the collection renders
+# for the MetalLB examples against their openAPIV3Schema. The examples' rendered output is tests/golden
+# (tests/playbooks/test_render.py keeps it equal to playbooks/render.yml's). No MetalLB controller runs here.
+
+GOLDEN = os.path.join(TOP, "tests", "golden")
+CRD_DIR = os.path.join(TOP, "tests", "data", "metallb-crds")
+EXAMPLE_SET = "metallb-examples"  # not the lab's own set ("default"): pruning it must leave the lab alone
+METALLB_KINDS = {"IPAddressPool": ("metallb.io/v1beta1", "ipaddresspools"),
+                 "L2Advertisement": ("metallb.io/v1beta1", "l2advertisements"),
+                 "BGPAdvertisement": ("metallb.io/v1beta1", "bgpadvertisements"),
+                 "BGPPeer": ("metallb.io/v1beta2", "bgppeers"),
+                 "Community": ("metallb.io/v1beta1", "communities"),
+                 "BFDProfile": ("metallb.io/v1beta1", "bfdprofiles")}
+METALLB_EXAMPLES = sorted(e for e in os.listdir(GOLDEN) if any(
+    f.startswith("metallb-") for f in os.listdir(os.path.join(GOLDEN, e, "cluster"))))
+NS = "metallb-system"
+
+
+def metallb_crds():
+    crds = []
+    for name in sorted(os.listdir(CRD_DIR)):
+        if name.endswith(".yaml.gz"):
+            with gzip.open(os.path.join(CRD_DIR, name), "rt", encoding="utf-8") as handle:
+                crds.append(yaml.safe_load(handle))
+    return crds
+
+
+def example_render_dir(example, dest):
+    """DEST/cluster/*.yaml: the MetalLB manifests rendered for an example (its goldens, suffix dropped)."""
+    cluster = os.path.join(dest, example, "cluster")
+    os.makedirs(cluster, exist_ok=True)
+    objects = []
+    for name in sorted(os.listdir(os.path.join(GOLDEN, example, "cluster"))):
+        if name.startswith("metallb-"):
+            with open(os.path.join(GOLDEN, example, "cluster", name)) as src:
+                text = src.read()
+            with open(os.path.join(cluster, name[:-len(".golden")]), "w") as out:
+                out.write(text)
+            objects += [d for d in yaml.safe_load_all(text) if d]
+    return os.path.dirname(cluster), objects
+
+
+def run_tasks(the_lab, tmp_path, tasks, name="play"):
+    """An ansible-playbook of TASKS on localhost in the switch namespace (the lab's client); (rc, stdout)."""
+    path = tmp_path / ("%s.yml" % name)
+    path.write_text(yaml.safe_dump([{"name": name, "hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
+    proc = subprocess.run(
+        [PY, LAB_PY, "exec", "--state-dir", the_lab.state_dir, "--", os.path.join(BIN, "ansible-playbook"),
+         "-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=%s" % PY, str(path)],
+        capture_output=True, text=True, check=False, cwd=TOP,
+        env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+                 ANSIBLE_DEPRECATION_WARNINGS="0"))
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def the_lab_kubeconfig(the_lab):
+    return os.path.join(the_lab.state_dir, "admin.conf")
+
+
+def apply_set_tasks(the_lab, result_file, runs):
+    """One k8s_apply_set task per mapping of RUNS (its parameters), with the lab's admin.conf; a failure
+    does not stop the next; the results, in order, written to RESULT_FILE as a JSON list."""
+    tasks = []
+    for index, params in enumerate(runs):
+        params = dict(params, kubeconfig=the_lab_kubeconfig(the_lab))
+        params.setdefault("retry_delay", 0.5)
+        tasks.append({"name": "apply %d" % index, "baremetal.vip.k8s_apply_set": params,
+                      "register": "applied_%d" % index, "ignore_errors": True})
+    content = "{{ [%s] | to_json }}" % ", ".join("applied_%d" % i for i in range(len(runs)))
+    return tasks + [{"name": "results", "ansible.builtin.copy": {"content": content, "dest": str(result_file)}}]
+
+
+def apply_sets(the_lab, tmp_path, name, *runs):
+    """[module result per run] of k8s_apply_set runs against the real API server, in one ansible-playbook."""
+    result_file = tmp_path / ("%s.json" % name)
+    rc, out = run_tasks(the_lab, tmp_path, apply_set_tasks(the_lab, result_file, runs), name)
+    assert rc == 0, out[-4000:]
+    with open(result_file) as handle:
+        return json.load(handle)
+
+
+def apply_role(the_lab, tmp_path, render_dir, name):
+    """roles/cluster_apply on a render directory, set EXAMPLE_SET, kube-proxy untouched; (rc, stdout)."""
+    return run_tasks(the_lab, tmp_path, [{"name": "cluster_apply", "ansible.builtin.include_role": {
+        "name": "baremetal.vip.cluster_apply"}, "vars": {
+            "cluster_apply_kubeconfig": the_lab_kubeconfig(the_lab), "cluster_apply_dir": render_dir,
+            "cluster_apply_cluster_name": EXAMPLE_SET, "cluster_apply_kube_proxy": False,
+            "cluster_apply_webhook_timeout": 0}}], name)
+
+
+LIST_SCRIPT = """
+import json, sys
+from kubernetes import client, config
+api = config.new_client_from_config(config_file=sys.argv[1])
+out = {}
+for kind, (version, plural) in json.loads(sys.argv[2]).items():
+    got = client.CustomObjectsApi(api).list_namespaced_custom_object(
+        "metallb.io", version.split("/")[1], sys.argv[3], plural)
+    out[kind] = {o["metadata"]["name"]: o for o in got["items"]}
+print(json.dumps(out))
+"""
+
+
+def metallb_objects(the_lab):
+    """{kind: {name: object}} of every MetalLB kind in metallb-system as the real API server stores it (one
+    client process in the switch namespace)."""
+    proc = lab_cli(the_lab.state_dir, "exec", "--", PY, "-c", LIST_SCRIPT, the_lab_kubeconfig(the_lab),
+                   json.dumps(METALLB_KINDS), NS)
+    return json.loads(proc.stdout)
+
+
+def contained(want, got, where="spec"):
+    """Problems where GOT (stored) lacks or changes what WANT (rendered) says; server defaults may add."""
+    if isinstance(want, dict):
+        if not isinstance(got, dict):
+            return ["%s: %r stored as %r" % (where, want, got)]
+        return [p for k, v in want.items() for p in contained(v, got.get(k), "%s.%s" % (where, k))]
+    if isinstance(want, list):
+        if not isinstance(got, list) or len(got) != len(want):
+            return ["%s: %r stored as %r" % (where, want, got)]
+        return [p for i, (w, g) in enumerate(zip(want, got)) for p in contained(w, g, "%s[%d]" % (where, i))]
+    return [] if want == got else ["%s: %r stored as %r" % (where, want, got)]
+
+
+def foreign_pool(name, labels):
+    return {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+            "metadata": {"name": name, "namespace": NS, "labels": labels},
+            "spec": {"addresses": ["203.0.113.240/29"], "autoAssign": False}}
+
+
+@pytest.fixture(scope="module")
+def metallb_crds_installed(real_lab, tmp_path_factory):
+    """The six MetalLB v0.16.1 CRDs and Namespace metallb-system, applied by k8s_apply_set (its own set,
+    no prune), Established on the real API server."""
+    tmp_path = tmp_path_factory.mktemp("metallb-crds")
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}
+    result, = apply_sets(real_lab, tmp_path, "crds",
+                         dict(objects=[namespace] + metallb_crds(), set_name="metallb-crds", prune=False))
+    assert not result.get("failed"), result
+    assert {a["kind"] for a in result["applied"]} == {"Namespace", "CustomResourceDefinition"}
+    for crd in metallb_crds():
+        deadline = time.monotonic() + 30
+        while True:
+            got = api(real_lab.state_dir, "GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/%s"
+                      % crd["metadata"]["name"])["body"]
+            if any(c["type"] == "Established" and c["status"] == "True"
+                   for c in (got.get("status") or {}).get("conditions") or []):
+                break
+            assert time.monotonic() < deadline, got.get("status")
+            time.sleep(0.5)
+    return tmp_path
+
+
+def test_every_metallb_cr_rendered_for_the_examples_is_accepted_and_pruning_keeps_foreign_objects(
+        real_lab, metallb_crds_installed, tmp_path):
+    """roles/cluster_apply applies the MetalLB custom resources rendered for each MetalLB example, one example
+    after another into the same set: the real API server validates each against MetalLB v0.16.1's CRD schema
+    (fieldValidation=Strict: no field dropped) and stores exactly the rendered spec; each run prunes what the
+    example before left, and nothing else: an IPAddressPool without our labels, one of another set, and the
+    lab's own set (the kube-vip objects bootstrap.yml applied) stay. A second run of the last example changes
+    nothing. With no MetalLB webhook registered nothing waits: the role runs with cluster_apply_webhook_timeout 0
+    (a refusal would fail it at once). The collection renders no Community and no BFDProfile
+    (plugins/plugin_utils/render.py)."""
+    state = real_lab.state_dir
+    assert METALLB_EXAMPLES, "no MetalLB example in tests/golden"
+    lab_set_before = api(state, "GET", "/apis/apps/v1/daemonsets?labelSelector=baremetal.vip/cluster=default")
+    assert lab_set_before["body"]["items"], "the lab's own set has no DaemonSet"
+    for name, labels in (("foreign", {}), ("other-set", {"app.kubernetes.io/managed-by": "baremetal.vip",
+                                                         "baremetal.vip/cluster": "other"})):
+        got = lab_cli(state, "api", "POST", "/apis/metallb.io/v1beta1/namespaces/%s/ipaddresspools" % NS,
+                      "--body", json.dumps(foreign_pool(name, labels)))
+        assert json.loads(got.stdout)["status"] == 201
+    seen_kinds = set()
+    for example in METALLB_EXAMPLES:
+        render_dir, rendered = example_render_dir(example, str(tmp_path))
+        rc, out = apply_role(real_lab, tmp_path, render_dir, "apply-" + example)
+        assert rc == 0, "%s: %s" % (example, out[-4000:])
+        wanted = [o for o in rendered if o["kind"] in METALLB_KINDS]
+        stored_all = metallb_objects(real_lab)
+        for kind in METALLB_KINDS:
+            live = {n: o for n, o in stored_all[kind].items() if (o["metadata"].get("labels") or {}).get(
+                "baremetal.vip/cluster") == EXAMPLE_SET}
+            names = sorted(o["metadata"]["name"] for o in wanted if o["kind"] == kind)
+            assert sorted(live) == names, (example, kind, sorted(live), names)  # the previous example's pruned
+            for obj in (o for o in wanted if o["kind"] == kind):
+                seen_kinds.add(kind)
+                stored = live[obj["metadata"]["name"]]
+                problems = contained(obj["spec"], stored["spec"])
+                assert not problems, (example, kind, obj["metadata"]["name"], problems)
+                managers = [m["manager"] for m in stored["metadata"]["managedFields"]]
+                assert managers == ["baremetal.vip"], managers
+        pools = stored_all["IPAddressPool"]
+        assert {"foreign", "other-set"} <= set(pools), (example, sorted(pools))
+    assert {"IPAddressPool", "L2Advertisement", "BGPAdvertisement", "BGPPeer"} <= seen_kinds, seen_kinds
+    rc, out = apply_role(real_lab, tmp_path, render_dir, "again-" + example)
+    assert rc == 0 and re.search(r"localhost\s*:\s*ok=\d+\s+changed=0\b", out), out[-3000:]
+    lab_set_after = api(state, "GET", "/apis/apps/v1/daemonsets?labelSelector=baremetal.vip/cluster=default")
+    assert sorted(d["metadata"]["name"] for d in lab_set_after["body"]["items"]) == sorted(
+        d["metadata"]["name"] for d in lab_set_before["body"]["items"])
+
+
+def test_the_real_api_server_rejects_a_cr_the_crd_schema_refuses(real_lab, metallb_crds_installed, tmp_path):
+    """A field MetalLB v0.16.1's BGPPeer schema lacks (holdtime for holdTime; without fieldValidation=Strict the
+    server would drop it with a warning and store the rest), and a string where IPAddressPool's schema says
+    boolean: k8s_apply_set fails naming the field, and nothing is stored."""
+    unknown = {"apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer", "metadata": {"name": "bad", "namespace": NS},
+               "spec": {"myASN": 64512, "peerASN": 64513, "peerAddress": "192.0.2.254", "holdtime": "30s"}}
+    wrong_type = foreign_pool("bad", {})
+    wrong_type["spec"]["autoAssign"] = "yes"
+    cases = [(unknown, "holdtime", "bgppeers"), (wrong_type, "autoAssign", "ipaddresspools")]
+    results = apply_sets(real_lab, tmp_path, "bad", *[dict(objects=[bad], set_name="bad-crs", prune=False)
+                                                      for bad, dummy, dummy in cases])
+    for (bad, field, plural), result in zip(cases, results):
+        assert result.get("failed"), result
+        assert "applying the set bad-crs: apply %s %s %s/bad" % (bad["apiVersion"], bad["kind"], NS) in result["msg"]
+        assert field in result["msg"], result["msg"]
+        path = "/apis/%s/namespaces/%s/%s/bad" % (bad["apiVersion"], NS, plural)
+        assert api(real_lab.state_dir, "GET", path)["status"] == 404
+
+
+WEBHOOK_SERVICE = {"apiVersion": "v1", "kind": "Service",
+                   "metadata": {"name": "metallb-webhook-service", "namespace": NS},
+                   "spec": {"ports": [{"port": 443, "targetPort": 9443}], "selector": {"component": "controller"}}}
+WEBHOOK_CONFIG = {
+    "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+    "metadata": {"name": "metallb-webhook-configuration"},
+    "webhooks": [{"name": "ipaddresspoolvalidationwebhook.metallb.io", "admissionReviewVersions": ["v1"],
+                  "clientConfig": {"service": {"name": "metallb-webhook-service", "namespace": NS,
+                                               "path": "/validate-metallb-io-v1beta1-ipaddresspool"}},
+                  "failurePolicy": "Fail", "sideEffects": "None", "timeoutSeconds": 2,
+                  "rules": [{"apiGroups": ["metallb.io"], "apiVersions": ["v1beta1"],
+                             "operations": ["CREATE", "UPDATE"], "resources": ["ipaddresspools"]}]}]}
+VWC_PATH = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations"
+
+
+def test_metallb_webhook_outage_on_the_real_server_waits_then_fails_or_goes_through(
+        real_lab, metallb_crds_installed, tmp_path):
+    """With MetalLB's ValidatingWebhookConfiguration (as MetalLB v0.16.1's config/manifests/metallb-native.yaml
+    registers it:
+    metallb-webhook-configuration, service metallb-system/metallb-webhook-service, failurePolicy Fail) and no
+    controller behind the Service, the real API server refuses the write ("failed calling webhook"):
+    k8s_apply_set retries and fails after webhook_timeout with the explanation; once the webhook goes
+    away while it waits (as when it starts answering), the same apply goes through."""
+    state = real_lab.state_dir
+    pool = foreign_pool("webhook-probe", {})
+    lab_cli(state, "api", "POST", "/apis/metallb.io/v1beta1/namespaces/%s/ipaddresspools" % NS,
+            "--body", json.dumps(pool))
+    pool["spec"]["autoAssign"] = True
+    lab_cli(state, "api", "POST", "/api/v1/namespaces/%s/services" % NS, "--body", json.dumps(WEBHOOK_SERVICE))
+    lab_cli(state, "api", "POST", VWC_PATH, "--body", json.dumps(WEBHOOK_CONFIG))
+    try:
+        result, = apply_sets(real_lab, tmp_path, "outage", dict(objects=[pool], set_name="webhook",
+                                                                webhook_timeout=3, retry_delay=1))
+        assert result.get("failed"), result
+        assert "the MetalLB webhook was not ready within 3s" in result["msg"], result["msg"]
+        assert "failed calling webhook" in result["msg"], result["msg"]
+        stored = api(state, "GET", "/apis/metallb.io/v1beta1/namespaces/%s/ipaddresspools/webhook-probe" % NS)
+        assert stored["body"]["spec"]["autoAssign"] is False  # the refused update stored nothing
+        result_file = tmp_path / "recovers.json"
+        path = tmp_path / "recovers.yml"
+        tasks = apply_set_tasks(real_lab, result_file,
+                                [dict(objects=[pool], set_name="webhook", webhook_timeout=60, retry_delay=1)])
+        path.write_text(yaml.safe_dump([{"name": "recovers", "hosts": "localhost", "gather_facts": False,
+                                         "tasks": tasks}]))
+        log = tmp_path / "recovers.log"
+        with open(log, "w") as handle:
+            waiting = subprocess.Popen(
+                [PY, LAB_PY, "exec", "--state-dir", state, "--", os.path.join(BIN, "ansible-playbook"), "-i",
+                 "localhost,", "-c", "local", "-e", "ansible_python_interpreter=%s" % PY, str(path)],
+                stdout=handle, stderr=subprocess.STDOUT, cwd=TOP,
+                env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"), ANSIBLE_NOCOLOR="1"))
+        deadline = time.monotonic() + 60
+        while "TASK [apply 0]" not in log.read_text() and waiting.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(6)  # the module started and was refused at least once (retry_delay 1 s)
+        assert waiting.poll() is None, log.read_text()[-3000:]
+    finally:
+        lab_cli(state, "api", "DELETE", VWC_PATH + "/metallb-webhook-configuration", check=False)
+        lab_cli(state, "api", "DELETE", "/api/v1/namespaces/%s/services/metallb-webhook-service" % NS, check=False)
+    waiting.wait(timeout=120)
+    assert waiting.returncode == 0, log.read_text()[-3000:]
+    with open(result_file) as handle:
+        result, = json.load(handle)
+    assert result["webhook_retries"] >= 1 and result["changed"] and not result.get("failed"), result
+    stored = api(state, "GET", "/apis/metallb.io/v1beta1/namespaces/%s/ipaddresspools/webhook-probe" % NS)
+    assert stored["body"]["spec"]["autoAssign"] is True

@@ -187,14 +187,6 @@ def test_role_crds_missing_fails_with_the_explanation(k8s_double, tmp_path):
     assert PASSWORD not in out and k8s_double.token not in out
 
 
-def test_role_webhook_timeout_fails_with_the_explanation(k8s_double, tmp_path):
-    k8s_double.webhook_failures = 10000
-    play = role_playbook(tmp_path, k8s_double.kubeconfig, render_dir(tmp_path, POOLS),
-                         cluster_apply_webhook_timeout=1)
-    code, out = playbook(tmp_path, play)
-    assert code != 0 and "the MetalLB webhook was not ready within 1s" in out
-
-
 @pytest.mark.parametrize("check", [True, False])
 def test_apply_set_module_in_a_playbook(k8s_double, tmp_path, check):
     path = tmp_path / "apply.yml"
