@@ -417,6 +417,7 @@ class RealLab:
                     namespace = self._pod_file_namespace(os.path.join(directory, name))
                     os.unlink(os.path.join(directory, name))
                     shutil.rmtree(os.path.join(directory, name + ".serviceaccount"), ignore_errors=True)
+                    shutil.rmtree(os.path.join(directory, name + ".secrets"), ignore_errors=True)
                     core.delete_namespaced_pod(name[:-5], namespace, grace_period_seconds=0) if namespace else None
         for pod_name, (kind, obj, node_name) in sorted(wanted.items()):
             self._place_pod(core, api, pod_name, kind, obj, self.lab.node(node_name))
@@ -464,10 +465,33 @@ class RealLab:
             with open(os.open(os.path.join(sa_dir, fname), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
                 handle.write(text)
         shutil.copy(self.ca_file(), os.path.join(sa_dir, "ca.crt"))
+        self._pod_secrets(core, namespace, spec, path + ".secrets")
         tmp = path + ".tmp"
         with open(tmp, "w") as handle:
             yaml.safe_dump(pod, handle, sort_keys=False)
         os.replace(tmp, path)
+
+    @staticmethod
+    def _pod_secrets(core, namespace, spec, directory):
+        """The Secrets the pod's env refers to (secretKeyRef), read from the API as kubelet would, as files
+        DIRECTORY/<secret>/<key> (0600) for the runner; a missing Secret or key is left to the runner to report."""
+        import base64  # pylint: disable=import-outside-toplevel
+        from kubernetes.client.rest import ApiException  # pylint: disable=import-outside-toplevel
+        shutil.rmtree(directory, ignore_errors=True)
+        refs = [item["valueFrom"]["secretKeyRef"] for c in spec.get("containers") or [] for item in c.get("env") or []
+                if "secretKeyRef" in (item.get("valueFrom") or {})]
+        for name in sorted({r["name"] for r in refs}):
+            try:
+                data = core.read_namespaced_secret(name, namespace).data or {}
+            except ApiException as exc:
+                if exc.status == 404:
+                    continue
+                raise
+            os.makedirs(os.path.join(directory, name), mode=0o700, exist_ok=True)
+            for key, value in data.items():
+                with open(os.open(os.path.join(directory, name, key), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+                          "wb") as handle:
+                    handle.write(base64.b64decode(value))
 
     @staticmethod
     def _same_spec(path, pod):
