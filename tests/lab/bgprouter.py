@@ -138,7 +138,8 @@ def vtysh_json(lab_id, command):
     proc = subprocess.run([VTYSH, "--vty_socket", router_dir(lab_id), "-c", command], capture_output=True,
                           text=True, timeout=20, check=False)
     if proc.returncode != 0:
-        raise RouterError("vtysh -c %r failed (%d): %s" % (command, proc.returncode, (proc.stderr or proc.stdout)[-500:]))
+        raise RouterError("vtysh -c %r failed (%d): %s"
+                          % (command, proc.returncode, (proc.stderr or proc.stdout)[-500:]))
     try:
         return json.loads(proc.stdout or "{}")
     except ValueError as exc:

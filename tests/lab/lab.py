@@ -316,6 +316,12 @@ class Lab:
         env = dict(os.environ)
         env[MARKER_ENV] = "%s:router" % self.state["id"]
         pids = bgprouter.start(self.state["id"], self.state["switch"], config, env)
+        # as in the field, the router is the nodes' way out: it forwards, and each node's default route points at
+        # it (the services kube-vip reaches the API at the VIP, which only the router knows); the switch namespace
+        # has no default route, so nothing leaves the lab
+        run(["ip", "netns", "exec", self.state["switch"], "sysctl", "-qw", "net.ipv4.ip_forward=1"])
+        for node in self.nodes:
+            ip_batch(["route add default via %s" % config["router_id"]], netns=node["netns"])
         self.state["router"] = {"asn": config["asn"], "address": config["router_id"], "pids": pids,
                                 "neighbors": [n["address"] for n in config["neighbors"]]}
         self._save()
