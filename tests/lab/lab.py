@@ -20,6 +20,7 @@ Then also:
     lab.py place --state-dir DIR                    # place our DaemonSets/Deployments again (after a change)
     lab.py failover --state-dir DIR [--pause]       # SIGKILL the VIP holder's kube-vip, measure the move
     lab.py pin-daemonset --state-dir DIR            # failure 5: services DaemonSet pinned to the control plane
+    lab.py bgp --state-dir DIR                      # BGP lab: the router's neighbours, RIB and kernel routes
 
 Topology (nothing is created in the machine's own network namespace):
 
@@ -56,6 +57,7 @@ import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import bgprouter  # noqa: E402  pylint: disable=wrong-import-position
 import reallab  # noqa: E402  pylint: disable=wrong-import-position
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -264,6 +266,7 @@ class Lab:
                 self._start_holder(node)
             self._save()
             self.write_inventory()
+            self._start_router()
             if real:
                 self._record_modprobe()
                 for node in self.nodes:
@@ -304,6 +307,24 @@ class Lab:
         cp = example_vars.get("vip_control_plane") or {}
         # in-cluster clients (ServiceAccount pods) reach the API through the control-plane VIP
         self.state["service_host"] = [cp.get("address"), int(cp.get("port", 6443))] if cp else None
+
+    def _start_router(self):
+        """The upstream BGP router (tests/lab/bgprouter.py) when the inventory peers with the switch's address."""
+        config = bgprouter.router_config(self.inventory()["all"]["vars"], IPV4_NET + str(SWITCH_HOST), self.nodes)
+        if config is None:
+            return
+        env = dict(os.environ)
+        env[MARKER_ENV] = "%s:router" % self.state["id"]
+        pids = bgprouter.start(self.state["id"], self.state["switch"], config, env)
+        # as in the field, the router is the nodes' way out: it forwards, and each node's default route points at
+        # it (the services kube-vip reaches the API at the VIP, which only the router knows); the switch namespace
+        # has no default route, so nothing leaves the lab
+        run(["ip", "netns", "exec", self.state["switch"], "sysctl", "-qw", "net.ipv4.ip_forward=1"])
+        for node in self.nodes:
+            ip_batch(["route add default via %s" % config["router_id"]], netns=node["netns"])
+        self.state["router"] = {"asn": config["asn"], "address": config["router_id"], "pids": pids,
+                                "neighbors": [n["address"] for n in config["neighbors"]]}
+        self._save()
 
     def _record_modprobe(self):
         """Without IPVS in this kernel, modprobe inside the nodes (only) records its arguments."""
@@ -517,6 +538,7 @@ class Lab:
             path = os.path.join(self.state_dir, entry)
             if os.path.isdir(path):
                 shutil.rmtree(path)
+        bgprouter.remove(ident)
         for entry in ("bootstrap",):
             path = os.path.join(self.state_dir, entry)
             if os.path.isdir(path):
@@ -590,6 +612,7 @@ def main(argv=None):
     parsers = [p_up, p_api, p_kill, p_pause, p_resume, p_exec, sub.add_parser("down", help="remove the lab; safe to run twice"),
                sub.add_parser("status", help="print the lab's state as JSON"),
                sub.add_parser("pods", help="print every node's pods as JSON (real lab)"),
+               sub.add_parser("bgp", help="the lab router's BGP neighbours, routes and kernel routes as JSON (BGP lab)"),
                sub.add_parser("place", help="place the collection's DaemonSets and Deployments again (real lab)"),
                sub.add_parser("pin-daemonset", help="failure 5: our services DaemonSet applied pinned to the control plane"),
                p_failover,
@@ -603,7 +626,7 @@ def main(argv=None):
     lab = Lab(args.state_dir)
     try:
         return _command(lab, args)
-    except (LabError, reallab.RealLabError) as exc:
+    except (LabError, reallab.RealLabError, bgprouter.RouterError) as exc:
         print("lab.py: %s" % exc, file=sys.stderr)
         return 1
 
@@ -629,6 +652,14 @@ def _command(lab, args):
         raise LabError("no lab in %s" % lab.state_dir)
     elif args.command == "pods":
         print(json.dumps(lab.pods(), indent=2, sort_keys=True))
+    elif args.command == "bgp":
+        if not lab.state.get("router"):
+            raise LabError("the lab in %s has no BGP router (its inventory has no peer at the switch's address)"
+                           % lab.state_dir)
+        table = bgprouter.rib(lab.state["id"])
+        kernel = {prefix: bgprouter.kernel_next_hops(lab.state["switch"], prefix.split("/")[0]) for prefix in table}
+        print(json.dumps({"neighbors": bgprouter.neighbors(lab.state["id"]), "rib": table, "kernel": kernel},
+                         indent=2, sort_keys=True))
     elif args.command == "kill":
         pid = lab.kill(args.node, args.pod, getattr(signal, "SIG" + args.signal.upper().replace("SIG", "")))
         print("sent SIG%s to %s/%s (pid %d)" % (args.signal.upper().replace("SIG", ""), args.node, args.pod, pid))

@@ -85,7 +85,20 @@ def field_ref(path, pod, node):
     return values[path]
 
 
-def container_env(container, pod, node, service_host=None):
+def secret_value(ref, secrets_dir):
+    """An env secretKeyRef's value from SECRETS_DIR/<secret>/<key>, where the lab's placement wrote the Secret
+    it read from the API (kubelet reads it from the API itself); a missing one fails the start, as kubelet's
+    CreateContainerConfigError does, unless optional."""
+    path = os.path.join(secrets_dir or "", ref["name"], ref["key"])
+    if secrets_dir and os.path.isfile(path):
+        with open(path) as handle:
+            return handle.read()
+    if ref.get("optional"):
+        return None
+    raise PodError("secret %s (key %s) not found for this pod" % (ref["name"], ref["key"]))
+
+
+def container_env(container, pod, node, service_host=None, secrets_dir=None):
     """The process environment of one container (pod env, then the Service variables)."""
     env = {"PATH": BASE_PATH, "HOSTNAME": node["name"], "HOME": "/root"}
     if service_host:
@@ -95,8 +108,13 @@ def container_env(container, pod, node, service_host=None):
             env[item["name"]] = str(item["value"])
         elif "valueFrom" in item and "fieldRef" in item["valueFrom"]:
             env[item["name"]] = field_ref(item["valueFrom"]["fieldRef"]["fieldPath"], pod, node)
+        elif "valueFrom" in item and "secretKeyRef" in item["valueFrom"]:
+            value = secret_value(item["valueFrom"]["secretKeyRef"], secrets_dir)
+            if value is not None:
+                env[item["name"]] = value
         elif "valueFrom" in item:
-            raise PodError("env %s: only value and fieldRef are supported by the lab's runner" % item["name"])
+            raise PodError("env %s: only value, fieldRef and secretKeyRef are supported by the lab's runner"
+                           % item["name"])
         else:
             env[item["name"]] = ""
     return env
@@ -166,7 +184,7 @@ def launch_script(pod, container, node, binary, pod_dir, service_host=None):
     A pod without hostNetwork runs in the node's network namespace all the same: the lab has no pod
     network (the cloud provider, the only such pod, needs nothing but the API).
     """
-    env = container_env(container, pod, node, service_host)
+    env = container_env(container, pod, node, service_host, os.path.join(pod_dir, "secrets"))
     argv = container_argv(container, binary)
     hosts = os.path.join(pod_dir, "hosts")
     with open(hosts, "w") as handle:
@@ -307,6 +325,9 @@ class Runner:
         side = entry["file"] + ".serviceaccount"
         if os.path.isdir(side) and not os.path.exists(os.path.join(pod_dir, "serviceaccount")):
             os.symlink(side, os.path.join(pod_dir, "serviceaccount"))
+        side = entry["file"] + ".secrets"
+        if os.path.isdir(side) and not os.path.exists(os.path.join(pod_dir, "secrets")):
+            os.symlink(side, os.path.join(pod_dir, "secrets"))
         try:
             binary = image_binary(container.spec.get("image", ""), self.images)
             script = launch_script(pod, container.spec, self.node, binary, pod_dir, self.service_host)

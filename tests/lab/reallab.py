@@ -417,6 +417,7 @@ class RealLab:
                     namespace = self._pod_file_namespace(os.path.join(directory, name))
                     os.unlink(os.path.join(directory, name))
                     shutil.rmtree(os.path.join(directory, name + ".serviceaccount"), ignore_errors=True)
+                    shutil.rmtree(os.path.join(directory, name + ".secrets"), ignore_errors=True)
                     core.delete_namespaced_pod(name[:-5], namespace, grace_period_seconds=0) if namespace else None
         for pod_name, (kind, obj, node_name) in sorted(wanted.items()):
             self._place_pod(core, api, pod_name, kind, obj, self.lab.node(node_name))
@@ -464,10 +465,33 @@ class RealLab:
             with open(os.open(os.path.join(sa_dir, fname), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
                 handle.write(text)
         shutil.copy(self.ca_file(), os.path.join(sa_dir, "ca.crt"))
+        self._pod_secrets(core, namespace, spec, path + ".secrets")
         tmp = path + ".tmp"
         with open(tmp, "w") as handle:
             yaml.safe_dump(pod, handle, sort_keys=False)
         os.replace(tmp, path)
+
+    @staticmethod
+    def _pod_secrets(core, namespace, spec, directory):
+        """The Secrets the pod's env refers to (secretKeyRef), read from the API as kubelet would, as files
+        DIRECTORY/<secret>/<key> (0600) for the runner; a missing Secret or key is left to the runner to report."""
+        import base64  # pylint: disable=import-outside-toplevel
+        from kubernetes.client.rest import ApiException  # pylint: disable=import-outside-toplevel
+        shutil.rmtree(directory, ignore_errors=True)
+        refs = [item["valueFrom"]["secretKeyRef"] for c in spec.get("containers") or [] for item in c.get("env") or []
+                if "secretKeyRef" in (item.get("valueFrom") or {})]
+        for name in sorted({r["name"] for r in refs}):
+            try:
+                data = core.read_namespaced_secret(name, namespace).data or {}
+            except ApiException as exc:
+                if exc.status == 404:
+                    continue
+                raise
+            os.makedirs(os.path.join(directory, name), mode=0o700, exist_ok=True)
+            for key, value in data.items():
+                with open(os.open(os.path.join(directory, name, key), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+                          "wb") as handle:
+                    handle.write(base64.b64decode(value))
 
     @staticmethod
     def _same_spec(path, pod):
@@ -518,6 +542,9 @@ class RealLab:
         VIP, so two nodes carry it, failure 4); `lab.py resume NODE` ends that. Without pause the runner
         restarts the killed kube-vip at once, which renews its own lease and keeps the VIP: no failover.
         Returns the measured seconds and the holders afterwards.
+
+        With the lab's BGP router (a BGP lab) it also measures, from the router's table, when the old holder's
+        route to the VIP is withdrawn and when another node's is announced ("bgp": seconds and next hops).
         """
         holders = self.vip_holders()
         if len(holders) != 1:
@@ -525,17 +552,22 @@ class RealLab:
         old = holders[0]
         cp = self.lab_vars()["vip_control_plane"]
         url = "https://%s:%d/readyz" % (cp["address"], int(cp.get("port", 6443)))
+        router = self.lab.state.get("router")
+        route = {"before": self._next_hops(cp["address"])} if router else None
+        addresses = {n["ipv4"]: n["name"] for n in self.lab.nodes}
         if pause:
             self.lab.pause(old)
         killed = time.monotonic()
         self.lab.kill(old, "kube-vip")
         moved = answered = new = None
         failed_requests = requests = 0
-        while time.monotonic() - killed < timeout and answered is None:
+        while time.monotonic() - killed < timeout and (answered is None or (route and "announced_s" not in route)):
             others = [h for h in self.vip_holders() if h != old]
             if others and moved is None:
                 moved, new = time.monotonic() - killed, others[0]
-            if moved is not None:
+            if route is not None:
+                self._route_change(route, cp["address"], addresses, old, time.monotonic() - killed)
+            if moved is not None and answered is None:
                 requests += 1
                 if https_get(url, self.ca_file(), timeout=1.0)[0] == 200:
                     answered = time.monotonic() - killed
@@ -545,10 +577,33 @@ class RealLab:
         if moved is None:
             raise RealLabError("the VIP did not leave %s within %ds after its kube-vip was killed%s"
                                % (old, timeout, self.tail_logs()))
-        return {"old_holder": old, "new_holder": new, "vip_moved_s": round(moved, 2),
-                "api_answered_s": round(answered, 2) if answered is not None else None,
-                "profile": (cp.get("leader_election") or {}).get("profile", "default"),
-                "holders_after": self.vip_holders(), "paused": old if pause else None}
+        result = {"old_holder": old, "new_holder": new, "vip_moved_s": round(moved, 2),
+                  "api_answered_s": round(answered, 2) if answered is not None else None,
+                  "profile": (cp.get("leader_election") or {}).get("profile", "default"),
+                  "holders_after": self.vip_holders(), "paused": old if pause else None}
+        if route is not None:
+            route["after"] = self._next_hops(cp["address"])
+            result["bgp"] = route
+        return result
+
+    def _next_hops(self, address):
+        """{"rib": the router's next hops to ADDRESS/32, "kernel": the switch namespace's route's gateways}."""
+        import bgprouter  # pylint: disable=import-outside-toplevel
+        return {"rib": bgprouter.next_hops(self.lab.state["id"], address),
+                "kernel": bgprouter.kernel_next_hops(self.lab.state["switch"], address)}
+
+    def _route_change(self, route, address, addresses, old, elapsed):
+        """Record in ROUTE when the old holder's path leaves the router's table and another node's appears."""
+        hops = self._next_hops(address)
+        old_address = next(a for a, name in addresses.items() if name == old)
+        if "withdrawn_s" not in route and old_address not in hops["rib"]:
+            route["withdrawn_s"] = round(elapsed, 2)
+        others = [a for a in hops["rib"] if a != old_address]
+        if "announced_s" not in route and others:
+            route["announced_s"], route["new_next_hop"] = round(elapsed, 2), others[0]
+            route["new_next_hop_node"] = addresses.get(others[0])
+        if "kernel_s" not in route and any(a != old_address for a in hops["kernel"]):
+            route["kernel_s"] = round(elapsed, 2)
 
     def pin_services_daemonset(self):
         """Failure 5 as an older inventory leaves it: the services DaemonSet applied pinned to control-plane
