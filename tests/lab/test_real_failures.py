@@ -1,13 +1,13 @@
 # Copyright (c) 2026 baremetal.vip developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Day-2 failures 3, 5 and 2 (issue 13) made by the real kube-vip v1.0.0 in one real lab, found by verify.yml
+"""Day-2 failures 3 and 5 (issue 13) made by the real kube-vip v1.0.0 in one real lab, found by verify.yml
 and fixed by remediate.yml.
 
 No fake_kube_vip here: the leftovers are what the real kube-vip (built from github.com/kube-vip/kube-vip v1.0.0)
 does, on the namespace nodes of `lab.py up --real`; the witnesses are iproute2 in the nodes' network namespaces
-and the real API server. The scenarios share one bring-up and run in file order; each puts the lab back as it
-found it (the next one starts from a healthy lab and ends with verify.yml passing).
+and the real API server. The scenarios share one bring-up (test_real_lab's module-scoped real_lab fixture, brought
+up once for this module) and run in file order; each puts the lab back as it found it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import sys
 import time
 
 import pytest
-import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -319,60 +318,3 @@ def test_failure5_local_service_pending_with_kube_vip_on_control_plane_only(real
         lab_cli(state, "api", "DELETE", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/local-web-lab",
                 check=False)
 
-
-STATIC_POD = os.path.join("etc", "kubernetes", "manifests", "kube-vip.yaml")
-
-
-def static_pod_env(the_lab, node):
-    with open(os.path.join(the_lab.node(node)["dir"], "root", STATIC_POD)) as handle:
-        pod = yaml.safe_load(handle)
-    return {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
-
-
-def test_failure2_control_plane_kube_vip_drifted_to_svc_enable(real_lab):
-    """Failure 2 by the real kube-vip v1.0.0: cp2's control-plane static pod edited to svc_enable "true" while the
-    services DaemonSet serves the Services. The runner restarts it; with services enabled and no per-service
-    election it leads the common services lease (plndr-svcs-lock, pkg/manager/manager_arp.go) and binds the
-    Service's address on cp2's interface besides the DaemonSet's holder. verify.yml names cp2 and the static
-    pod's env; remediate.yml places the plan's static pod again (the runner restarts kube-vip) and the address
-    leaves cp2."""
-    state = real_lab.state_dir
-    path = os.path.join(real_lab.node("cp2")["dir"], "root", STATIC_POD)
-    with open(path) as handle:
-        original = handle.read()
-    assert static_pod_env(real_lab, "cp2")["svc_enable"] == "false"
-    try:
-        address = create_lb_service(state, "drift-web")
-        dummy, holder = wait_until("drift-web bound on its lease holder", lambda: (
-            lease_holder(state, "default", "kubevip-drift-web")
-            if vip_holders(real_lab, address) == [lease_holder(state, "default", "kubevip-drift-web")] else None), 60)
-        assert holder in ("w1", "w2")
-        drifted = re.sub(r"(- name: svc_enable\n\s+value: )['\"]?false['\"]?", r"\1'true'", original)
-        assert drifted != original, original
-        with open(path + ".tmp", "w") as handle:
-            handle.write(drifted)
-        os.replace(path + ".tmp", path)  # an edit on one node; the runner restarts kube-vip from it
-        seconds, dummy = wait_until("the Service address on cp2", lambda: "cp2" in vip_holders(real_lab, address), 90)
-        print("failure 2: cp2's drifted kube-vip bound %s %.1fs after the edit (holders %s)"
-              % (address, seconds, vip_holders(real_lab, address)))
-
-        code, report = verify(real_lab, "svc-enable")
-        assert code != 0
-        cp2 = report["nodes"]["cp2"]["findings"]
-        assert any("svc_enable" in f and '"true"' in f for f in cp2), cp2
-        assert any(address in f and "control-plane-only node" in f for f in cp2), cp2
-
-        remediate(real_lab, "svc-enable")
-        assert static_pod_env(real_lab, "cp2")["svc_enable"] == "false"
-        seconds, dummy = wait_until("the address gone from cp2", lambda: "cp2" not in vip_holders(real_lab, address), 60)
-        wait_until("cp2's kube-vip running again", lambda: container(real_lab, "cp2", "kube-vip")[2] == "running", 30)
-        time.sleep(5)
-        assert vip_holders(real_lab, address) == [holder], vip_holders(real_lab, address)
-        code, report = verify(real_lab, "svc-enable-fixed")
-        assert code == 0, report["problems"]
-    finally:
-        with open(path) as handle:
-            if "svc_enable" in handle.read() and static_pod_env(real_lab, "cp2")["svc_enable"] != "false":
-                with open(path, "w") as out:
-                    out.write(original)
-        delete_service(state, "drift-web")
