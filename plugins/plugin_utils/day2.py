@@ -169,7 +169,9 @@ def service_vips(plan, cluster):
         if not kube_vip_serves(plan, svc):
             continue
         lease = svc.get("lease") if kube_vip.get("svc_election") else cluster["leases"].get("services")
-        for ip in svc.get("ingress_ips") or []:
+        # a Service whose address is assigned (requested) but that no kube-vip announced has no ingress yet:
+        # judged by its requested address, so a pending Service is reported (on no node) instead of skipped
+        for ip in svc.get("ingress_ips") or svc.get("requested_ips") or []:
             if _is_ip(ip):
                 out.append((svc, str(ipaddress.ip_address(ip)), lease))
     return out
