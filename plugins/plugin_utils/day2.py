@@ -169,7 +169,11 @@ def service_vips(plan, cluster):
         if not kube_vip_serves(plan, svc):
             continue
         lease = svc.get("lease") if kube_vip.get("svc_election") else cluster["leases"].get("services")
-        for ip in svc.get("ingress_ips") or []:
+        # an externalTrafficPolicy Local Service with ready endpoints and an assigned (requested) address that no
+        # kube-vip announced has no ingress yet (failure 5): judged by that address, so it is reported on no node;
+        # any other Service without ingress is queued, not judged
+        pending = svc.get("external_traffic_policy") == "Local" and any(e.get("ready") for e in svc.get("endpoints") or [])
+        for ip in svc.get("ingress_ips") or (svc.get("requested_ips") if pending else None) or []:
             if _is_ip(ip):
                 out.append((svc, str(ipaddress.ip_address(ip)), lease))
     return out

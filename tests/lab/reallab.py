@@ -607,7 +607,9 @@ class RealLab:
 
     def pin_services_daemonset(self):
         """Failure 5 as an older inventory leaves it: the services DaemonSet applied pinned to control-plane
-        nodes by the collection's own field manager (server-side apply), then placed accordingly."""
+        nodes by the collection's own field manager (server-side apply), then placed accordingly: kube-vip on
+        the control-plane nodes only. The plan's node affinity (its services hosts, the workers) is left out of
+        the applied template: kept beside the pin, it would leave the DaemonSet on no node at all."""
         api, client = self.api()
         apps = client.AppsV1Api(api)
         selector = "app.kubernetes.io/managed-by=baremetal.vip,app.kubernetes.io/component=services"
@@ -620,6 +622,7 @@ class RealLab:
                              "labels": live["metadata"]["labels"]},
                 "spec": {"selector": live["spec"]["selector"], "template": live["spec"]["template"]}}
         body["spec"]["template"]["spec"]["nodeSelector"] = {"node-role.kubernetes.io/control-plane": ""}
+        body["spec"]["template"]["spec"].pop("affinity", None)
         path = "/apis/apps/v1/namespaces/%s/daemonsets/%s?fieldManager=baremetal.vip&force=true" % (
             live["metadata"]["namespace"], live["metadata"]["name"])
         url = api.configuration.host.rstrip("/") + path

@@ -420,3 +420,19 @@ def test_rke2_service_lb_beside_metallb_names_enable_servicelb():
     assert len(problems) == 1
     assert problems[0].startswith("rke2 ServiceLB (Klipper) is live beside MetalLB: pods svclb-web-7c71dc76-w1")
     assert "RKE2 runs it only with enable-servicelb" in problems[0]
+
+
+def test_a_pending_service_is_judged_by_its_requested_address(plan):
+    """Failure 5 as the real kube-vip v1.0.0 leaves it (tests/lab/test_real_failures.py): the cloud provider wrote
+    the address (annotation kube-vip.io/loadbalancerIPs) but no kube-vip announced it, so the Service has no
+    status.loadBalancer.ingress and no lease: an externalTrafficPolicy Local Service with a ready endpoint is reported
+    on no node, with where its ready endpoints are."""
+    web = dict(service("web", None, policy="Local", endpoints=[("w1", True)]), requested_ips=["198.51.100.1"])
+    report = day2.verify_report(plan, healthy(), cluster([web], pods=["cp1"]))
+    record = report["service_vips"][0]
+    assert record["address"] == "198.51.100.1" and record["holders"] == [] and record["ready_endpoints_on"] == ["w1"]
+    assert "Service VIP 198.51.100.1 (default/web) is on no node" in report["problems"]
+    assert day2.verify_report(plan, healthy(), cluster([dict(web, requested_ips=[])]))["service_vips"] == []
+    # queued, not judged: a Cluster Service, or a Local one without a ready endpoint anywhere
+    for queued in (dict(web, external_traffic_policy="Cluster"), dict(web, endpoints=[{"node": "w1", "ready": False}])):
+        assert day2.verify_report(plan, healthy(), cluster([queued]))["service_vips"] == []

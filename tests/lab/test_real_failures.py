@@ -1,0 +1,320 @@
+# Copyright (c) 2026 baremetal.vip developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Day-2 failures 3 and 5 (issue 13) made by the real kube-vip v1.0.0 in one real lab, found by verify.yml
+and fixed by remediate.yml.
+
+No fake_kube_vip here: the leftovers are what the real kube-vip (built from github.com/kube-vip/kube-vip v1.0.0)
+does, on the namespace nodes of `lab.py up --real`; the witnesses are iproute2 in the nodes' network namespaces
+and the real API server. The scenarios share one bring-up (test_real_lab's module-scoped real_lab fixture, brought
+up once for this module) and run in file order; each puts the lab back as it found it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from test_real_lab import (  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
+    BIN, LAB_PY, PY, TOP, api, lab_cli, pod_logs, real_lab, vip_holders, wait_service_address)
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
+
+NODES = ["cp1", "cp2", "cp3", "w1", "w2"]
+DS_PATH = "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-vip-ds"
+# kube-vip v1.0.0's routing-table mode (pkg/kubevip/config_envvar.go: vip_routingtable, vip_routingtableid,
+# vip_routingprotocol; vip_arp off, else cmd/kube-vip.go / pkg/manager/manager.go start the ARP engine first).
+# vip_cleanroutingtable stays unset (false), as the plan's default routing_table.clean: false renders it.
+ROUTING_TABLE_ENV = {"vip_arp": "false", "vip_routingtable": "true", "vip_routingtableid": "198",
+                     "vip_routingprotocol": "248"}
+# routes that are not kube-vip's (another protocol in its table; its protocol in another table): they must survive
+FOREIGN = [("198.51.100.13/32", "198", "static"), ("203.0.113.7/32", "200", "248")]
+
+
+def run_playbook(the_lab, name, *extra):
+    """(returncode, json callback output or None, text) of ansible-playbook NAME from the switch namespace."""
+    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_DEPRECATION_WARNINGS="0", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+               ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
+    proc = subprocess.run(
+        [PY, LAB_PY, "exec", "--state-dir", the_lab.state_dir, "--", os.path.join(BIN, "ansible-playbook"),
+         "-i", the_lab.inventory_path, os.path.join(TOP, "playbooks", name),
+         "-e", "vip_kubeconfig=%s" % os.path.join(the_lab.state_dir, "admin.conf")] + list(extra),
+        capture_output=True, text=True, check=False, cwd=TOP, env=env)
+    try:
+        out = json.loads(proc.stdout[proc.stdout.index("{"):])
+    except ValueError:
+        out = None
+    return proc.returncode, out, proc.stdout[-5000:] + proc.stderr[-2000:]
+
+
+def node_changes(out):
+    """{host: changed count} of the lab's nodes in a json-callback run."""
+    return {h: s["changed"] for h, s in out["stats"].items() if h in NODES}
+
+
+def verify(the_lab, tag):
+    path = os.path.join(the_lab.state_dir, "verify-%s.json" % tag)
+    if os.path.exists(path):
+        os.unlink(path)
+    started = time.monotonic()
+    code, dummy, text = run_playbook(the_lab, "verify.yml", "-e", "vip_verify_report=%s" % path)
+    print("verify.yml (%s): rc %d in %.1fs" % (tag, code, time.monotonic() - started))
+    assert os.path.exists(path), text
+    with open(path) as handle:
+        return code, json.load(handle)
+
+
+def remediate(the_lab, tag):
+    started = time.monotonic()
+    code, out, text = run_playbook(the_lab, "remediate.yml")
+    print("remediate.yml (%s): rc %d in %.1fs" % (tag, code, time.monotonic() - started))
+    assert code == 0 and out is not None, text
+    return out
+
+
+def kube_vip_routes(the_lab, node):
+    """Destinations in table 198 with protocol 248 in the node's namespace (iproute2 witness)."""
+    proc = subprocess.run(["ip", "-n", the_lab.node(node)["netns"], "-j", "route", "show", "table", "198", "proto", "248"],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:  # "FIB table does not exist" until the first route goes in
+        assert "does not exist" in proc.stderr, proc.stderr
+        return []
+    out = proc.stdout
+    return sorted(r["dst"] if "/" in r["dst"] else r["dst"] + "/32" for r in json.loads(out or "[]"))
+
+
+def all_routes_text(the_lab, node):
+    return subprocess.run(["ip", "-n", the_lab.node(node)["netns"], "route", "show", "table", "all"],
+                          capture_output=True, text=True, check=True).stdout
+
+
+def foreign_present(the_lab, node):
+    text = all_routes_text(the_lab, node)
+    return [dst for dst, table, proto in FOREIGN
+            if re.search(r"^%s dev eth0 table %s proto %s\b" % (re.escape(dst.split("/")[0]), table, proto), text, re.M)]
+
+
+def lease_holder(state, namespace, name):
+    got = api(state, "GET", "/apis/coordination.k8s.io/v1/namespaces/%s/leases/%s" % (namespace, name))
+    return (got["body"].get("spec") or {}).get("holderIdentity") if got["status"] == 200 else None
+
+
+def create_lb_service(state, name, policy="Cluster"):
+    body = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"type": "LoadBalancer", "externalTrafficPolicy": policy, "selector": {"app": name},
+                     "ports": [{"port": 80, "targetPort": 8080}]}}
+    lab_cli(state, "api", "POST", "/api/v1/namespaces/default/services", "--body", json.dumps(body))
+    return wait_service_address(state, "default", name)
+
+
+def delete_service(state, name):
+    lab_cli(state, "api", "DELETE", "/api/v1/namespaces/default/services/%s" % name, check=False)
+
+
+def set_services_env(state, overrides):
+    """Edit the live services DaemonSet's kube-vip env (an update by hand, as with kubectl edit); the lab's
+    placement (the DaemonSet controller's stand-in) then restarts its pods. Returns the DaemonSet before."""
+    before = api(state, "GET", DS_PATH)["body"]
+    ds = json.loads(json.dumps(before))
+    ds["metadata"].pop("managedFields", None)
+    container = ds["spec"]["template"]["spec"]["containers"][0]
+    container["env"] = [e for e in container["env"] if e["name"] not in overrides] + [
+        {"name": k, "value": v} for k, v in overrides.items()]
+    lab_cli(state, "api", "PUT", DS_PATH, "--body", json.dumps(ds))
+    lab_cli(state, "place")
+    return before
+
+
+def restore_daemonset(state, before):
+    live = api(state, "GET", DS_PATH)["body"]
+    body = json.loads(json.dumps(before))
+    body["metadata"].pop("managedFields", None)
+    body["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+    lab_cli(state, "api", "PUT", DS_PATH, "--body", json.dumps(body))
+    lab_cli(state, "place")
+
+
+def wait_until(what, probe, timeout, interval=0.5):
+    """(seconds, value) once probe() is true; AssertionError naming WHAT after timeout."""
+    started = time.monotonic()
+    value = None
+    while time.monotonic() - started < timeout:
+        value = probe()
+        if value:
+            return time.monotonic() - started, value
+        time.sleep(interval)
+    raise AssertionError("%s: not within %ds (last %r)" % (what, timeout, value))
+
+
+def route_holder(the_lab, address, lease):
+    """The node whose table 198 proto 248 has the address, once exactly that node has it and holds the lease."""
+    holders = [n for n in ("w1", "w2", "cp1", "cp2", "cp3") if address + "/32" in kube_vip_routes(the_lab, n)]
+    holder = lease_holder(the_lab.state_dir, "default", lease)
+    return holders[0] if holder and holders == [holder] else None
+
+
+def container(the_lab, node, pod):
+    """(pid, restarts, state) of the pod's kube-vip container as the node's runner reports it."""
+    info = ((the_lab.pods()[node]["pods"].get(pod) or {}).get("containers") or {}).get("kube-vip") or {}
+    return info.get("pid"), info.get("restarts", 0), info.get("state")
+
+
+def test_failure3_stale_route_after_a_restart_in_routing_table_mode(real_lab):
+    """Failure 3 by the real kube-vip v1.0.0 in routing-table mode.
+
+    kube-vip v1.0.0 adds a Service's route (table 198, protocol 248) on the holder of the Service's lease
+    (pkg/cluster/service.go StartLoadBalancerService: AddRoute with services election) and removes it when it
+    sees the Service deleted (pkg/services/processor.go Delete -> the cluster's stop -> DeleteRoute). A route
+    whose Service was deleted while kube-vip was dead stays: on start it cleans its table only with
+    vip_cleanroutingtable (pkg/manager/manager_table.go startTableMode -> cleanRoutes, 10 s after start), which
+    the plan renders false by default. verify.yml reports the route as stale, remediate.yml removes exactly it;
+    the live Service's route and routes of another table or protocol stay; a second remediate changes nothing.
+    """
+    state = real_lab.state_dir
+    before = set_services_env(state, ROUTING_TABLE_ENV)
+    added_foreign = []
+    holder = keep = None
+    try:
+        keep = create_lb_service(state, "rt-keep")
+        gone = create_lb_service(state, "rt-gone")
+        seconds, holder = wait_until("route of rt-gone on its lease holder",
+                                     lambda: route_holder(real_lab, gone, "kubevip-rt-gone"), 60)
+        print("routing-table mode: %s/32 in table 198 proto 248 on %s after %.1fs" % (gone, holder, seconds))
+        dummy, keeper = wait_until("route of rt-keep on its lease holder",
+                                   lambda: route_holder(real_lab, keep, "kubevip-rt-keep"), 60)
+        assert all(vip_holders(real_lab, a) == [] for a in (keep, gone)), "routing-table mode bound an address"
+        netns = real_lab.node(holder)["netns"]
+        for dst, table, proto in FOREIGN:
+            subprocess.run(["ip", "-n", netns, "route", "add", dst, "dev", "eth0", "table", table, "proto", proto],
+                           check=True)
+            added_foreign.append(dst)
+        # SIGKILL the holder's kube-vip; the Service is deleted while it is dead; the runner restarts it
+        pod = "kube-vip-ds-%s" % holder
+        pid, count, dummy = container(real_lab, holder, pod)
+        real_lab.pause(holder)
+        real_lab.kill(holder, pod)
+        delete_service(state, "rt-gone")
+        time.sleep(2)
+        real_lab.pause(holder, paused=False)
+        seconds, dummy = wait_until("%s's kube-vip restarted" % holder, lambda: (
+            container(real_lab, holder, pod)[1:] == (count + 1, "running") and container(real_lab, holder, pod)[0] != pid), 30)
+        restarted = time.monotonic()
+        time.sleep(15)  # longer than the 10 s after which kube-vip v1.0.0 would clean its table, were it asked to
+        routes = kube_vip_routes(real_lab, holder)
+        print("%s's kube-vip restarted %.1fs after resume; %.1fs later table 198 proto 248 there: %s"
+              % (holder, seconds, time.monotonic() - restarted, routes))
+        assert gone + "/32" in routes, "the restarted kube-vip removed the route\n%s" % pod_logs(real_lab, "kube-vip-ds")
+        assert keep + "/32" in kube_vip_routes(real_lab, keeper)
+
+        code, report = verify(real_lab, "stale-route")
+        assert code != 0
+        stale = "stale route %s/32 dev eth0 table 198 proto 248" % gone
+        assert stale in report["nodes"][holder]["findings"], report["nodes"][holder]
+        for node, data in report["nodes"].items():
+            assert not any(keep in f for f in data["findings"]), (node, data["findings"])
+            assert not any("stale route" in f for f in data["findings"] if node != holder), (node, data["findings"])
+
+        out = remediate(real_lab, "stale-route")
+        assert sum(node_changes(out).values()) > 0
+        assert gone + "/32" not in kube_vip_routes(real_lab, holder)
+        assert keep + "/32" in kube_vip_routes(real_lab, keeper)
+        assert foreign_present(real_lab, holder) == [dst for dst, dummy, dummy in FOREIGN], all_routes_text(real_lab, holder)
+        snapshot = {n: all_routes_text(real_lab, n) for n in NODES}
+        code, report = verify(real_lab, "stale-route-after")
+        assert not any("stale route" in f for data in report["nodes"].values() for f in data["findings"]), report["problems"]
+
+        out = remediate(real_lab, "stale-route-again")
+        assert node_changes(out) == {n: 0 for n in NODES}, node_changes(out)
+        assert {n: all_routes_text(real_lab, n) for n in NODES} == snapshot
+    finally:
+        # the live Service's route leaves with the Service (kube-vip deletes it), then ARP mode again
+        delete_service(state, "rt-keep")
+        delete_service(state, "rt-gone")
+        if holder:
+            for dst, table, proto in FOREIGN:
+                if dst in added_foreign:
+                    subprocess.run(["ip", "-n", real_lab.node(holder)["netns"], "route", "del", dst, "dev", "eth0",
+                                    "table", table, "proto", proto], check=False)
+        try:  # kube-vip removes the live Service's route when it sees the Service deleted
+            wait_until("rt-keep's route gone with its Service",
+                       lambda: not keep or all(keep + "/32" not in kube_vip_routes(real_lab, n) for n in NODES), 40)
+        finally:
+            restore_daemonset(state, before)
+            for node in NODES:  # a failed run's leftovers (a stale route remediate did not get to)
+                for dst in kube_vip_routes(real_lab, node):
+                    subprocess.run(["ip", "-n", real_lab.node(node)["netns"], "route", "del", dst, "table", "198",
+                                    "proto", "248"], check=False)
+
+
+def endpoint_slice(service, node, address):
+    """The EndpointSlice the EndpointSlice controller would write: one ready, serving endpoint on ``node``.
+    kube-vip v1.0.0 reads conditions.serving without a nil check (pkg/endpoints/providers/endpointslices.go
+    GetLocalEndpoints), as the controller always sets it."""
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+            "metadata": {"name": service + "-lab", "namespace": "default",
+                         "labels": {"kubernetes.io/service-name": service}},
+            "endpoints": [{"addresses": [address], "nodeName": node,
+                           "conditions": {"ready": True, "serving": True, "terminating": False}}],
+            "ports": [{"port": 8080, "protocol": "TCP"}]}
+
+
+def service_record(report, name):
+    return [r for r in report["service_vips"] if r["service"] == "default/" + name]
+
+
+def test_failure5_local_service_pending_with_kube_vip_on_control_plane_only(real_lab):
+    """Failure 5 by the real kube-vip v1.0.0: the services DaemonSet pinned to control-plane nodes (the drift the
+    plan forbids, applied by the collection's own field manager as an older inventory left it), a Service with
+    externalTrafficPolicy Local whose only ready endpoint is on w1: no node announces it, since with services
+    election a kube-vip stands for a Local Service's lease only while its own node has a serving endpoint
+    (pkg/services/processor.go: the endpoint watcher for Local Services; GetLocalEndpoints compares nodeName).
+    verify.yml says why (the pinned DaemonSet, the address on no node, its ready endpoints on w1); after
+    remediate.yml (the plan's DaemonSet on all nodes again) and the lab's placement, the real kube-vip on w1
+    takes the address."""
+    state = real_lab.state_dir
+    placed = json.loads(lab_cli(state, "pin-daemonset").stdout)
+    assert sorted(n for p, n in placed.items() if p.startswith("kube-vip-ds-")) == ["cp1", "cp2", "cp3"], placed
+    try:
+        lab_cli(state, "api", "POST", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", "--body",
+                json.dumps(endpoint_slice("local-web", "w1", "203.0.113.140")))
+        address = create_lb_service(state, "local-web", "Local")
+        watched = time.monotonic()
+        seen = set()
+        while time.monotonic() - watched < 20:  # longer than the lease duration (15 s): nobody takes it
+            seen.update(vip_holders(real_lab, address))
+            time.sleep(1)
+        assert seen == set(), "Local Service %s announced by %s with kube-vip on the control plane only" % (address, seen)
+
+        code, report = verify(real_lab, "local-pending")
+        assert code != 0
+        text = " | ".join(report["problems"])
+        assert "services DaemonSet kube-system/kube-vip-ds in the cluster is pinned to control-plane nodes" in text, text
+        record = service_record(report, "local-web")
+        assert record and record[0]["holders"] == [] and record[0]["ready_endpoints_on"] == ["w1"], record
+        assert any("is on no node" in p for p in record[0]["problems"]), record
+
+        remediate(real_lab, "local-pending")
+        lab_cli(state, "place")  # the DaemonSet controller's stand-in: pods on w1 and w2 again
+        seconds, dummy = wait_until(
+            "w1 holding %s and its lease" % address,
+            lambda: vip_holders(real_lab, address) == ["w1"] and lease_holder(state, "default", "kubevip-local-web") == "w1",
+            60)
+        print("failure 5: %s on w1 %.1fs after the services DaemonSet was placed on all nodes again" % (address, seconds))
+        code, report = verify(real_lab, "local-fixed")
+        assert code == 0, report["problems"]
+        assert service_record(report, "local-web")[0]["holders"] == ["w1"]
+    finally:
+        delete_service(state, "local-web")
+        lab_cli(state, "api", "DELETE", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/local-web-lab",
+                check=False)
+
