@@ -66,8 +66,8 @@ def test_antsibull_changelog_lint():
 
 def test_fragments_use_known_sections():
     config = _config()
-    known = {key for key, _title in config["sections"]} | {config["prelude_section_name"],
-                                                          config["trivial_section_name"]}
+    known = {key for key, _title in config["sections"]}
+    known |= {config["prelude_section_name"], config["trivial_section_name"]}
     for name, section, _text in _items():
         assert section in known, f"{name}: unknown section {section!r}"
 

@@ -1,7 +1,8 @@
 """The private role common's preflight, as each role that renders runs it (a real ansible-playbook run).
 
 Every role refuses, once and on the controller, a relative ``<role>_render_dir`` and a ``<role>_plan`` that is not a
-``baremetal.vip.lb_plan`` result of schema 1 (a mapping: a string is refused by the role's argument spec first), with a message naming the role and its variable, before any task of its own runs
+``baremetal.vip.lb_plan`` result of schema 1 (a mapping: a string is refused by the role's argument spec first),
+with a message naming the role and its variable, before any task of its own runs
 (the hosts are unreachable: ssh to documentation addresses, so a task on a host would fail differently).
 """
 import os
