@@ -19,28 +19,27 @@ from ansible_collections.baremetal.vip.plugins.module_utils import ipvs as ipvs_
 from ansible_collections.baremetal.vip.plugins.module_utils import netlink
 from ansible_collections.baremetal.vip.plugins.module_utils import netstate
 from ansible_collections.baremetal.vip.plugins.module_utils import reconcile
-from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError
-
-DEFAULT_TABLE = 198
-DEFAULT_PROTOCOL = 248
+from ansible_collections.baremetal.vip.plugins.module_utils.constants import (
+    DEFAULT_ROUTE_PROTOCOL, DEFAULT_ROUTE_TABLE, FORWARD_METHODS, IPVS_PROTOCOLS)
+from ansible_collections.baremetal.vip.plugins.module_utils.errors import VipError
 
 # Option specs shared by the modules.
 ROUTE_SCOPE_OPTIONS = dict(
-    table=dict(type="int", default=DEFAULT_TABLE),
-    protocol=dict(type="int", default=DEFAULT_PROTOCOL),
+    table=dict(type="int", default=DEFAULT_ROUTE_TABLE),
+    protocol=dict(type="int", default=DEFAULT_ROUTE_PROTOCOL),
 )
 
 # One IPVS virtual service and its real servers (ipvs_service's services, vip_check's ipvs_service).
 IPVS_SERVICE_OPTIONS = dict(
     address=dict(type="str", required=True),
     port=dict(type="int", required=True),
-    protocol=dict(type="str", choices=["tcp", "udp", "sctp"], default="tcp"),
+    protocol=dict(type="str", choices=list(IPVS_PROTOCOLS), default="tcp"),
     scheduler=dict(type="str", default="rr"),
     real_servers=dict(type="list", elements="dict", default=[], options=dict(
         address=dict(type="str", required=True),
         port=dict(type="int"),
         weight=dict(type="int", default=1),
-        forward_method=dict(type="str", choices=["masquerade", "local", "tunnel", "route"]),
+        forward_method=dict(type="str", choices=list(FORWARD_METHODS)),
     )),
 )
 

@@ -31,7 +31,8 @@ import struct
 from ansible_collections.baremetal.vip.plugins.module_utils import netlink
 from ansible_collections.baremetal.vip.plugins.module_utils.deps import netaddr, pyroute2
 from ansible_collections.baremetal.vip.plugins.module_utils.netlink import attributes, pack_attr as nla
-from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError, describe_service
+from ansible_collections.baremetal.vip.plugins.module_utils.errors import VipError
+from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import describe_service
 
 try:
     from pyroute2.netlink import NLM_F_REQUEST

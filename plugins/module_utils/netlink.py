@@ -34,7 +34,7 @@ import os
 import socket
 import struct
 
-from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError
+from ansible_collections.baremetal.vip.plugins.module_utils.errors import VipError
 
 try:
     from pyroute2.netlink import (NETLINK_EXT_ACK, NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_DUMP, NLM_F_DUMP_INTR,

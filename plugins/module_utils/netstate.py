@@ -60,7 +60,8 @@ try:
     _unpack_rtmsg = RTMSG.unpack_from
 except ImportError:
     pass  # deps.require() reports the missing library before any of these is used
-from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError, family_of
+from ansible_collections.baremetal.vip.plugins.module_utils.errors import VipError
+from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import family_of
 
 AF_BY_FAMILY = {"ipv4": socket.AF_INET, "ipv6": socket.AF_INET6}
 FAMILY_BY_AF = {socket.AF_INET: "ipv4", socket.AF_INET6: "ipv6"}

@@ -24,28 +24,12 @@ __metaclass__ = type
 
 import socket
 
+from ansible_collections.baremetal.vip.plugins.module_utils.constants import (
+    DEFAULT_ROUTE_PROTOCOL, DEFAULT_ROUTE_TABLE, MAX_ROUTE_PROTOCOL, MAX_ROUTE_TABLE, RESERVED_PROTOCOLS, RESERVED_TABLES)
 from ansible_collections.baremetal.vip.plugins.module_utils.deps import netaddr
+from ansible_collections.baremetal.vip.plugins.module_utils.errors import VipError
 
-# Tables the kernel and every distribution use for themselves: never prune there.
-RESERVED_TABLES = {0: "unspec", 253: "default", 254: "main", 255: "local"}
-# Protocols of kernel, redirect, boot and static routes: never prune by them.
-RESERVED_PROTOCOLS = {0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "static"}
-IPVS_PROTOCOLS = ("tcp", "udp", "sctp")
-FORWARD_METHODS = ("masquerade", "local", "tunnel", "route")
 _AF_INET, _AF_INET6, _ntop, _pton = socket.AF_INET, socket.AF_INET6, socket.inet_ntop, socket.inet_pton
-
-
-class VipError(Exception):
-    """A request the host modules refuse, with a message that says what and with which values.
-
-    ``result``: when the failure came after something was changed, what the module returns
-    besides the message (``changed``, what was and was not applied), so that a failed task
-    still says what it did.
-    """
-
-    def __init__(self, message, result=None):
-        super(VipError, self).__init__(message)
-        self.result = result
 
 
 # --------------------------------------------------------------------------- address math
@@ -146,16 +130,17 @@ def in_ranges(address, ranges):
 
 def check_route_scope(table, protocol, destructive):
     """Refuse table 0 always, and reserved tables/protocols for anything that removes routes."""
-    if not isinstance(table, int) or not 0 < table < 2 ** 32:
-        raise VipError("routing table %r is not a table id (1 to 4294967295)" % (table,))
-    if not isinstance(protocol, int) or not 0 <= protocol <= 255:
-        raise VipError("route protocol %r is not a protocol number (0 to 255)" % (protocol,))
+    if not isinstance(table, int) or not 0 < table <= MAX_ROUTE_TABLE:
+        raise VipError("routing table %r is not a table id (1 to %d)" % (table, MAX_ROUTE_TABLE))
+    if not isinstance(protocol, int) or not 0 <= protocol <= MAX_ROUTE_PROTOCOL:
+        raise VipError("route protocol %r is not a protocol number (0 to %d)" % (protocol, MAX_ROUTE_PROTOCOL))
     if destructive and table in RESERVED_TABLES:
         raise VipError("refusing to remove routes from table %d (%s): it is not kube-vip's table; "
-                       "kube-vip's default is 198" % (table, RESERVED_TABLES[table]))
+                       "kube-vip's default is %d" % (table, RESERVED_TABLES[table], DEFAULT_ROUTE_TABLE))
     if destructive and protocol in RESERVED_PROTOCOLS:
         raise VipError("refusing to remove routes of protocol %d (%s) from table %d: that protocol is "
-                       "not kube-vip's; kube-vip's default is 248" % (protocol, RESERVED_PROTOCOLS[protocol], table))
+                       "not kube-vip's; kube-vip's default is %d"
+                       % (protocol, RESERVED_PROTOCOLS[protocol], table, DEFAULT_ROUTE_PROTOCOL))
 
 
 def is_legacy_route(route, table, protocol):
@@ -163,17 +148,6 @@ def is_legacy_route(route, table, protocol):
     full = 128 if route["family"] == "ipv6" else 32
     return (route["table"] == table and route["protocol"] != protocol and route.get("type") == "unicast"
             and route["destination"].endswith("/%d" % full))
-
-
-def route_key(route):
-    """A hashable key of the fields that make a route (set membership instead of list scans).
-
-    Fixed fields, a missing one counted as None: a change set's addition (no gateway, no
-    scope) and the same route as read back differ only in scope.
-    """
-    get = route.get
-    return (route["destination"], get("interface"), route["table"], route["protocol"], get("type"), get("scope"),
-            get("gateway"), get("family"))
 
 
 def _one_interface_each(desired):

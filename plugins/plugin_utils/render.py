@@ -614,12 +614,6 @@ def k3s_server_disable(plan):
     return {"disable+": ["servicelb"]} if plain(plan)["services"].get("disable_servicelb") else None
 
 
-def kube_proxy_applies(plan):
-    """True when kube-proxy settings are rendered at all (managed and kube-proxy present)."""
-    kp = plain(plan)["kube_proxy"]
-    return bool(kp["manage"]) and kp["mode"] != "none"
-
-
 # ---------------------------------------------------------------- host preparation
 
 

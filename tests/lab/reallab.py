@@ -101,11 +101,10 @@ def node_path(node, path):
 
 def lab_plan(inventory):
     """The collection's plan of the lab's inventory (plugins/plugin_utils/plan.py build_plan, as lb_plan builds it)."""
-    sys.path.insert(0, os.path.join(TOP, "plugins", "plugin_utils"))
-    try:
-        import plan  # pylint: disable=import-outside-toplevel
-    finally:
-        sys.path.pop(0)
+    collections = os.path.join(TOP, ".collections")  # the checkout as baremetal.vip (make setup, tests/conftest.py)
+    if collections not in sys.path:
+        sys.path.insert(0, collections)
+    from ansible_collections.baremetal.vip.plugins.plugin_utils import plan  # pylint: disable=import-outside-toplevel
     root = inventory["all"]
     cluster_vars = {k: v for k, v in (root.get("vars") or {}).items() if k in plan.CLUSTER_VARS}
     hosts, groups = {}, {}

@@ -33,7 +33,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import hashlib
-import importlib.util
+import importlib
 import json
 import os
 import re
@@ -90,15 +90,15 @@ def _required_version(gomod_path, module):
 
 
 def _load_plan():
-    """plugins/plugin_utils/plan.py loaded from its file under a name of its own.
+    """plugins/plugin_utils/plan.py, imported as the collection's module (it imports its siblings that way).
 
-    A bare ``import plan`` finds whichever ``plan`` comes first (under pytest, tests/unit/plan).
+    A bare ``import plan`` finds whichever ``plan`` comes first (under pytest, tests/unit/plan);
+    ``make setup`` links the checkout as .collections/ansible_collections/baremetal/vip.
     """
-    spec = importlib.util.spec_from_file_location("baremetal_vip_realbin_plan",
-                                                  os.path.join(TOP, "plugins", "plugin_utils", "plan.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    collections = os.path.join(TOP, ".collections")
+    if collections not in sys.path:
+        sys.path.insert(0, collections)
+    return importlib.import_module("ansible_collections.baremetal.vip.plugins.plugin_utils.plan")
 
 
 def lab_versions(example=LAB_EXAMPLE):

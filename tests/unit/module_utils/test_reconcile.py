@@ -93,14 +93,6 @@ def test_normalize_host_cidrs_is_normalize_host_cidr_for_each():
         assert str(raised.value) == str(expected.value)
 
 
-def test_route_key_same_route_same_key_whatever_the_dict():
-    read = route("198.51.100.7")
-    assert reconcile.route_key(read) == reconcile.route_key(dict(reversed(list(read.items()))))
-    assert reconcile.route_key(read) != reconcile.route_key(dict(read, interface="eth1"))
-    assert reconcile.route_key(read) != reconcile.route_key(dict(read, type="blackhole"))
-    assert reconcile.route_key(dict(read, gateway=None)) == reconcile.route_key(dict((k, v) for k, v in read.items() if k != "gateway"))
-
-
 def test_parse_ranges_accepts_cidrs_addresses_and_ranges():
     ranges = reconcile.parse_ranges(["198.51.100.0/28", "192.0.2.10", "198.51.100.20-198.51.100.30", "2001:db8::/64"], "x")
     for inside in ("198.51.100.15", "192.0.2.10", "198.51.100.25", "2001:db8::5"):

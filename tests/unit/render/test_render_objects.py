@@ -112,8 +112,6 @@ def test_kube_proxy_documents():
     assert render.kube_proxy_configmap_patch(render_plans.plan())["ipvs"]["excludeCIDRs"] is None
     assert render.kube_proxy_args(plan) == {"kube-proxy-arg+": ["proxy-mode=ipvs", "ipvs-strict-arp=true", "ipvs-exclude-cidrs=192.0.2.10/32"]}
     assert render.kube_proxy_args(render_plans.plan(proxy_mode="nftables")) == {"kube-proxy-arg+": ["proxy-mode=nftables"]}
-    none = render_plans.plan(proxy_mode="none")
-    assert not render.kube_proxy_applies(none)
 
 
 def test_arp_pod_security_and_env():

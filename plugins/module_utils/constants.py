@@ -1,0 +1,27 @@
+# -*- coding: utf-8 -*-
+# Copyright: baremetal.vip contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Values the plan (plugins/plugin_utils), the host modules and their documentation share: one definition each.
+
+module_utils cannot import plugin_utils (modules run on the managed host), so the plan imports
+these from here. The doc fragment host.py ROUTE_SCOPE says the same (tests/unit/module_utils
+test_constants.py compares them).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+# kube-vip's routing table (vip_routingtableid) and route protocol (vip_routingprotocol) defaults
+DEFAULT_ROUTE_TABLE = 198
+DEFAULT_ROUTE_PROTOCOL = 248
+MAX_ROUTE_TABLE = 4294967295
+MAX_ROUTE_PROTOCOL = 255
+# Tables the kernel and every distribution use for themselves: never prune there.
+RESERVED_TABLES = {0: "unspec", 253: "default", 254: "main", 255: "local"}
+# Protocols of kernel, redirect, boot and static routes: never prune by them.
+RESERVED_PROTOCOLS = {0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "static"}
+
+# IPVS service protocols and real-server forwarding methods the modules accept
+IPVS_PROTOCOLS = ("tcp", "udp", "sctp")
+FORWARD_METHODS = ("masquerade", "local", "tunnel", "route")
