@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import time
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -74,14 +73,11 @@ def test_merge_cidrs_matches_netaddr(spans):
     assert merge_cidrs(entries) == [str(c) for c in netaddr.cidr_merge(everything)]
 
 
-def test_sweep_is_n_log_n_on_100000_intervals():
+def test_sweep_finds_the_one_overlap_among_100000_intervals():
+    """Correctness at size; the sweep's time at 100,000 pools is measured by `make bench` (tests/bench/plan_bench.py)."""
     intervals = [(4, i * 10, i * 10 + 9, "p") for i in range(100000)]
     intervals.append((4, 55, 56, "dup"))
-    start = time.perf_counter()
-    pairs = find_overlaps(intervals)
-    elapsed = time.perf_counter() - start
-    assert pairs == [(100000, 5)]
-    assert elapsed < 2.0
+    assert find_overlaps(intervals) == [(100000, 5)]
 
 
 def _many_pools(count):
@@ -92,14 +88,8 @@ def _many_pools(count):
             "vip_bgp": {"peers": [{"address": "192.0.2.1", "as": 64513}]}}
 
 
-def test_10000_pools_well_under_a_second():
-    cluster = _many_pools(10000)
-    best = None
-    for _attempt in range(3):
-        start = time.perf_counter()
-        result = build_plan(cluster, *hosts4())
-        elapsed = time.perf_counter() - start
-        best = elapsed if best is None else min(best, elapsed)
+def test_10000_pools_planned_without_errors():
+    """10,000 disjoint pools plan cleanly (the time it takes is measured by `make bench`, tests/bench/plan_bench.py)."""
+    result = build_plan(_many_pools(10000), *hosts4())
     assert result["errors"] == []
     assert len(result["plan"]["services"]["pools"]) == 10000
-    assert best < 1.0, "10,000 pools took %.3f s" % best
