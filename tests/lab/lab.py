@@ -216,7 +216,12 @@ class Lab:
         return self.state["nodes"] if self.state else []
 
     # -------------------------------------------------------------------- up
-    def up(self, names, example=DEFAULT_EXAMPLE, python=sys.executable, control_plane=None, real=False, log=print):
+    def up(self, names, example=DEFAULT_EXAMPLE, python=sys.executable, control_plane=None, real=False, log=print,
+           bring_up=True):
+        """Build the lab. real: the real programs and a runner per node; with bring_up (default) also the
+        control plane (reallab.RealLab.bring_up). real without bring_up leaves every node as before
+        `kubeadm init`: runners up, nothing in /etc/kubernetes (tests/lab/test_real_kubeadm_init.py runs
+        bootstrap.yml's kubeadm init there)."""
         if os.geteuid() != 0:
             raise LabError("the lab needs root (network and mount namespaces)")
         if not names:
@@ -272,7 +277,8 @@ class Lab:
                 for node in self.nodes:
                     self._start_runner(node)
                 self._save()
-                self._bring_up(log)
+                if bring_up:
+                    self._bring_up(log)
         except BaseException:
             if os.environ.get(KEEP_ENV) != "1":
                 self.down()
@@ -592,6 +598,8 @@ def main(argv=None):
     p_up.add_argument("--python", default=sys.executable, help="Python the nodes run modules with (default %(default)s)")
     p_up.add_argument("--real", action="store_true",
                       help="run the real control plane (etcd, kube-apiserver, kubeadm, kube-vip) on the nodes")
+    p_up.add_argument("--no-init", action="store_true",
+                      help="with --real: binaries and runners only, every node as before kubeadm init")
     p_kill = sub.add_parser("kill", help="signal a container of a pod (real lab)")
     p_kill.add_argument("node")
     p_kill.add_argument("pod")
@@ -636,9 +644,12 @@ def _command(lab, args):
         started = time.monotonic()
         names = [n for n in args.nodes.split(",") if n]
         cps = [n for n in args.control_plane.split(",") if n] if args.control_plane else None
-        lab.up(names, example=args.example, python=args.python, control_plane=cps, real=args.real)
+        if args.no_init and not args.real:
+            raise LabError("--no-init goes with --real")
+        lab.up(names, example=args.example, python=args.python, control_plane=cps, real=args.real,
+               bring_up=not args.no_init)
         print("lab %s up%s: %d nodes in %.2fs; inventory %s" % (
-            lab.state["id"], " (real control plane)" if args.real else "", len(names),
+            lab.state["id"], (" (real programs, not initialised)" if args.no_init else " (real control plane)") if args.real else "", len(names),
             time.monotonic() - started, lab.inventory_path))
     elif args.command == "down":
         started = time.monotonic()
