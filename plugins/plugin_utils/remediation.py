@@ -52,8 +52,8 @@ def holder_said(plan, report, holder):
     vip = (report.get("vips") or [{}])[0]
     lease = ""
     if vip.get("lease"):
-        lease = " (lease %s held by %s%s)" % (vip["lease"], vip.get("lease_holder") or "nobody",
-                                             ", expired" if vip.get("lease_expired") else "")
+        expired = ", expired" if vip.get("lease_expired") else ""
+        lease = " (lease %s held by %s%s)" % (vip["lease"], vip.get("lease_holder") or "nobody", expired)
     return "control-plane VIP %s belongs on %s only%s" % (plan["control_plane"]["address"], holder, lease)
 
 
