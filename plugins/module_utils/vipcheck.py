@@ -184,7 +184,9 @@ def judge_node(params, state):
                  for r in state["legacy_routes"])
     return {"changed": False, "vip_interfaces": on, "service_vips": held_addresses(state, ranges, watch),
             "findings": findings, "notes": notes, "ipvs_available": state.get("ipvs_available"),
-            "static_pod": _static_pod_summary(state.get("static_pod"))}
+            "static_pod": _static_pod_summary(state.get("static_pod")),
+            "routes": [{"destination": r["destination"], "interface": r["interface"]} for r in state["routes"]],
+            "sysctls": dict(state["sysctls"])}
 
 
 def _static_pod_summary(pod):

@@ -226,6 +226,17 @@ ipvs_available:
   description: Whether IPVS was readable (null when O(ipvs_service) is not given).
   returned: always
   type: bool
+routes:
+  description: The routes of O(table) with O(protocol) (kube-vip's) on this node, whatever the judgement of them.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"destination": "198.51.100.1/32", "interface": "eth0"}]
+sysctls:
+  description: The values read of the sysctls in O(sysctls) (null where unreadable).
+  returned: always
+  type: dict
+  sample: {"net.ipv4.conf.all.arp_ignore": "1", "net.ipv4.conf.all.arp_announce": "0"}
 static_pod:
   description:
     - What was read of O(static_pod.path) (null when O(static_pod) is not given) - C(path), C(present), C(error)

@@ -40,7 +40,8 @@ def test_healthy_holder():
     out = vipcheck.judge_node(params(ipvs_service=IPVS, sysctls={"net.ipv4.conf.all.arp_ignore": "1"}),
                               state([addr("192.0.2.10")], ipvs=[kernel_service()], sysctls={"net.ipv4.conf.all.arp_ignore": "1"}))
     assert out == {"changed": False, "vip_interfaces": ["eth0"], "service_vips": [], "findings": [], "notes": [],
-                   "ipvs_available": True, "static_pod": None}
+                   "ipvs_available": True, "static_pod": None, "routes": [],
+                   "sysctls": {"net.ipv4.conf.all.arp_ignore": "1"}}
 
 
 def test_vip_with_another_prefix_is_not_the_vip():
@@ -52,6 +53,8 @@ def test_routing_table_mode_vip_is_its_route_and_never_stale():
                               state(routes=[route("192.0.2.10/32"), route("198.51.100.3/32")]))
     assert out["vip_interfaces"] == ["eth0"]
     assert out["findings"] == ["stale route 198.51.100.3/32 dev eth0 table 198 proto 248"]
+    # what remediation reads: kube-vip's routes as they are, judged or not
+    assert out["routes"] == [{"destination": d, "interface": "eth0"} for d in ("192.0.2.10/32", "198.51.100.3/32")]
 
 
 def test_service_vips_on_a_control_plane_only_node():

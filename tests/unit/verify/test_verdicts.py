@@ -1,7 +1,7 @@
-"""The controller-side judgement of verify.yml / remediate.yml (plugin_utils/day2.py), on the lab's plan."""
+"""The controller-side judgement of verify.yml / remediate.yml (plugin_utils/verdicts.py), on the lab's plan."""
 import pytest
 
-from ansible_collections.baremetal.vip.plugins.plugin_utils import day2
+from ansible_collections.baremetal.vip.plugins.plugin_utils import verdicts
 
 from .conftest import lab_plan
 
@@ -44,7 +44,7 @@ def cluster(services=(), cp_holder="cp1", svcs_holder=None, pods=(), unready=())
 # --------------------------------------------------------------------------- options of vip_check
 
 def test_check_options_from_the_plan(plan):
-    cp1, w1 = day2.check_options(plan, "cp1"), day2.check_options(plan, "w1")
+    cp1, w1 = verdicts.check_options(plan, "cp1"), verdicts.check_options(plan, "w1")
     assert cp1["control_plane"] == {"address": "192.0.2.10", "prefix": 32, "mode": "arp"}
     assert cp1["control_plane_only"] is True and w1["control_plane_only"] is False
     assert cp1["service_ranges"] == plan["owned"]["service_addresses"] and cp1["service_ranges"]
@@ -58,20 +58,20 @@ def test_check_options_from_the_plan(plan):
 def test_check_options_keep_service_routes_and_live_services():
     plan = lab_plan()
     live = cluster([service("web", "198.51.100.1"), dict(service("dns", "lb.example"), requested_ips=["198.51.100.9"])])
-    out = day2.check_options(plan, "w1", cluster=live, service_routes=["203.0.113.9"])
+    out = verdicts.check_options(plan, "w1", cluster=live, service_routes=["203.0.113.9"])
     assert out["keep_routes"] == [{"destination": d, "interface": "eth0"} for d in ("203.0.113.9", "198.51.100.1", "198.51.100.9")]
     assert out["watch_addresses"] == ["198.51.100.1", "198.51.100.9"]  # a hostname is no address
 
 
 def test_control_plane_placement_means_no_stray_check():
     plan = lab_plan(vip_services={"local_traffic": False, "placement": "control_plane"})
-    assert day2.check_options(plan, "cp1")["control_plane_only"] is False
+    assert verdicts.check_options(plan, "cp1")["control_plane_only"] is False
 
 
 # --------------------------------------------------------------------------- the control-plane VIP
 
 def test_healthy_report_is_ok(plan):
-    report = day2.verify_report(plan, healthy())
+    report = verdicts.verify_report(plan, healthy())
     assert report["ok"] is True and report["problems"] == [] and report["vip_holders"] == ["cp1"]
     assert report["vips"] == [{"address": "192.0.2.10", "holders": ["cp1"], "lease": None, "lease_holder": None,
                                "lease_expired": None}]
@@ -80,7 +80,7 @@ def test_healthy_report_is_ok(plan):
 
 
 def test_vip_on_two_nodes_on_a_worker_and_on_the_wrong_interface(plan):
-    report = day2.verify_report(plan, healthy(cp2=check(vip=["eth1"]), w1=check(vip=["eth0"])))
+    report = verdicts.verify_report(plan, healthy(cp2=check(vip=["eth1"]), w1=check(vip=["eth0"])))
     assert report["ok"] is False and report["vip_holders"] == ["cp1", "cp2", "w1"]
     assert report["cluster"] == ["control-plane VIP on cp2 eth1, the plan says eth0",
                                  "control-plane VIP on w1, which is not a control-plane node",
@@ -88,23 +88,23 @@ def test_vip_on_two_nodes_on_a_worker_and_on_the_wrong_interface(plan):
 
 
 def test_vip_on_no_node(plan):
-    report = day2.verify_report(plan, healthy(cp1=check()))
+    report = verdicts.verify_report(plan, healthy(cp1=check()))
     assert report["problems"] == ["control-plane VIP 192.0.2.10 is on 0 nodes (exactly one wanted)"]
 
 
 def test_lease_holder_differs_and_node_names_map_to_hosts(plan):
-    report = day2.verify_report(plan, healthy(), cluster(cp_holder="cp2"))
+    report = verdicts.verify_report(plan, healthy(), cluster(cp_holder="cp2"))
     assert report["problems"] == ["control-plane VIP 192.0.2.10 is on cp1, but lease kube-system/plndr-cp-lock is held by cp2"]
     assert report["vips"][0]["lease_holder"] == "cp2" and report["live_service_ips"] == []
     moved = healthy(cp1=check(), w2=check(vip=["eth0"]))
-    report = day2.verify_report(plan, moved, cluster(cp_holder="worker-2.example"))
+    report = verdicts.verify_report(plan, moved, cluster(cp_holder="worker-2.example"))
     assert report["vips"][0]["lease_holder"] == "w2"  # the node name of w2, as the lease names it
 
 
 def test_node_findings_are_prefixed_and_an_unchecked_node_is_a_problem(plan):
     checks = healthy(cp2=check(findings=["stale route 198.51.100.3/32 dev eth0 table 198 proto 248"]),
                      w2={"failed": True, "msg": "interface eth9 does not exist"})
-    report = day2.verify_report(plan, checks)
+    report = verdicts.verify_report(plan, checks)
     assert report["problems"] == ["w2: not checked (interface eth9 does not exist)",
                                   "cp2: stale route 198.51.100.3/32 dev eth0 table 198 proto 248"]
     assert "w2" not in report["nodes"]
@@ -114,7 +114,7 @@ def test_pinned_daemonset(plan):
     pinned = {"kind": "DaemonSet", "metadata": {"name": "kube-vip-ds"},
               "spec": {"template": {"spec": {"nodeSelector": {"node-role.kubernetes.io/control-plane": ""}}}}}
     free = {"kind": "DaemonSet", "metadata": {"name": "other"}, "spec": {"template": {"spec": {}}}}
-    report = day2.verify_report(plan, healthy(), daemonsets=[{"kind": "ServiceAccount"}, pinned, free], daemonset_file="/r/x.yaml")
+    report = verdicts.verify_report(plan, healthy(), daemonsets=[{"kind": "ServiceAccount"}, pinned, free], daemonset_file="/r/x.yaml")
     assert report["problems"] == ["services DaemonSet kube-vip-ds in /r/x.yaml is pinned to control-plane nodes; "
                                   "the plan runs it on all nodes"]
     assert report["daemonset_checked"] is True
@@ -124,7 +124,7 @@ def test_pinned_daemonset(plan):
 
 def test_service_vip_on_the_lease_holder_is_ok(plan):
     web = service("web", "198.51.100.1", policy="Local", holder="w1", endpoints=[("w1", True), ("worker-2.example", False)])
-    report = day2.verify_report(plan, healthy(w1=check(service_vips=["198.51.100.1"])), cluster([web], pods=["w1", "w2"]))
+    report = verdicts.verify_report(plan, healthy(w1=check(service_vips=["198.51.100.1"])), cluster([web], pods=["w1", "w2"]))
     assert report["ok"] is True, report["problems"]
     assert report["service_vips"] == [{"service": "default/web", "address": "198.51.100.1", "holders": ["w1"],
                                        "lease": "default/kubevip-web", "lease_holder": "w1", "lease_expired": False,
@@ -139,7 +139,7 @@ def test_service_vip_on_the_lease_holder_is_ok(plan):
 ])
 def test_service_vip_problems(plan, holders, lease_holder, expected):
     checks = healthy(**dict((h, check(service_vips=["198.51.100.1"])) for h in holders))
-    report = day2.verify_report(plan, checks, cluster([service("web", "198.51.100.1", holder=lease_holder)]))
+    report = verdicts.verify_report(plan, checks, cluster([service("web", "198.51.100.1", holder=lease_holder)]))
     assert report["problems"] == [expected] and report["service_vips"][0]["problems"] == [expected]
 
 
@@ -149,9 +149,9 @@ LOCAL_ON_W2 = "Service VIP 198.51.100.1 (default/web) has externalTrafficPolicy 
 def test_local_traffic_needs_a_services_pod_on_the_holder(plan):
     checks = healthy(w2=check(service_vips=["198.51.100.1"]))
     web = service("web", "198.51.100.1", policy="Local", holder="worker-2.example", endpoints=[("worker-2.example", True)])
-    report = day2.verify_report(plan, checks, cluster([web], pods=["w1"]))
+    report = verdicts.verify_report(plan, checks, cluster([web], pods=["w1"]))
     assert report["problems"] == [LOCAL_ON_W2 + ", where the services DaemonSet kube-system/kube-vip-ds runs no pod"]
-    assert day2.verify_report(plan, checks, cluster([web], pods=["worker-2.example"]))["ok"] is True
+    assert verdicts.verify_report(plan, checks, cluster([web], pods=["worker-2.example"]))["ok"] is True
 
 
 @pytest.mark.parametrize("pods,unready,endpoints,expected", [
@@ -173,7 +173,7 @@ def test_local_traffic_needs_a_services_pod_on_the_holder(plan):
 ])
 def test_local_traffic_needs_a_ready_pod_and_a_ready_endpoint_on_the_holder(plan, pods, unready, endpoints, expected):
     web = service("web", "198.51.100.1", policy="Local", holder="worker-2.example", endpoints=endpoints)
-    report = day2.verify_report(plan, healthy(w2=check(service_vips=["198.51.100.1"])), cluster([web], pods=pods, unready=unready))
+    report = verdicts.verify_report(plan, healthy(w2=check(service_vips=["198.51.100.1"])), cluster([web], pods=pods, unready=unready))
     assert report["problems"] == expected and report["service_vips"][0]["problems"] == expected
 
 
@@ -181,7 +181,7 @@ def test_local_traffic_on_a_holder_whose_endpoint_is_terminating(plan):
     web = service("web", "198.51.100.1", policy="Local", holder="worker-2.example", endpoints=[("w1", True)])
     web["endpoints"].append({"node": "worker-2.example", "ready": False, "serving": True, "terminating": True,
                              "addresses": ["203.0.113.141"]})
-    report = day2.verify_report(plan, healthy(w2=check(service_vips=["198.51.100.1"])), cluster([web], pods=["worker-2.example"]))
+    report = verdicts.verify_report(plan, healthy(w2=check(service_vips=["198.51.100.1"])), cluster([web], pods=["worker-2.example"]))
     assert report["problems"] == [LOCAL_ON_W2 + ", which has no ready endpoint of the Service (its ready endpoints are on "
                                   "w1): only terminating ones, which kube-proxy serves until they are gone"]
 
@@ -189,7 +189,7 @@ def test_local_traffic_on_a_holder_whose_endpoint_is_terminating(plan):
 def test_local_traffic_with_endpoints_not_read_is_not_passed(plan):
     web = service("web", "198.51.100.1", policy="Local", holder="worker-2.example", endpoints=None,
                   error="list discovery.k8s.io/v1 EndpointSlice in default: forbidden (HTTP 403)")
-    report = day2.verify_report(plan, healthy(w2=check(service_vips=["198.51.100.1"])), cluster([web], pods=["worker-2.example"]))
+    report = verdicts.verify_report(plan, healthy(w2=check(service_vips=["198.51.100.1"])), cluster([web], pods=["worker-2.example"]))
     assert report["problems"] == [LOCAL_ON_W2 + "; its endpoints there were not checked: list discovery.k8s.io/v1 "
                                   "EndpointSlice in default: forbidden (HTTP 403)"]
     assert report["service_vips"][0]["ready_endpoints_on"] is None
@@ -197,7 +197,7 @@ def test_local_traffic_with_endpoints_not_read_is_not_passed(plan):
 
 def test_cluster_traffic_needs_no_local_pod_or_endpoint(plan):
     web = service("web", "198.51.100.1", holder="worker-2.example", endpoints=[])
-    report = day2.verify_report(plan, healthy(w2=check(service_vips=["198.51.100.1"])), cluster([web]))
+    report = verdicts.verify_report(plan, healthy(w2=check(service_vips=["198.51.100.1"])), cluster([web]))
     assert report["ok"] is True, report["problems"]
     assert report["service_vips"][0]["ready_endpoints_on"] == []
 
@@ -208,23 +208,23 @@ def test_per_service_election_without_the_services_lease_fails(plan):
     checks = healthy(w1=check(service_vips=["198.51.100.1"]))
     pending = service("queued", None)  # no address yet: no lease expected, not judged
     orphan = service("web", "198.51.100.1")
-    report = day2.verify_report(plan, checks, cluster([orphan, pending]))
+    report = verdicts.verify_report(plan, checks, cluster([orphan, pending]))
     assert report["problems"] == ["Service VIP 198.51.100.1 (default/web) has an address but its own lease (per-service "
                                   "election) default/kubevip-web does not exist: no kube-vip instance leads it"]
     assert [(r["service"], r["lease_holder"]) for r in report["service_vips"]] == [("default/web", None)]
     holderless = dict(orphan, lease=lease("kubevip-web", None))
-    assert day2.verify_report(plan, checks, cluster([holderless]))["problems"] == [
+    assert verdicts.verify_report(plan, checks, cluster([holderless]))["problems"] == [
         "Service VIP 198.51.100.1 (default/web) has an address but its own lease (per-service election) default/kubevip-web "
         "has no holder: no kube-vip instance leads it"]
-    assert day2.verify_report(plan, checks, cluster([pending]))["ok"] is True
+    assert verdicts.verify_report(plan, checks, cluster([pending]))["ok"] is True
 
 
 def test_global_election_judges_the_common_lease_only():
     plan = lab_plan(vip_services={"local_traffic": False})
     checks = healthy(w1=check(service_vips=["198.51.100.1"]))
     web = service("web", "198.51.100.1")  # no kubevip-web lease: not used without per-service election
-    assert day2.verify_report(plan, checks, cluster([web], svcs_holder="w1"))["ok"] is True
-    report = day2.verify_report(plan, checks, cluster([web, service("queued", None)]))
+    assert verdicts.verify_report(plan, checks, cluster([web], svcs_holder="w1"))["ok"] is True
+    report = verdicts.verify_report(plan, checks, cluster([web, service("queued", None)]))
     assert report["problems"] == ["Service VIP 198.51.100.1 (default/web) has an address but the services lease (no "
                                   "per-service election) kube-system/plndr-svcs-lock does not exist: no kube-vip instance "
                                   "leads it"]
@@ -234,7 +234,7 @@ def test_global_services_lease_without_per_service_election():
     plan = lab_plan(vip_services={"local_traffic": False})
     checks = healthy(w1=check(service_vips=["198.51.100.1"]), w2=check(service_vips=["198.51.100.2"]))
     live = cluster([service("web", "198.51.100.1", holder="w1"), service("api", "198.51.100.2", holder="w2")], svcs_holder="w1")
-    report = day2.verify_report(plan, checks, live)
+    report = verdicts.verify_report(plan, checks, live)
     assert report["problems"] == ["Service VIP 198.51.100.2 (default/api) is on w2, but lease kube-system/plndr-svcs-lock is held by w1"]
     assert [r["election"] for r in report["service_vips"]] == ["global", "global"]
 
@@ -242,15 +242,15 @@ def test_global_services_lease_without_per_service_election():
 def test_services_kube_vip_does_not_serve_are_not_judged():
     plan = lab_plan()
     other_class = service("web", "198.51.100.1", holder="w1", klass="example.com/other")
-    assert day2.verify_report(plan, healthy(), cluster([other_class]))["service_vips"] == []
+    assert verdicts.verify_report(plan, healthy(), cluster([other_class]))["service_vips"] == []
     metallb = lab_plan(vip_services={"provider": "metallb", "local_traffic": False,
                                      "pools": [{"name": "public", "addresses": ["198.51.100.0/28"]}]})
-    assert day2.verify_report(metallb, healthy(), cluster([service("web", "198.51.100.1", holder="w1")]))["service_vips"] == []
+    assert verdicts.verify_report(metallb, healthy(), cluster([service("web", "198.51.100.1", holder="w1")]))["service_vips"] == []
     bgp_pools = [{"name": "public", "addresses": ["198.51.100.0/28"], "advertisement": "bgp"}]
     bgp = lab_plan(vip_services={"pools": bgp_pools, "local_traffic": False},
                    vip_bgp={"local_as": 65000, "peers": [{"address": "192.0.2.1", "as": 65001}]})
     assert bgp["services"]["kube_vip"]["mode"] == "bgp"
-    assert day2.verify_report(bgp, healthy(), cluster([service("web", "198.51.100.1", holder="w1")]))["service_vips"] == []
+    assert verdicts.verify_report(bgp, healthy(), cluster([service("web", "198.51.100.1", holder="w1")]))["service_vips"] == []
 
 
 # --------------------------------------------------------------------------- what remediate removes
@@ -264,14 +264,14 @@ def test_strays_are_the_non_holders_of_a_held_lease_inside_the_owned_ranges(plan
                "w2": addresses("192.0.2.15", "198.51.100.1", "203.0.113.5")}
     live = cluster([service("web", "198.51.100.1", holder="w1"),
                     service("outside", "203.0.113.5", holder="w1")])  # outside every pool: never removed
-    assert day2.service_vip_strays(plan, by_host, live) == {"cp1": [], "w1": [], "w2": ["198.51.100.1"]}
+    assert verdicts.service_vip_strays(plan, by_host, live) == {"cp1": [], "w1": [], "w2": ["198.51.100.1"]}
 
 
 @pytest.mark.parametrize("the_lease", [None, lease("kubevip-web", None, present=False), lease("kubevip-web", "w1", expired=True)])
 def test_no_strays_without_a_live_lease_holder(plan, the_lease):
     svc = dict(service("web", "198.51.100.1"), lease=the_lease)
     by_host = {"w1": addresses("198.51.100.1"), "w2": addresses("198.51.100.1")}
-    assert day2.service_vip_strays(plan, by_host, cluster([svc])) == {"w1": [], "w2": []}
+    assert verdicts.service_vip_strays(plan, by_host, cluster([svc])) == {"w1": [], "w2": []}
 
 
 # --------------------------------------------------------------------------- kube-proxy's live ConfigMap (failure 1)
@@ -286,24 +286,24 @@ def with_proxy(live):
 
 
 def test_kube_proxy_as_planned_passes(plan):
-    assert day2.kube_proxy_verdict(plan, with_proxy(proxy())) == ([], [])
-    assert day2.kube_proxy_verdict(plan, with_proxy(proxy(exclude=["10.0.0.0/8", "192.0.2.0/24"]))) == ([], [])  # inside a wider CIDR
+    assert verdicts.kube_proxy_verdict(plan, with_proxy(proxy())) == ([], [])
+    assert verdicts.kube_proxy_verdict(plan, with_proxy(proxy(exclude=["10.0.0.0/8", "192.0.2.0/24"]))) == ([], [])  # inside a wider CIDR
 
 
 def test_kube_proxy_without_the_vip_in_exclude_cidrs(plan):
-    problems, dummy = day2.kube_proxy_verdict(plan, with_proxy(proxy(exclude=["198.51.100.0/24"])))
+    problems, dummy = verdicts.kube_proxy_verdict(plan, with_proxy(proxy(exclude=["198.51.100.0/24"])))
     assert problems == ['ConfigMap kube-system/kube-proxy config.conf ipvs.excludeCIDRs is ["198.51.100.0/24"], which misses '
                         'the control-plane VIP 192.0.2.10; the plan wants ["192.0.2.10/32"] (else kube-proxy in IPVS mode '
                         "deletes kube-vip's IPVS service)"]
-    report = day2.verify_report(plan, healthy(), with_proxy(proxy(exclude=[])))
+    report = verdicts.verify_report(plan, healthy(), with_proxy(proxy(exclude=[])))
     assert report["ok"] is False and "ipvs.excludeCIDRs is []" in report["problems"][0]
 
 
 def test_kube_proxy_strict_arp_and_mode(plan):
-    problems, dummy = day2.kube_proxy_verdict(plan, with_proxy(proxy(strict_arp=False)))
+    problems, dummy = verdicts.kube_proxy_verdict(plan, with_proxy(proxy(strict_arp=False)))
     assert problems == ["ConfigMap kube-system/kube-proxy config.conf ipvs.strictARP is false, the plan wants true "
                         "(ARP VIPs with kube-proxy in IPVS mode)"]
-    problems, dummy = day2.kube_proxy_verdict(plan, with_proxy(proxy(mode="", strict_arp=False, exclude=[])))
+    problems, dummy = verdicts.kube_proxy_verdict(plan, with_proxy(proxy(mode="", strict_arp=False, exclude=[])))
     # iptables (the default) deletes no IPVS service: excludeCIDRs is not judged there, the mode is
     assert problems == ['ConfigMap kube-system/kube-proxy config.conf mode is "" (the default, iptables), the plan wants "ipvs"',
                         "ConfigMap kube-system/kube-proxy config.conf ipvs.strictARP is false, the plan wants true "
@@ -312,32 +312,32 @@ def test_kube_proxy_strict_arp_and_mode(plan):
 
 def test_kube_proxy_not_judged_without_configmap_or_plan():
     plan = lab_plan()
-    problems, notes = day2.kube_proxy_verdict(plan, with_proxy(proxy(present=False)))
+    problems, notes = verdicts.kube_proxy_verdict(plan, with_proxy(proxy(present=False)))
     assert problems == [] and notes == ["ConfigMap kube-system/kube-proxy: not found (k3s and RKE2 have none); "
                                         "kube-proxy's live settings not checked"]
-    assert day2.kube_proxy_verdict(plan, None) == ([], [])
+    assert verdicts.kube_proxy_verdict(plan, None) == ([], [])
     unmanaged = lab_plan(vip_kube_proxy={"mode": "none"})
-    assert day2.kube_proxy_verdict(unmanaged, with_proxy(proxy(mode="iptables", exclude=[]))) == ([], [])
+    assert verdicts.kube_proxy_verdict(unmanaged, with_proxy(proxy(mode="iptables", exclude=[]))) == ([], [])
     iptables = lab_plan(vip_kube_proxy={"mode": "iptables", "strict_arp": "auto", "exclude_cidrs": "auto"})
-    assert day2.kube_proxy_verdict(iptables, with_proxy(proxy(mode="iptables", strict_arp=False, exclude=[])))[0] == []
-    problems, dummy = day2.kube_proxy_verdict(plan, with_proxy(proxy(parse_error="config.conf does not parse: bad")))
+    assert verdicts.kube_proxy_verdict(iptables, with_proxy(proxy(mode="iptables", strict_arp=False, exclude=[])))[0] == []
+    problems, dummy = verdicts.kube_proxy_verdict(plan, with_proxy(proxy(parse_error="config.conf does not parse: bad")))
     assert problems == ["ConfigMap kube-system/kube-proxy config.conf: config.conf does not parse: bad (the plan wants mode ipvs)"]
 
 
 # --------------------------------------------------------------------------- the static pod (failure 2) and the live DaemonSet
 
 def test_static_pod_expectation(plan):
-    assert day2.check_options(plan, "cp1")["static_pod"] == {
+    assert verdicts.check_options(plan, "cp1")["static_pod"] == {
         "path": "/etc/kubernetes/manifests/kube-vip.yaml", "svc_enable": False,
         "services_owner": "the services DaemonSet kube-system/kube-vip-ds"}
-    assert day2.check_options(plan, "w1")["static_pod"] is None
+    assert verdicts.check_options(plan, "w1")["static_pod"] is None
     metallb = lab_plan(vip_services={"provider": "metallb", "local_traffic": False,
                                      "pools": [{"name": "public", "addresses": ["198.51.100.0/28"]}]})
-    assert day2.check_options(metallb, "cp2")["static_pod"]["services_owner"] == "MetalLB (the plan's services provider)"
+    assert verdicts.check_options(metallb, "cp2")["static_pod"]["services_owner"] == "MetalLB (the plan's services provider)"
     none = lab_plan(vip_services={"provider": "none", "local_traffic": False, "pools": []})
-    assert day2.check_options(none, "cp1")["static_pod"]["svc_enable"] is None  # nobody else serves Services: not judged
+    assert verdicts.check_options(none, "cp1")["static_pod"]["svc_enable"] is None  # nobody else serves Services: not judged
     daemonset = lab_plan(vip_control_plane={"deployment": "daemonset"})
-    assert day2.check_options(daemonset, "cp1")["static_pod"] is None
+    assert verdicts.check_options(daemonset, "cp1")["static_pod"] is None
 
 
 def live_ds(node_selector=None, affinity=None, present=True):
@@ -348,7 +348,7 @@ def live_ds(node_selector=None, affinity=None, present=True):
 def test_live_daemonset_wins_over_the_render_dir(plan):
     pinned = {"node-role.kubernetes.io/control-plane": ""}
     live = dict(cluster(), kube_vip={"pods": [], "daemonset": live_ds(pinned)})
-    report = day2.verify_report(plan, healthy(), live, daemonsets=[], daemonset_file="/r/cluster/kube-vip-services.yaml")
+    report = verdicts.verify_report(plan, healthy(), live, daemonsets=[], daemonset_file="/r/cluster/kube-vip-services.yaml")
     assert report["problems"] == ['services DaemonSet kube-system/kube-vip-ds in the cluster is pinned to control-plane nodes '
                                   '(nodeSelector {"node-role.kubernetes.io/control-plane": ""}); the plan runs it on all nodes']
     assert report["daemonset_source"] == "cluster" and report["daemonset_checked"] is True
@@ -356,15 +356,15 @@ def test_live_daemonset_wins_over_the_render_dir(plan):
     rendered = [{"kind": "DaemonSet", "metadata": {"name": "kube-vip-ds"},
                  "spec": {"template": {"spec": {"nodeSelector": pinned}}}}]
     fine = dict(cluster(), kube_vip={"pods": [], "daemonset": live_ds()})
-    report = day2.verify_report(plan, healthy(), fine, daemonsets=rendered, daemonset_file="/r/x.yaml")
+    report = verdicts.verify_report(plan, healthy(), fine, daemonsets=rendered, daemonset_file="/r/x.yaml")
     assert report["ok"] is True and report["daemonset_source"] == "cluster" and report["daemonset_pinned"] == []
     absent = dict(cluster(), kube_vip={"pods": [], "daemonset": live_ds(present=False)})
-    report = day2.verify_report(plan, healthy(), absent, daemonsets=rendered, daemonset_file="/r/x.yaml")
+    report = verdicts.verify_report(plan, healthy(), absent, daemonsets=rendered, daemonset_file="/r/x.yaml")
     assert report["daemonset_source"] == "render_dir" and "in /r/x.yaml is pinned" in report["problems"][0]
     assert report["daemonset_pinned"] == report["problems"][:1]
     affinity = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
         {"matchExpressions": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists"}]}]}}}
-    report = day2.verify_report(plan, healthy(), dict(cluster(), kube_vip={"pods": [], "daemonset": live_ds(affinity=affinity)}))
+    report = verdicts.verify_report(plan, healthy(), dict(cluster(), kube_vip={"pods": [], "daemonset": live_ds(affinity=affinity)}))
     assert report["problems"][0].endswith("(nodeSelector {}, and a control-plane node affinity); the plan runs it on all nodes")
 
 
@@ -386,12 +386,12 @@ def test_live_service_lb_beside_kube_vip_is_a_problem():
     plan = lab_plan(**K3S)
     assert plan["services"]["provider"] == "kube_vip" and plan["services"]["disable_servicelb"] is True
     live = dict(cluster(pods=["w1", "w2"]), service_lb=_service_lb(("web", ("w1", "w2"))))
-    problems = day2.service_lb_verdict(plan, live)
+    problems = verdicts.service_lb_verdict(plan, live)
     assert problems == ["k3s ServiceLB (Klipper) is live beside kube-vip: pods svclb-web-7c71dc76-w1, svclb-web-7c71dc76-w2 "
                         "in kube-system answer Service default/web on w1, w2 (k3s-io/k3s #2323); turn it off on every "
                         "server (disable: [servicelb]; playbooks/bootstrap.yml writes "
                         "/etc/rancher/k3s/config.yaml.d/50-baremetal-vip-disable-servicelb.yaml) and restart k3s"]
-    report = day2.verify_report(plan, healthy(), live)
+    report = verdicts.verify_report(plan, healthy(), live)
     assert report["ok"] is False and problems[0] in report["cluster"] and problems[0] in report["problems"]
     assert report["service_lb"] == live["service_lb"]["services"]
 
@@ -399,13 +399,13 @@ def test_live_service_lb_beside_kube_vip_is_a_problem():
 def test_no_service_lb_no_problem():
     """ServiceLB off (no svclb pods), or no provider of the plan's to race (provider none): nothing reported."""
     plan = lab_plan(**K3S)
-    assert day2.service_lb_verdict(plan, dict(cluster(), service_lb=_service_lb())) == []
-    assert day2.service_lb_verdict(plan, cluster()) == []  # an older cluster_info without service_lb
-    assert day2.service_lb_verdict(plan, None) == []
+    assert verdicts.service_lb_verdict(plan, dict(cluster(), service_lb=_service_lb())) == []
+    assert verdicts.service_lb_verdict(plan, cluster()) == []  # an older cluster_info without service_lb
+    assert verdicts.service_lb_verdict(plan, None) == []
     none = lab_plan(vip_cluster={"distro": "k3s", "kubernetes_version": "v1.31.4+k3s1"}, vip_services={"provider": "none", "pools": []})
     assert none["services"]["disable_servicelb"] is False
-    assert day2.service_lb_verdict(none, dict(cluster(), service_lb=_service_lb(("web", ("w1",))))) == []
-    report = day2.verify_report(plan, healthy(), dict(cluster(), service_lb=_service_lb()))
+    assert verdicts.service_lb_verdict(none, dict(cluster(), service_lb=_service_lb(("web", ("w1",))))) == []
+    report = verdicts.verify_report(plan, healthy(), dict(cluster(), service_lb=_service_lb()))
     assert report["service_lb"] == [] and not [p for p in report["problems"] if "ServiceLB" in p]
 
 
@@ -416,7 +416,7 @@ def test_rke2_service_lb_beside_metallb_names_enable_servicelb():
     plan = lab_plan(vip_cluster={"distro": "rke2", "kubernetes_version": "v1.30.6+rke2r1"},
                     vip_services={"provider": "metallb", "pools": [{"name": "public", "addresses": ["198.51.100.0/28"]}]})
     assert plan["services"]["disable_servicelb"] is False
-    problems = day2.service_lb_verdict(plan, dict(cluster(), service_lb=_service_lb(("web", ("w1",)), program="rke2")))
+    problems = verdicts.service_lb_verdict(plan, dict(cluster(), service_lb=_service_lb(("web", ("w1",)), program="rke2")))
     assert len(problems) == 1
     assert problems[0].startswith("rke2 ServiceLB (Klipper) is live beside MetalLB: pods svclb-web-7c71dc76-w1")
     assert "RKE2 runs it only with enable-servicelb" in problems[0]

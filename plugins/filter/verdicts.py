@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: baremetal.vip developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters of the day-2 playbooks (verify.yml, remediate.yml): the judgement lives in plugin_utils/day2.py.
+"""Filters of the day-2 playbooks (verify.yml, remediate.yml): the judgement lives in plugin_utils/verdicts.py.
 
 Documentation: vip_check_options.yml, vip_verify_report.yml and vip_service_vip_strays.yml next to this file.
 """
@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.baremetal.vip.plugins.plugin_utils import day2
+from ansible_collections.baremetal.vip.plugins.plugin_utils import remediation
+from ansible_collections.baremetal.vip.plugins.plugin_utils import verdicts
 
 
 def _call(name, function, *args, **kwargs):
@@ -21,17 +22,22 @@ def _call(name, function, *args, **kwargs):
 
 def vip_check_options(plan, host, cluster=None, service_routes=None):
     """The baremetal.vip.vip_check options of ``host``, from the plan (and the live Services)."""
-    return _call("vip_check_options", day2.check_options, plan, host, cluster, service_routes or [])
+    return _call("vip_check_options", verdicts.check_options, plan, host, cluster, service_routes or [])
 
 
 def vip_verify_report(plan, checks, cluster=None, daemonsets=None, daemonset_file=None):
     """The cluster-wide report of playbooks/verify.yml."""
-    return _call("vip_verify_report", day2.verify_report, plan, checks, cluster, daemonsets, daemonset_file)
+    return _call("vip_verify_report", verdicts.verify_report, plan, checks, cluster, daemonsets, daemonset_file)
 
 
 def vip_service_vip_strays(plan, addresses_by_host, cluster):
     """{host: [Service VIP]} held by a node that does not hold the Service's lease."""
-    return _call("vip_service_vip_strays", day2.service_vip_strays, plan, addresses_by_host, cluster)
+    return _call("vip_service_vip_strays", verdicts.service_vip_strays, plan, addresses_by_host, cluster)
+
+
+def vip_remediation(plan, report, holder=None, service_routes=None):
+    """What playbooks/remediate.yml changes on each node, from verify's report."""
+    return _call("vip_remediation", remediation.remediation, plan, report, holder, service_routes or [])
 
 
 class FilterModule:
@@ -39,4 +45,4 @@ class FilterModule:
 
     def filters(self):
         return {"vip_check_options": vip_check_options, "vip_verify_report": vip_verify_report,
-                "vip_service_vip_strays": vip_service_vip_strays}
+                "vip_service_vip_strays": vip_service_vip_strays, "vip_remediation": vip_remediation}
