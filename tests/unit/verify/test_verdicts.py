@@ -428,11 +428,11 @@ def test_a_pending_service_is_judged_by_its_requested_address(plan):
     status.loadBalancer.ingress and no lease: an externalTrafficPolicy Local Service with a ready endpoint is reported
     on no node, with where its ready endpoints are."""
     web = dict(service("web", None, policy="Local", endpoints=[("w1", True)]), requested_ips=["198.51.100.1"])
-    report = day2.verify_report(plan, healthy(), cluster([web], pods=["cp1"]))
+    report = verdicts.verify_report(plan, healthy(), cluster([web], pods=["cp1"]))
     record = report["service_vips"][0]
     assert record["address"] == "198.51.100.1" and record["holders"] == [] and record["ready_endpoints_on"] == ["w1"]
     assert "Service VIP 198.51.100.1 (default/web) is on no node" in report["problems"]
-    assert day2.verify_report(plan, healthy(), cluster([dict(web, requested_ips=[])]))["service_vips"] == []
+    assert verdicts.verify_report(plan, healthy(), cluster([dict(web, requested_ips=[])]))["service_vips"] == []
     # queued, not judged: a Cluster Service, or a Local one without a ready endpoint anywhere
     for queued in (dict(web, external_traffic_policy="Cluster"), dict(web, endpoints=[{"node": "w1", "ready": False}])):
-        assert day2.verify_report(plan, healthy(), cluster([queued]))["service_vips"] == []
+        assert verdicts.verify_report(plan, healthy(), cluster([queued]))["service_vips"] == []
