@@ -503,7 +503,10 @@ class RealLab:
     def _report_running(self, core, placed, wait):
         """Patch each placed Pod's status to Running/Ready once its node's runner runs it (kubelet's report)."""
         deadline = time.monotonic() + wait
-        pending = dict(placed)
+        # a node whose runner is paused stands for a node whose kubelet is down: its pods stay Pending, as the
+        # API server would show them, and nobody waits for them
+        pending = {pod: node for pod, node in placed.items()
+                   if not os.path.exists(os.path.join(self.lab.node(node)["dir"], "runner.paused"))}
         while pending and time.monotonic() < deadline:
             status = self.lab.pods()
             for pod_name, node_name in list(pending.items()):
