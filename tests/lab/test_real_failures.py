@@ -101,7 +101,7 @@ def all_routes_text(the_lab, node):
 def foreign_present(the_lab, node):
     text = all_routes_text(the_lab, node)
     return [dst for dst, table, proto in FOREIGN
-            if re.search(r"^%s dev eth0 table %s proto %s\b" % (re.escape(dst.split("/")[0]), table, proto), text, re.M)]
+            if re.search(r"^%s dev eth0 table %s proto %s\b" % (re.escape(dst.split("/", maxsplit=1)[0]), table, proto), text, re.M)]
 
 
 def lease_holder(state, namespace, name):
@@ -317,4 +317,3 @@ def test_failure5_local_service_pending_with_kube_vip_on_control_plane_only(real
         delete_service(state, "local-web")
         lab_cli(state, "api", "DELETE", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/local-web-lab",
                 check=False)
-
