@@ -35,7 +35,7 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 import bgprouter  # noqa: E402  pylint: disable=wrong-import-position
-import lab  # noqa: E402  pylint: disable=wrong-import-position
+from test_real_lab import real_lab_up  # noqa: E402  pylint: disable=wrong-import-position
 from test_real_lab_profiles import failover_bound  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
@@ -100,20 +100,7 @@ def bgp_lab(tmp_path_factory):
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
-    state = str(tmp_path_factory.mktemp("bgplab") / "lab")
-    started = time.monotonic()
-    proc = subprocess.run([PY, LAB_PY, "up", "--real", "--nodes", ",".join(NODES), "--example", EXAMPLE,
-                           "--state-dir", state], capture_output=True, text=True, check=False)
-    OUTPUTS.append(proc.stdout + proc.stderr)
-    print("lab up --real (BGP): %.1fs\n%s" % (time.monotonic() - started, proc.stdout[-2000:]))
-    if proc.returncode != 0:
-        subprocess.run([PY, LAB_PY, "down", "--state-dir", state], check=False)
-        pytest.fail("lab up --real failed:\n%s\n%s" % (proc.stdout[-6000:], proc.stderr[-6000:]))
-    the_lab = lab.Lab(state)
-    try:
-        yield the_lab
-    finally:
-        subprocess.run([PY, LAB_PY, "down", "--state-dir", state], check=False)
+    yield from real_lab_up(tmp_path_factory, "bgplab", NODES, ["--example", EXAMPLE], OUTPUTS)
 
 
 def established(the_lab):

@@ -87,13 +87,15 @@ def pod_logs(the_lab, pattern="kube-vip"):
     return "\n".join(out)
 
 
-@pytest.fixture(scope="module")
-def real_lab(tmp_path_factory):
-    state = str(tmp_path_factory.mktemp("reallab") / "lab")
+def real_lab_up(tmp_path_factory, name, nodes, extra=(), outputs=None):
+    """Bring a real lab up for a test module (lab.py up --real), yield it, take it down; ``outputs`` collects its output."""
+    state = str(tmp_path_factory.mktemp(name) / "lab")
     started = time.monotonic()
-    proc = subprocess.run([PY, LAB_PY, "up", "--real", "--nodes", ",".join(NODES), "--state-dir", state],
+    proc = subprocess.run([PY, LAB_PY, "up", "--real", "--nodes", ",".join(nodes)] + list(extra) + ["--state-dir", state],
                           capture_output=True, text=True, check=False)
-    print("lab up --real: %.1fs\n%s" % (time.monotonic() - started, proc.stdout[-3000:]))
+    if outputs is not None:
+        outputs.append(proc.stdout + proc.stderr)
+    print("lab up --real (%s): %.1fs\n%s" % (name, time.monotonic() - started, proc.stdout[-3000:]))
     if proc.returncode != 0:
         subprocess.run([PY, LAB_PY, "down", "--state-dir", state], check=False)
         pytest.fail("lab up --real failed:\n%s\n%s" % (proc.stdout[-6000:], proc.stderr[-6000:]))
@@ -102,6 +104,11 @@ def real_lab(tmp_path_factory):
         yield the_lab
     finally:
         subprocess.run([PY, LAB_PY, "down", "--state-dir", state], check=False)
+
+
+@pytest.fixture(scope="module")
+def real_lab(tmp_path_factory):
+    yield from real_lab_up(tmp_path_factory, "reallab", NODES)
 
 
 def lab_vars(the_lab):
