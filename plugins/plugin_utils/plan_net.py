@@ -176,15 +176,9 @@ def normalize_selectors(value, path, errors):
         errors.append("%s must be a list of LabelSelectors or a dict of labels, got %r" % (path, value))
         return []
     result = []
-    for i, sel in enumerate(value):
-        spath = "%s[%d]" % (path, i)
-        if not isinstance(sel, dict):
-            errors.append("%s must be a LabelSelector dict (matchLabels/matchExpressions), got %r" % (spath, sel))
-            continue
+    for spath, sel in _checked_dicts(value, path, ("matchLabels", "matchExpressions"),
+                                     "a LabelSelector dict (matchLabels/matchExpressions)", errors):
         out = {}
-        for key in sel:
-            if key not in ("matchLabels", "matchExpressions"):
-                errors.append(unknown_key_message(spath, key, ("matchLabels", "matchExpressions")))
         labels = sel.get("matchLabels")
         if labels is not None:
             if not isinstance(labels, dict):
@@ -203,6 +197,19 @@ def normalize_selectors(value, path, errors):
                 errors.append("%s repeats %s[%d]: MetalLB refuses duplicate selectors" % (spath, path, result.index(out)))
             result.append(out)
     return result
+
+
+def _checked_dicts(items, path, allowed, expected, errors):
+    """Yield (path, item) for each dict of ``items``; name every non-dict item and every key outside ``allowed``."""
+    for i, item in enumerate(items):
+        item_path = "%s[%d]" % (path, i)
+        if not isinstance(item, dict):
+            errors.append("%s must be %s, got %r" % (item_path, expected, item))
+            continue
+        for key in item:
+            if key not in allowed:
+                errors.append(unknown_key_message(item_path, key, allowed))
+        yield item_path, item
 
 
 def _label_text(value):
@@ -227,14 +234,8 @@ def _normalize_expressions(exprs, path, errors):
         errors.append("%s must be a list, got %r" % (path, exprs))
         return []
     out = []
-    for j, expr in enumerate(exprs):
-        epath = "%s[%d]" % (path, j)
-        if not isinstance(expr, dict):
-            errors.append("%s must be a dict with key, operator, values, got %r" % (epath, expr))
-            continue
-        for key in expr:
-            if key not in ("key", "operator", "values"):
-                errors.append(unknown_key_message(epath, key, ("key", "operator", "values")))
+    for epath, expr in _checked_dicts(exprs, path, ("key", "operator", "values"),
+                                      "a dict with key, operator, values", errors):
         operator = expr.get("operator")
         if operator not in SELECTOR_OPERATORS:
             errors.append("%s.operator is %r; expected one of %s" % (epath, operator, ", ".join(SELECTOR_OPERATORS)))
