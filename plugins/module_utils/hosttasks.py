@@ -15,7 +15,6 @@ import contextlib
 import gc
 
 from ansible_collections.baremetal.vip.plugins.module_utils import deps
-from ansible_collections.baremetal.vip.plugins.module_utils import ipvs as ipvs_utils
 from ansible_collections.baremetal.vip.plugins.module_utils import netlink
 from ansible_collections.baremetal.vip.plugins.module_utils import netstate
 from ansible_collections.baremetal.vip.plugins.module_utils import reconcile
@@ -42,6 +41,12 @@ IPVS_SERVICE_OPTIONS = dict(
         forward_method=dict(type="str", choices=list(FORWARD_METHODS)),
     )),
 )
+
+
+def _ipvs_utils():
+    """module_utils.ipvs, imported by the tasks that read IPVS only (vip_routes and vip_address start faster without it)."""
+    from ansible_collections.baremetal.vip.plugins.module_utils import ipvs  # pylint: disable=import-outside-toplevel
+    return ipvs
 
 
 def run(module, task, diff=False):
@@ -122,6 +127,7 @@ def gather_facts(params, check_mode=False):  # pylint: disable=unused-argument
 
     _with_iproute(read)
     if "ipvs" in gather:
+        ipvs_utils = _ipvs_utils()
         which = params.get("ipvs_real_servers_of")
         if which is not None:
             which = _real_servers_filter(reconcile.parse_ranges(which, "ipvs_real_servers_of"))
@@ -156,11 +162,27 @@ def _real_servers_filter(ranges, also=()):
 
 # --------------------------------------------------------------------------- vip_routes
 
-def desired_routes(routes):
-    """Normalize the ``routes`` option."""
+def desired_routes(routes, destinations=None, interface=None):
+    """Normalize the ``routes`` option, or the compact form: ``destinations`` all through ``interface``."""
+    if destinations:
+        return [{"destination": destination, "interface": interface}
+                for destination in reconcile.normalize_host_cidrs(destinations, "destinations[%d]")]
     routes = routes or []
     destinations = reconcile.normalize_host_cidrs([route["destination"] for route in routes], "routes[%d].destination")
     return [{"destination": destination, "interface": route["interface"]} for destination, route in zip(destinations, routes)]
+
+
+def _route_result(result, routes, return_routes):
+    """Trim vip_routes' result to ``return_routes``: 'all' (every route of the table in ``routes``), 'changed' (the
+    routes added, removed and restored; no ``routes``), 'none' (the counts only); ``counts`` is always there."""
+    result["counts"] = {"routes": len(routes), "added": len(result["added"]), "removed": len(result["removed"]),
+                        "legacy_routes": len(result["legacy_routes"])}
+    if return_routes == "all":
+        result["routes"] = routes
+    elif return_routes == "none":
+        for key in ("added", "removed", "legacy_routes"):
+            del result[key]
+    return result
 
 
 @contextlib.contextmanager
@@ -191,7 +213,8 @@ def reconcile_routes(params, check_mode, diff=False):
     done. ``diff``: add the text diff (Ansible's diff mode; check mode shows the same one).
     """
     table, protocol = params["table"], params["protocol"]
-    desired = desired_routes(params["routes"])
+    desired = desired_routes(params["routes"], params.get("destinations"), params.get("interface"))
+    return_routes = params.get("return_routes") or "all"
     remove_legacy = reconcile.normalize_host_cidrs(params["remove_legacy"] or [], "remove_legacy[%d]")
 
     def run(ipr, links):
@@ -211,8 +234,10 @@ def reconcile_routes(params, check_mode, diff=False):
             "added": done["added"],
             "removed": done["removed"],
             "legacy_routes": changes["legacy"],
-            "routes": [r for r in (current if check_mode else after) if r["protocol"] == protocol],
         }
+        # a failed task says everything (RETURN: added, removed, not_added, not_removed, routes as the kernel has them)
+        _route_result(result, [r for r in (current if check_mode else after) if r["protocol"] == protocol],
+                      "all" if done["failed"] else return_routes)
         if done["restored"]:
             result["restored"] = done["restored"]
             result["warnings"] = ["the kernel removed %s in place of a route this task removed; it was put back"
@@ -376,6 +401,7 @@ def reconcile_ipvs(params, check_mode, diff=False):
         raise VipError("prune needs owned_addresses: only services on the collection's VIPs may be removed")
     owned = reconcile.parse_ranges(params["owned_addresses"], "owned_addresses") if params["owned_addresses"] else None
     real_servers_of = _real_servers_filter(owned, (reconcile.service_key(s) for s in desired))
+    ipvs_utils = _ipvs_utils()
     ipvs = ipvs_utils.open_ipvs()
     if ipvs is None:
         raise VipError("reconciling IPVS services failed: %s" % ipvs_utils.UNAVAILABLE)

@@ -33,7 +33,9 @@ extends_documentation_fragment:
 options:
   # table and protocol (baremetal.vip.host.route_scope) come from plugins/doc_fragments/host.py.
   routes:
-    description: The routes that must exist.
+    description:
+      - The routes that must exist.
+      - For many routes through one interface, O(destinations) with O(interface) says the same in a compact form.
     type: list
     elements: dict
     default: []
@@ -47,6 +49,25 @@ options:
         description: The interface the route points to (the VIP interface).
         type: str
         required: true
+  destinations:
+    description:
+      - The compact form of O(routes) for many VIPs through one interface; each is an address or a host CIDR (/32, /128).
+      - The same as O(routes) with one C(destination) and O(interface) per item. Mutually exclusive with O(routes).
+    type: list
+    elements: str
+  interface:
+    description: The interface every route of O(destinations) points to. Required with O(destinations).
+    type: str
+  return_routes:
+    description:
+      - Which routes the result lists; RV(counts) is always returned.
+      - V(changed) lists the routes added, removed and restored, and the legacy routes that remain.
+      - V(all) also lists every route of the table with O(protocol) after the change in RV(routes).
+      - V(none) lists none of them, only RV(counts).
+      - A task that fails returns every list, whatever this says.
+    type: str
+    choices: [changed, all, none]
+    default: changed
   prune:
     description: Remove routes of O(table) with protocol O(protocol) that are not in O(routes).
     type: bool
@@ -84,32 +105,45 @@ EXAMPLES = r"""
         interface: "{{ vip_plan.nodes[inventory_hostname].interface }}"
     prune: true
 
+- name: Thousands of Service VIP routes through one interface, the result with counts only
+  baremetal.vip.vip_routes:
+    destinations: "{{ service_vips }}"
+    interface: eth0
+    prune: true
+    return_routes: none
+
 - name: Remove a route an old kube-vip release left with protocol boot
   baremetal.vip.vip_routes:
     remove_legacy: [198.51.100.7/32]
 """
 
 RETURN = r"""
+counts:
+  description: How many routes of the table with O(protocol) there are after the change (before it, in check mode), and
+    how many were added, removed, and how many legacy routes remain.
+  returned: always
+  type: dict
+  sample: {"routes": 25000, "added": 0, "removed": 25000, "legacy_routes": 0}
 added:
   description: Routes added (or that would be, in check mode).
-  returned: always
+  returned: unless O(return_routes=none)
   type: list
   elements: dict
   sample: [{"destination": "198.51.100.7/32", "interface": "eth0", "table": 198, "protocol": 248, "type": "unicast",
             "family": "ipv4"}]
 removed:
   description: Routes removed (or that would be).
-  returned: always
+  returned: unless O(return_routes=none)
   type: list
   elements: dict
 legacy_routes:
   description: Legacy host routes of the table that remain (not named in O(remove_legacy)).
-  returned: always
+  returned: unless O(return_routes=none)
   type: list
   elements: dict
 routes:
   description: Routes of the table with O(protocol), after the change (before it, in check mode); fields as in vip_facts.
-  returned: always
+  returned: with O(return_routes=all), and when the task fails
   type: list
   elements: dict
 restored:
@@ -141,10 +175,14 @@ def main():
             destination=dict(type="str", required=True, aliases=["address"]),
             interface=dict(type="str", required=True),
         )),
+        destinations=dict(type="list", elements="str"),
+        interface=dict(type="str"),
+        return_routes=dict(type="str", choices=["changed", "all", "none"], default="changed"),
         prune=dict(type="bool", default=False),
         remove_legacy=dict(type="list", elements="str", default=[]),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           mutually_exclusive=[("routes", "destinations")], required_together=[("destinations", "interface")])
     hosttasks.run(module, hosttasks.reconcile_routes, diff=True)
 
 

@@ -128,6 +128,23 @@ def _module_process(ns, module, args, tmp):
 
 ROUTE_PHASES = ("read", "decide", "apply", "after")
 
+# vip_routes as a process, three forms of the same task: (module arguments of the kept destinations, list checked in the result)
+PROCESS_FORMS = {
+    "compact": (lambda keep: {"destinations": keep, "interface": "v0", "return_routes": "none"}, None),
+    "changed": (lambda keep: {"routes": [{"destination": d, "interface": "v0"} for d in keep]}, "removed"),
+    "all": (lambda keep: {"routes": [{"destination": d, "interface": "v0"} for d in keep], "return_routes": "all"}, "routes"),
+}
+
+
+def _ip_show_seconds(ns):
+    """Seconds of `ip route show table 198 proto 248`, both families (two processes), reading the table as iproute2 does."""
+    seconds = 0.0
+    for family in ("-4", "-6"):
+        spent, _proc = benchlib.timed_run(["ip", "-n", ns.name, family, "route", "show", "table", str(benchlib.TABLE),
+                                           "proto", str(benchlib.PROTOCOL)])
+        seconds += spent
+    return seconds
+
 
 def _route_phases(ns, params):
     """Seconds of each step of reconcile_routes (one run): read, decide, apply, the after-state.
@@ -170,8 +187,8 @@ def bench_routes(report, sizes, repeat, tmp):
         add_path, del_path = os.path.join(tmp, "routes-add"), os.path.join(tmp, "routes-del")
         with open(del_path, "w", encoding="utf-8") as handle:
             handle.write("\n".join(benchlib.route_commands("del", orphans)) + "\n")
-        times = {"logic": [], "ip_batch": [], "process": [], "logic_cpu": [], "ip_batch_cpu": []}
-        process_repeat = repeat if size <= 10000 else 1
+        times = {"logic": [], "ip_batch": [], "logic_cpu": [], "ip_batch_cpu": [], "ip_show": []}
+        times.update(("process_" + form, []) for form in PROCESS_FORMS)
         with benchlib.Netns("routes") as ns:
             for attempt in range(repeat):
                 _reset_routes(ns, destinations, add_path)
@@ -182,20 +199,23 @@ def bench_routes(report, sizes, repeat, tmp):
                 times["logic"].append(seconds)
                 times["logic_cpu"].append(cpu)
                 _reset_routes(ns, destinations, add_path)
+                times["ip_show"].append(_ip_show_seconds(ns))  # the table as the module finds it, then the same deletions
                 seconds, cpu, _proc = benchlib.timed_cpu_run(["ip", "-n", ns.name, "-batch", del_path])
                 if ns.count_routes(benchlib.TABLE) != len(keep):
                     raise BenchError("ip -batch left the wrong number of routes")
                 times["ip_batch"].append(seconds)
                 times["ip_batch_cpu"].append(cpu)
-                if attempt < process_repeat:
+                for form, (args, returned) in PROCESS_FORMS.items():
                     _reset_routes(ns, destinations, add_path)
-                    seconds, result = _module_process(ns, "vip_routes", dict(params, _ansible_check_mode=False), tmp)
-                    if len(result.get("removed", [])) != len(orphans) or ns.count_routes(benchlib.TABLE) != len(keep):
-                        raise BenchError("vip_routes process: %s" % result.get("msg", "wrong removals"))
-                    times["process"].append(seconds)
+                    module_args = dict(args(keep), table=benchlib.TABLE, protocol=benchlib.PROTOCOL, prune=True, _ansible_check_mode=False)
+                    seconds, result = _module_process(ns, "vip_routes", module_args, tmp)
+                    if result.get("failed") or result["counts"]["removed"] != len(orphans) or ns.count_routes(benchlib.TABLE) != len(keep) \
+                            or len(result.get(returned, ())) != {"removed": len(orphans), "routes": len(keep)}.get(returned, 0):
+                        raise BenchError("vip_routes process (%s): %s" % (form, result.get("msg", "wrong removals")))
+                    times["process_" + form].append(seconds)
             _reset_routes(ns, destinations, add_path)
             phases = _route_phases(ns, params)
-        logic, ip_batch, process = median(times["logic"]), median(times["ip_batch"]), median(times["process"])
+        logic, ip_batch, ip_show = median(times["logic"]), median(times["ip_batch"]), median(times["ip_show"])
         per_route[size] = logic / size
         details[str(size)] = {"routes": size, "orphans": len(orphans), "runs": times, "phases_one_run": phases,
                               "per_route_logic_seconds": logic / size}
@@ -203,8 +223,12 @@ def bench_routes(report, sizes, repeat, tmp):
         report.row("routes", "N=%d: vip_routes logic (in-process)" % size, logic, ip_batch, "ip -n NS -batch (deletes)", goal)
         report.row("routes", "N=%d: logic CPU time (user+system)" % size, median(times["logic_cpu"]), median(times["ip_batch_cpu"]),
                    "CPU time of ip -batch (child rusage)", note="steadier than wall clock on a loaded machine")
-        report.row("routes", "N=%d: vip_routes process (Python start-up)" % size, process, ip_batch, "ip -n NS -batch (deletes)",
-                   note="%d run(s)" % len(times["process"]))
+        for form, label in (("compact", "destinations+interface, return_routes=none"),
+                            ("changed", "routes list, return_routes=changed (default)"),
+                            ("all", "routes list, return_routes=all")):
+            report.row("routes", "N=%d: vip_routes process, %s" % (size, label), median(times["process_" + form]), ip_show + ip_batch,
+                       "ip route show table 198 proto 248 (-4, -6) + ip -batch", 3.0 if size == 50000 and form == "compact" else None,
+                       note="%d runs; whole process: Python start-up, AnsibleModule, logic, JSON" % len(times["process_" + form]))
         report.row("routes", "N=%d: logic per route" % size, logic / size,
                    note="read %.0f%% decide %.0f%% apply %.0f%% after-state %.0f%%" % tuple(
                        100 * phases[k] / sum(phases[p] for p in ROUTE_PHASES) for k in ROUTE_PHASES))

@@ -61,7 +61,7 @@ def test_prune_removes_the_multipath_orphan_and_keeps_the_vip_route(netns, case)
     netns.ip(*kept)
     netns.ip(*orphan)
     foreign = everything(netns)
-    args = {"routes": [{"destination": vip, "interface": dev}], "prune": True}
+    args = {"routes": [{"destination": vip, "interface": dev}], "prune": True, "return_routes": "all"}
 
     result = netns.ansible("vip_routes", args)
     assert result["_rc"] == 0 and result["changed"] is True, result

@@ -77,6 +77,11 @@ def test_vip_routes_removes_legacy_only_when_named(netns):
     ({"routes": [{"destination": "vip.example", "interface": "v0"}]}, "routes[0].destination: 'vip.example' is not an IP address"),
 ])
 def test_vip_routes_refuses_bad_options_before_changing_anything(netns, args, message):
+    assert_refused_unchanged(netns, args, message)
+
+
+def assert_refused_unchanged(netns, args, message):
+    """vip_routes with ``args`` fails saying ``message`` on the route mix, which stays as it was."""
     setup_route_mix(netns)
     before = netns.all_routes()
     result = netns.ansible("vip_routes", args)
@@ -273,7 +278,7 @@ def test_vip_routes_on_a_big_table(netns):
     others = everything_else(netns)
     keep = table[::12] + table[1::12] + [dst for index, dst in enumerate(table) if index % 12 in (2, 3, 4, 5, 6, 7, 8, 9)][:250]
     new = host_destinations(250, start=4000)
-    wanted = {"routes": [{"destination": dst, "interface": "v0"} for dst in keep + new], "prune": True}
+    wanted = {"routes": [{"destination": dst, "interface": "v0"} for dst in keep + new], "prune": True, "return_routes": "all"}
 
     facts = netns.ansible("vip_facts", {"gather": ["routes"]})["ansible_facts"]["vip_host"]
     assert {r["destination"] for r in facts["routes"]} == set(table) | {"192.0.2.0/25"}
@@ -367,3 +372,38 @@ def test_vip_routes_builds_the_diff_only_when_asked(netns):
         "2001:db8::9/128 dev v0 table 198 proto 199", "203.0.113.0/24 dev v0 table 198 proto 3"])
     assert "198.51.100.8/32 dev v0 table 198 proto 248" in out["checked"]["before"].splitlines()
     assert out["routes"] == out["read"]
+
+
+def test_vip_routes_compact_form_and_return_routes(netns):
+    """destinations + interface is the routes list in a compact form; return_routes trims the result, counts always there;
+    check mode and diff are the same as with the routes list."""
+    setup_route_mix(netns)
+    before = netns.all_routes()
+    compact = {"destinations": ["198.51.100.7", "2001:db8::7/128"], "interface": "v0", "prune": True}
+    listed = netns.ansible("vip_routes", dict(ROUTES, return_routes="all"), check=True)
+    checked = netns.ansible("vip_routes", dict(compact, return_routes="all"), check=True)
+    assert netns.all_routes() == before, "check mode changed routes"
+    for key in ("changed", "added", "removed", "legacy_routes", "routes", "counts", "_diff"):
+        assert checked[key] == listed[key], key
+    assert checked["counts"] == {"routes": 1, "added": 2, "removed": 1, "legacy_routes": 2}, checked["counts"]  # before, in check mode
+    assert "routes" not in netns.ansible("vip_routes", compact, check=True)  # default: changed
+
+    result = netns.ansible("vip_routes", dict(compact, return_routes="none"))
+    assert result["changed"] is True and result["counts"] == {"routes": 2, "added": 2, "removed": 1, "legacy_routes": 2}, result
+    assert not {"added", "removed", "legacy_routes", "routes"} & set(result), result
+    assert netns.routes(198) == {("198.51.100.7", "v0", "248"), ("2001:db8::7", "v0", "248"), ("198.51.100.9", "v0", "static"),
+                                 ("203.0.113.0/24", "v0", "boot"), ("2001:db8::9", "v0", "199")}
+    again = netns.ansible("vip_routes", compact)
+    assert again["changed"] is False and again["added"] == [] and again["removed"] == [] and "routes" not in again, again
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"destinations": ["198.51.100.7", "198.51.100.0/24"], "interface": "v0"}, "destinations[1]: 198.51.100.0/24 is not a host route"),
+    ({"destinations": ["vip.example"], "interface": "v0"}, "destinations[0]: 'vip.example' is not an IP address"),
+    ({"destinations": ["198.51.100.7"]}, "parameters are required together: destinations, interface"),
+    ({"destinations": ["198.51.100.7"], "interface": "v0", "routes": [{"destination": "198.51.100.8", "interface": "v0"}]},
+     "parameters are mutually exclusive: routes|destinations"),
+    ({"destinations": ["198.51.100.7"], "interface": "nope0"}, "adding route 198.51.100.7/32 to table 198: interface 'nope0' does not exist"),
+])
+def test_vip_routes_compact_form_refuses_bad_options(netns, args, message):
+    assert_refused_unchanged(netns, args, message)
