@@ -18,11 +18,6 @@ __metaclass__ = type
 import json
 import os
 
-try:
-    import yaml
-except ImportError:  # yaml comes with ansible-core; guarded for the sanity import test
-    yaml = None
-
 from ansible_collections.baremetal.vip.plugins.module_utils import hosttasks
 from ansible_collections.baremetal.vip.plugins.module_utils import reconcile
 
@@ -52,6 +47,10 @@ def read_static_pod(path):
             out["error"] = "reading %s: %s" % (path, exc)
         return out
     out["present"] = True
+    try:  # imported here: only control-plane nodes with a static pod need PyYAML (module start-up on the others)
+        import yaml  # pylint: disable=import-outside-toplevel
+    except ImportError:  # yaml comes with ansible-core; guarded for the sanity import test
+        yaml = None
     try:
         pod = yaml.safe_load(text) if yaml is not None else None
         if not isinstance(pod, dict):

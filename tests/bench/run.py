@@ -12,6 +12,8 @@ JSON. Sections (--only a,b; --quick for small sizes, about a minute):
   ipvs    ipvs_service's logic vs `ipvsadm -R` in User-Mode Linux (root, user-mode-linux)
   facts   vip_facts with 50,000 routes in other tables vs none (root)
   fleet   playbooks/verify.yml vs `ansible -m ping` on lab nodes (root)
+  task    one vip_routes task (50,000 routes) through ansible-playbook vs ip -batch via the command module (root)
+  remediate  playbooks/remediate.yml vs verify.yml on a drifted lab, 5 / 20 / 100 nodes (root)
   naive   a loop of `ip route del` command tasks, per orphan (root)
   plan    build_plan at 1,000 / 10,000 / 100,000 pools
 
@@ -37,13 +39,15 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "kernel"))
 import benchlib  # noqa: E402  pylint: disable=wrong-import-position,import-error
 from benchlib import BenchError, TOP, median  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
-SECTIONS = ("routes", "ipvs", "facts", "fleet", "naive", "plan")
-ROOT_SECTIONS = ("routes", "ipvs", "facts", "fleet", "naive")
+SECTIONS = ("routes", "task", "ipvs", "facts", "fleet", "remediate", "naive", "plan")
+ROOT_SECTIONS = ("routes", "task", "ipvs", "facts", "fleet", "remediate", "naive")
 SIZES = {
     "routes": ([1000, 10000, 50000], [1000, 4000]),
     "facts": ((50000, 1000), (5000, 200)),
     "ipvs": (2000, 150),
-    "fleet": (20, 3),
+    "fleet": ([20, 100], [3]),
+    "remediate": ([5, 20, 100], [3]),
+    "task": (50000, 4000),
     "naive": (50, 10),
     "plan": ([1000, 10000, 100000], [1000, 10000]),
 }
@@ -122,8 +126,8 @@ def _module_process(ns, module, args, tmp):
         json.dump({"ANSIBLE_MODULE_ARGS": args}, handle)
     env = dict(os.environ, PYTHONPATH=benchlib.COLLECTIONS)
     module_file = os.path.join(benchlib.COLLECTIONS, "ansible_collections", "baremetal", "vip", "plugins", "modules", module + ".py")
-    seconds, proc = benchlib.timed_run(["ip", "netns", "exec", ns.name, benchlib.PYTHON, module_file, path], env=env)
-    return seconds, json.loads(proc.stdout)
+    seconds, cpu, proc = benchlib.timed_cpu_run(["ip", "netns", "exec", ns.name, benchlib.PYTHON, module_file, path], env=env)
+    return seconds, cpu, json.loads(proc.stdout)
 
 
 ROUTE_PHASES = ("read", "decide", "apply", "after")
@@ -137,13 +141,14 @@ PROCESS_FORMS = {
 
 
 def _ip_show_seconds(ns):
-    """Seconds of `ip route show table 198 proto 248`, both families (two processes), reading the table as iproute2 does."""
-    seconds = 0.0
+    """(seconds, CPU seconds) of `ip route show table 198 proto 248`, both families (two processes): the table read as
+    iproute2 reads it."""
+    seconds = cpu = 0.0
     for family in ("-4", "-6"):
-        spent, _proc = benchlib.timed_run(["ip", "-n", ns.name, family, "route", "show", "table", str(benchlib.TABLE),
-                                           "proto", str(benchlib.PROTOCOL)])
-        seconds += spent
-    return seconds
+        spent, used, _proc = benchlib.timed_cpu_run(["ip", "-n", ns.name, family, "route", "show", "table", str(benchlib.TABLE),
+                                                     "proto", str(benchlib.PROTOCOL)])
+        seconds, cpu = seconds + spent, cpu + used
+    return seconds, cpu
 
 
 def _route_phases(ns, params):
@@ -187,8 +192,8 @@ def bench_routes(report, sizes, repeat, tmp):
         add_path, del_path = os.path.join(tmp, "routes-add"), os.path.join(tmp, "routes-del")
         with open(del_path, "w", encoding="utf-8") as handle:
             handle.write("\n".join(benchlib.route_commands("del", orphans)) + "\n")
-        times = {"logic": [], "ip_batch": [], "logic_cpu": [], "ip_batch_cpu": [], "ip_show": []}
-        times.update(("process_" + form, []) for form in PROCESS_FORMS)
+        times = {"logic": [], "ip_batch": [], "logic_cpu": [], "ip_batch_cpu": [], "ip_show": [], "ip_show_cpu": []}
+        times.update((prefix + form, []) for form in PROCESS_FORMS for prefix in ("process_", "process_cpu_"))
         with benchlib.Netns("routes") as ns:
             for attempt in range(repeat):
                 _reset_routes(ns, destinations, add_path)
@@ -199,7 +204,9 @@ def bench_routes(report, sizes, repeat, tmp):
                 times["logic"].append(seconds)
                 times["logic_cpu"].append(cpu)
                 _reset_routes(ns, destinations, add_path)
-                times["ip_show"].append(_ip_show_seconds(ns))  # the table as the module finds it, then the same deletions
+                seconds, cpu = _ip_show_seconds(ns)  # the table as the module finds it, then the same deletions
+                times["ip_show"].append(seconds)
+                times["ip_show_cpu"].append(cpu)
                 seconds, cpu, _proc = benchlib.timed_cpu_run(["ip", "-n", ns.name, "-batch", del_path])
                 if ns.count_routes(benchlib.TABLE) != len(keep):
                     raise BenchError("ip -batch left the wrong number of routes")
@@ -208,11 +215,12 @@ def bench_routes(report, sizes, repeat, tmp):
                 for form, (args, returned) in PROCESS_FORMS.items():
                     _reset_routes(ns, destinations, add_path)
                     module_args = dict(args(keep), table=benchlib.TABLE, protocol=benchlib.PROTOCOL, prune=True, _ansible_check_mode=False)
-                    seconds, result = _module_process(ns, "vip_routes", module_args, tmp)
+                    seconds, cpu, result = _module_process(ns, "vip_routes", module_args, tmp)
                     if result.get("failed") or result["counts"]["removed"] != len(orphans) or ns.count_routes(benchlib.TABLE) != len(keep) \
                             or len(result.get(returned, ())) != {"removed": len(orphans), "routes": len(keep)}.get(returned, 0):
                         raise BenchError("vip_routes process (%s): %s" % (form, result.get("msg", "wrong removals")))
                     times["process_" + form].append(seconds)
+                    times["process_cpu_" + form].append(cpu)
             _reset_routes(ns, destinations, add_path)
             phases = _route_phases(ns, params)
         logic, ip_batch, ip_show = median(times["logic"]), median(times["ip_batch"]), median(times["ip_show"])
@@ -226,9 +234,13 @@ def bench_routes(report, sizes, repeat, tmp):
         for form, label in (("compact", "destinations+interface, return_routes=none"),
                             ("changed", "routes list, return_routes=changed (default)"),
                             ("all", "routes list, return_routes=all")):
+            goal = 3.0 if size == 50000 and form == "compact" else None
             report.row("routes", "N=%d: vip_routes process, %s" % (size, label), median(times["process_" + form]), ip_show + ip_batch,
-                       "ip route show table 198 proto 248 (-4, -6) + ip -batch", 3.0 if size == 50000 and form == "compact" else None,
+                       "ip route show table 198 proto 248 (-4, -6) + ip -batch", goal,
                        note="%d runs; whole process: Python start-up, AnsibleModule, logic, JSON" % len(times["process_" + form]))
+            report.row("routes", "N=%d: CPU time of that process" % size, median(times["process_cpu_" + form]),
+                       median(times["ip_show_cpu"]) + median(times["ip_batch_cpu"]), "CPU time of the two ip show + ip -batch", goal,
+                       note="user+system of the child processes")
         report.row("routes", "N=%d: logic per route" % size, logic / size,
                    note="read %.0f%% decide %.0f%% apply %.0f%% after-state %.0f%%" % tuple(
                        100 * phases[k] / sum(phases[p] for p in ROUTE_PHASES) for k in ROUTE_PHASES))
@@ -311,23 +323,8 @@ FLEET_PLACE_PLAYBOOK = """---
 
 def bench_fleet(report, nodes, repeat, tmp):
     """Section 4: verify.yml vs ansible -m ping on ``nodes`` lab nodes."""
-    state = os.path.join(tmp, "lab")
-    control = 3 if nodes >= 5 else 1
-    names = ["cp%d" % i for i in range(1, control + 1)] + ["w%d" % i for i in range(1, nodes - control + 1)]
-    lab = [benchlib.PYTHON, os.path.join(TOP, "tests", "lab", "lab.py")]
-    env = benchlib.ansible_env(tmp)
-    inventory = os.path.join(state, "inventory.yml")
+    lab, state, inventory, env = _fleet_lab(nodes, tmp, "lab-%d" % nodes)
     try:
-        benchlib.run(lab + ["up", "--nodes", ",".join(names), "--state-dir", state])
-        place = os.path.join(tmp, "fleet-place.yml")
-        with open(place, "w", encoding="utf-8") as handle:
-            handle.write(FLEET_PLACE_PLAYBOOK)
-        benchlib.run([os.path.join(benchlib.BIN, "ansible-playbook"), "-i", inventory, place], env=env, cwd=TOP)
-        benchlib.run([benchlib.PYTHON, os.path.join(TOP, "tests", "lab", "fake_kube_vip.py"), "--state-dir", state, "apply"])
-        with open(os.path.join(state, "lab.json"), encoding="utf-8") as handle:
-            for node in json.load(handle)["nodes"]:  # what host_prep sets (strictARP): verify checks it
-                benchlib.run(["ip", "netns", "exec", node["netns"], "sysctl", "-q", "-w", "net.ipv4.conf.all.arp_ignore=1",
-                              "net.ipv4.conf.all.arp_announce=2"])
         pings, verifies, ok, problems = [], [], [], []
         for _attempt in range(repeat):
             seconds, _proc = benchlib.timed_run([os.path.join(benchlib.BIN, "ansible"), "all", "-i", inventory, "-m", "ansible.builtin.ping"],
@@ -347,12 +344,134 @@ def bench_fleet(report, nodes, repeat, tmp):
             verifies.append(seconds)
     finally:
         benchlib.run(lab + ["down", "--state-dir", state], check=False)
-    report.details["fleet"] = {"nodes": len(names), "ping": pings, "verify": verifies, "verify_ok": ok, "verify_problems": problems}
+    report.details.setdefault("fleet", {})[str(nodes)] = {"nodes": nodes, "ping": pings, "verify": verifies, "verify_ok": ok, "verify_problems": problems}
     if not all(ok):
         raise BenchError("verify.yml found problems on the healthy lab (the timing would not be verify's normal path): %s"
                          % "; ".join(problems[:5]))
-    report.row("fleet", "verify.yml on %d lab nodes" % len(names), median(verifies), median(pings),
-               "ansible -m ping, same nodes", 3.0, note="verify ok=%s" % all(ok))
+    report.row("fleet", "verify.yml on %d lab nodes" % nodes, median(verifies), median(pings),
+               "ansible -m ping, same nodes", 1.5 if nodes == 20 else None, note="verify ok=%s, %d runs, forks %s" % (
+                   all(ok), len(verifies), env.get("ANSIBLE_FORKS", "ansible.cfg")))
+
+
+# --------------------------------------------------------------------------- remediate
+
+def _fleet_lab(nodes, tmp, label):
+    """A healthy lab of ``nodes`` nodes as bench_fleet builds it: (lab.py argv, state dir, inventory, env)."""
+    state = os.path.join(tmp, label)
+    control = 3 if nodes >= 5 else 1
+    names = ["cp%d" % i for i in range(1, control + 1)] + ["w%d" % i for i in range(1, nodes - control + 1)]
+    lab = [benchlib.PYTHON, os.path.join(TOP, "tests", "lab", "lab.py")]
+    env = benchlib.ansible_env(tmp)
+    inventory = os.path.join(state, "inventory.yml")
+    try:
+        benchlib.run(lab + ["up", "--nodes", ",".join(names), "--state-dir", state])
+        place = os.path.join(tmp, "fleet-place.yml")
+        with open(place, "w", encoding="utf-8") as handle:
+            handle.write(FLEET_PLACE_PLAYBOOK)
+        benchlib.run([os.path.join(benchlib.BIN, "ansible-playbook"), "-i", inventory, place], env=env, cwd=TOP)
+        benchlib.run([benchlib.PYTHON, os.path.join(TOP, "tests", "lab", "fake_kube_vip.py"), "--state-dir", state, "apply"])
+        with open(os.path.join(state, "lab.json"), encoding="utf-8") as handle:
+            for node in json.load(handle)["nodes"]:  # what host_prep sets (strictARP): verify checks it
+                benchlib.run(["ip", "netns", "exec", node["netns"], "sysctl", "-q", "-w", "net.ipv4.conf.all.arp_ignore=1",
+                              "net.ipv4.conf.all.arp_announce=2"])
+    except BaseException:
+        benchlib.run(lab + ["down", "--state-dir", state], check=False)
+        raise
+    return lab, state, inventory, env
+
+
+def _playbook(name, inventory, env, *args):
+    """(seconds, CompletedProcess) of ansible-playbook playbooks/NAME on ``inventory`` (exit status not checked)."""
+    return benchlib.timed_run([os.path.join(benchlib.BIN, "ansible-playbook"), "-i", inventory, os.path.join(TOP, "playbooks", name)]
+                              + list(args), env=env, cwd=TOP, check=False)
+
+
+def bench_remediate(report, sizes, repeat, tmp):
+    """remediate.yml vs verify.yml on the same drifted lab (fake kube-vip state, every failure of fake_kube_vip injected)."""
+    details = report.details.setdefault("remediate", {})
+    for nodes in sizes:
+        runs = repeat if nodes <= 5 else 1  # 20 and 100 nodes: one run each (minutes on this machine)
+        lab, state, inventory, env = _fleet_lab(nodes, tmp, "remediate-%d" % nodes)
+        times = {"verify": [], "remediate": [], "remediate_check": []}
+        try:
+            fake = [benchlib.PYTHON, os.path.join(TOP, "tests", "lab", "fake_kube_vip.py"), "--state-dir", state]
+            for _attempt in range(runs):
+                benchlib.run(fake + ["inject", "all"])
+                seconds, proc = _playbook("verify.yml", inventory, env)
+                if proc.returncode == 0:
+                    raise BenchError("verify.yml passed on the drifted %d-node lab" % nodes)
+                times["verify"].append(seconds)
+                seconds, proc = _playbook("remediate.yml", inventory, env, "--check")
+                if proc.returncode != 0:
+                    raise BenchError("remediate.yml --check failed (%d nodes): %s" % (nodes, proc.stdout[-2000:]))
+                times["remediate_check"].append(seconds)
+                seconds, proc = _playbook("remediate.yml", inventory, env)
+                if proc.returncode != 0:
+                    raise BenchError("remediate.yml failed (%d nodes): %s" % (nodes, proc.stdout[-2000:]))
+                times["remediate"].append(seconds)
+                if _playbook("verify.yml", inventory, env)[1].returncode != 0:
+                    raise BenchError("verify.yml failed after remediate.yml (%d nodes)" % nodes)
+        finally:
+            benchlib.run(lab + ["down", "--state-dir", state], check=False)
+        details[str(nodes)] = times
+        verify = median(times["verify"])
+        report.row("remediate", "%d lab nodes: remediate.yml" % nodes, median(times["remediate"]), verify,
+                   "verify.yml, same drifted lab", 4.0 if nodes == 5 else None, note="%d run(s)" % runs)
+        report.row("remediate", "%d lab nodes: remediate.yml --check" % nodes, median(times["remediate_check"]), verify,
+                   "verify.yml, same drifted lab", note="%d run(s)" % runs)
+
+
+# --------------------------------------------------------------------------- one task through ansible-playbook
+
+TASK_PLAYBOOK = """---
+- name: Reconcile kube-vip's table in one task
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: The module (compact form, counts only)
+      baremetal.vip.vip_routes:
+        destinations: "{{ keep }}"
+        interface: v0
+        prune: true
+        return_routes: none
+      when: use_module | bool
+    - name: The same deletions with ip -batch through the command module
+      ansible.builtin.command: ip -batch {{ batch_file }}
+      changed_when: true
+      when: not use_module | bool
+"""
+
+
+def bench_task(report, size, repeat, tmp):
+    """One task reconciling ``size`` routes (half of them orphans) through ansible-playbook, vs ip -batch through
+    ansible.builtin.command: both whole ansible-playbook runs inside the namespace (connection local)."""
+    destinations = benchlib.host_destinations(size)
+    keep, orphans = destinations[0::2], destinations[1::2]
+    playbook = os.path.join(tmp, "task.yml")
+    with open(playbook, "w", encoding="utf-8") as handle:
+        handle.write(TASK_PLAYBOOK)
+    add_path, del_path = os.path.join(tmp, "task-add"), os.path.join(tmp, "task-del")
+    with open(del_path, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(benchlib.route_commands("del", orphans)) + "\n")
+    env = benchlib.ansible_env(tmp)
+    times = {"module": [], "command": []}
+    with benchlib.Netns("task") as ns:
+        for _attempt in range(repeat):
+            for kind in ("module", "command"):
+                _reset_routes(ns, destinations, add_path)
+                vars_path = os.path.join(tmp, "task-vars.json")
+                with open(vars_path, "w", encoding="utf-8") as handle:
+                    json.dump({"keep": keep, "use_module": kind == "module", "batch_file": del_path,
+                               "ansible_python_interpreter": benchlib.PYTHON}, handle)
+                seconds, _proc = benchlib.timed_run(["ip", "netns", "exec", ns.name, os.path.join(benchlib.BIN, "ansible-playbook"),
+                                                     "-i", "localhost,", "-e", "@" + vars_path, playbook], env=env, cwd=TOP)
+                if ns.count_routes(benchlib.TABLE) != len(keep):
+                    raise BenchError("task (%s) left the wrong number of routes" % kind)
+                times[kind].append(seconds)
+    report.details["task"] = {"routes": size, "orphans": len(orphans), "runs": times}
+    report.row("task", "N=%d: one vip_routes task, ansible-playbook" % size, median(times["module"]), median(times["command"]),
+               "ip -batch via ansible.builtin.command", 1.0, note="%d runs each; whole ansible-playbook runs" % repeat)
 
 
 # --------------------------------------------------------------------------- naive loop
@@ -481,7 +600,12 @@ def main(argv=None):
                 elif section == "ipvs":
                     bench_ipvs(report, args.ipvs_n or SIZES["ipvs"][pick], repeat)
                 elif section == "fleet":
-                    bench_fleet(report, SIZES["fleet"][pick], repeat, tmp)
+                    for nodes in SIZES["fleet"][pick]:
+                        bench_fleet(report, nodes, max(repeat, 5) if nodes <= 20 and not args.quick else repeat, tmp)
+                elif section == "task":
+                    bench_task(report, SIZES["task"][pick], max(repeat, 5) if not args.quick else repeat, tmp)
+                elif section == "remediate":
+                    bench_remediate(report, SIZES["remediate"][pick], max(repeat, 5) if not args.quick else repeat, tmp)
                 elif section == "naive":
                     bench_naive(report, SIZES["naive"][pick], repeat, tmp)
                 elif section == "plan":
