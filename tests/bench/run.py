@@ -342,15 +342,38 @@ def bench_fleet(report, nodes, repeat, tmp):
             problems = verdict["problems"]
             os.unlink(report_path)
             verifies.append(seconds)
+        tasks = _task_profile(inventory, env)
     finally:
         benchlib.run(lab + ["down", "--state-dir", state], check=False)
-    report.details.setdefault("fleet", {})[str(nodes)] = {"nodes": nodes, "ping": pings, "verify": verifies, "verify_ok": ok, "verify_problems": problems}
+    report.details.setdefault("fleet", {})[str(nodes)] = {"nodes": nodes, "task_seconds_one_run": tasks, "ping": pings, "verify": verifies, "verify_ok": ok, "verify_problems": problems}
     if not all(ok):
         raise BenchError("verify.yml found problems on the healthy lab (the timing would not be verify's normal path): %s"
                          % "; ".join(problems[:5]))
+    for name, label in (("Build and check the plan", "controller plan (lb_plan)"),
+                        ("Check this node's addresses, kube-vip routes, IPVS service and sysctls", "vip_check on every node"),
+                        ("Judge the cluster", "report filter (vip_verify_report)")):
+        if name in tasks:
+            report.row("fleet", "%d nodes, one profiled run: %s" % (nodes, label), tasks[name],
+                       note="ansible.posix.profile_tasks; the whole run %.1f s" % sum(tasks.values()))
     report.row("fleet", "verify.yml on %d lab nodes" % nodes, median(verifies), median(pings),
                "ansible -m ping, same nodes", 1.5 if nodes == 20 else None, note="verify ok=%s, %d runs, forks %s" % (
                    all(ok), len(verifies), env.get("ANSIBLE_FORKS", "ansible.cfg")))
+
+
+def _task_profile(inventory, env):
+    """{task name: seconds} of one verify.yml run with the ansible.posix.profile_tasks callback (where the time goes)."""
+    env = dict(env, ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks", PROFILE_TASKS_TASK_OUTPUT_LIMIT="all")
+    _seconds, proc = _playbook("verify.yml", inventory, env)
+    tasks = {}
+    for line in proc.stdout.splitlines():
+        head, _sep, tail = line.rpartition(" ")
+        if tail.endswith("s") and " ---" in head:
+            name = head.split(" ---")[0].strip()
+            try:
+                tasks[name.split(" : ")[-1]] = tasks.get(name.split(" : ")[-1], 0.0) + float(tail[:-1])
+            except ValueError:
+                continue
+    return tasks
 
 
 # --------------------------------------------------------------------------- remediate
@@ -571,7 +594,15 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=None,
                         help="runs per measurement (median; default 3, routes and facts 5, quick 2)")
     parser.add_argument("--ipvs-n", type=int, default=None, help="virtual services in the IPVS section")
+    parser.add_argument("--sizes", action="append", default=[], metavar="SECTION=N[,N...]",
+                        help="sizes of a section instead of its defaults (routes, remediate, fleet; task: one N)")
     args = parser.parse_args(argv)
+    for item in args.sizes:
+        section, _sep, values = item.partition("=")
+        if section not in ("routes", "remediate", "fleet", "task") or not values:
+            parser.error("--sizes %s: give routes|remediate|fleet|task=N[,N...]" % item)
+        sizes = [int(value) for value in values.split(",")]
+        SIZES[section] = (sizes[0], sizes[0]) if section == "task" else (sizes, sizes)
     only = [s for s in args.only.split(",") if s]
     unknown = [s for s in only if s not in SECTIONS]
     if unknown:
@@ -601,11 +632,11 @@ def main(argv=None):
                     bench_ipvs(report, args.ipvs_n or SIZES["ipvs"][pick], repeat)
                 elif section == "fleet":
                     for nodes in SIZES["fleet"][pick]:
-                        bench_fleet(report, nodes, max(repeat, 5) if nodes <= 20 and not args.quick else repeat, tmp)
+                        bench_fleet(report, nodes, args.repeat or (2 if args.quick else 5 if nodes <= 20 else 3), tmp)
                 elif section == "task":
                     bench_task(report, SIZES["task"][pick], max(repeat, 5) if not args.quick else repeat, tmp)
                 elif section == "remediate":
-                    bench_remediate(report, SIZES["remediate"][pick], max(repeat, 5) if not args.quick else repeat, tmp)
+                    bench_remediate(report, SIZES["remediate"][pick], args.repeat or (2 if args.quick else 5), tmp)
                 elif section == "naive":
                     bench_naive(report, SIZES["naive"][pick], repeat, tmp)
                 elif section == "plan":
