@@ -345,7 +345,8 @@ def bench_fleet(report, nodes, repeat, tmp):
         tasks = _task_profile(inventory, env)
     finally:
         benchlib.run(lab + ["down", "--state-dir", state], check=False)
-    report.details.setdefault("fleet", {})[str(nodes)] = {"nodes": nodes, "task_seconds_one_run": tasks, "ping": pings, "verify": verifies, "verify_ok": ok, "verify_problems": problems}
+    report.details.setdefault("fleet", {})[str(nodes)] = {"nodes": nodes, "task_seconds_one_run": tasks, "ping": pings, "verify": verifies,
+                                                         "verify_ok": ok, "verify_problems": problems}
     if not all(ok):
         raise BenchError("verify.yml found problems on the healthy lab (the timing would not be verify's normal path): %s"
                          % "; ".join(problems[:5]))
