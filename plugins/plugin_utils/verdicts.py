@@ -22,7 +22,7 @@ from __future__ import annotations
 import ipaddress
 import json
 
-from ansible_collections.baremetal.vip.plugins.plugin_utils import render
+from ansible_collections.baremetal.vip.plugins.plugin_utils import render, render_node
 
 CONTROL_PLANE_LABELS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
 KUBE_VIP_DEFAULT_CLASS = "kube-vip.io/kube-vip-class"
@@ -90,7 +90,7 @@ def check_options(plan, host, cluster=None, service_routes=()):
         "watch_addresses": [ip for ip in live if _is_ip(ip)],
         "keep_routes": [{"destination": ip, "interface": node["interface"]} for ip in keep if _is_ip(ip)],
         "ipvs_service": ipvs,
-        "sysctls": dict((k, v) for k, v in render.host_sysctls(plan, host)),
+        "sysctls": dict((k, v) for k, v in render_node.host_sysctls(plan, host)),
         "static_pod": static_pod_expectation(plan, host),
     }
 
