@@ -448,3 +448,14 @@ def verify_report(plan, checks, cluster=None, daemonsets=None, daemonset_file=No
             "daemonset_checked": (live_ds is not None or daemonsets is not None) and daemonset_checked(plan),
             "daemonset_pinned": pinned,
             "daemonset_source": ("cluster" if live_ds is not None else "render_dir" if daemonsets is not None else None)}
+
+
+def holder_lines(report):
+    """One line per VIP of verify's report: who holds the address, and who holds its lease."""
+    lines = []
+    for vip in (report.get("vips") or []) + (report.get("service_vips") or []):
+        what = "Service VIP %s (%s)" % (vip["address"], vip["service"]) if "service" in vip else "VIP %s" % vip["address"]
+        lines.append("%s on %s; lease %s held by %s%s" % (
+            what, ", ".join(vip.get("holders") or []) or "no node", vip.get("lease") or "unknown",
+            vip.get("lease_holder") or "nobody", " (expired)" if vip.get("lease_expired") else ""))
+    return lines
