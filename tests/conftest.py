@@ -6,7 +6,6 @@
   (.ci/run), so a skip there means a broken setup, not a passing test.
 """
 import os
-import sys
 
 import pytest
 
@@ -16,8 +15,6 @@ _link = os.path.join(LINK_ROOT, "ansible_collections", "baremetal", "vip")
 if not os.path.lexists(_link):
     os.makedirs(os.path.dirname(_link), exist_ok=True)
     os.symlink("../../..", _link)
-if LINK_ROOT not in sys.path:
-    sys.path.insert(0, LINK_ROOT)
 
 
 def _ci():

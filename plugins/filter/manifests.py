@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.baremetal.vip.plugins.plugin_utils import render
+from ansible_collections.baremetal.vip.plugins.plugin_utils import render, render_metallb, render_node
 
 _ARTIFACTS = {
     "control_plane_pod": lambda plan, o: [render.kube_vip_static_pod(
@@ -19,18 +19,18 @@ _ARTIFACTS = {
     "services": lambda plan, o: render.kube_vip_services(
         plan, o["cluster"], o.get("bgp_secret", "kube-vip-services-bgp"), _passwords(o)),
     "cloud_provider": lambda plan, o: render.kube_vip_cloud_provider(plan, o["cluster"], o.get("deployment", True)),
-    "metallb_pools": lambda plan, o: render.metallb_pools(plan, o["cluster"]),
-    "metallb_bgp_peers": lambda plan, o: render.metallb_bgp_peers(plan, o["cluster"]),
-    "metallb_bgp_secrets": lambda plan, o: render.metallb_bgp_secrets(
+    "metallb_pools": lambda plan, o: render_metallb.metallb_pools(plan, o["cluster"]),
+    "metallb_bgp_peers": lambda plan, o: render_metallb.metallb_bgp_peers(plan, o["cluster"]),
+    "metallb_bgp_secrets": lambda plan, o: render_metallb.metallb_bgp_secrets(
         plan, o["cluster"], _passwords(o),
         {h: render.password_map([render.plain(p)]) for h, p in (o.get("host_bgp_peers") or {}).items()}),
-    "kube_proxy_configuration": lambda plan, o: [render.kube_proxy_configuration(plan)],
-    "kube_proxy_configmap_patch": lambda plan, o: [render.kube_proxy_configmap_patch(plan)],
-    "kube_proxy_daemonset_patch": lambda plan, o: [p for p in [render.kube_proxy_daemonset_patch(plan)] if p],
-    "kube_proxy_args": lambda plan, o: [render.kube_proxy_args(plan)],
-    "k3s_server_disable": lambda plan, o: [p for p in [render.k3s_server_disable(plan)] if p],
-    "host_modules": lambda plan, o: render.host_modules(plan, o["host"]),
-    "host_sysctls": lambda plan, o: render.host_sysctls(plan, o["host"], o.get("nonlocal_bind", False)),
+    "kube_proxy_configuration": lambda plan, o: [render_node.kube_proxy_configuration(plan)],
+    "kube_proxy_configmap_patch": lambda plan, o: [render_node.kube_proxy_configmap_patch(plan)],
+    "kube_proxy_daemonset_patch": lambda plan, o: [p for p in [render_node.kube_proxy_daemonset_patch(plan)] if p],
+    "kube_proxy_args": lambda plan, o: [render_node.kube_proxy_args(plan)],
+    "k3s_server_disable": lambda plan, o: [p for p in [render_node.k3s_server_disable(plan)] if p],
+    "host_modules": lambda plan, o: render_node.host_modules(plan, o["host"]),
+    "host_sysctls": lambda plan, o: render_node.host_sysctls(plan, o["host"], o.get("nonlocal_bind", False)),
 }
 
 

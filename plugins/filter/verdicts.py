@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters of the day-2 playbooks (verify.yml, remediate.yml): the judgement lives in plugin_utils/verdicts.py.
 
-Documentation: vip_check_options.yml, vip_verify_report.yml and vip_service_vip_strays.yml next to this file.
+Documentation: vip_check_options.yml, vip_verify_report.yml, vip_service_vip_strays.yml,
+vip_holder_summary.yml and vip_remediation.yml next to this file.
 """
 from __future__ import annotations
 
@@ -35,6 +36,11 @@ def vip_service_vip_strays(plan, addresses_by_host, cluster):
     return _call("vip_service_vip_strays", verdicts.service_vip_strays, plan, addresses_by_host, cluster)
 
 
+def vip_holder_summary(report):
+    """One line per VIP of verify's report: the nodes holding it and its lease holder."""
+    return _call("vip_holder_summary", verdicts.holder_lines, report)
+
+
 def vip_remediation(plan, report, holder=None, service_routes=None):
     """What playbooks/remediate.yml changes on each node, from verify's report."""
     return _call("vip_remediation", remediation.remediation, plan, report, holder, service_routes or [])
@@ -45,4 +51,5 @@ class FilterModule:
 
     def filters(self):
         return {"vip_check_options": vip_check_options, "vip_verify_report": vip_verify_report,
-                "vip_service_vip_strays": vip_service_vip_strays, "vip_remediation": vip_remediation}
+                "vip_service_vip_strays": vip_service_vip_strays, "vip_remediation": vip_remediation,
+                "vip_holder_summary": vip_holder_summary}

@@ -16,7 +16,7 @@ import gc
 
 from ansible_collections.baremetal.vip.plugins.module_utils import deps
 from ansible_collections.baremetal.vip.plugins.module_utils import netlink
-from ansible_collections.baremetal.vip.plugins.module_utils import netstate
+from ansible_collections.baremetal.vip.plugins.module_utils import netstate, rtnl_messages
 from ansible_collections.baremetal.vip.plugins.module_utils import reconcile
 from ansible_collections.baremetal.vip.plugins.module_utils.constants import (
     DEFAULT_ROUTE_PROTOCOL, DEFAULT_ROUTE_TABLE, FORWARD_METHODS, IPVS_PROTOCOLS)
@@ -74,12 +74,12 @@ def run(module, task, diff=False):
 def route_line(route):
     """'198.51.100.7/32 dev eth0 table 198 proto 248' (one line of a diff; gateway, next hops, type, metric when they set the
     route apart)."""
-    return "%s table %s proto %s" % (netstate.route_text(route), route["table"], route["protocol"])
+    return "%s table %s proto %s" % (rtnl_messages.route_text(route), route["table"], route["protocol"])
 
 
 def address_line(addr):
     """'192.0.2.10/32 dev eth0' ('198.51.100.5 peer 198.51.100.6/32 dev eth0' for a point-to-point address)."""
-    return "%s dev %s" % (netstate.address_text(addr), addr["interface"])
+    return "%s dev %s" % (rtnl_messages.address_text(addr), addr["interface"])
 
 
 def service_lines(services):
@@ -220,7 +220,7 @@ def reconcile_routes(params, check_mode, diff=False):
     def run(ipr, links):
         if {want["interface"] for want in desired}.difference(link["name"] for link in links.values()):
             for want in desired:
-                netstate.link_index(links, want["interface"], "adding route %s to table %s" % (want["destination"], table))
+                rtnl_messages.link_index(links, want["interface"], "adding route %s to table %s" % (want["destination"], table))
         current = netstate.read_routes(ipr, table, links)
         changes = reconcile.plan_routes(desired, current, table, protocol, params["prune"], remove_legacy)
         changed = bool(changes["add"] or changes["remove"])
@@ -297,7 +297,7 @@ def reconcile_address(params, check_mode, diff=False):
 
     def run(ipr, links):
         for item in present + [a for a in absent if a["interface"]]:
-            netstate.link_index(links, item["interface"], "managing %s" % item["address"])
+            rtnl_messages.link_index(links, item["interface"], "managing %s" % item["address"])
         current = netstate.read_addresses(ipr, links)
         changes = reconcile.plan_addresses(current, present, absent, owned, protected, params["prune"], keep)
         routes = None
@@ -310,7 +310,7 @@ def reconcile_address(params, check_mode, diff=False):
         result = {"changed": changed, "added": changes["add"], "removed": changes["remove"], "announced": False}
         if unsafe:
             result["spared"] = [dict(addr, reason=reason) for addr, reason in unsafe]
-            result["warnings"] = ["not removing %s from %s: %s" % (netstate.address_text(addr), addr["interface"], reason)
+            result["warnings"] = ["not removing %s from %s: %s" % (rtnl_messages.address_text(addr), addr["interface"], reason)
                                   for addr, reason in unsafe]
         removed = set(id(a) for a in changes["remove"])
         after = [address_line(a) for a in current if id(a) not in removed] + [address_line(a) for a in changes["add"]]
@@ -337,7 +337,7 @@ def reconcile_address(params, check_mode, diff=False):
 def _announce(item, links, count, result):
     """Announce ``item`` (vip_address's present VIP) on its interface, saying in ``result`` whether it was; VipError
     carrying ``result`` (what was already changed) when sending fails."""
-    link = links[netstate.link_index(links, item["interface"], "announcing %s" % item["address"])]
+    link = links[rtnl_messages.link_index(links, item["interface"], "announcing %s" % item["address"])]
     problem = netstate.announce_problem(link)
     if problem:
         result["announce_skipped"] = "%s not announced: %s" % (item["address"], problem)

@@ -6,6 +6,9 @@
 Nothing here decides anything the plan decides: each function reads the plan and lays its
 values out in the shape kube-vip, MetalLB, kube-proxy or the host expects. ``dump`` writes the
 objects as YAML with a fixed key order and layout, so two runs give the same bytes.
+
+This module: the shared layout (labels, YAML/JSON dump), BGP passwords and kube-vip's objects;
+MetalLB's objects are in ``render_metallb``, kube-proxy's and the hosts' settings in ``render_node``.
 """
 from __future__ import annotations
 
@@ -17,7 +20,6 @@ import yaml
 MANAGED_BY = "baremetal.vip"
 CLUSTER_LABEL = "baremetal.vip/cluster"
 NAMESPACE = "kube-system"
-IPVS_MODULES = ["ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_sh", "nf_conntrack"]
 CP_TOLERATIONS = [
     {"effect": "NoSchedule", "operator": "Exists"},
     {"effect": "NoExecute", "operator": "Exists"},
@@ -99,7 +101,7 @@ def labels(cluster, component, name="kube-vip"):
     }
 
 
-def _meta(name, cluster, component, namespace=None, app=None):
+def meta(name, cluster, component, namespace=None, app=None):
     meta = {"name": name}
     if namespace:
         meta["namespace"] = namespace
@@ -152,7 +154,7 @@ def password_map(peer_lists):
     return found
 
 
-def _peer_password(peer, passwords, where):
+def peer_password(peer, passwords, where):
     if not peer.get("has_password"):
         return ""
     key = _norm_ip(peer["address"])
@@ -169,7 +171,7 @@ def kube_vip_bgp_peers(peers, passwords, where):
         addr = str(peer["address"])
         if ":" in addr:
             addr = "[%s]" % addr
-        item = "%s:%s:%s:%s" % (addr, peer["as"], _peer_password(peer, passwords, where),
+        item = "%s:%s:%s:%s" % (addr, peer["as"], peer_password(peer, passwords, where),
                                 str(bool(peer.get("multihop"))).lower())
         if int(peer.get("port", 179)) != 179:
             item += ":%s" % peer["port"]
@@ -296,7 +298,7 @@ def kube_vip_static_pod(plan, host, cluster, use_super_admin=False, passwords=No
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": _meta("kube-vip", cluster, "control-plane", NAMESPACE),
+        "metadata": meta("kube-vip", cluster, "control-plane", NAMESPACE),
         "spec": {
             "containers": [_container(plan, control_plane_env(plan, host, passwords), plan["kube_vip"]["prometheus_server"],
                                       cp["privileged"], [mount])],
@@ -310,11 +312,11 @@ def kube_vip_static_pod(plan, host, cluster, use_super_admin=False, passwords=No
 def _rbac(names, cluster, component, rules, namespace=NAMESPACE):
     sa, role, binding = names
     return [
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(sa, cluster, component, namespace, "kube-vip")},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(sa, cluster, component, namespace, "kube-vip")},
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-         "metadata": _meta(role, cluster, component, app="kube-vip"), "rules": rules},
+         "metadata": meta(role, cluster, component, app="kube-vip"), "rules": rules},
         {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-         "metadata": _meta(binding, cluster, component, app="kube-vip"),
+         "metadata": meta(binding, cluster, component, app="kube-vip"),
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
          "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": namespace}]},
     ]
@@ -346,7 +348,7 @@ def _daemonset(name, cluster, component, sa, container, affinity=None, namespace
     return {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
-        "metadata": _meta(name, cluster, component, namespace),
+        "metadata": meta(name, cluster, component, namespace),
         "spec": {
             "selector": {"matchLabels": selector},
             "template": {"metadata": {"labels": labels(cluster, component, name)}, "spec": spec},
@@ -355,7 +357,7 @@ def _daemonset(name, cluster, component, sa, container, affinity=None, namespace
 
 
 def _bgp_secret(name, cluster, component, peers_value, namespace=NAMESPACE):
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": _meta(name, cluster, component, namespace, "kube-vip"),
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": meta(name, cluster, component, namespace, "kube-vip"),
             "type": "Opaque", "stringData": {"bgp_peers": peers_value}}
 
 
@@ -439,7 +441,7 @@ def kube_vip_cloud_provider(plan, cluster, deployment=True):
     cloud = plan["services"]["kube_vip"]["cloud_provider"]
     data = {k: str(v) for k, v in sorted(cloud["configmap"].items())}
     objects = [{"apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": _meta("kubevip", cluster, "cloud-provider", NAMESPACE, "kube-vip-cloud-provider"), "data": data}]
+                "metadata": meta("kubevip", cluster, "cloud-provider", NAMESPACE, "kube-vip-cloud-provider"), "data": data}]
     if not deployment:
         return objects
     sa = "kube-vip-cloud-controller"
@@ -452,7 +454,7 @@ def kube_vip_cloud_provider(plan, cluster, deployment=True):
     objects.append({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _meta(name, cluster, "cloud-provider", NAMESPACE),
+        "metadata": meta(name, cluster, "cloud-provider", NAMESPACE),
         "spec": {
             "replicas": 1,
             "selector": {"matchLabels": selector},
@@ -475,171 +477,3 @@ def kube_vip_cloud_provider(plan, cluster, deployment=True):
         },
     })
     return objects
-
-
-# ---------------------------------------------------------------- MetalLB
-
-
-def _selectors(value):
-    return [plain(s) for s in value or []]
-
-
-def metallb_pools(plan, cluster):
-    """IPAddressPool and its L2Advertisement or BGPAdvertisement, per pool, pool by pool."""
-    plan = plain(plan)
-    ns = plan["services"]["metallb"]["namespace"]
-    out = []
-    for pool in plan["services"]["pools"]:
-        out.append({"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
-                    "metadata": _meta(pool["name"], cluster, "pool", ns, "metallb"),
-                    "spec": {"addresses": pool["addresses"], "autoAssign": pool["auto_assign"]}})
-        spec = {"ipAddressPools": [pool["name"]]}
-        if pool["advertisement"] == "l2":
-            kind = "L2Advertisement"
-            if pool["interfaces"]:
-                spec["interfaces"] = pool["interfaces"]
-        else:
-            kind = "BGPAdvertisement"
-        if pool["node_selectors"]:
-            spec["nodeSelectors"] = _selectors(pool["node_selectors"])
-        out.append({"apiVersion": "metallb.io/v1beta1", "kind": kind,
-                    "metadata": _meta(pool["name"], cluster, "advertisement", ns, "metallb"), "spec": spec})
-    return out
-
-
-def metallb_bgp_peers(plan, cluster):
-    """One BGPPeer (v1beta2) per plan peer; passwords only by ``passwordSecret``."""
-    plan = plain(plan)
-    ns = plan["services"]["metallb"]["namespace"]
-    bgp = plan["bgp"]
-    out = []
-    for peer in plan["services"]["metallb"]["bgp_peers"]:
-        spec = {"myASN": bgp["local_as"], "peerASN": peer["as"], "peerAddress": peer["address"],
-                "peerPort": peer["port"], "holdTime": "%ss" % bgp["hold_time"]}
-        # native BGP mode refuses keepaliveTime (the plan leaves it null there)
-        if plan["services"]["metallb"]["keepalive_time"] is not None:
-            spec["keepaliveTime"] = "%ss" % plan["services"]["metallb"]["keepalive_time"]
-        if peer["multihop"]:
-            spec["ebgpMultiHop"] = True
-        if bgp.get("router_id"):
-            spec["routerID"] = bgp["router_id"]
-        if bgp.get("source_address"):
-            spec["sourceAddress"] = bgp["source_address"]
-        if peer.get("password_secret"):
-            spec["passwordSecret"] = {"name": peer["password_secret"]["name"], "namespace": ns}
-        if peer["node_selectors"]:
-            spec["nodeSelectors"] = _selectors(peer["node_selectors"])
-        out.append({"apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
-                    "metadata": _meta(peer["name"], cluster, "bgp-peer", ns, "metallb"), "spec": spec})
-    return out
-
-
-def _single_node(selectors):
-    """The node name when ``selectors`` is exactly one ``kubernetes.io/hostname`` label (a per-host peer)."""
-    if len(selectors or []) == 1 and list(selectors[0]) == ["matchLabels"]:
-        labels_ = selectors[0]["matchLabels"]
-        if list(labels_) == ["kubernetes.io/hostname"]:
-            return labels_["kubernetes.io/hostname"]
-    return None
-
-
-def metallb_bgp_secrets(plan, cluster, passwords, host_passwords=None):
-    """The basic-auth Secrets MetalLB reads BGP passwords from (contain the passwords).
-
-    ``host_passwords``: inventory host → password map of its ``vip_bgp_peers``; a peer that the
-    plan pins to one node takes the password from that node's host first.
-    """
-    plan = plain(plan)
-    ns = plan["services"]["metallb"]["namespace"]
-    by_node = {n["node_name"]: h for h, n in plan["nodes"].items()}
-    out = []
-    for peer in plan["services"]["metallb"]["bgp_peers"]:
-        ref = peer.get("password_secret")
-        if not ref:
-            continue
-        host = by_node.get(_single_node(peer.get("node_selectors")))
-        lookup = dict(passwords or {})
-        lookup.update((host_passwords or {}).get(host) or {})
-        password = _peer_password(dict(peer, has_password=True), lookup, "MetalLB BGPPeer %s" % peer["name"])
-        out.append({"apiVersion": "v1", "kind": "Secret", "metadata": _meta(ref["name"], cluster, "bgp-peer", ns, "metallb"),
-                    "type": "kubernetes.io/basic-auth", "stringData": {ref.get("key", "password"): password}})
-    return out
-
-
-# ---------------------------------------------------------------- kube-proxy
-
-
-def kube_proxy_configuration(plan):
-    """KubeProxyConfiguration (v1alpha1) with only the fields this collection owns."""
-    kp = plain(plan)["kube_proxy"]
-    ipvs = {"strictARP": kp["strict_arp"]}
-    if kp["exclude_cidrs"]:
-        ipvs["excludeCIDRs"] = kp["exclude_cidrs"]
-    return {"apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration",
-            "mode": kp["mode"], "ipvs": ipvs}
-
-
-def kube_proxy_configmap_patch(plan):
-    """JSON merge patch (RFC 7386) for ``config.conf`` of the live ``kube-proxy`` ConfigMap."""
-    kp = plain(plan)["kube_proxy"]
-    return {"mode": kp["mode"], "ipvs": {"strictARP": kp["strict_arp"], "excludeCIDRs": kp["exclude_cidrs"] or None}}
-
-
-def kube_proxy_daemonset_patch(plan):
-    """JSON patch (RFC 6902) adding ``--cleanup-ipvs=true`` to kube-proxy, or None when not asked."""
-    if not plain(plan)["kube_proxy"]["cleanup_ipvs"]:
-        return None
-    return [{"op": "add", "path": "/spec/template/spec/containers/0/command/-", "value": "--cleanup-ipvs=true"}]
-
-
-def kube_proxy_args(plan):
-    """kube-proxy flags for k3s/RKE2 (``kube-proxy-arg``), same settings as the kubeadm document."""
-    kp = plain(plan)["kube_proxy"]
-    args = ["proxy-mode=%s" % kp["mode"]]
-    if kp["mode"] == "ipvs":
-        args.append("ipvs-strict-arp=%s" % str(kp["strict_arp"]).lower())
-        if kp["exclude_cidrs"]:
-            args.append("ipvs-exclude-cidrs=%s" % ",".join(kp["exclude_cidrs"]))
-    if kp["cleanup_ipvs"]:
-        args.append("cleanup-ipvs=true")
-    return {"kube-proxy-arg+": args}
-
-
-def k3s_server_disable(plan):
-    """k3s server arguments: ``disable+: [servicelb]`` when the plan turns k3s's ServiceLB off, else None.
-
-    ``+`` appends to a ``disable`` list of the user's own config.yaml (k3s config files: a key ending in ``+``
-    appends), so their other disabled components stay disabled.
-    """
-    return {"disable+": ["servicelb"]} if plain(plan)["services"].get("disable_servicelb") else None
-
-
-# ---------------------------------------------------------------- host preparation
-
-
-def _uses_ipvs(plan, host):
-    kp = plan["kube_proxy"]
-    cp = plan.get("control_plane")
-    node = plan["nodes"][host]
-    lb = bool(cp and cp["load_balancer"]["enabled"] and node["control_plane"])
-    return kp["mode"] == "ipvs" or lb
-
-
-def host_modules(plan, host):
-    """Kernel modules ``host`` needs loaded (IPVS when kube-proxy or kube-vip's lb uses it)."""
-    plan = plain(plan)
-    return list(IPVS_MODULES) if _uses_ipvs(plan, host) else []
-
-
-def host_sysctls(plan, host, nonlocal_bind=False):
-    """Sysctls for ``host`` as an ordered list of [key, value]."""
-    plan = plain(plan)
-    out = []
-    kp = plan["kube_proxy"]
-    cp = plan.get("control_plane")
-    if kp["mode"] == "ipvs" and kp["strict_arp"]:
-        out += [["net.ipv4.conf.all.arp_ignore", "1"], ["net.ipv4.conf.all.arp_announce", "2"]]
-    if nonlocal_bind and cp and plan["nodes"][host]["control_plane"]:
-        key = "net.ipv4.ip_nonlocal_bind" if cp["family"] == "ipv4" else "net.ipv6.ip_nonlocal_bind"
-        out.append([key, "1"])
-    return out

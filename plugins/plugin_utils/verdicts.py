@@ -22,7 +22,7 @@ from __future__ import annotations
 import ipaddress
 import json
 
-from ansible_collections.baremetal.vip.plugins.plugin_utils import render
+from ansible_collections.baremetal.vip.plugins.plugin_utils import render, render_node
 
 CONTROL_PLANE_LABELS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
 KUBE_VIP_DEFAULT_CLASS = "kube-vip.io/kube-vip-class"
@@ -90,7 +90,7 @@ def check_options(plan, host, cluster=None, service_routes=()):
         "watch_addresses": [ip for ip in live if _is_ip(ip)],
         "keep_routes": [{"destination": ip, "interface": node["interface"]} for ip in keep if _is_ip(ip)],
         "ipvs_service": ipvs,
-        "sysctls": dict((k, v) for k, v in render.host_sysctls(plan, host)),
+        "sysctls": dict((k, v) for k, v in render_node.host_sysctls(plan, host)),
         "static_pod": static_pod_expectation(plan, host),
     }
 
@@ -448,3 +448,14 @@ def verify_report(plan, checks, cluster=None, daemonsets=None, daemonset_file=No
             "daemonset_checked": (live_ds is not None or daemonsets is not None) and daemonset_checked(plan),
             "daemonset_pinned": pinned,
             "daemonset_source": ("cluster" if live_ds is not None else "render_dir" if daemonsets is not None else None)}
+
+
+def holder_lines(report):
+    """One line per VIP of verify's report: who holds the address, and who holds its lease."""
+    lines = []
+    for vip in (report.get("vips") or []) + (report.get("service_vips") or []):
+        what = "Service VIP %s (%s)" % (vip["address"], vip["service"]) if "service" in vip else "VIP %s" % vip["address"]
+        lines.append("%s on %s; lease %s held by %s%s" % (
+            what, ", ".join(vip.get("holders") or []) or "no node", vip.get("lease") or "unknown",
+            vip.get("lease_holder") or "nobody", " (expired)" if vip.get("lease_expired") else ""))
+    return lines

@@ -7,15 +7,13 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 
 import pytest
 
 from nsutil import PYTHON, TOP  # pylint: disable=import-error
 
-sys.path.insert(0, os.path.join(TOP, "tests", "bench"))
-from benchlib import host_destinations  # noqa: E402  pylint: disable=import-error,wrong-import-position
+from benchlib import host_destinations  # pylint: disable=import-error
 
 ROUTES = {"routes": [{"destination": "198.51.100.7", "interface": "v0"}, {"destination": "2001:db8::7/128", "interface": "v0"}],
           "prune": True}

@@ -7,18 +7,15 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 
 import pytest
 import yaml
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+import fake_kube_vip
+import lab
+from test_lab import TIMINGS, _addresses, _witness, ansible
 
-import fake_kube_vip  # noqa: E402  pylint: disable=wrong-import-position
-import lab  # noqa: E402  pylint: disable=wrong-import-position
-from test_lab import TIMINGS, _addresses, _witness, ansible  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
 

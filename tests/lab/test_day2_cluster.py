@@ -20,23 +20,17 @@ import datetime
 import json
 import os
 import subprocess
-import sys
 import time
 
 import pytest
 import yaml
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TESTS = os.path.dirname(HERE)
-for _path in (HERE, TESTS):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+import fake_kube_vip
+import lab
+from k8s_double.server import KubeDouble
+from test_day2 import holders, kube_vip_routes
+from test_lab import BIN, TOP, _addresses, _witness, ansible, ansible_env
 
-import fake_kube_vip  # noqa: E402  pylint: disable=wrong-import-position
-import lab  # noqa: E402  pylint: disable=wrong-import-position
-from k8s_double.server import KubeDouble  # noqa: E402  pylint: disable=wrong-import-position
-from test_day2 import holders, kube_vip_routes  # noqa: E402  pylint: disable=wrong-import-position
-from test_lab import BIN, TOP, _addresses, _witness, ansible, ansible_env  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
 

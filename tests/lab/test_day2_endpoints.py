@@ -19,21 +19,15 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import sys
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TESTS = os.path.dirname(HERE)
-for _path in (HERE, TESTS):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+import fake_kube_vip
+import lab
+from k8s_double.server import KubeDouble
+from test_day2_cluster import service_leases, services_daemonset
+from test_lab import _addresses, ansible
 
-import fake_kube_vip  # noqa: E402  pylint: disable=wrong-import-position
-import lab  # noqa: E402  pylint: disable=wrong-import-position
-from k8s_double.server import KubeDouble  # noqa: E402  pylint: disable=wrong-import-position
-from test_day2_cluster import service_leases, services_daemonset  # noqa: E402  pylint: disable=wrong-import-position
-from test_lab import _addresses, ansible  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
 

@@ -11,15 +11,10 @@ each node is the witness. The guest steps live in ipvs_uml.py, which `make demo`
 
 from __future__ import annotations
 
-import os
-import sys
-
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import ipvs_uml  # noqa: E402  pylint: disable=wrong-import-position,import-error
-import uml  # noqa: E402  pylint: disable=wrong-import-position,import-error
+import ipvs_uml  # pylint: disable=import-error
+import uml  # pylint: disable=import-error
 
 
 def test_remediate_restores_the_ipvs_service_kube_proxy_deleted():

@@ -14,12 +14,11 @@ import time
 import pytest
 import yaml
 
+import fake_kube_vip
+import lab
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, HERE)
-
-import fake_kube_vip  # noqa: E402  pylint: disable=wrong-import-position
-import lab  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
 

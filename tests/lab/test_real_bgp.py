@@ -30,13 +30,12 @@ import netaddr
 import pytest
 import yaml
 
+import bgprouter
+from test_real_lab import real_lab_up
+from test_real_lab_profiles import failover_bound
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, HERE)
-
-import bgprouter  # noqa: E402  pylint: disable=wrong-import-position
-from test_real_lab import real_lab_up  # noqa: E402  pylint: disable=wrong-import-position
-from test_real_lab_profiles import failover_bound  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
 

@@ -16,16 +16,13 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-from test_real_lab import (  # noqa: E402,F401  pylint: disable=wrong-import-position,unused-import
+from test_real_lab import (  # noqa: F401  pylint: disable=unused-import
     BIN, LAB_PY, PY, TOP, api, lab_cli, pod_logs, real_lab, vip_holders, wait_service_address)
+
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
 

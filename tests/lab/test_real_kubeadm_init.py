@@ -50,16 +50,14 @@ import pytest
 import yaml
 from cryptography import x509
 
+
+import lab
+import realbin
+from test_lab import ansible_env
+from test_real_lab import api, lab_cli, pod_logs, vip_holders
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
-for _path in (HERE, os.path.join(TOP, "tests", "realbin")):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
-import lab  # noqa: E402  pylint: disable=wrong-import-position
-import realbin  # noqa: E402  pylint: disable=wrong-import-position
-from test_lab import ansible_env  # noqa: E402  pylint: disable=wrong-import-position
-from test_real_lab import api, lab_cli, pod_logs, vip_holders  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
 

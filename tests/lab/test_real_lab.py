@@ -23,14 +23,12 @@ import netaddr
 import pytest
 import yaml
 
+import lab
+from test_real_lab_profiles import failover_bound
+import realbin
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(TOP, "tests", "realbin"))
-
-import lab  # noqa: E402  pylint: disable=wrong-import-position
-from test_real_lab_profiles import failover_bound  # noqa: E402  pylint: disable=wrong-import-position
-import realbin  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
 

@@ -27,17 +27,13 @@ import time
 import pytest
 import yaml
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TESTS = os.path.dirname(HERE)
-for _path in (HERE, os.path.join(TESTS, "lab"), TESTS):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+import fake_kube_vip
+import fake_kubeadm
+import lab
+from k8s_double.server import KubeDouble
+from test_lab import ansible
 
-import fake_kube_vip  # noqa: E402  pylint: disable=wrong-import-position
-import fake_kubeadm  # noqa: E402  pylint: disable=wrong-import-position
-import lab  # noqa: E402  pylint: disable=wrong-import-position
-from k8s_double.server import KubeDouble  # noqa: E402  pylint: disable=wrong-import-position
-from test_lab import ansible  # noqa: E402  pylint: disable=wrong-import-position
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 NODES = ["cp1", "cp2", "w1"]

@@ -18,15 +18,10 @@ import sys
 import pytest
 import yaml
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TESTS = os.path.dirname(HERE)
-for _path in (HERE, os.path.join(TESTS, "lab"), TESTS):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+from k8s_double.server import KubeDouble
+from test_lab import ansible
+from test_render import run_render, unreachable_inventory
 
-from k8s_double.server import KubeDouble  # noqa: E402  pylint: disable=wrong-import-position
-from test_lab import ansible  # noqa: E402  pylint: disable=wrong-import-position
-from test_render import run_render, unreachable_inventory  # noqa: E402  pylint: disable=wrong-import-position
 
 CLEANUP = "--cleanup-ipvs=true"
 COMMAND = ["/usr/local/bin/kube-proxy", "--config=/var/lib/kube-proxy/config.conf", "--hostname-override=$(NODE_NAME)"]

@@ -21,10 +21,10 @@ import sys
 import pytest
 import yaml
 
+import realbin
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(TOP, "tests", "realbin"))
-import realbin  # noqa: E402  pylint: disable=wrong-import-position
 
 BIN = os.path.dirname(sys.executable)
 PLAYBOOK = os.path.join(HERE, "render_kubeadm.yml")

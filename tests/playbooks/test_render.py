@@ -14,9 +14,9 @@ import sys
 import pytest
 import yaml
 
+import render_schemas
+
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-sys.path.insert(0, os.path.join(TOP, "tests", "unit", "render"))
-import render_schemas  # noqa: E402  pylint: disable=wrong-import-position
 
 BIN = os.path.dirname(sys.executable)
 GOLDEN = os.path.join(TOP, "tests", "golden")

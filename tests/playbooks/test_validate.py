@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import pytest
 
@@ -35,7 +34,6 @@ def playbook(inventory, *extra, env_extra=None):
 
 def summary_of(name):
     """The summary lines build_plan gives for an example, to find them in the playbook output."""
-    sys.path.insert(0, os.path.join(TOP, "tests", "unit"))
     # pylint: disable=import-outside-toplevel
     from plan.planlib import load_example  # the one example loader (it templates as Ansible would)
     from ansible_collections.baremetal.vip.plugins.plugin_utils.plan import build_plan

@@ -11,7 +11,7 @@ import pyroute2
 import pytest
 from pyroute2.netlink import NLM_F_DUMP_FILTERED, nlmsgerr
 
-from ansible_collections.baremetal.vip.plugins.module_utils import deps, hosttasks, ipvs, netlink, netstate
+from ansible_collections.baremetal.vip.plugins.module_utils import deps, hosttasks, ipvs, netlink, netstate, rtnl_messages
 from ansible_collections.baremetal.vip.plugins.module_utils.reconcile import VipError
 
 
@@ -67,12 +67,12 @@ CAPTURED_LAYOUTS_ROUTES = [
 
 def test_wire_layouts_are_the_kernels():
     """pyroute2 supplies the layouts and attribute numbers; they must be the kernel's ABI."""
-    assert (netlink.HEADER.size, netstate.RTMSG.size, netstate.IFADDRMSG.size, netstate.IFINFOMSG.size) == (16, 12, 8, 16)
-    assert (netstate.RTA_DST, netstate.RTA_OIF, netstate.RTA_GATEWAY, netstate.RTA_TABLE) == (1, 4, 5, 15)
-    assert (netstate.IFA["IFA_ADDRESS"], netstate.IFA["IFA_LOCAL"]) == (1, 2)
-    assert (netstate.IFLA["IFLA_ADDRESS"], netstate.IFLA["IFLA_IFNAME"], netstate.IFLA["IFLA_EXT_MASK"]) == (1, 3, 29)
+    assert (netlink.HEADER.size, rtnl_messages.RTMSG.size, rtnl_messages.IFADDRMSG.size, rtnl_messages.IFINFOMSG.size) == (16, 12, 8, 16)
+    assert (rtnl_messages.RTA_DST, rtnl_messages.RTA_OIF, rtnl_messages.RTA_GATEWAY, rtnl_messages.RTA_TABLE) == (1, 4, 5, 15)
+    assert (rtnl_messages.IFA["IFA_ADDRESS"], rtnl_messages.IFA["IFA_LOCAL"]) == (1, 2)
+    assert (rtnl_messages.IFLA["IFLA_ADDRESS"], rtnl_messages.IFLA["IFLA_IFNAME"], rtnl_messages.IFLA["IFLA_EXT_MASK"]) == (1, 3, 29)
     assert [entry[0] for entry in nlmsgerr.nla_map].index("NLMSGERR_ATTR_MSG") == netlink.NLMSGERR_ATTR_MSG
-    assert (netstate.RTM_GETROUTE, netstate.RTM_NEWROUTE, netstate.RTM_DELROUTE) == (26, 24, 25)
+    assert (netstate.RTM_GETROUTE, rtnl_messages.RTM_NEWROUTE, rtnl_messages.RTM_DELROUTE) == (26, 24, 25)
 
 
 def _decode(datagrams, table=198, names=None):
@@ -83,8 +83,8 @@ def _decode(datagrams, table=198, names=None):
             if kind == netlink.NLMSG_DONE:
                 done = True
                 continue
-            assert kind == netstate.RTM_NEWROUTE and flags & NLM_F_DUMP_FILTERED
-            route = netstate.parse_route(data, start, end, table, NAMES if names is None else names)
+            assert kind == rtnl_messages.RTM_NEWROUTE and flags & NLM_F_DUMP_FILTERED
+            route = rtnl_messages.parse_route(data, start, end, table, NAMES if names is None else names)
             if route is not None:
                 routes.append(route)
     return routes, done
@@ -108,7 +108,7 @@ def test_decodes_a_second_captured_dump():
 def _fast_one(data, start, end, table=198, names=None, seq=CAPTURED_SEQ):
     """route_messages on the one message from ``start`` - 16 to ``end``: (offset it returned, routes it made)."""
     items = []
-    return netstate.route_messages(data, start - 16, end, seq, items, table, NAMES if names is None else names), items
+    return rtnl_messages.route_messages(data, start - 16, end, seq, items, table, NAMES if names is None else names), items
 
 
 @pytest.mark.parametrize("datagram, decoded_fast", [(CAPTURED_DUMP[0], [1, 3]), (CAPTURED_LAYOUTS[0], [0, 2, 5])])
@@ -123,7 +123,7 @@ def test_route_messages_decode_exactly_what_parse_route_does(datagram, decoded_f
                 assert items == []
                 continue
             assert offset == end
-            route = netstate.parse_route(datagram, start, end, table, names)
+            route = rtnl_messages.parse_route(datagram, start, end, table, names)
             assert items == ([] if route is None else [route])
             assert (table == 198) == bool(items)
             fast.append(number)
@@ -131,7 +131,7 @@ def test_route_messages_decode_exactly_what_parse_route_does(datagram, decoded_f
     # over the whole datagram: the messages up to the first it does not recognize
     starts = [start - 16 for _kind, _flags, _seq, start, _end in netlink.split_messages(datagram)]
     first_other = min(set(range(len(starts))) - set(decoded_fast))
-    assert netstate.route_messages(datagram, 0, len(datagram), CAPTURED_SEQ, [], 198, NAMES) == starts[first_other]
+    assert rtnl_messages.route_messages(datagram, 0, len(datagram), CAPTURED_SEQ, [], 198, NAMES) == starts[first_other]
 
 
 def _changed(datagram, offset, fmt, value):
@@ -144,24 +144,24 @@ V4_FAST, V6_FAST = CAPTURED_LAYOUTS[0][:52], CAPTURED_LAYOUTS[0][112:228]  # 198
 
 
 @pytest.mark.parametrize("message", [
-    _changed(V4_FAST, 46, "=H", netstate.RTA["RTA_IIF"]),            # RTA_OIF's header says RTA_IIF: same size
-    _changed(V6_FAST, 66, "=H", netstate.RTA["RTA_IIF"]),            # the same in the IPv6 layout (RTA_OIF at 64)
-    _changed(V6_FAST, 74, "=H", netstate.RTA["RTA_SESSION"]),        # RTA_CACHEINFO's type
+    _changed(V4_FAST, 46, "=H", rtnl_messages.RTA["RTA_IIF"]),            # RTA_OIF's header says RTA_IIF: same size
+    _changed(V6_FAST, 66, "=H", rtnl_messages.RTA["RTA_IIF"]),            # the same in the IPv6 layout (RTA_OIF at 64)
+    _changed(V6_FAST, 74, "=H", rtnl_messages.RTA["RTA_SESSION"]),        # RTA_CACHEINFO's type
     _changed(V6_FAST, 72, "=H", 32),                                 # RTA_CACHEINFO's length
     _changed(V4_FAST, 16, "=B", socket.AF_INET6),                    # family
-    _changed(V4_FAST, 4, "=H", netstate.RTM_DELROUTE),               # message type
+    _changed(V4_FAST, 4, "=H", rtnl_messages.RTM_DELROUTE),               # message type
     _changed(V4_FAST, 6, "=H", 0x22 | netlink.NLM_F_DUMP_INTR),      # interrupted dump: the loop marks it
     _changed(V4_FAST, 8, "=I", CAPTURED_SEQ + 1),                    # another request's answer
     _changed(V4_FAST, 0, "=I", 52 + 256),                            # length: same low byte, another size
 ], ids=["v4-oif-type", "v6-oif-type", "v6-cacheinfo-type", "v6-cacheinfo-length", "family", "type", "dump-intr", "seq", "length"])
 def test_route_messages_leave_other_layouts_to_the_loop(message):
     """A message that differs from a known layout anywhere the decoder relies on is not decoded by it."""
-    assert netstate.route_messages(message, 0, len(message), CAPTURED_SEQ, [], 198, NAMES) == 0
+    assert rtnl_messages.route_messages(message, 0, len(message), CAPTURED_SEQ, [], 198, NAMES) == 0
 
 
 def test_route_messages_stop_at_a_truncated_message():
-    assert netstate.route_messages(V4_FAST + V6_FAST, 0, 52 + 100, CAPTURED_SEQ, [], 198, NAMES) == 52
-    assert netstate.route_messages(V4_FAST, 0, 8, CAPTURED_SEQ, [], 198, NAMES) == 0
+    assert rtnl_messages.route_messages(V4_FAST + V6_FAST, 0, 52 + 100, CAPTURED_SEQ, [], 198, NAMES) == 52
+    assert rtnl_messages.route_messages(V4_FAST, 0, 8, CAPTURED_SEQ, [], 198, NAMES) == 0
 
 
 def _varied(message, rng):
@@ -179,8 +179,8 @@ def _varied(message, rng):
 _BREAKS = [  # (offset in the message, format, value for V4_FAST, value for V6_FAST): each makes the loop take it
     (8, "=I", CAPTURED_SEQ + 1, CAPTURED_SEQ + 1),                        # another request's answer
     (6, "=H", 0x22 | netlink.NLM_F_DUMP_INTR, 0x22 | netlink.NLM_F_DUMP_INTR),  # interrupted dump
-    (4, "=H", netstate.RTM_DELROUTE, netstate.RTM_DELROUTE),              # message type
-    (46, "=H", netstate.RTA["RTA_IIF"], netstate.RTA["RTA_IIF"]),         # an attribute's type (v6: RTA_PRIORITY's)
+    (4, "=H", rtnl_messages.RTM_DELROUTE, rtnl_messages.RTM_DELROUTE),              # message type
+    (46, "=H", rtnl_messages.RTA["RTA_IIF"], rtnl_messages.RTA["RTA_IIF"]),         # an attribute's type (v6: RTA_PRIORITY's)
     (32, "=I", 199, 199),                                                 # RTA_TABLE: another table (decoded, then dropped)
     (16, "=B", socket.AF_INET6, socket.AF_INET),                          # family
 ]
@@ -196,7 +196,7 @@ def test_route_messages_runs_decode_what_one_by_one_does(seed):
     messages = []
     for _run in range(rng.randint(1, 4)):
         base = rng.choice([V4_FAST, V6_FAST])
-        messages.extend(_varied(base, rng) for _number in range(rng.choice([1, netstate._RUN_MIN - 1, netstate._RUN_MIN, 40, 300])))
+        messages.extend(_varied(base, rng) for _number in range(rng.choice([1, rtnl_messages._RUN_MIN - 1, rtnl_messages._RUN_MIN, 40, 300])))
     for _break in range(rng.choice([0, 0, 1, 3])):
         where = rng.randrange(len(messages))
         offset, fmt, v4, v6 = rng.choice(_BREAKS)
@@ -205,12 +205,12 @@ def test_route_messages_runs_decode_what_one_by_one_does(seed):
     expected, stop = [], None
     offset = 0
     for message in messages:  # one by one: each message alone is too short to be a run
-        if netstate.route_messages(message, 0, len(message), CAPTURED_SEQ, expected, 198, NAMES) != len(message):
+        if rtnl_messages.route_messages(message, 0, len(message), CAPTURED_SEQ, expected, 198, NAMES) != len(message):
             stop = offset
             break
         offset += len(message)
     items = []
-    assert netstate.route_messages(bytearray(datagram), 0, len(datagram), CAPTURED_SEQ, items, 198, NAMES) == (
+    assert rtnl_messages.route_messages(bytearray(datagram), 0, len(datagram), CAPTURED_SEQ, items, 198, NAMES) == (
         offset if stop is None else stop)
     assert items == expected
     assert len(items) <= len(messages)
@@ -218,17 +218,17 @@ def test_route_messages_runs_decode_what_one_by_one_does(seed):
 
 def test_a_changed_attribute_is_read_as_parse_route_reads_it(scripted):
     """Through the dump: RTA_OIF turned into RTA_IIF gives no interface (a mis-decoding fast path would say v0)."""
-    changed = _changed(CAPTURED_LAYOUTS[0], 46, "=H", netstate.RTA["RTA_IIF"])
+    changed = _changed(CAPTURED_LAYOUTS[0], 46, "=H", rtnl_messages.RTA["RTA_IIF"])
     kernel = scripted(lambda header, _request: [_reseq(changed, header[2]), _reseq(CAPTURED_LAYOUTS[1], header[2])])
     routes = netstate.read_routes(kernel, 198, LINKS)
     assert routes == [dict(CAPTURED_LAYOUTS_ROUTES[0], interface=None)] + CAPTURED_LAYOUTS_ROUTES[1:]
 
 
 def test_route_dump_request_filters_by_table():
-    request = netstate.route_dump_request(198)
-    assert netstate.RTMSG.unpack_from(request) == (socket.AF_UNSPEC, 0, 0, 0, 198, 0, 0, 0, 0)
+    request = rtnl_messages.route_dump_request(198)
+    assert rtnl_messages.RTMSG.unpack_from(request) == (socket.AF_UNSPEC, 0, 0, 0, 198, 0, 0, 0, 0)
     assert request[12:] == struct.pack("=HHI", 8, 15, 198)
-    large = netstate.route_dump_request(1000)  # beyond a byte: RT_TABLE_COMPAT in the header, the id in RTA_TABLE
+    large = rtnl_messages.route_dump_request(1000)  # beyond a byte: RT_TABLE_COMPAT in the header, the id in RTA_TABLE
     assert large[4] == 252 and large[12:] == struct.pack("=HHI", 8, 15, 1000)
 
 
@@ -238,13 +238,13 @@ def test_route_dump_request_filters_by_table():
     {"destination": "198.51.100.9/32", "interface": "v1", "table": 70000, "protocol": 4, "type": "unicast", "family": "ipv4"},
 ])
 def test_added_route_encodes_and_decodes(route):
-    msg_type, flags, payload = netstate.route_request(route, 3 if route["interface"] == "v0" else 2, create=True)
-    assert msg_type == netstate.RTM_NEWROUTE
-    assert flags == netstate.NLM_F_REQUEST | netstate.NLM_F_CREATE | netstate.NLM_F_EXCL  # the ack is the batch's business
+    msg_type, flags, payload = rtnl_messages.route_request(route, 3 if route["interface"] == "v0" else 2, create=True)
+    assert msg_type == rtnl_messages.RTM_NEWROUTE
+    assert flags == rtnl_messages.NLM_F_REQUEST | rtnl_messages.NLM_F_CREATE | rtnl_messages.NLM_F_EXCL  # the ack is the batch's business
     data = netlink.pack_message(msg_type, flags, 7, payload)
     [(kind, _flags, seq, start, end)] = netlink.split_messages(data)
     assert (kind, seq, end) == (msg_type, 7, len(data))
-    decoded = netstate.parse_route(data, start, end, route["table"], NAMES)
+    decoded = rtnl_messages.parse_route(data, start, end, route["table"], NAMES)
     # kube-vip's shape (PrepareRoute, pkg/vip/address.go, kube-vip v1.2.2): unicast, scope universe, no gateway, no metric
     assert decoded == dict(route, gateway=None, nexthops=None, metric=0, scope=0)
 
@@ -252,10 +252,10 @@ def test_added_route_encodes_and_decodes(route):
 def test_removed_route_is_the_exact_route_read():
     for route in CAPTURED_ROUTES:
         index = 3 if route["interface"] else None
-        msg_type, flags, payload = netstate.route_request(route, index, create=False)
-        assert msg_type == netstate.RTM_DELROUTE and flags == netstate.NLM_F_REQUEST
+        msg_type, flags, payload = rtnl_messages.route_request(route, index, create=False)
+        assert msg_type == rtnl_messages.RTM_DELROUTE and flags == rtnl_messages.NLM_F_REQUEST
         data = netlink.pack_message(msg_type, flags, 1, payload)
-        decoded = netstate.parse_route(data, 16, len(data), 198, NAMES)
+        decoded = rtnl_messages.parse_route(data, 16, len(data), 198, NAMES)
         # type, scope, metric and gateway as read; an IPv6 route without gateway is named with the gateway ::, which the
         # kernel matches only against a route without one
         assert decoded == dict(route, gateway="::" if route["family"] == "ipv6" else route["gateway"])
@@ -271,17 +271,17 @@ def test_route_requests_are_route_request_for_each():
     links = {3: {"name": "v0"}, 2: {"name": "v1"}}
     items = [(dict(route, interface=name), index, create) for create in (False, True)
              for route in variants for name, index in (("v0", 3), ("v1", 2), (None, None))]
-    requests = (netstate.route_requests([route for route, _index, create in items if not create], False, links)
-                + netstate.route_requests([route for route, _index, create in items if create], True, links))
-    assert requests == [netstate.route_request(*item) for item in items]
+    requests = (rtnl_messages.route_requests([route for route, _index, create in items if not create], False, links)
+                + rtnl_messages.route_requests([route for route, _index, create in items if create], True, links))
+    assert requests == [rtnl_messages.route_request(*item) for item in items]
     assert len(set(requests)) == len(requests) - 3 * 3  # alike only where adding ignores type and scope (3 variants, 3 indexes)
     # a change set written by hand (no type, scope, interface) gets _route_parts' defaults
     bare = dict((key, base[key]) for key in ("destination", "table", "protocol", "family"))
-    assert netstate.route_requests([bare], False, links) == [netstate.route_request(dict(bare, type="unicast", scope=0), None, False)]
+    assert rtnl_messages.route_requests([bare], False, links) == [rtnl_messages.route_request(dict(bare, type="unicast", scope=0), None, False)]
     with pytest.raises(VipError, match="removing route 198.51.100.7/32 dev eth9 from table 198 .protocol 248.: interface 'eth9' does not exist"):
-        netstate.route_requests([base, dict(base, interface="eth9")], False, links)
+        rtnl_messages.route_requests([base, dict(base, interface="eth9")], False, links)
     for (route, _index, create), (_type, _flags, payload) in zip(items, requests):
-        decoded = netstate.parse_route(payload, 0, len(payload), route["table"], {})
+        decoded = rtnl_messages.parse_route(payload, 0, len(payload), route["table"], {})
         assert decoded["destination"] == route["destination"] and decoded["table"] == route["table"]
         if not create:
             assert (decoded["type"], decoded["scope"], decoded["protocol"]) == (route["type"], route["scope"], route["protocol"])
@@ -289,29 +289,29 @@ def test_route_requests_are_route_request_for_each():
 
 def test_routes_after_a_batch_are_what_the_kernel_would_list():
     route = {"destination": "2001:db8::8/128", "interface": "v0", "table": 198, "protocol": 248, "type": "unicast", "family": "ipv6"}
-    _type, _flags, payload = netstate.route_request(route, 3, create=True)
+    _type, _flags, payload = rtnl_messages.route_request(route, 3, create=True)
     # the kernel gives an IPv6 route without RTA_PRIORITY the metric 1024
-    assert netstate.added_route(route) == dict(netstate.parse_route(payload, 0, len(payload), 198, NAMES), metric=1024)
+    assert netstate.added_route(route) == dict(rtnl_messages.parse_route(payload, 0, len(payload), 198, NAMES), metric=1024)
     after = netstate.routes_after(CAPTURED_ROUTES, {"remove": [dict(CAPTURED_ROUTES[1])], "add": [route]})
     assert after == [CAPTURED_ROUTES[0], CAPTURED_ROUTES[2], CAPTURED_ROUTES[3], netstate.added_route(route)]
 
 
 def test_address_request_encodes_and_decodes():
     addr = {"address": "2001:db8:5::10", "prefix": 128, "interface": "v0", "family": "ipv6"}
-    msg_type, flags, payload = netstate.address_request(addr, 3, create=True)
-    assert msg_type == netstate.RTM_NEWADDR and payload[2] == netstate.IFA_F_NODAD
-    assert netstate.parse_address(payload, 0, len(payload), {3: {"name": "v0"}}) == dict(addr, scope="global", peer=None, secondary=False)
-    msg_type, flags, payload = netstate.address_request(dict(addr, address="192.0.2.10", prefix=32, family="ipv4"), 3, create=False)
-    assert msg_type == netstate.RTM_DELADDR and payload[2] == 0
-    assert netstate.parse_address(payload, 0, len(payload), {})["interface"] == "3"
+    msg_type, flags, payload = rtnl_messages.address_request(addr, 3, create=True)
+    assert msg_type == rtnl_messages.RTM_NEWADDR and payload[2] == rtnl_messages.IFA_F_NODAD
+    assert rtnl_messages.parse_address(payload, 0, len(payload), {3: {"name": "v0"}}) == dict(addr, scope="global", peer=None, secondary=False)
+    msg_type, flags, payload = rtnl_messages.address_request(dict(addr, address="192.0.2.10", prefix=32, family="ipv4"), 3, create=False)
+    assert msg_type == rtnl_messages.RTM_DELADDR and payload[2] == 0
+    assert rtnl_messages.parse_address(payload, 0, len(payload), {})["interface"] == "3"
 
 
 def test_parse_link():
-    payload = (netstate.IFINFOMSG.pack(0, 1, 3, 0, 0) + netlink.pack_attr(3, b"v0\0")
+    payload = (rtnl_messages.IFINFOMSG.pack(0, 1, 3, 0, 0) + netlink.pack_attr(3, b"v0\0")
                + netlink.pack_attr(1, bytes.fromhex("020000000001")))
-    assert netstate.parse_link(payload, 0, len(payload)) == (3, {"name": "v0", "mac": "02:00:00:00:00:01", "type": 1, "flags": 0})
-    bare = netstate.IFINFOMSG.pack(0, 1, 4, 0x8, 0) + netlink.pack_attr(3, b"tun0\0")
-    assert netstate.parse_link(bare, 0, len(bare)) == (4, {"name": "tun0", "mac": None, "type": 1, "flags": 0x8})
+    assert rtnl_messages.parse_link(payload, 0, len(payload)) == (3, {"name": "v0", "mac": "02:00:00:00:00:01", "type": 1, "flags": 0})
+    bare = rtnl_messages.IFINFOMSG.pack(0, 1, 4, 0x8, 0) + netlink.pack_attr(3, b"tun0\0")
+    assert rtnl_messages.parse_link(bare, 0, len(bare)) == (4, {"name": "tun0", "mac": None, "type": 1, "flags": 0x8})
 
 
 def test_error_answer_carries_the_kernels_reason():
@@ -399,8 +399,8 @@ def test_dump_reads_every_part_and_skips_other_answers(scripted):
     kernel = scripted(answer)
     assert netstate.read_routes(kernel, 198, LINKS) == CAPTURED_ROUTES
     [(kind, flags, _seq, request)] = kernel.requests
-    assert kind == netstate.RTM_GETROUTE and flags == netstate.NLM_F_REQUEST | netlink.NLM_F_DUMP
-    assert request == netstate.route_dump_request(198)
+    assert kind == netstate.RTM_GETROUTE and flags == rtnl_messages.NLM_F_REQUEST | netlink.NLM_F_DUMP
+    assert request == rtnl_messages.route_dump_request(198)
 
 
 def test_dump_decodes_both_ways_alike(scripted):
@@ -450,7 +450,7 @@ def test_batch_asks_one_ack_per_write_and_names_every_failure(scripted, monkeypa
     failing = {5, 1024, 1025, 3000}
 
     def answer(header, request):
-        number = int(ipaddress.ip_network(netstate.parse_route(request, 0, len(request), 198, {})["destination"])[0]) & 0xffff
+        number = int(ipaddress.ip_network(rtnl_messages.parse_route(request, 0, len(request), 198, {})["destination"])[0]) & 0xffff
         if number in failing:
             return [_error_answer(header, request, errno.ESRCH)]
         return [_error_answer(header, request, 0)] if header[1] & netlink.NLM_F_ACK else []
@@ -463,7 +463,7 @@ def test_batch_asks_one_ack_per_write_and_names_every_failure(scripted, monkeypa
         for i in sorted(failing))
     acked = [index for index, request in enumerate(kernel.requests) if request[1] & netlink.NLM_F_ACK]
     assert acked == [1023, 2047, 2999]
-    assert all(request[0] == netstate.RTM_DELROUTE for request in kernel.requests) and len(kernel.requests) == 3000
+    assert all(request[0] == rtnl_messages.RTM_DELROUTE for request in kernel.requests) and len(kernel.requests) == 3000
 
 
 def test_batch_without_its_acknowledgement_fails_and_keeps_the_refusals_read(scripted, monkeypatch):
@@ -504,7 +504,7 @@ def test_a_borrowed_pyroute2_socket_keeps_its_mode_and_works_after():
 
 def test_link_index_names_what_was_done():
     with pytest.raises(VipError, match=r"adding route 198.51.100.7/32: interface 'eth9' does not exist on this host \(interfaces: eth0, lo\)"):
-        netstate.link_index({1: {"name": "lo"}, 2: {"name": "eth0"}}, "eth9", "adding route 198.51.100.7/32")
+        rtnl_messages.link_index({1: {"name": "lo"}, 2: {"name": "eth0"}}, "eth9", "adding route 198.51.100.7/32")
 
 
 def test_gratuitous_arp_frame():
@@ -614,12 +614,12 @@ def test_a_removal_names_every_field_the_kernel_matches_on(route):
     """What the kernel reads back from a removal request is the route as it was read (next hops, metric, source prefix,
     tos, preferred source, nexthop object), whether packed alone or in a batch."""
     links = {3: {"name": "v0"}, 2: {"name": "v1"}}
-    [request] = netstate.route_requests([route], False, links)
-    assert request == netstate.route_request(route, 3 if route["interface"] else None, False, links)
+    [request] = rtnl_messages.route_requests([route], False, links)
+    assert request == rtnl_messages.route_request(route, 3 if route["interface"] else None, False, links)
     msg_type, _flags, payload = request
-    assert msg_type == netstate.RTM_DELROUTE
+    assert msg_type == rtnl_messages.RTM_DELROUTE
     names = {3: "v0", 2: "v1"}
-    decoded = netstate.parse_route(payload, 0, len(payload), route["table"], names)
+    decoded = rtnl_messages.parse_route(payload, 0, len(payload), route["table"], names)
     assert decoded == route
 
 
@@ -627,18 +627,18 @@ def test_an_ipv6_removal_without_gateway_names_the_gateway_none():
     """The kernel matches an IPv6 deletion that names only the interface against a gateway route on it too (and deletes
     a whole multipath route): the gateway :: makes it match only a route without one; IPv4 gets no RTA_GATEWAY."""
     for route, gateway in ((CAPTURED_ROUTES[3], "::"), (CAPTURED_ROUTES[1], None)):
-        [(_type, _flags, payload)] = netstate.route_requests([route], False, {3: {"name": "v0"}})
-        assert netstate.parse_route(payload, 0, len(payload), 198, NAMES)["gateway"] == gateway
+        [(_type, _flags, payload)] = rtnl_messages.route_requests([route], False, {3: {"name": "v0"}})
+        assert rtnl_messages.parse_route(payload, 0, len(payload), 198, NAMES)["gateway"] == gateway
 
 
 def test_point_to_point_address_is_removed_with_its_peer():
     addr = {"address": "198.51.100.5", "peer": "198.51.100.6", "prefix": 32, "interface": "v0", "family": "ipv4"}
-    _type, _flags, payload = netstate.address_request(addr, 3, create=False)
-    attrs = netlink.attributes(payload, netstate.IFADDRMSG.size, len(payload))
-    local, peer = attrs[netstate.IFA["IFA_LOCAL"]], attrs[netstate.IFA["IFA_ADDRESS"]]
+    _type, _flags, payload = rtnl_messages.address_request(addr, 3, create=False)
+    attrs = netlink.attributes(payload, rtnl_messages.IFADDRMSG.size, len(payload))
+    local, peer = attrs[rtnl_messages.IFA["IFA_LOCAL"]], attrs[rtnl_messages.IFA["IFA_ADDRESS"]]
     assert socket.inet_ntoa(payload[local[0]:local[1]]) == "198.51.100.5" and socket.inet_ntoa(payload[peer[0]:peer[1]]) == "198.51.100.6"
-    assert netstate.parse_address(payload, 0, len(payload), {3: {"name": "v0"}}) == dict(addr, scope="global", secondary=False)
-    assert netstate.describe_address(addr, False) == "removing address 198.51.100.5 peer 198.51.100.6/32 from v0"
+    assert rtnl_messages.parse_address(payload, 0, len(payload), {3: {"name": "v0"}}) == dict(addr, scope="global", secondary=False)
+    assert rtnl_messages.describe_address(addr, False) == "removing address 198.51.100.5 peer 198.51.100.6/32 from v0"
 
 
 @pytest.mark.parametrize("link, problem", [

@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from ansible_collections.baremetal.vip.plugins.filter import manifests
-from ansible_collections.baremetal.vip.plugins.plugin_utils import render
+from ansible_collections.baremetal.vip.plugins.plugin_utils import render, render_metallb, render_node
 
 import render_plans
 import render_schemas
@@ -32,7 +32,7 @@ def all_objects(plan):
     if plan["services"]["provider"] == "kube_vip":
         objs += render.kube_vip_services(plan, "lab", passwords=PW) + render.kube_vip_cloud_provider(plan, "lab")
     if plan["services"]["provider"] == "metallb":
-        objs += render.metallb_pools(plan, "lab") + render.metallb_bgp_peers(plan, "lab") + render.metallb_bgp_secrets(plan, "lab", PW)
+        objs += render_metallb.metallb_pools(plan, "lab") + render_metallb.metallb_bgp_peers(plan, "lab") + render_metallb.metallb_bgp_secrets(plan, "lab", PW)
     return objs
 
 
@@ -96,22 +96,22 @@ def test_kubeconfig_per_distro(distro, path):
 
 
 def test_cleanup_ipvs_only_when_plan_says():
-    assert render.kube_proxy_daemonset_patch(render_plans.plan(k8s="1.31.0")) is None
-    patch = render.kube_proxy_daemonset_patch(render_plans.plan(k8s="1.20.15", cleanup_ipvs=True))
+    assert render_node.kube_proxy_daemonset_patch(render_plans.plan(k8s="1.31.0")) is None
+    patch = render_node.kube_proxy_daemonset_patch(render_plans.plan(k8s="1.20.15", cleanup_ipvs=True))
     assert patch[0]["value"] == "--cleanup-ipvs=true"
-    assert "cleanup-ipvs=true" in render.kube_proxy_args(render_plans.plan(k8s="1.20.15", cleanup_ipvs=True))["kube-proxy-arg+"]
-    assert not any("cleanup" in a for a in render.kube_proxy_args(render_plans.plan())["kube-proxy-arg+"])
+    assert "cleanup-ipvs=true" in render_node.kube_proxy_args(render_plans.plan(k8s="1.20.15", cleanup_ipvs=True))["kube-proxy-arg+"]
+    assert not any("cleanup" in a for a in render_node.kube_proxy_args(render_plans.plan())["kube-proxy-arg+"])
 
 
 def test_kube_proxy_documents():
     plan = render_plans.plan(lb_enabled=True)
-    doc = render.kube_proxy_configuration(plan)
+    doc = render_node.kube_proxy_configuration(plan)
     assert doc == {"apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration", "mode": "ipvs",
                    "ipvs": {"strictARP": True, "excludeCIDRs": ["192.0.2.10/32"]}}
-    assert render.kube_proxy_configmap_patch(plan) == {"mode": "ipvs", "ipvs": {"strictARP": True, "excludeCIDRs": ["192.0.2.10/32"]}}
-    assert render.kube_proxy_configmap_patch(render_plans.plan())["ipvs"]["excludeCIDRs"] is None
-    assert render.kube_proxy_args(plan) == {"kube-proxy-arg+": ["proxy-mode=ipvs", "ipvs-strict-arp=true", "ipvs-exclude-cidrs=192.0.2.10/32"]}
-    assert render.kube_proxy_args(render_plans.plan(proxy_mode="nftables")) == {"kube-proxy-arg+": ["proxy-mode=nftables"]}
+    assert render_node.kube_proxy_configmap_patch(plan) == {"mode": "ipvs", "ipvs": {"strictARP": True, "excludeCIDRs": ["192.0.2.10/32"]}}
+    assert render_node.kube_proxy_configmap_patch(render_plans.plan())["ipvs"]["excludeCIDRs"] is None
+    assert render_node.kube_proxy_args(plan) == {"kube-proxy-arg+": ["proxy-mode=ipvs", "ipvs-strict-arp=true", "ipvs-exclude-cidrs=192.0.2.10/32"]}
+    assert render_node.kube_proxy_args(render_plans.plan(proxy_mode="nftables")) == {"kube-proxy-arg+": ["proxy-mode=nftables"]}
 
 
 def test_arp_pod_security_and_env():
@@ -208,30 +208,30 @@ def test_cloud_provider():
 
 def test_metallb_objects():
     plan = render_plans.plan(provider="metallb", advertisement="bgp", cp_mode="bgp")
-    pools = render.metallb_pools(plan, "lab")
+    pools = render_metallb.metallb_pools(plan, "lab")
     assert [(o["kind"], o["metadata"]["name"]) for o in pools] == [
         ("IPAddressPool", "public"), ("BGPAdvertisement", "public"), ("IPAddressPool", "v6"), ("BGPAdvertisement", "v6")]
     assert pools[1]["spec"]["nodeSelectors"] == [{"matchLabels": {"node.kubernetes.io/lb": "true"}}]
-    peers = render.metallb_bgp_peers(plan, "lab")
+    peers = render_metallb.metallb_bgp_peers(plan, "lab")
     assert peers[0]["spec"]["passwordSecret"] == {"name": "vip-bgp-peer-192-0-2-1", "namespace": "metallb-system"}
     assert "password" not in peers[0]["spec"]
     assert peers[2]["spec"]["nodeSelectors"] == [{"matchLabels": {"kubernetes.io/hostname": "cp3"}}]
-    secrets = render.metallb_bgp_secrets(plan, "lab", PW)
+    secrets = render_metallb.metallb_bgp_secrets(plan, "lab", PW)
     assert [(s["metadata"]["name"], s["type"], s["stringData"]) for s in secrets] == [
         ("vip-bgp-peer-192-0-2-1", "kubernetes.io/basic-auth", {"password": "s3cret"})]
-    l2 = render.metallb_pools(render_plans.plan(provider="metallb"), "lab")
+    l2 = render_metallb.metallb_pools(render_plans.plan(provider="metallb"), "lab")
     assert l2[1]["kind"] == "L2Advertisement" and l2[1]["spec"]["interfaces"] == ["eth0"]
 
 
 def test_host_prep():
     plan = render_plans.plan()
-    assert render.host_modules(plan, "w1") == render.IPVS_MODULES
-    assert render.host_sysctls(plan, "w1") == [["net.ipv4.conf.all.arp_ignore", "1"], ["net.ipv4.conf.all.arp_announce", "2"]]
+    assert render_node.host_modules(plan, "w1") == render_node.IPVS_MODULES
+    assert render_node.host_sysctls(plan, "w1") == [["net.ipv4.conf.all.arp_ignore", "1"], ["net.ipv4.conf.all.arp_announce", "2"]]
     nft = render_plans.plan(proxy_mode="nftables", lb_enabled=True)
-    assert render.host_modules(nft, "w1") == []
-    assert render.host_modules(nft, "cp1") == render.IPVS_MODULES
-    assert render.host_sysctls(nft, "cp1") == []
-    assert render.host_sysctls(nft, "cp1", nonlocal_bind=True) == [["net.ipv4.ip_nonlocal_bind", "1"]]
+    assert render_node.host_modules(nft, "w1") == []
+    assert render_node.host_modules(nft, "cp1") == render_node.IPVS_MODULES
+    assert render_node.host_sysctls(nft, "cp1") == []
+    assert render_node.host_sysctls(nft, "cp1", nonlocal_bind=True) == [["net.ipv4.ip_nonlocal_bind", "1"]]
 
 
 def test_filter_errors_name_the_artifact():
@@ -255,7 +255,7 @@ def test_validators_reject_bad_objects():
     pod["spec"]["hostNetwrok"] = True
     with pytest.raises(Exception):
         render_schemas.validate(pod, "1.31.4")
-    pool = render.metallb_pools(render_plans.plan(provider="metallb"), "lab")[0]
+    pool = render_metallb.metallb_pools(render_plans.plan(provider="metallb"), "lab")[0]
     pool["spec"]["autoAssing"] = True
     with pytest.raises(Exception):
         render_schemas.validate(pool, "1.31.4")
@@ -270,7 +270,7 @@ def test_metallb_per_host_peer_takes_the_host_password():
     rack.update(has_password=True, password_secret={"name": "vip-bgp-peer-cp3-203-0-113-1", "key": "password"})
     own = [{"address": "203.0.113.1", "password": "rack-only"}, {"address": "192.0.2.1", "password": "cp3-own"}]
     hosts = {"cp3": render.password_map([own])}
-    secrets = render.metallb_bgp_secrets(plan, "lab", PW, hosts)
+    secrets = render_metallb.metallb_bgp_secrets(plan, "lab", PW, hosts)
     assert [s["stringData"]["password"] for s in secrets] == ["s3cret", "rack-only"]
     with pytest.raises(render.RenderError, match="203.0.113.1"):
-        render.metallb_bgp_secrets(plan, "lab", PW)
+        render_metallb.metallb_bgp_secrets(plan, "lab", PW)

@@ -4,7 +4,7 @@ import copy
 import pytest
 
 from ansible_collections.baremetal.vip.plugins.plugin_utils import plan as planmod
-from ansible_collections.baremetal.vip.plugins.plugin_utils import render
+from ansible_collections.baremetal.vip.plugins.plugin_utils import render, render_metallb, render_node
 
 import render_plans
 
@@ -160,7 +160,7 @@ def test_metallb_bgp_peer_keepalive_by_mode(mode, keepalive):
     """DiscardFRROnly denies any BGPPeer with a keepaliveTime in native mode (internal/config/validation.go
     v0.16.1); frr and frr-k8s take it."""
     plan = render_plans.plan(provider="metallb", advertisement="bgp", cp_mode="bgp", metallb_bgp_mode=mode)
-    for peer in render.metallb_bgp_peers(plan, "lab"):
+    for peer in render_metallb.metallb_bgp_peers(plan, "lab"):
         assert peer["spec"].get("keepaliveTime") == keepalive
         assert peer["spec"]["holdTime"] == "30s"
 
@@ -193,7 +193,7 @@ def test_k3s_server_disable_appends_servicelb():
     assert k3s["services"]["disable_servicelb"] is (k3s["services"]["provider"] in ("kube_vip", "metallb"))
     on = copy.deepcopy(k3s)
     on["services"]["disable_servicelb"] = True
-    assert render.k3s_server_disable(on) == {"disable+": ["servicelb"]}
+    assert render_node.k3s_server_disable(on) == {"disable+": ["servicelb"]}
     off = copy.deepcopy(k3s)
     off["services"]["disable_servicelb"] = False
-    assert render.k3s_server_disable(off) is None
+    assert render_node.k3s_server_disable(off) is None
