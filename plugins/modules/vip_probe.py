@@ -18,7 +18,8 @@ description:
     solicitations (IPv6) from the interface the kernel routes it through, on a raw packet socket, and collects
     every answer for O(timeout_ms). Exactly one MAC address must answer, and it must be one of
     O(vips[].expected) (the holder's) when that is given. An address reached through a gateway, or not at all,
-    is not asked (a note says why).
+    is not asked (a note says why). An address no node holds (O(vips[].expected) empty) that nothing answers is a
+    note too.
   - With O(api), opens a TLS connection to O(api.address):O(api.port) that trusts only the cluster CA (the name
     checked is the address), and asks C(GET /readyz), which must answer C(200 ok).
   - What fails is returned in RV(findings), one sentence each; the module itself fails only when it cannot ask

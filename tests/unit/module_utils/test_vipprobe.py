@@ -90,6 +90,9 @@ def test_one_answer_that_is_not_the_holders_is_a_problem():
                                  "holder's (02:00:00:00:00:01 (cp1))")
     nobody = vipprobe.judge_vip(vip(expected=()), ON_LINK, [CP2])
     assert nobody["ok"] is False and "no node holds it" in nobody["problem"]
+    silent = vipprobe.judge_vip(vip(expected=()), ON_LINK, [])  # on no node: the nodes' check reports it, not twice
+    assert silent["ok"] is None and silent["count"] == 0 and silent["problem"] is None
+    assert "nothing answers ARP, and no node holds it" in silent["note"]
 
 
 def test_without_expected_macs_only_the_count_is_judged():
