@@ -184,7 +184,7 @@ def link_mac(netns, link):
 
 
 def outside_verify(the_lab, name, *extra):
-    """verify.yml from the switch namespace (the controller, vip_verify_outside's default vantage point): rc, report."""
+    """verify.yml with the lab's inventory: its outside checks run on lab-switch (the switch namespace): rc, report."""
     report_path = os.path.join(the_lab.state_dir, "verify-%s.json" % name)
     proc = playbook(the_lab, "verify.yml", "-e", "vip_verify_report=%s" % report_path, *extra)
     with open(report_path) as handle:
@@ -194,7 +194,8 @@ def outside_verify(the_lab, name, *extra):
 def test_verify_from_the_switch_one_mac_the_holders_and_tls_readyz_with_the_cluster_ca(real_lab):
     """The outside checks against the real kube-vip and kube-apiserver: from the switch (the lab's controller), exactly
     one MAC answers ARP for the control-plane VIP, the holder's eth0 (iproute2 in the holder's namespace says which);
-    TLS to VIP:6443 verifies against the cluster CA read from admin.conf (server: the VIP) and /readyz answers ok.
+    TLS to VIP:6443 verifies against the cluster CA (the lab's vip_verify_outside.ca_file: kubeadm's pki/ca.crt on
+    cp1) and /readyz answers ok.
     Then the CA not matching (front-proxy-ca.crt, a real CA of the cluster that did not sign the serving certificate)
     fails the TLS check, and only it."""
     vip = lab_vars(real_lab)["vip_control_plane"]["address"]
@@ -204,20 +205,21 @@ def test_verify_from_the_switch_one_mac_the_holders_and_tls_readyz_with_the_clus
     proc, report = outside_verify(real_lab, "outside")
     assert proc.returncode == 0 and report["ok"] is True, (report["problems"], proc.stdout[-3000:])
     out = report["outside"]
-    assert out["checked"] is True and out["vantage"] == "localhost"
+    assert out["checked"] is True and out["vantage"] == "lab-switch"
     cp = [v for v in out["vips"] if v["label"] == "control-plane VIP"][0]
     assert (cp["address"], cp["interface"], cp["count"], cp["macs"], cp["holder"], cp["ok"]) == (
         vip, "br0", 1, [holder_mac], holders[0], True), cp
     api = out["api"]
     assert (api["tls"], api["readyz_status"], api["readyz_body"], api["ok"]) == (True, 200, "ok", True), api
-    assert api["ca"] == "kubeconfig %s" % os.path.join(real_lab.state_dir, "admin.conf")
+    assert api["ca"] == os.path.join(real_lab.node("cp1")["dir"], "root", "etc", "kubernetes", "pki", "ca.crt")
     assert "%s: 1 MAC(s) answer (%s); holder %s" % (vip, holder_mac, holders[0]) in proc.stdout
     wrong_ca = os.path.join(real_lab.node("cp1")["dir"], "root", "etc", "kubernetes", "pki", "front-proxy-ca.crt")
-    proc, report = outside_verify(real_lab, "outside-wrong-ca", "-e", json.dumps({"vip_verify_outside": {"ca_file": wrong_ca}}))
+    wrong = {"vip_verify_outside": {"vantage": "lab-switch", "ca_file": wrong_ca}}
+    proc, report = outside_verify(real_lab, "outside-wrong-ca", "-e", json.dumps(wrong))
     assert proc.returncode != 0 and report["ok"] is False
     api = report["outside"]["api"]
     assert api["tls"] is False and api["ca"] == wrong_ca and "certificate not accepted" in api["problem"], api
-    assert report["problems"] == ["outside (from localhost): %s" % api["problem"]], report["problems"]
+    assert report["problems"] == ["outside (from lab-switch): %s" % api["problem"]], report["problems"]
 
 
 def test_verify_from_the_switch_counts_a_second_namespace_answering_arp_for_the_vip(real_lab):
@@ -241,7 +243,7 @@ def test_verify_from_the_switch_counts_a_second_namespace_answering_arp_for_the_
         cp = [v for v in report["outside"]["vips"] if v["label"] == "control-plane VIP"][0]
         assert cp["count"] == 2 and sorted(cp["macs"]) == sorted([holder_mac, rogue_mac]) and cp["ok"] is False, cp
         assert "2 MAC addresses answer ARP on br0" in cp["problem"] and "(%s)" % holders[0] in cp["problem"]
-        assert any(p.startswith("outside (from localhost): control-plane VIP %s: 2 MAC" % vip) for p in report["problems"])
+        assert any(p.startswith("outside (from lab-switch): control-plane VIP %s: 2 MAC" % vip) for p in report["problems"])
         assert report["vips"][0]["holders"] == holders  # the nodes' own view: still one holder
     finally:
         subprocess.run(["ip", "netns", "del", rogue], check=False)
