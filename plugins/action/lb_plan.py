@@ -44,7 +44,8 @@ class ActionModule(ActionBase):
 
         groups = task_vars.get("groups") or {}
         wanted = {CONTROL_PLANE_GROUP: list(groups.get(CONTROL_PLANE_GROUP) or []),
-                  NODE_GROUP: list(groups.get(NODE_GROUP) or [])}
+                  NODE_GROUP: list(groups.get(NODE_GROUP) or []),
+                  "all": list(groups.get("all") or [])}  # vip_verify_outside.vantage may name any host
         hostvars = task_vars.get("hostvars") or {}
         hosts = {}
         for host in wanted[CONTROL_PLANE_GROUP] + wanted[NODE_GROUP]:

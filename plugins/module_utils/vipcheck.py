@@ -19,6 +19,7 @@ import json
 import os
 
 from ansible_collections.baremetal.vip.plugins.module_utils import hosttasks
+from ansible_collections.baremetal.vip.plugins.module_utils import netstate
 from ansible_collections.baremetal.vip.plugins.module_utils import reconcile
 
 PROC_SYS = "/proc/sys"
@@ -76,7 +77,15 @@ def read_state(params):
     state["sysctls"] = read_sysctls(sorted(params.get("sysctls") or {}))
     if params.get("static_pod"):
         state["static_pod"] = read_static_pod(params["static_pod"]["path"])
+    with netstate.open_iproute() as ipr:  # the MACs of the interfaces that hold VIPs (vip_probe's expected answer)
+        state["macs"] = dict((link["name"], link["mac"]) for link in netstate.read_links(ipr).values() if link["name"])
     return state
+
+
+def interface_macs(state, interfaces):
+    """{interface: MAC} of ``interfaces`` (those holding VIPs), from the links read; absent ones are left out."""
+    macs = state.get("macs") or {}
+    return dict((name, macs[name]) for name in sorted(set(interfaces)) if macs.get(name))
 
 
 def _control_plane(value):
@@ -181,7 +190,9 @@ def judge_node(params, state):
         findings.extend(static_pod_findings(params["static_pod"], state["static_pod"]))
     notes.extend("route %s table %s proto %s (not kube-vip protocol; left alone)" % (r["destination"], r["table"], r["protocol"])
                  for r in state["legacy_routes"])
-    return {"changed": False, "vip_interfaces": on, "service_vips": held_addresses(state, ranges, watch),
+    held = held_addresses(state, ranges, watch)
+    return {"changed": False, "vip_interfaces": on, "service_vips": held,
+            "interface_macs": interface_macs(state, on + [a["interface"] for a in held]),
             "findings": findings, "notes": notes, "ipvs_available": state.get("ipvs_available"),
             "static_pod": _static_pod_summary(state.get("static_pod")),
             "routes": [{"destination": r["destination"], "interface": r["interface"]} for r in state["routes"]],

@@ -12,7 +12,7 @@ short_description: Check the VIP inventory and set the C(vip_plan) fact
 version_added: 0.1.0
 description:
   - Reads the cluster variables C(vip_cluster), C(vip_kube_vip), C(vip_control_plane), C(vip_services),
-    C(vip_bgp) and C(vip_kube_proxy), and the per-host variables C(ansible_host), C(vip_node_ip),
+    C(vip_bgp), C(vip_kube_proxy) and C(vip_verify_outside), and the per-host variables C(ansible_host), C(vip_node_ip),
     C(vip_node_name), C(vip_interface) and C(vip_bgp_peers) of every host in the groups
     C(kube_control_plane) and C(kube_node) (control plane first, inventory order).
   - Checks every rule of the collection's C(docs/plan.md) and returns one normalized fact, C(vip_plan),
@@ -40,6 +40,9 @@ options:
     type: dict
   vip_kube_proxy:
     description: Overrides the variable C(vip_kube_proxy) (mode, strict_arp, exclude_cidrs, cleanup_ipvs, manage).
+    type: dict
+  vip_verify_outside:
+    description: Overrides the variable C(vip_verify_outside) (enabled, vantage, timeout_ms, ca_file of verify.yml's outside checks).
     type: dict
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes

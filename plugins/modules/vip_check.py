@@ -216,6 +216,13 @@ vip_interfaces:
   type: list
   elements: str
   sample: ["eth0"]
+interface_macs:
+  description:
+    - The MAC address of each interface in RV(vip_interfaces) and RV(service_vips) (what must answer ARP / NDP for
+      those VIPs; M(baremetal.vip.vip_probe) asks from outside).
+  returned: always
+  type: dict
+  sample: {"eth0": "02:00:00:00:00:01"}
 service_vips:
   description: Addresses of the node inside O(service_ranges) or named in O(watch_addresses).
   returned: always

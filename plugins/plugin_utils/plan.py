@@ -31,6 +31,7 @@ from ansible_collections.baremetal.vip.plugins.plugin_utils.plan_spec import (  
     CLUSTER_VARS, CONTROL_PLANE_GROUP, HOST_SPEC, HOST_VARS, KUBE_VIP_RELEASES, NODE_GROUP, SCHEMA_VERSION, SPEC,
     format_version, kube_vip_has, parse_version)
 from ansible_collections.baremetal.vip.plugins.plugin_utils.plan_summary import summary
+from ansible_collections.baremetal.vip.plugins.plugin_utils.plan_verify import verify_outside
 
 
 class MissingLibraryError(ImportError):
@@ -59,6 +60,7 @@ def assemble(ctx):
     if bgp_parts["metallb"] and service_part["metallb"] is not None:
         service_part = dict(service_part, metallb=dict(service_part["metallb"], **bgp_parts["metallb"]))
     proxy = kube_proxy(ctx, values["vip_kube_proxy"], cluster, cp, service_part, nodes)
+    outside = verify_outside(ctx, values["vip_verify_outside"])
     build.overlaps(ctx)
     if ctx.errors:
         return None
@@ -72,6 +74,7 @@ def assemble(ctx):
         "kube_proxy": proxy,
         "nodes": build.nodes_out(nodes, cp, bgp_parts["nodes"]),
         "owned": build.owned(cp, service_part),
+        "verify_outside": outside,
         "warnings": list(ctx.warnings),
     }
     plan["summary"] = summary(plan)

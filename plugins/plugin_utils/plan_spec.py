@@ -16,7 +16,8 @@ from ansible_collections.baremetal.vip.plugins.module_utils.constants import DEF
 
 SCHEMA_VERSION = 1
 
-CLUSTER_VARS = ("vip_cluster", "vip_kube_vip", "vip_control_plane", "vip_services", "vip_bgp", "vip_kube_proxy")
+CLUSTER_VARS = ("vip_cluster", "vip_kube_vip", "vip_control_plane", "vip_services", "vip_bgp", "vip_kube_proxy",
+                "vip_verify_outside")
 HOST_VARS = ("vip_node_ip", "vip_node_name", "vip_interface", "vip_bgp_peers")
 CONTROL_PLANE_GROUP = "kube_control_plane"
 NODE_GROUP = "kube_node"
@@ -110,6 +111,13 @@ SPEC = {
         "exclude_cidrs": {"type": "auto_list", "default": "auto"},
         "cleanup_ipvs": {"type": "bool", "default": False},
         "manage": {"type": "bool", "default": True},
+    }},
+    # verify.yml's checks from outside the nodes (baremetal.vip.vip_probe): plan_verify.py
+    "vip_verify_outside": {"type": "dict", "default": {}, "options": {
+        "enabled": {"type": "bool", "default": True},
+        "vantage": {"type": "str", "default": "localhost"},
+        "timeout_ms": {"type": "int", "default": 1000, "min": 100, "max": 10000},
+        "ca_file": {"type": "str", "default": None},
     }},
 }
 

@@ -73,6 +73,7 @@ IPV4_NET = "192.0.2."
 IPV6_NET = "2001:db8::"
 SWITCH_HOST = 1
 SERVICE_SEGMENT_ADDRESS = "198.51.100.254"
+VANTAGE_GROUP, VANTAGE_HOST = "lab_vantage", "lab-switch"  # the switch namespace as an inventory host (outside checks)
 FIRST_NODE_HOST = 11
 CONTROL_PLANE_PREFIXES = ("cp", "master", "server", "control")
 
@@ -505,6 +506,15 @@ class Lab:
             })
             group = "kube_control_plane" if node["control_plane"] else "kube_node"
             groups[group]["hosts"][node["name"]] = hvars
+        # verify.yml's outside checks run in the switch namespace (the nodes' segment), never in the controller's own
+        # namespace: this machine's uplink may be on a documentation network too, and nothing is sent there
+        groups[VANTAGE_GROUP] = {"hosts": {VANTAGE_HOST: {"ansible_netns_name": self.state["switch"]}}}
+        outside = dict(all_vars.get("vip_verify_outside") or {})
+        outside.setdefault("vantage", VANTAGE_HOST)
+        control_plane = [n for n in self.nodes if n["control_plane"]]
+        if self.state.get("real") and control_plane:  # the real cluster's CA, as kubeadm wrote it on the first node
+            outside.setdefault("ca_file", os.path.join(control_plane[0]["dir"], "root", "etc", "kubernetes", "pki", "ca.crt"))
+        all_vars["vip_verify_outside"] = outside
         return {"all": {"vars": all_vars, "children": groups}}
 
     def write_inventory(self):

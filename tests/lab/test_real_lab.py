@@ -176,6 +176,80 @@ def test_verify_passes_on_the_healthy_real_lab(real_lab):
     assert report["kubeconfig"]["path"] == os.path.join(real_lab.state_dir, "admin.conf")
 
 
+def link_mac(netns, link):
+    return json.loads(subprocess.run(["ip", "-j", "-n", netns, "link", "show", link], capture_output=True, text=True,
+                                     check=True).stdout)[0]["address"]
+
+
+def outside_verify(the_lab, name, *extra):
+    """verify.yml with the lab's inventory: its outside checks run on lab-switch (the switch namespace): rc, report."""
+    report_path = os.path.join(the_lab.state_dir, "verify-%s.json" % name)
+    proc = playbook(the_lab, "verify.yml", "-e", "vip_verify_report=%s" % report_path, *extra)
+    with open(report_path) as handle:
+        return proc, json.load(handle)
+
+
+def test_verify_from_the_switch_one_mac_the_holders_and_tls_readyz_with_the_cluster_ca(real_lab):
+    """The outside checks against the real kube-vip and kube-apiserver: from the switch (the lab's controller), exactly
+    one MAC answers ARP for the control-plane VIP, the holder's eth0 (iproute2 in the holder's namespace says which);
+    TLS to VIP:6443 verifies against the cluster CA (the lab's vip_verify_outside.ca_file: kubeadm's pki/ca.crt on
+    cp1) and /readyz answers ok.
+    Then the CA not matching (front-proxy-ca.crt, a real CA of the cluster that did not sign the serving certificate)
+    fails the TLS check, and only it."""
+    vip = lab_vars(real_lab)["vip_control_plane"]["address"]
+    holders = vip_holders(real_lab, vip)
+    assert len(holders) == 1, holders
+    holder_mac = link_mac(real_lab.node(holders[0])["netns"], "eth0")
+    proc, report = outside_verify(real_lab, "outside")
+    assert proc.returncode == 0 and report["ok"] is True, (report["problems"], proc.stdout[-3000:])
+    out = report["outside"]
+    assert out["checked"] is True and out["vantage"] == "lab-switch"
+    cp = [v for v in out["vips"] if v["label"] == "control-plane VIP"][0]
+    assert (cp["address"], cp["interface"], cp["count"], cp["macs"], cp["holder"], cp["ok"]) == (
+        vip, "br0", 1, [holder_mac], holders[0], True), cp
+    api = out["api"]
+    assert (api["tls"], api["readyz_status"], api["readyz_body"], api["ok"]) == (True, 200, "ok", True), api
+    assert api["ca"] == os.path.join(real_lab.node("cp1")["dir"], "root", "etc", "kubernetes", "pki", "ca.crt")
+    assert "%s: 1 MAC(s) answer (%s); holder %s" % (vip, holder_mac, holders[0]) in proc.stdout
+    wrong_ca = os.path.join(real_lab.node("cp1")["dir"], "root", "etc", "kubernetes", "pki", "front-proxy-ca.crt")
+    wrong = {"vip_verify_outside": {"vantage": "lab-switch", "ca_file": wrong_ca}}
+    proc, report = outside_verify(real_lab, "outside-wrong-ca", "-e", json.dumps(wrong))
+    assert proc.returncode != 0 and report["ok"] is False
+    api = report["outside"]["api"]
+    assert api["tls"] is False and api["ca"] == wrong_ca and "certificate not accepted" in api["problem"], api
+    assert report["problems"] == ["outside (from lab-switch): %s" % api["problem"]], report["problems"]
+
+
+def test_verify_from_the_switch_counts_a_second_namespace_answering_arp_for_the_vip(real_lab):
+    """A namespace on the lab's switch that also carries the control-plane VIP (two claimants, as after a partition
+    or a stale copy outside the cluster): the nodes' view stays clean, verify from outside sees two MACs and fails."""
+    vip = lab_vars(real_lab)["vip_control_plane"]["address"]
+    holders = vip_holders(real_lab, vip)
+    assert len(holders) == 1, holders
+    holder_mac = link_mac(real_lab.node(holders[0])["netns"], "eth0")
+    switch, rogue = real_lab.state["switch"], real_lab.state["id"] + "-rogue"
+    subprocess.run(["ip", "netns", "add", rogue], check=True)
+    try:
+        for argv in (["-n", switch, "link", "add", "rogueport", "type", "veth", "peer", "name", "eth0", "netns", rogue],
+                     ["-n", switch, "link", "set", "rogueport", "master", "br0", "up"],
+                     ["-n", rogue, "address", "add", "%s/24" % vip, "dev", "eth0"],
+                     ["-n", rogue, "link", "set", "eth0", "up"]):
+            subprocess.run(["ip"] + argv, check=True)
+        rogue_mac = link_mac(rogue, "eth0")
+        proc, report = outside_verify(real_lab, "outside-rogue")
+        assert proc.returncode != 0 and report["ok"] is False
+        cp = [v for v in report["outside"]["vips"] if v["label"] == "control-plane VIP"][0]
+        assert cp["count"] == 2 and sorted(cp["macs"]) == sorted([holder_mac, rogue_mac]) and cp["ok"] is False, cp
+        assert "2 MAC addresses answer ARP on br0" in cp["problem"] and "(%s)" % holders[0] in cp["problem"]
+        assert any(p.startswith("outside (from lab-switch): control-plane VIP %s: 2 MAC" % vip) for p in report["problems"])
+        assert report["vips"][0]["holders"] == holders  # the nodes' own view: still one holder
+    finally:
+        subprocess.run(["ip", "netns", "del", rogue], check=False)
+        subprocess.run(["ip", "-n", switch, "link", "del", "rogueport"], check=False, capture_output=True)
+        for netns in [switch] + [n["netns"] for n in real_lab.nodes]:  # forget the rogue's answer everywhere
+            subprocess.run(["ip", "-n", netns, "neigh", "flush", "to", vip], check=False, capture_output=True)
+
+
 def jwt_subject(token):
     payload = token.split(".")[1]
     payload += "=" * (-len(payload) % 4)

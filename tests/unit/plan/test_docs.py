@@ -166,6 +166,10 @@ def _all_lo(hosts, _groups):
 
 
 CASES += [
+    ({"vip_verify_outside": {"vantage": "router9"}}, {},
+     "vip_verify_outside.vantage (router9) is neither localhost (the controller) nor a host of the inventory"),
+    ({"vip_verify_outside": {"ca_file": "pki/ca.crt"}}, {},
+     "vip_verify_outside.ca_file (pki/ca.crt) must be an absolute path on the vantage host localhost"),
     ({"vip_cluster": DUAL, "vip_services": {"provider": "metallb", "pools": [
         {"name": "v6", "addresses": ["2001:db8:100::/120"], "advertisement": "bgp"}]}, "vip_bgp": PEER}, {},
      "advertise IPv6 over BGP"),

@@ -14,7 +14,7 @@ from ansible_collections.baremetal.vip.plugins.plugin_utils.plan import build_pl
 from .planlib import BASE, errors, has, hosts4, ok, run
 
 PLAN_KEYS = {"schema", "cluster", "kube_vip", "control_plane", "services", "bgp", "kube_proxy", "nodes", "owned",
-             "warnings", "summary"}
+             "verify_outside", "warnings", "summary"}
 
 
 def test_base_plan_shape_matches_docs():

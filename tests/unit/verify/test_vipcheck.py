@@ -40,8 +40,14 @@ def test_healthy_holder():
     out = vipcheck.judge_node(params(ipvs_service=IPVS, sysctls={"net.ipv4.conf.all.arp_ignore": "1"}),
                               state([addr("192.0.2.10")], ipvs=[kernel_service()], sysctls={"net.ipv4.conf.all.arp_ignore": "1"}))
     assert out == {"changed": False, "vip_interfaces": ["eth0"], "service_vips": [], "findings": [], "notes": [],
-                   "ipvs_available": True, "static_pod": None, "routes": [],
+                   "interface_macs": {}, "ipvs_available": True, "static_pod": None, "routes": [],
                    "sysctls": {"net.ipv4.conf.all.arp_ignore": "1"}}
+
+
+def test_macs_of_the_interfaces_holding_vips_are_returned():
+    current = dict(state([addr("192.0.2.10"), addr("198.51.100.3", dev="eth1")]),
+                   macs={"lo": "00:00:00:00:00:00", "eth0": "02:00:00:00:00:01", "eth1": "02:00:00:00:00:02", "eth9": "x"})
+    assert vipcheck.judge_node(params(), current)["interface_macs"] == {"eth0": "02:00:00:00:00:01", "eth1": "02:00:00:00:00:02"}
 
 
 def test_vip_with_another_prefix_is_not_the_vip():
