@@ -364,14 +364,14 @@ def bench_lab(report, profiles, tmp):
         finally:
             benchlib.run(lab + ["down", "--state-dir", state], check=False)
         report.details["lab-" + profile] = {"partition": cut, "failover": killed}
-        report.row("lab", "%s: SIGKILL failover, VIP moved" % profile, killed["vip_moved_s"], goal=bound,
+        report.row("lab", "%s: SIGKILL failover" % profile, killed["vip_moved_s"], goal=bound,
                    note="bound: lease + 2 x 2.2 x retry + 2 s")
-        report.row("lab", "%s: partition, VIP on another node" % profile, cut["new_holder_s"], goal=bound,
+        report.row("lab", "%s: partition, new holder" % profile, cut["new_holder_s"], goal=bound,
                    note="bound as above")
-        report.row("lab", "%s: partition, VIP on two nodes" % profile, cut["two_holders_s"],
+        report.row("lab", "%s: partition, VIP on 2 nodes" % profile, cut["two_holders_s"],
                    note="poll every %.2f s at most" % cut["poll_gap_max_s"])
-        report.row("lab", "%s: partition, VIP on no node" % profile, cut["no_holder_s"],
-                   note="windows %s" % ", ".join("%.1f-%.1f s" % (w["from_s"], w["to_s"]) for w in cut["no_holder_windows"]))
+        spans = ", ".join("%.1f-%.1f s" % (w["from_s"], w["to_s"]) for w in cut["no_holder_windows"])
+        report.row("lab", "%s: partition, VIP on none" % profile, cut["no_holder_s"], note="windows %s" % (spans or "none"))
 
 
 # --------------------------------------------------------------------------- naive loop
