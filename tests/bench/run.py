@@ -16,6 +16,9 @@ JSON. Sections (--only a,b; --quick for small sizes, about a minute):
   remediate  playbooks/remediate.yml vs verify.yml on a drifted lab, 5 / 20 / 100 nodes (root)
   naive   a loop of `ip route del` command tasks, per orphan (root)
   plan    build_plan at 1,000 / 10,000 / 100,000 pools
+  lab     the real lab (3 control-plane nodes) per leader-election profile: SIGKILL failover and a partition
+          of the VIP holder (failure 4): seconds until another node holds the VIP, and how long it is on
+          two nodes and on none (root, the real binaries)
 
 Numbers are noisy on a shared machine: see docs/benchmarks.md.
 """
@@ -39,8 +42,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "kernel"))
 import benchlib  # noqa: E402  pylint: disable=wrong-import-position,import-error
 from benchlib import BenchError, TOP, median  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
-SECTIONS = ("routes", "task", "ipvs", "facts", "fleet", "remediate", "naive", "plan")
-ROOT_SECTIONS = ("routes", "task", "ipvs", "facts", "fleet", "remediate", "naive")
+SECTIONS = ("routes", "task", "ipvs", "facts", "fleet", "remediate", "naive", "plan", "lab")
+ROOT_SECTIONS = ("routes", "task", "ipvs", "facts", "fleet", "remediate", "naive", "lab")
 SIZES = {
     "routes": ([1000, 10000, 50000], [1000, 4000]),
     "facts": ((50000, 1000), (5000, 200)),
@@ -50,6 +53,7 @@ SIZES = {
     "task": (50000, 4000),
     "naive": (50, 10),
     "plan": ([1000, 10000, 100000], [1000, 10000]),
+    "lab": (("default", "partition_tolerant"), ("default",)),
 }
 
 
@@ -498,6 +502,45 @@ def bench_task(report, size, repeat, tmp):
                "ip -batch via ansible.builtin.command", 1.0, note="%d runs each; whole ansible-playbook runs" % repeat)
 
 
+# --------------------------------------------------------------------------- real lab windows
+
+# lease duration, retry period of the plan's leader-election profiles; the bound is client-go's (see
+# tests/lab/test_real_lab_profiles.py failover_bound): lease duration + 2 x 2.2 x retry period + 2 s
+LAB_PROFILES = {"default": (15, 2), "partition_tolerant": (30, 5)}
+
+
+def bench_lab(report, profiles, tmp):
+    """Per profile, one three-node real lab: RealLab.partition (failure 4), then RealLab.failover (SIGKILL,
+    runner paused): the same code as `lab.py partition` / `lab.py failover` and the tests. One run each: a
+    bring-up costs minutes; the figures are seconds of a protocol, not of the collection's work."""
+    lab = [benchlib.PYTHON, os.path.join(TOP, "tests", "lab", "lab.py")]
+    sys.path.insert(0, os.path.join(TOP, "tests", "lab"))
+    import reallab  # pylint: disable=import-outside-toplevel,import-error
+    for profile in profiles:
+        lease, retry = LAB_PROFILES[profile]
+        bound = lease + 2 * 2.2 * retry + 2
+        state = os.path.join(tmp, "lab-" + profile)
+        inventory = reallab.profile_inventory(os.path.join(tmp, "inventory-%s.yml" % profile), profile)
+        try:
+            up = benchlib.run(lab + ["up", "--real", "--nodes", "cp1,cp2,cp3", "--example", inventory, "--state-dir", state],
+                              check=False)
+            if up.returncode != 0:
+                raise BenchError("lab up --real (%s) failed: %s" % (profile, (up.stdout + up.stderr)[-2000:]))
+            cut = json.loads(benchlib.run(lab + ["partition", "--state-dir", state]).stdout)
+            killed = json.loads(benchlib.run(lab + ["failover", "--pause", "--state-dir", state]).stdout)
+        finally:
+            benchlib.run(lab + ["down", "--state-dir", state], check=False)
+        report.details["lab-" + profile] = {"partition": cut, "failover": killed}
+        report.row("lab", "%s: SIGKILL failover" % profile, killed["vip_moved_s"], goal=bound,
+                   note="bound: lease + 2 x 2.2 x retry + 2 s")
+        report.row("lab", "%s: partition, new holder" % profile, cut["new_holder_s"], goal=bound,
+                   note="bound as above")
+        report.row("lab", "%s: partition, VIP on 2 nodes" % profile, cut["two_holders_s"],
+                   note="poll every %.2f s at most" % cut["poll_gap_max_s"])
+        spans = ", ".join("%.1f-%.1f s" % (w["from_s"], w["to_s"]) for w in cut["no_holder_windows"])
+        report.row("lab", "%s: partition, VIP on none" % profile, cut["no_holder_s"], note="windows %s" % (spans or "none"))
+
+
 # --------------------------------------------------------------------------- naive loop
 
 NAIVE_PLAYBOOK = """---
@@ -642,6 +685,8 @@ def main(argv=None):
                     bench_naive(report, SIZES["naive"][pick], repeat, tmp)
                 elif section == "plan":
                     bench_plan(report, SIZES["plan"][pick], repeat)
+                elif section == "lab":
+                    bench_lab(report, SIZES["lab"][pick], tmp)
             except BenchError as exc:
                 failures.append("%s: %s" % (section, exc))
                 print("  %s FAILED: %s" % (section, exc), flush=True)

@@ -625,9 +625,12 @@ def main(argv=None):
     p_failover = sub.add_parser("failover", help="SIGKILL the VIP holder's kube-vip and measure (real lab)")
     p_failover.add_argument("--pause", action="store_true",
                             help="keep the killed kube-vip dead (the node's runner stays paused; `resume` ends it)")
+    p_partition = sub.add_parser("partition", help="cut the VIP holder's link on the switch, heal it, measure (real lab)")
+    p_partition.add_argument("--hold", type=float, default=5.0, help="seconds the cut stays after another node took the VIP")
     p_exec = sub.add_parser("exec", help="run a command in the switch namespace (the lab's client)")
     p_exec.add_argument("argv", nargs=argparse.REMAINDER)
-    parsers = [p_up, p_api, p_kill, p_pause, p_resume, p_exec, sub.add_parser("down", help="remove the lab; safe to run twice"),
+    parsers = [p_up, p_api, p_kill, p_pause, p_resume, p_exec, p_partition,
+               sub.add_parser("down", help="remove the lab; safe to run twice"),
                sub.add_parser("status", help="print the lab's state as JSON"),
                sub.add_parser("pods", help="print every node's pods as JSON (real lab)"),
                sub.add_parser("bgp", help="the lab router's BGP neighbours, routes and kernel routes as JSON (BGP lab)"),
@@ -707,6 +710,9 @@ def _command(lab, args):
     elif args.command == "failover":
         reallab.enter_netns(lab.state["switch"])
         print(json.dumps(reallab.RealLab(lab).failover(pause=args.pause), indent=2, sort_keys=True))
+    elif args.command == "partition":
+        reallab.enter_netns(lab.state["switch"])
+        print(json.dumps(reallab.RealLab(lab).partition(hold=args.hold), indent=2, sort_keys=True))
     elif args.command == "_bring-up":
         reallab.enter_netns(lab.state["switch"])
         real = reallab.RealLab(lab, log=lambda msg: print(msg, flush=True))

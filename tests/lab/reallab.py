@@ -219,6 +219,16 @@ def wait_for(what, probe, timeout, interval=0.5, describe_failure=None):
     raise RealLabError("%s did not happen within %ds (last: %s)%s" % (what, timeout, last, detail))
 
 
+def profile_inventory(path, profile, example=None):
+    """Write examples/lab's inventory (or EXAMPLE's) with the control-plane leader election PROFILE to PATH."""
+    with open(example or os.path.join(TOP, "examples", "lab", "inventory.yml")) as handle:
+        inventory = yaml.safe_load(handle)
+    inventory["all"]["vars"]["vip_control_plane"]["leader_election"] = {"profile": profile}
+    with open(path, "w") as handle:
+        yaml.safe_dump(inventory, handle)
+    return path
+
+
 class RealLab:
     """The real control plane on a lab.Lab (its state, nodes and inventory)."""
 
@@ -587,6 +597,99 @@ class RealLab:
             route["after"] = self._next_hops(cp["address"])
             result["bgp"] = route
         return result
+
+    def _lease_reader(self, node):
+        """A function reading the control-plane lease's holder from NODE's own API server (1 s timeout; None when
+        it does not answer): through the VIP there is nobody to ask while no node holds it."""
+        from kubernetes import client, config  # pylint: disable=import-outside-toplevel
+        with open(node_path(self.control_plane[0], "/etc/kubernetes/manifests/kube-vip.yaml")) as handle:
+            env = {e["name"]: e.get("value") for e in yaml.safe_load(handle)["spec"]["containers"][0]["env"]}
+        settings = client.Configuration()
+        config.load_kube_config(config_file=self.kubeconfig(), client_configuration=settings)
+        settings.host = "https://%s:%d" % (node["ipv4"], int(self.lab_vars()["vip_control_plane"].get("port", 6443)))
+        settings.retries = 0
+        leases = client.CoordinationV1Api(client.ApiClient(settings))
+
+        def read():
+            try:
+                lease = leases.read_namespaced_lease(env.get("vip_leasename", "plndr-cp-lock"),
+                                                     env.get("cp_namespace", "kube-system"), _request_timeout=1)
+            except Exception:  # pylint: disable=broad-except  # no quorum, timeouts: "unknown" for this sample
+                return None
+            return lease.spec.holder_identity
+        return read
+
+    def partition(self, hold=5.0, settle=None, timeout=120.0):
+        """Cut the VIP holder's link on the lab switch (its port leaves the bridge: the node's own link stays up,
+        its kube-vip, etcd and API server keep running but reach nobody), wait until another node holds the VIP,
+        keep the cut HOLD seconds more, heal it (the port back on the bridge) and watch SETTLE seconds more
+        (default: the lease duration + 10 s). Every change of the set of VIP holders is recorded with the
+        lease holder as the majority's API server gives it at that moment.
+
+        Returns the windows in seconds: how long the VIP was on two (or more) nodes, how long on none, each
+        window's start and end after the cut, and the poll's coarsest gap (the resolution of those figures).
+        """
+        holders = self.vip_holders()
+        if len(holders) != 1:
+            raise RealLabError("the VIP has %d holders (%s); a partition needs exactly one" % (len(holders), holders))
+        old = holders[0]
+        cp = self.lab_vars()["vip_control_plane"]
+        election = cp.get("leader_election") or {}
+        if settle is None:
+            settle = {"partition_tolerant": 30}.get(election.get("profile"), 15) + 10.0
+        majority = [n for n in self.control_plane if n["name"] != old]
+        readers = [self._lease_reader(n) for n in majority]
+
+        def lease_holder():
+            return next((h for h in (read() for read in readers) if h), None)
+
+        port, switch = self.lab.node(old)["port"], self.lab.state["switch"]
+        states, gaps = [], []
+        cut = time.monotonic()
+        subprocess.run(["ip", "-n", switch, "link", "set", port, "nomaster"], check=True)
+        healed = taken = None
+        last = previous = None
+        try:
+            while True:
+                now = time.monotonic() - cut
+                current = self.vip_holders()
+                if previous is not None:
+                    gaps.append(now - previous)
+                previous = now
+                if current != last:
+                    states.append({"at_s": round(now, 2), "holders": current, "lease_holder": lease_holder()})
+                    last = current
+                if taken is None and any(h != old for h in current):
+                    taken = now
+                if healed is None and (now > timeout or (taken is not None and now - taken >= hold)):
+                    subprocess.run(["ip", "-n", switch, "link", "set", port, "master", "br0"], check=True)
+                    healed = time.monotonic() - cut
+                if healed is not None and now - healed >= settle:
+                    break
+                time.sleep(0.02)
+        finally:
+            if healed is None:
+                subprocess.run(["ip", "-n", switch, "link", "set", port, "master", "br0"], check=False)
+        end = time.monotonic() - cut
+
+        def windows(test):
+            found = []
+            for index, state in enumerate(states):
+                if test(state["holders"]):
+                    stop = states[index + 1]["at_s"] if index + 1 < len(states) else end
+                    found.append({"from_s": state["at_s"], "to_s": round(stop, 2), "holders": state["holders"],
+                                  "lease_holder": state["lease_holder"]})
+            return found
+        two = windows(lambda h: len(h) > 1)
+        none = windows(lambda h: not h)
+        return {"profile": election.get("profile", "default"), "old_holder": old,
+                "new_holder": next((h for s in states for h in s["holders"] if h != old), None),
+                "new_holder_s": round(taken, 2) if taken is not None else None,
+                "healed_s": round(healed, 2), "watched_s": round(end, 2),
+                "two_holders_s": round(sum(w["to_s"] - w["from_s"] for w in two), 2), "two_holder_windows": two,
+                "no_holder_s": round(sum(w["to_s"] - w["from_s"] for w in none), 2), "no_holder_windows": none,
+                "states": states, "poll_gap_max_s": round(max(gaps), 3) if gaps else None,
+                "holders_after": self.vip_holders(), "lease_holder_after": lease_holder()}
 
     def _next_hops(self, address):
         """{"rib": the router's next hops to ADDRESS/32, "kernel": the switch namespace's route's gateways}."""

@@ -1,7 +1,8 @@
 # Copyright (c) 2026 baremetal.vip developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""SIGKILL failover of the real kube-vip under the partition-tolerant leader election profile.
+"""SIGKILL failover and a partition of the VIP holder (failure 4) under the partition-tolerant leader election
+profile.
 
 tests/lab/test_real_lab.py measures the default profile (15 / 10 / 2 s) on its lab; this one brings up
 a three-node real lab whose inventory is examples/lab's with `leader_election.profile:
@@ -24,6 +25,10 @@ import pytest
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import lab  # noqa: E402  pylint: disable=wrong-import-position,import-error
+import reallab  # noqa: E402  pylint: disable=wrong-import-position,import-error
 TOP = os.path.dirname(os.path.dirname(HERE))
 LAB_PY = os.path.join(HERE, "lab.py")
 PY = sys.executable
@@ -39,13 +44,8 @@ def failover_bound(lease_duration, retry_period):
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
 
 
-def test_partition_tolerant_failover_within_lease_physics(tmp_path):
-    with open(os.path.join(TOP, "examples", "lab", "inventory.yml")) as handle:
-        example = yaml.safe_load(handle)
-    cp = example["all"]["vars"]["vip_control_plane"]
-    cp["leader_election"] = {"profile": "partition_tolerant"}
-    path = tmp_path / "inventory.yml"
-    path.write_text(yaml.safe_dump(example))
+def test_partition_tolerant_partition_and_failover_within_lease_physics(tmp_path):
+    path = reallab.profile_inventory(str(tmp_path / "inventory.yml"), "partition_tolerant")
     state = str(tmp_path / "lab")
     up = subprocess.run([PY, LAB_PY, "up", "--real", "--nodes", "cp1,cp2,cp3", "--example", str(path),
                          "--state-dir", state], capture_output=True, text=True, check=False)
@@ -55,6 +55,9 @@ def test_partition_tolerant_failover_within_lease_physics(tmp_path):
         with open(manifest) as handle:
             env = {e["name"]: e.get("value") for e in yaml.safe_load(handle)["spec"]["containers"][0]["env"]}
         assert (env["vip_leaseduration"], env["vip_renewdeadline"], env["vip_retryperiod"]) == ("30", "20", "5")
+        # failure 4 under this profile first (the lab healthy), on this bring-up rather than one of its own
+        from test_real_failures import check_partition  # pylint: disable=import-outside-toplevel
+        check_partition(lab.Lab(state), "partition_tolerant")
         proc = subprocess.run([PY, LAB_PY, "failover", "--state-dir", state, "--pause"], capture_output=True,
                               text=True, check=False)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
