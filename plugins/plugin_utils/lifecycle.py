@@ -130,6 +130,17 @@ def reset_network(plan, host):
     }
 
 
+def _holds(config, patch):
+    """Whether every leaf of ``patch`` is in ``config`` with the patch's value."""
+    for key, value in patch.items():
+        if isinstance(value, dict):
+            if not isinstance(config.get(key), dict) or not _holds(config[key], value):
+                return False
+        elif key not in config or config[key] != value:
+            return False
+    return bool(patch)
+
+
 def _drop(config, patch):
     """Remove from ``config`` every leaf of ``patch`` whose value is still the patch's; drop mappings left empty."""
     for key, value in patch.items():
@@ -145,13 +156,18 @@ def _drop(config, patch):
 
 def kube_proxy_restore(config_text, patch, before=None):
     """kube-proxy's config.conf after reset: ``before`` (the text cluster_apply recorded before its first merge)
-    when there is one, else ``config_text`` without the keys of ``patch`` that still hold the patch's values.
+    when there is one, else, when every key of ``patch`` still holds the patch's value, ``config_text`` without them
+    (a second reset, or a config.conf changed since, is left alone).
     Returns (text, how) with text None when nothing changes."""
     if before:
         return (None if before == config_text else before), "put back as recorded before baremetal.vip"
     config = yaml.safe_load(config_text or "") or {}
     if not isinstance(config, dict):
         return None, "config.conf is not a mapping: left alone"
+    if not _holds(config, render.plain(patch) or {}):
+        # not every setting of the collection is there (never merged, put back already, or changed since): the
+        # keys it has may be the cluster's own (kubeadm's strictARP, mode), so nothing is taken out
+        return None, "baremetal.vip's settings are not all there: left alone"
     new = copy.deepcopy(config)
     _drop(new, render.plain(patch) or {})
     if new == config:
