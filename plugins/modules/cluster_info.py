@@ -246,7 +246,7 @@ kube_vip:
       description:
         - Name, namespace, C(present), C(desired) and C(ready) pod counts, container images (C(image)), and where its
           pods may run as the API has it, C(node_selector) (a dict) and C(affinity) (the pod template's, or null).
-        - C(generation), C(observed_generation) (the status's C(observedGeneration): null or lower while no
+        - C(generation), C(observed_generation) (the status's C(observedGeneration), null or lower while no
           DaemonSet controller has seen the current template) and C(updated) (C(updatedNumberScheduled)).
       type: dict
     pods:
