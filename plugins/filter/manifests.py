@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.baremetal.vip.plugins.plugin_utils import render, render_metallb, render_node
+from ansible_collections.baremetal.vip.plugins.plugin_utils import plan_upgrade, render, render_metallb, render_node
 
 _ARTIFACTS = {
     "control_plane_pod": lambda plan, o: [render.kube_vip_static_pod(
@@ -31,6 +31,8 @@ _ARTIFACTS = {
     "k3s_server_disable": lambda plan, o: [p for p in [render_node.k3s_server_disable(plan)] if p],
     "host_modules": lambda plan, o: render_node.host_modules(plan, o["host"]),
     "host_sysctls": lambda plan, o: render_node.host_sysctls(plan, o["host"], o.get("nonlocal_bind", False)),
+    "upgrade_changes": lambda plan, o: plan_upgrade.release_changes(o.get("running_image"),
+                                                                    plan["kube_vip"]["version"]),
 }
 
 

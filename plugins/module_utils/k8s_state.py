@@ -212,7 +212,8 @@ def kube_vip_pods(pods, daemonset):
         if source:
             out.append(dict(name=meta.get("name"), namespace=meta.get("namespace"), source=source,
                             node=(pod.get("spec") or {}).get("nodeName"),
-                            phase=(pod.get("status") or {}).get("phase"), ready=_pod_ready(pod)))
+                            phase=(pod.get("status") or {}).get("phase"), ready=_pod_ready(pod),
+                            image=[c.get("image") for c in (pod.get("spec") or {}).get("containers") or []]))
     return sorted(out, key=lambda p: (p["node"] or "", p["name"]))
 
 
@@ -241,13 +242,17 @@ def service_lb_pods(pods, namespace):
 
 
 def summarize_daemonset(daemonset, name, namespace):
-    """The DaemonSet's pod counts, images and placement (nodeSelector, affinity) as the API has them."""
+    """The DaemonSet's pod counts, images and placement (nodeSelector, affinity) as the API has them; its
+    generation next to the status's observedGeneration and updatedNumberScheduled (the rollout's progress: a
+    DaemonSet controller that never observed the generation is absent or stopped)."""
     status = (daemonset or {}).get("status") or {}
     pod = (((daemonset or {}).get("spec") or {}).get("template") or {}).get("spec") or {}
     return dict(name=name, namespace=namespace, present=daemonset is not None,
                 desired=status.get("desiredNumberScheduled"), ready=status.get("numberReady"),
                 image=[c.get("image") for c in pod.get("containers") or []],
-                node_selector=dict(pod.get("nodeSelector") or {}), affinity=pod.get("affinity") or None)
+                node_selector=dict(pod.get("nodeSelector") or {}), affinity=pod.get("affinity") or None,
+                generation=((daemonset or {}).get("metadata") or {}).get("generation"),
+                observed_generation=status.get("observedGeneration"), updated=status.get("updatedNumberScheduled"))
 
 
 def summarize_metallb(pools, l2_ads, bgp_ads):

@@ -246,11 +246,14 @@ kube_vip:
       description:
         - Name, namespace, C(present), C(desired) and C(ready) pod counts, container images (C(image)), and where its
           pods may run as the API has it, C(node_selector) (a dict) and C(affinity) (the pod template's, or null).
+        - C(generation), C(observed_generation) (the status's C(observedGeneration), null or lower while no
+          DaemonSet controller has seen the current template) and C(updated) (C(updatedNumberScheduled)).
       type: dict
     pods:
       description:
         - kube-vip pods with C(name), C(namespace), C(node), C(phase), C(ready) (the pod's C(Ready) condition in
-          C(status.conditions) is C(True)) and C(source) (C(daemonset) or C(static_pod)).
+          C(status.conditions) is C(True)), C(source) (C(daemonset) or C(static_pod)) and C(image) (the containers'
+          images).
       type: list
       elements: dict
 service_lb:

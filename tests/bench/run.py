@@ -31,6 +31,7 @@ import math
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -42,8 +43,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "kernel"))
 import benchlib  # noqa: E402  pylint: disable=wrong-import-position,import-error
 from benchlib import BenchError, TOP, median  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
-SECTIONS = ("routes", "task", "ipvs", "facts", "fleet", "remediate", "naive", "plan", "lab")
-ROOT_SECTIONS = ("routes", "task", "ipvs", "facts", "fleet", "remediate", "naive", "lab")
+SECTIONS = ("routes", "task", "ipvs", "facts", "fleet", "remediate", "naive", "plan", "lab", "upgrade")
+ROOT_SECTIONS = ("routes", "task", "ipvs", "facts", "fleet", "remediate", "naive", "lab", "upgrade")
 SIZES = {
     "routes": ([1000, 10000, 50000], [1000, 4000]),
     "facts": ((50000, 1000), (5000, 200)),
@@ -621,6 +622,40 @@ def bench_plan(report, sizes, repeat):
 
 # --------------------------------------------------------------------------- main
 
+def bench_upgrade(report):
+    """playbooks/upgrade.yml on a real lab (tests/lab/upgrade_scenario.py, as tests/lab/test_real_upgrade.py runs it):
+    kube-vip v1.0.0 -> v0.9.2 (setting up, not measured), then v0.9.2 -> v1.0.0 with the readyz client on the switch."""
+    lab_dir = os.path.join(TOP, "tests", "lab")
+    if lab_dir not in sys.path:
+        sys.path.insert(0, lab_dir)
+    import lab  # noqa: E402  pylint: disable=import-outside-toplevel,import-error
+    import upgrade_scenario  # noqa: E402  pylint: disable=import-outside-toplevel,import-error
+    state = tempfile.mkdtemp(prefix="vip-bench-upgrade-")
+    lab_py = os.path.join(lab_dir, "lab.py")
+    try:
+        up = subprocess.run([sys.executable, lab_py, "up", "--real", "--nodes", "cp1,cp2,cp3,w1", "--state-dir", state],
+                            capture_output=True, text=True, check=False)
+        if up.returncode != 0:
+            raise BenchError("lab.py up --real failed: %s" % (up.stdout + up.stderr)[-2000:])
+        the_lab = lab.Lab(state)
+        proc = upgrade_scenario.playbook(the_lab, "upgrade.yml", *upgrade_scenario.kube_vip_vars(the_lab, "0.9.2"))
+        if proc.returncode != 0:
+            raise BenchError("upgrade.yml to kube-vip 0.9.2 failed: %s" % proc.stdout[-2000:])
+        proc, figures = upgrade_scenario.measured_upgrade(the_lab, "1.0.0")
+        if proc.returncode != 0:
+            raise BenchError("upgrade.yml to kube-vip 1.0.0 failed: %s" % proc.stdout[-2000:])
+        report.details["upgrade"] = figures
+        case = "kube-vip 0.9.2 -> 1.0.0, 3 control-plane nodes"
+        report.row("upgrade", case + ": requests sent to https://VIP:6443/readyz", figures["sent"], unit="requests")
+        report.row("upgrade", case + ": requests failed", figures["failed"], unit="requests",
+                   note="goal 0: the holder is moved gracefully")
+        report.row("upgrade", case + ": longest gap between answers", figures["longest_gap_s"])
+        report.row("upgrade", case + ": upgrade.yml wall time", figures["playbook_s"])
+    finally:
+        subprocess.run([sys.executable, lab_py, "down", "--state-dir", state], capture_output=True, check=False)
+        shutil.rmtree(state, ignore_errors=True)
+
+
 def machine():
     """Where the numbers come from."""
     try:
@@ -687,6 +722,8 @@ def main(argv=None):
                     bench_plan(report, SIZES["plan"][pick], repeat)
                 elif section == "lab":
                     bench_lab(report, SIZES["lab"][pick], tmp)
+                elif section == "upgrade":
+                    bench_upgrade(report)
             except BenchError as exc:
                 failures.append("%s: %s" % (section, exc))
                 print("  %s FAILED: %s" % (section, exc), flush=True)

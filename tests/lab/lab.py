@@ -63,6 +63,9 @@ import reallab  # noqa: E402  pylint: disable=wrong-import-position
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_EXAMPLE = os.path.join(TOP, "examples", "lab", "inventory.yml")
 REALBIN_DIR = os.path.join(TOP, "tests", "realbin")
+# a kube-vip image repository the real lab maps to /bin/false at every kube-vip release it builds (a release
+# whose program exits at once: a node that does not come back, upgrade.yml's failure path)
+BROKEN_KUBE_VIP_IMAGE = "example.invalid/kube-vip-exits"
 PRIVATE_DIRS = ("/etc/kubernetes", "/etc/rancher", "/var/lib/rancher", "/etc/modules-load.d", "/etc/sysctl.d",
                 "/var/lib/etcd", "/var/lib/kubelet")
 MARKER_ENV = "BAREMETAL_VIP_LAB"
@@ -311,6 +314,15 @@ class Lab:
             binaries, "v" + kubernetes.lstrip("v"), "%s-0" % etcd.lstrip("v"),
             "%s:v%s" % (kv.get("image", "ghcr.io/kube-vip/kube-vip"), kube_vip.lstrip("v")),
             "%s:v%s" % (kv.get("cloud_provider_image", "ghcr.io/kube-vip/kube-vip-cloud-provider"), cloud.lstrip("v")))
+        # other kube-vip releases built (realbin's kube-vip-vX.Y.Z: the release upgrade tests start from), and an
+        # image whose program exits at once (/bin/false): a node that does not come back after an upgrade
+        kv_image = kv.get("image", "ghcr.io/kube-vip/kube-vip")
+        for label, path in binaries.items():
+            if label.startswith("kube-vip-v"):
+                self.state["images"]["%s:%s" % (kv_image, label[len("kube-vip-"):])] = path
+        for tag in ["v" + kube_vip.lstrip("v")] + [label[len("kube-vip-"):] for label in binaries
+                                                   if label.startswith("kube-vip-v")]:
+            self.state["images"]["%s:%s" % (BROKEN_KUBE_VIP_IMAGE, tag)] = "/bin/false"
         cp = example_vars.get("vip_control_plane") or {}
         # in-cluster clients (ServiceAccount pods) reach the API through the control-plane VIP
         self.state["service_host"] = [cp.get("address"), int(cp.get("port", 6443))] if cp else None
@@ -477,6 +489,10 @@ class Lab:
             # kube-vip with lb_enable panics without IPVS in the kernel (kube-vip v1.0.0,
             # pkg/loadbalancer/ipvs.go NewIPVSLB); this kernel has none, so the namespace lab runs the
             # control-plane VIP without the IPVS load balancer (the IPVS part runs in User-Mode Linux)
+            # kubelet's Ready of the new kube-vip static pod, for playbooks/upgrade.yml: the runner's status
+            all_vars["vip_upgrade_wait_command"] = [
+                self.state["python"], os.path.join(TOP, "tests", "lab", "podrunner.py"), "--state-dir", self.state_dir,
+                "--node", "{{ inventory_hostname }}", "--ready", "kube-vip"]
             cp = dict(all_vars["vip_control_plane"])
             cp["load_balancer"] = dict(cp.get("load_balancer") or {}, enabled=False)
             all_vars["vip_control_plane"] = cp

@@ -24,6 +24,12 @@ with static pods, and nothing more:
 - pod status (phase, pid, restarts, last exit, reason) is written to STATE/nodes/NODE/pods.json;
   every container's stdout/stderr goes to STATE/nodes/NODE/logs/<pod>_<container>.log.
 
+`podrunner.py --state-dir DIR --node NAME --ready POD` answers what kubelet's Ready condition answers for a
+static pod, from that status: exit 0 when pod POD runs its manifest file as it is now (the sha256 the runner
+started it from), every container running for at least --min-up seconds without a restart; else exit 1 saying
+why. The lab's inventory gives it to playbooks/upgrade.yml as vip_upgrade_wait_command (the documented hook
+where no kubelet reports mirror pods).
+
 It never reports a container running unless its process is alive. A file STATE/nodes/NODE/runner.paused
 makes it stop restarting containers (what runs keeps running): the lab's way to keep a killed
 kube-vip dead. It does not run probes, init containers, or anything but hostNetwork pods.
@@ -220,13 +226,15 @@ class Container:
         self.backoff = BACKOFF_FIRST
         self.last_exit = None
         self.reason = None
+        self.started_epoch = None
 
     def status(self):
         alive = self.proc is not None and self.proc.poll() is None
         return {"state": "running" if alive else ("error" if self.reason and self.proc is None else "waiting"),
                 "pid": self.proc.pid if alive else None, "restarts": self.restarts,
                 "last_exit": self.last_exit, "reason": self.reason,
-                "started_at": self.started if alive else None}
+                "started_at": self.started if alive else None,
+                "started_epoch": self.started_epoch if alive else None}
 
 
 class Runner:
@@ -348,6 +356,7 @@ class Runner:
                                           start_new_session=True, cwd="/")
         container.started = time.strftime("%H:%M:%S")
         container.started_mono = time.monotonic()
+        container.started_epoch = round(time.time(), 3)
         container.reason = None
 
     def stop_pod(self, key):
@@ -381,7 +390,7 @@ class Runner:
             else:
                 phase = "Pending"
             status["pods"][entry["name"]] = {"file": entry["file"], "phase": phase, "error": entry["error"],
-                                             "containers": containers}
+                                             "digest": entry["digest"], "containers": containers}
         text = json.dumps(status, indent=2, sort_keys=True)
         if text != self._last_status:
             tmp = self.status_path + ".tmp"
@@ -411,11 +420,49 @@ def _signal_group(proc, sig):
         pass
 
 
+def pod_ready(state_dir, node_name, pod_name, min_up, now=None):
+    """(ready, why): whether POD runs the manifest its file holds now, every container up >= MIN_UP s, no restart."""
+    with open(os.path.join(state_dir, "lab.json")) as handle:
+        node = next(n for n in json.load(handle)["nodes"] if n["name"] == node_name)
+    try:
+        with open(os.path.join(node["dir"], "pods.json")) as handle:
+            status = json.load(handle)
+    except (OSError, ValueError) as exc:
+        return False, "no status of the runner of %s yet (%s)" % (node_name, exc)
+    pod = status["pods"].get(pod_name)
+    if pod is None:
+        return False, "pod %s is not run on %s (pods: %s)" % (pod_name, node_name, ", ".join(sorted(status["pods"])))
+    try:
+        with open(pod["file"], "rb") as handle:
+            digest = hashlib.sha256(handle.read()).hexdigest()
+    except OSError as exc:
+        return False, "the manifest of pod %s is gone (%s)" % (pod_name, exc)
+    if digest != pod.get("digest"):
+        return False, "pod %s on %s still runs an earlier version of %s" % (pod_name, node_name, pod["file"])
+    if pod["phase"] != "Running":
+        return False, "pod %s on %s is %s: %s" % (pod_name, node_name, pod["phase"], pod.get("error") or json.dumps(
+            {n: (c["state"], c["last_exit"], c["reason"]) for n, c in pod["containers"].items()}))
+    now = time.time() if now is None else now
+    for name, container in pod["containers"].items():
+        if container["restarts"]:
+            return False, "container %s of pod %s on %s restarted %d times (last exit %s)" % (
+                name, pod_name, node_name, container["restarts"], container["last_exit"])
+        if now - (container.get("started_epoch") or now) < min_up:
+            return False, "container %s of pod %s on %s runs for less than %ss" % (name, pod_name, node_name, min_up)
+    return True, "pod %s on %s runs its current manifest" % (pod_name, node_name)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Static-pod runner of one lab node (a stand-in for kubelet).")
     parser.add_argument("--state-dir", required=True)
     parser.add_argument("--node", required=True)
+    parser.add_argument("--ready", metavar="POD", help="exit 0 when POD runs its current manifest (kubelet's Ready)")
+    parser.add_argument("--min-up", type=float, default=3.0, help="with --ready: seconds every container must be up")
     args = parser.parse_args(argv)
+    if args.ready:
+        ready, why = pod_ready(os.path.realpath(args.state_dir), args.node, args.ready, args.min_up)
+        print(why)
+        return 0 if ready else 1
     Runner(args.state_dir, args.node).run()
     return 0
 

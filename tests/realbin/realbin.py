@@ -55,6 +55,8 @@ DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "baremetal.vip",
 KUBERNETES_DIR = os.path.join(HERE, "kubernetes")
 ETCD_DIR = os.path.join(HERE, "etcd")
 KUBE_VIP_DIR = os.path.join(HERE, "kube-vip")
+# the previous kube-vip release (what upgrade.yml's lab test upgrades FROM); cached as kube-vip-<version>
+KUBE_VIP_PREVIOUS_DIR = os.path.join(HERE, "kube-vip-previous")
 CLOUD_PROVIDER_DIR = os.path.join(HERE, "kube-vip-cloud-provider")
 ETCD_MODULE = "go.etcd.io/etcd/server/v3"
 KUBE_VIP_MODULE = "github.com/kube-vip/kube-vip"
@@ -129,8 +131,10 @@ def kubernetes_ldflags(version):
 class Binary:
     """One program: how to build it and the key of its cache entry."""
 
-    def __init__(self, name, version, module_dir, package, ldflags=()):
+    def __init__(self, name, version, module_dir, package, ldflags=(), label=None):
         self.name = name
+        # the key of ensure()'s answer: the name, or name-version for an extra release of the same program
+        self.label = label or name
         self.version = version
         self.module_dir = module_dir
         self.package = package
@@ -163,6 +167,10 @@ def binaries():
     version = _required_version(os.path.join(KUBE_VIP_DIR, "go.mod"), KUBE_VIP_MODULE)
     found.append(Binary("kube-vip", version, module_dir=KUBE_VIP_DIR, package=KUBE_VIP_MODULE,
                         ldflags=["-s", "-w", "-X=main.Version=" + version, "-X=main.Build=baremetal.vip-lab"]))
+    previous = _required_version(os.path.join(KUBE_VIP_PREVIOUS_DIR, "go.mod"), KUBE_VIP_MODULE)
+    found.append(Binary("kube-vip", previous, module_dir=KUBE_VIP_PREVIOUS_DIR, package=KUBE_VIP_MODULE,
+                        ldflags=["-s", "-w", "-X=main.Version=" + previous, "-X=main.Build=baremetal.vip-lab"],
+                        label="kube-vip-" + previous))
     version = _required_version(os.path.join(CLOUD_PROVIDER_DIR, "go.mod"), CLOUD_PROVIDER_MODULE)
     found.append(Binary("kube-vip-cloud-provider", version, module_dir=CLOUD_PROVIDER_DIR, package=CLOUD_PROVIDER_MODULE,
                         ldflags=["-s", "-w", "-X=main.Version=" + version,
@@ -173,7 +181,7 @@ def binaries():
 def version_mismatches(example=LAB_EXAMPLE):
     """What the lab's inventory names that the wrapper modules do not build (empty when they agree)."""
     kubernetes, kube_vip, cloud = lab_versions(example)
-    built = {b.name: b.version for b in binaries()}
+    built = {b.label: b.version for b in binaries()}
     wanted = {"kube-apiserver": kubernetes, "kube-vip": kube_vip, "kube-vip-cloud-provider": cloud}
     return ["%s: %s names %s, tests/realbin builds %s" % (name, os.path.relpath(example, TOP), version, built[name])
             for name, version in sorted(wanted.items()) if "v" + version.lstrip("v") != built[name]]
@@ -246,8 +254,8 @@ def build(binary, gover, log=print):
 def ensure(names=None, log=print, build_missing=True):
     """{name: absolute path} of every (or the named) binary, built first where not cached."""
     gover = go_version()
-    wanted = [b for b in binaries() if names is None or b.name in names]
-    unknown = set(names or ()) - {b.name for b in wanted}
+    wanted = [b for b in binaries() if names is None or b.label in names]
+    unknown = set(names or ()) - {b.label for b in wanted}
     if unknown:
         raise BuildError("unknown program(s): %s" % ", ".join(sorted(unknown)))
     os.makedirs(cache_dir(), exist_ok=True)
@@ -257,13 +265,13 @@ def ensure(names=None, log=print, build_missing=True):
         for binary in wanted:
             path = binary.path(gover)
             if os.access(path, os.X_OK):
-                paths[binary.name] = path
+                paths[binary.label] = path
                 continue
             if not build_missing:
                 raise BuildError("%s %s is not built (expected %s); run `make real-bin`" % (
                     binary.name, binary.version, path))
             build(binary, gover, log=log)
-            paths[binary.name] = path
+            paths[binary.label] = path
     return paths
 
 
