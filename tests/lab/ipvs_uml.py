@@ -123,8 +123,9 @@ def _interrupt(_signum, _frame):
     raise KeyboardInterrupt
 
 
-def run(timeout=540):
-    """Boot UML once, run GUEST_SCRIPT, return an Outcome. The caller checks uml.problem() first.
+def run(timeout=540, script=GUEST_SCRIPT, modules=MODULES, mem="1G", outcome=None):
+    """Boot UML once, run ``script`` (GUEST_SCRIPT), return ``outcome(result)`` (an Outcome). The caller checks
+    uml.problem() first. tests/lab/ipvs_real_uml.py passes its own script, modules and Outcome.
 
     SIGTERM becomes KeyboardInterrupt here, and any UML process of this run still alive afterwards (the
     caller interrupted, or a timeout) is killed, its result directory removed.
@@ -132,7 +133,7 @@ def run(timeout=540):
     os.environ.setdefault(MARKER_ENV, "pid-%d" % os.getpid())
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return Outcome(uml.run(GUEST_SCRIPT, modules=MODULES, timeout=timeout))
+        return (outcome or Outcome)(uml.run(script, modules=modules, timeout=timeout, mem=mem))
     finally:
         cleanup(os.environ[MARKER_ENV])
         signal.signal(signal.SIGTERM, previous)
@@ -172,28 +173,31 @@ def cleanup(marker):
     return len(killed)
 
 
-def main(argv):
-    """Command line: see the module docstring."""
+def main(argv, scenario=None):
+    """Command line: see the module docstring (or ``scenario``'s: a module with problem(), run(timeout),
+    TIMEOUT and an Outcome with text(), problems and explain())."""
+    name = scenario.__name__ if scenario else "ipvs_uml"
     if len(argv) == 2 and argv[0] == "cleanup":
-        print("ipvs_uml: killed %d UML process group(s)" % cleanup(argv[1]))
+        print("%s: killed %d UML process group(s)" % (name, cleanup(argv[1])))
         return 0
     if argv[:1] != ["run"]:
-        print(__doc__, file=sys.stderr)
+        print((scenario or sys.modules[__name__]).__doc__, file=sys.stderr)
         return 2
-    timeout = int(argv[argv.index("--timeout") + 1]) if "--timeout" in argv else 540
-    reason = uml.problem()
+    default = scenario.TIMEOUT if scenario else 540
+    timeout = int(argv[argv.index("--timeout") + 1]) if "--timeout" in argv else default
+    reason = scenario.problem() if scenario else uml.problem()
     if reason:
-        print("ipvs_uml: User-Mode Linux cannot run here: %s" % reason)
+        print("%s: User-Mode Linux cannot run here: %s" % (name, reason))
         return SKIP_RC
     try:
-        outcome = run(timeout)
+        outcome = scenario.run(timeout) if scenario else run(timeout)
     except KeyboardInterrupt:
-        print("ipvs_uml: interrupted; the guest was killed")
+        print("%s: interrupted; the guest was killed" % name)
         return 130
     print(outcome.text())
     if outcome.problems:
-        print("ipvs_uml: FAILED:\n  " + "\n  ".join(outcome.problems))
-        print(outcome.result.explain())
+        print("%s: FAILED:\n  " % name + "\n  ".join(outcome.problems))
+        print(outcome.explain() if scenario else outcome.result.explain())
         return 1
     return 0
 

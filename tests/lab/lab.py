@@ -106,6 +106,11 @@ def lab_id(state_dir):
     return "vl" + hashlib.sha1(os.path.realpath(state_dir).encode()).hexdigest()[:6]
 
 
+def kernel_has_ipvs():
+    """True where the running kernel has IPVS loaded (/proc/net/ip_vs), e.g. the User-Mode Linux guest."""
+    return os.path.exists("/proc/net/ip_vs")
+
+
 def is_control_plane(name):
     return name.startswith(CONTROL_PLANE_PREFIXES)
 
@@ -486,13 +491,15 @@ class Lab:
             "vip_verify_render_dir": self.state_dir,
         })
         if self.state.get("real") and all_vars.get("vip_control_plane"):
-            # kube-vip with lb_enable panics without IPVS in the kernel (kube-vip v1.0.0,
-            # pkg/loadbalancer/ipvs.go NewIPVSLB); this kernel has none, so the namespace lab runs the
-            # control-plane VIP without the IPVS load balancer (the IPVS part runs in User-Mode Linux)
             # kubelet's Ready of the new kube-vip static pod, for playbooks/upgrade.yml: the runner's status
             all_vars["vip_upgrade_wait_command"] = [
                 self.state["python"], os.path.join(TOP, "tests", "lab", "podrunner.py"), "--state-dir", self.state_dir,
                 "--node", "{{ inventory_hostname }}", "--ready", "kube-vip"]
+        if self.state.get("real") and all_vars.get("vip_control_plane") and not kernel_has_ipvs():
+            # kube-vip with lb_enable panics without IPVS in the kernel (kube-vip v1.0.0,
+            # pkg/loadbalancer/ipvs.go NewIPVSLB); this kernel has none, so the namespace lab runs the
+            # control-plane VIP without the IPVS load balancer (inside User-Mode Linux, where ip_vs is
+            # loaded, the rendered settings stay: tests/lab/ipvs_uml.py)
             cp = dict(all_vars["vip_control_plane"])
             cp["load_balancer"] = dict(cp.get("load_balancer") or {}, enabled=False)
             all_vars["vip_control_plane"] = cp

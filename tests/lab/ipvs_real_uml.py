@@ -1,0 +1,266 @@
+# Copyright (c) 2026 baremetal.vip developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Failure 1 (kube-proxy deletes kube-vip's IPVS service, kube-vip #454) by the real programs, inside one
+User-Mode Linux boot: the real counterpart of ipvs_uml.py (which still uses fake_kube_vip's IPVS service).
+
+Not yet in `make test` or `make demo`: a complete run takes longer than the stand-in (see docs/lab.md, "Failure
+1 by the real kube-proxy", for what was measured and where the time goes); tests/lab/test_ipvs_uml_checks.py
+checks its verdicts. The machine's kernel has no IPVS; one UML boot (tests/kernel/uml.py, Debian's UML 6.1 with
+ip_vs, netfilter, ip_set and iptables' legacy tables loaded) runs, inside the guest:
+
+1. ``lab.py up --real --nodes cp1``: etcd v3.5.15 and kube-apiserver v1.31.0 through the real kubeadm
+   phases, and the collection's kube-vip v1.0.0 static pod with the rendered settings, ``lb_enable``
+   included (the lab keeps them where the kernel has IPVS); kube-vip puts its IPVS service VIP:6443 ->
+   192.0.2.11:6443 on the node (witness ``ipvsadm -Ln``);
+2. the live ConfigMap ``kube-system/kube-proxy`` edited as a user (or kubeadm's defaults written again)
+   leaves it: ``ipvs.excludeCIDRs`` empty; the lab's own settings go in with it: ``conntrack.maxPerCore: 0``
+   (nf_conntrack_max cannot be written from a network namespace; with ``--config`` kube-proxy v1.31.0 ignores
+   the flag ``--conntrack-max-per-core``: cmd/kube-proxy/app/options.go Complete) and ``ipvs.syncPeriod: 10s``;
+3. the real kube-proxy v1.31.0 in IPVS mode as kubeadm's DaemonSet runs it (tests/lab/kube_proxy_runner.py
+   stands in for the DaemonSet controller and kubelet): its sync deletes kube-vip's service, because
+   ``cleanLegacyService`` (k8s.io/kubernetes v1.31.0 pkg/proxy/ipvs/proxier.go) deletes every virtual service
+   of its IP family that is not one of its own Services unless ``isIPInExcludeCIDRs``, at every sync (it runs
+   after a successful iptables-restore);
+4. ``verify.yml`` with the lab's admin.conf must fail, naming the missing IPVS service and the cause (the live
+   ConfigMap's excludeCIDRs without the VIP);
+5. ``remediate.yml`` restores the service, merges the plan's excludeCIDRs into the live ConfigMap and restarts
+   kube-proxy (DaemonSet annotation); the runner starts a new kube-proxy on the new ConfigMap;
+6. after the new kube-proxy's first sync and again a sync period later (its /healthz ``lastUpdated`` moved on
+   each time) the service is still there, and ``verify.yml`` passes.
+
+Command line as ipvs_uml.py's (``run [--timeout S]``, ``cleanup MARKER``), whose run() and main() this uses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ipvs_uml  # noqa: E402  pylint: disable=wrong-import-position,import-error
+
+sys.path.insert(0, os.path.join(os.path.dirname(ipvs_uml.HERE), "realbin"))
+import realbin  # noqa: E402  pylint: disable=wrong-import-position,import-error
+
+uml = ipvs_uml.uml
+
+# kube-proxy in IPVS mode: netfilter, iptables' legacy tables (no nft_chain_nat in Debian's UML 6.1), ip_set
+NETFILTER = ("nf_conntrack", "nf_nat", "ip_tables", "iptable_nat", "iptable_filter", "iptable_mangle", "ip6_tables",
+             "ip6table_nat", "ip6table_filter", "ip6table_mangle", "xt_comment", "xt_mark", "xt_MASQUERADE",
+             "xt_addrtype", "xt_conntrack", "xt_set", "xt_ipvs", "xt_nat", "xt_tcpudp", "xt_multiport", "ipt_REJECT",
+             "ip6t_REJECT", "ip_set", "ip_set_hash_ip", "ip_set_hash_ipport", "ip_set_hash_ipportip",
+             "ip_set_hash_ipportnet", "ip_set_hash_net", "ip_set_bitmap_port")
+MODULES = uml.IPVS_MODULES + ("llc", "stp", "bridge", "overlay") + NETFILTER
+NODES = ("cp1",)
+VIP = "192.0.2.10:6443"
+REAL_SERVER = "192.0.2.11:6443"
+SYNC_PERIOD = 10
+MISSING = "cp1: IPVS service 192.0.2.10:6443 missing on the VIP holder"
+CAUSE = "ipvs.excludeCIDRs is [], which misses the control-plane VIP 192.0.2.10"
+MEM = "3G"
+TIMEOUT = 3600
+GUEST_SCRIPT = r"""
+export PATH="$PATH:@GO_DIR@" BAREMETAL_VIP_BIN_CACHE="@BIN_CACHE@"
+py="$VIP_UML_CWD/.venv/bin/python"
+play="$VIP_UML_CWD/.venv/bin/ansible-playbook"
+out="$VIP_UML_DIR"
+state=/tmp/vip-lab-ipvs
+export ANSIBLE_CONFIG="$VIP_UML_CWD/ansible.cfg" ANSIBLE_DEPRECATION_WARNINGS=0 ANSIBLE_NOCOLOR=1
+now() { date +%s.%N; }
+mark() { echo "$1 $(now)" >> "$out/times"; }
+step() { name=$1; shift; mark "$name-start"; "$@" > "$out/$name.log" 2>&1; rc=$?; mark "$name-end"; echo "$name $rc" >> "$out/steps"; return $rc; }
+has_vip() { ip netns exec "$ns" ipvsadm -Ln | grep -q "^TCP  @VIP@ "; }
+witness() {  # witness NAME: ipvsadm -Ln and kube-proxy's /healthz inside cp1
+  ip netns exec "$ns" ipvsadm -Ln > "$out/ipvs-$1.txt" 2>&1
+  ip netns exec "$ns" curl -s --max-time 5 http://127.0.0.1:10256/healthz > "$out/healthz-$1.json" 2>&1
+  mark "witness-$1"
+}
+wait_until() {  # wait_until SECONDS COMMAND...: poll every second
+  limit=$1; shift; i=0
+  while [ "$i" -lt "$limit" ]; do "$@" && return 0; sleep 1; i=$((i + 1)); done; return 1
+}
+kube_proxy_starts() { "$py" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["starts"]))' \
+  "$state/nodes/cp1/kube-proxy/status.json" 2>/dev/null || echo 0; }
+restarted() { [ "$(kube_proxy_starts)" -ge 2 ]; }
+synced_after() {  # synced_after EPOCH: kube-proxy's /healthz lastUpdated later than EPOCH
+  ip netns exec "$ns" curl -s --max-time 5 http://127.0.0.1:10256/healthz | "$py" -c '
+import datetime, json, sys
+last = json.load(sys.stdin)["lastUpdated"]
+sys.exit(0 if datetime.datetime.fromisoformat(last.replace("Z", "+00:00")).timestamp() > float(sys.argv[1]) else 1)' "$1"
+}
+lacks_vip() { ! has_vip; }
+step up "$py" tests/lab/lab.py up --real --nodes @NODES@ --state-dir "$state" || exit 1
+ns=$("$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["nodes"][0]["netns"])' "$state/lab.json")
+switch=$("$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["switch"])' "$state/lab.json")
+cp "$state/bring-up.json" "$out/bring-up.json"
+wait_until 60 has_vip; witness kube-vip
+step edit "$py" tests/lab/kube_proxy_runner.py edit --state-dir "$state" --drop-exclude-cidrs \
+  --sync-period @SYNC@s --conntrack-max-per-core 0
+mark kube-proxy-start
+setsid "$py" tests/lab/kube_proxy_runner.py run --state-dir "$state" --node cp1 > "$out/runner.log" 2>&1 < /dev/null &
+if wait_until 240 lacks_vip; then mark deleted; fi
+witness deleted
+step verify ip netns exec "$switch" "$play" -i "$state/inventory.yml" playbooks/verify.yml \
+  -e "vip_kubeconfig=$state/admin.conf" -e "vip_verify_report=$out/report.json"
+step remediate ip netns exec "$switch" "$play" -i "$state/inventory.yml" playbooks/remediate.yml \
+  -e "vip_kubeconfig=$state/admin.conf"
+witness remediated
+if wait_until 120 restarted; then mark restarted; fi
+restart=$(now)
+wait_until 120 synced_after "$restart"; witness after-sync1
+second=$(now)
+sleep @SYNC@; wait_until 60 synced_after "$second"; witness after-sync2
+step verify-after ip netns exec "$switch" "$play" -i "$state/inventory.yml" playbooks/verify.yml \
+  -e "vip_kubeconfig=$state/admin.conf" -e "vip_verify_report=$out/report-after.json"
+cp "$state/nodes/cp1/kube-proxy/status.json" "$out/kube-proxy-status.json"
+cp "$state/nodes/cp1/kube-proxy/kube-proxy.log" "$out/kube-proxy.log"
+tail -n 60 "$state"/nodes/cp1/logs/*kube-vip*.log > "$out/kube-vip.log" 2>&1
+step down "$py" tests/lab/lab.py down --state-dir "$state"
+""".replace("@NODES@", ",".join(NODES)).replace("@VIP@", VIP).replace("@SYNC@", str(SYNC_PERIOD))
+
+
+def problem():
+    """Why this scenario cannot run here (None when it can): UML, the Debian tools kube-proxy needs, and the
+    real binaries (built beforehand by `make real-bin`; never built inside the guest)."""
+    reason = uml.problem()
+    if reason:
+        return reason
+    for tool in ("ipset", "xtables-legacy-multi", "curl"):
+        if shutil.which(tool) is None and not os.access("/usr/sbin/" + tool, os.X_OK):
+            return "%s missing (Debian packages ipset, iptables, curl: `make system`)" % tool
+    try:
+        gover = realbin.go_version()
+    except realbin.BuildError as exc:
+        return str(exc)
+    missing = [b.name for b in realbin.binaries() if not os.access(b.path(gover), os.X_OK)]
+    if missing:
+        return "not built: %s (run `make real-bin`)" % ", ".join(missing)
+    return None
+
+
+def guest_script():
+    """GUEST_SCRIPT with the Go toolchain's directory and the binary cache of this machine (never built in the
+    guest: the caller runs realbin first)."""
+    go = shutil.which("go")
+    return GUEST_SCRIPT.replace("@GO_DIR@", os.path.dirname(go) if go else "/usr/local/go/bin").replace(
+        "@BIN_CACHE@", os.environ.get(realbin.CACHE_ENV, realbin.DEFAULT_CACHE))
+
+
+class Outcome:
+    """A guest run and what it showed: ``problems`` is empty when failure 1 was made, found and fixed."""
+
+    def __init__(self, result):
+        self.result = result
+        self.steps = dict(line.split() for line in result.files.get("steps", "").splitlines() if len(line.split()) == 2)
+        self.times = {}
+        for line in result.files.get("times", "").splitlines():
+            name, dummy, value = line.partition(" ")
+            self.times.setdefault(name, float(value))
+        self.ipvs = {name: result.files.get("ipvs-%s.txt" % name, "") for name in WITNESSES}
+        self.healthz = {name: self._json("healthz-%s.json" % name) for name in WITNESSES}
+        self.kube_proxy = self._json("kube-proxy-status.json") or {}
+        self.report, self.report_after = self._json("report.json"), self._json("report-after.json")
+        self.problems = self._check()
+
+    _json = ipvs_uml.Outcome._json  # a JSON file of the guest, None when absent or unreadable
+
+    def seconds(self, start, end):
+        """Seconds between two marks of the guest (None when one is missing)."""
+        if start in self.times and end in self.times:
+            return round(self.times[end] - self.times[start], 1)
+        return None
+
+    def has_service(self, witness):
+        text = self.ipvs[witness]
+        return "TCP  %s" % VIP in text and REAL_SERVER in text
+
+    def _check(self):
+        problems = []
+        if self.result.rc != 0:
+            problems.append("the guest script did not finish (exit status %s)" % self.result.rc)
+        for name in ("up", "edit", "remediate", "down"):
+            if self.steps.get(name) != "0":
+                problems.append("step %s: exit status %s" % (name, self.steps.get(name)))
+        if not self.has_service("kube-vip"):
+            problems.append("the real kube-vip did not put its IPVS service %s -> %s on cp1" % (VIP, REAL_SERVER))
+        if "deleted" not in self.times or VIP in self.ipvs["deleted"]:
+            problems.append("the real kube-proxy did not delete the IPVS service %s" % VIP)
+        problems.extend(self._check_reports())
+        starts = self.kube_proxy.get("starts") or []
+        if len(starts) < 2:
+            problems.append("kube-proxy was not restarted after remediate (%d start(s))" % len(starts))
+        elif "192.0.2.10/32" not in (starts[-1].get("exclude_cidrs") or []) or not starts[-1].get("restarted_at"):
+            problems.append("the restarted kube-proxy did not read excludeCIDRs with the VIP from a restarted "
+                            "DaemonSet: %s" % json.dumps(starts[-1]))
+        for name in ("remediated", "after-sync1", "after-sync2"):
+            if not self.has_service(name):
+                problems.append("no IPVS service %s -> %s on cp1 at witness %s" % (VIP, REAL_SERVER, name))
+        last = [(self.healthz.get(n) or {}).get("lastUpdated") for n in ("after-sync1", "after-sync2")]
+        if None in last or last[0] >= last[1]:
+            problems.append("kube-proxy did not sync between the two witnesses after its restart (/healthz "
+                            "lastUpdated %s)" % last)
+        return problems
+
+    def _check_reports(self):
+        problems = []
+        if self.steps.get("verify") in (None, "0"):
+            problems.append("verify did not fail with the IPVS service deleted (exit status %s)" % self.steps.get("verify"))
+        found = (self.report or {}).get("problems") or []
+        if MISSING not in found:
+            problems.append("verify's report lacks %r" % MISSING)
+        if not any(CAUSE in p and "kube-system/kube-proxy" in p for p in found):
+            problems.append("verify's report lacks the cause (the live ConfigMap's excludeCIDRs): %r" % found)
+        if self.steps.get("verify-after") != "0" or (self.report_after or {}).get("ok") is not True:
+            problems.append("verify after remediate did not pass (exit status %s, problems %s)" % (
+                self.steps.get("verify-after"), (self.report_after or {}).get("problems")))
+        return problems
+
+    def explain(self):
+        """The guest's output and console, and the tail of each step's log (for a failed run)."""
+        parts = [self.result.explain()]
+        for name in ("up.log", "edit.log", "runner.log", "kube-proxy.log", "kube-vip.log", "verify.log", "remediate.log",
+                     "verify-after.log"):
+            if self.result.files.get(name):
+                parts.append("--- %s (tail) ---\n%s" % (name, self.result.files[name][-3000:]))
+        return "\n".join(parts)
+
+    def text(self):
+        """The per-witness IPVS report and the measured times."""
+        lines = []
+        for name in WITNESSES:
+            lines.append("cp1  ipvsadm -Ln %s (kube-proxy /healthz lastUpdated %s):" % (
+                WITNESSES[name], (self.healthz.get(name) or {}).get("lastUpdated", "-")))
+            lines.extend("      " + line for line in (self.ipvs[name].strip() or "(nothing)").splitlines())
+        before = self.report or {}
+        lines.append("verify before remediate: exit status %s, ok=%s, problems: %s" % (
+            self.steps.get("verify"), before.get("ok"), "; ".join(before.get("problems") or []) or "-"))
+        lines.append("verify after remediate:  exit status %s, ok=%s" % (
+            self.steps.get("verify-after"), (self.report_after or {}).get("ok")))
+        lines.append("kube-proxy starts: %s" % json.dumps([{k: s.get(k) for k in ("exclude_cidrs", "restarted_at")}
+                                                          for s in self.kube_proxy.get("starts") or []]))
+        lines.append("measured (s): " + ", ".join("%s %s" % (label, self.seconds(a, b)) for label, a, b in TIMINGS))
+        lines.append("guest run: %.1f s (one UML boot)" % self.result.seconds)
+        return "\n".join(lines)
+
+
+WITNESSES = {"kube-vip": "after up --real (kube-vip's service)", "deleted": "after the real kube-proxy synced",
+             "remediated": "right after remediate.yml", "after-sync1": "after the restarted kube-proxy's first sync",
+             "after-sync2": "a sync period later"}
+TIMINGS = (("up --real", "up-start", "up-end"), ("kube-proxy start to deletion", "kube-proxy-start", "deleted"),
+           ("verify.yml", "verify-start", "verify-end"), ("remediate.yml", "remediate-start", "remediate-end"),
+           ("remediate end to kube-proxy restarted", "remediate-end", "restarted"),
+           ("restarted to first sync witnessed", "restarted", "witness-after-sync1"),
+           ("verify.yml after", "verify-after-start", "verify-after-end"), ("down", "down-start", "down-end"))
+
+
+def run(timeout=TIMEOUT):
+    """Boot UML once, run the guest steps, return an Outcome (ipvs_uml.run: SIGTERM and leftover guests handled
+    there). The caller checks problem() first."""
+    return ipvs_uml.run(timeout, script=guest_script(), modules=MODULES, mem=MEM, outcome=Outcome)
+
+
+if __name__ == "__main__":
+    sys.exit(ipvs_uml.main(sys.argv[1:], scenario=sys.modules[__name__]))
