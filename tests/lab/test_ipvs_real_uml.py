@@ -23,11 +23,9 @@ scenario of test_ipvs_uml.py for now.
 from __future__ import annotations
 
 import os
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import ipvs_real_uml as ipvs_uml  # noqa: E402  pylint: disable=wrong-import-position,import-error
 

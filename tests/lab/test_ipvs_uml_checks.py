@@ -9,12 +9,9 @@ the guest writes them."""
 from __future__ import annotations
 
 import json
-import os
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import ipvs_real_uml as ipvs_uml  # noqa: E402  pylint: disable=wrong-import-position,import-error
 import kube_proxy_runner  # noqa: E402  pylint: disable=wrong-import-position,import-error

@@ -19,7 +19,6 @@ import copy
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 
@@ -27,10 +26,6 @@ import pytest
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TESTS = os.path.dirname(HERE)
-for _path in (HERE, TESTS):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
 
 import fake_kube_vip  # noqa: E402  pylint: disable=wrong-import-position
 import lab  # noqa: E402  pylint: disable=wrong-import-position

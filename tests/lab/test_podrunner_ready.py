@@ -8,10 +8,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
 
 import podrunner  # noqa: E402  pylint: disable=wrong-import-position
 

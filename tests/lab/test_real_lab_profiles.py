@@ -25,7 +25,6 @@ import pytest
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
 
 import lab  # noqa: E402  pylint: disable=wrong-import-position,import-error
 import reallab  # noqa: E402  pylint: disable=wrong-import-position,import-error

@@ -17,13 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 
 import pytest
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
 
 import lab  # noqa: E402  pylint: disable=wrong-import-position
 import upgrade_scenario as scenario  # noqa: E402  pylint: disable=wrong-import-position
