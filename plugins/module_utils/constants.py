@@ -25,3 +25,8 @@ RESERVED_PROTOCOLS = {0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "st
 # IPVS service protocols and real-server forwarding methods the modules accept
 IPVS_PROTOCOLS = ("tcp", "udp", "sctp")
 FORWARD_METHODS = ("masquerade", "local", "tunnel", "route")
+
+
+def kube_vip_flag(value):
+    """kube-vip's reading of a boolean env value: "true" (any case) is on; absent or anything else is off."""
+    return str(value).strip().lower() == "true" if value is not None else False

@@ -18,6 +18,7 @@ __metaclass__ = type
 import json
 import os
 
+from ansible_collections.baremetal.vip.plugins.module_utils import constants
 from ansible_collections.baremetal.vip.plugins.module_utils import hosttasks
 from ansible_collections.baremetal.vip.plugins.module_utils import netstate
 from ansible_collections.baremetal.vip.plugins.module_utils import reconcile
@@ -143,11 +144,6 @@ def _ipvs_findings(service, holds_vip, state, findings, notes):
             findings.append("IPVS %s: %s" % (kind, json.dumps(changes[key], sort_keys=True)))
 
 
-def _flag(value):
-    """kube-vip's reading of a boolean env value: "true" (any case) is on; absent or anything else is off."""
-    return str(value).strip().lower() == "true" if value is not None else False
-
-
 def static_pod_findings(expect, pod):
     """Findings of the control-plane kube-vip static pod ``pod`` (read_static_pod) against ``expect``."""
     if pod["error"]:
@@ -157,7 +153,7 @@ def static_pod_findings(expect, pod):
                 "control-plane node)" % pod["path"]]
     want = expect.get("svc_enable")
     have = (pod["env"] or {}).get("svc_enable")
-    if want is not None and _flag(have) != bool(want):
+    if want is not None and constants.kube_vip_flag(have) != bool(want):
         return ["control-plane kube-vip static pod %s has env svc_enable %s, the plan wants %s (Services are handled by %s)"
                 % (pod["path"], json.dumps(have), json.dumps(str(bool(want)).lower()),
                    expect.get("services_owner") or "another instance")]

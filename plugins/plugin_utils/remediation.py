@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from ansible_collections.baremetal.vip.plugins.module_utils import constants
 from ansible_collections.baremetal.vip.plugins.plugin_utils import render
 from ansible_collections.baremetal.vip.plugins.plugin_utils import verdicts
 
@@ -101,6 +102,18 @@ def _service_vip_strays(plan, report, host):
     return out
 
 
+def static_pod_serves_services(plan, report, host):
+    """Whether ``host``'s control-plane kube-vip static pod, as verify read it, serves Services (env svc_enable
+    on) where the plan gives them to another instance (failure 2's cause). Until the kubelet restarts it from
+    the plan's manifest it keeps binding Service addresses again (kube-vip re-applies its addresses every
+    ArpBroadcastRate, 3 s: kube-vip v1.0.0 pkg/arp/arp.go ensureIPAndSendGratuitous)."""
+    expect = verdicts.static_pod_expectation(plan, host)
+    pod = report["nodes"][host].get("static_pod") or {}
+    if not expect or expect["svc_enable"] is None or not pod.get("present"):
+        return False
+    return constants.kube_vip_flag(pod.get("svc_enable")) != expect["svc_enable"]
+
+
 def node_remediation(plan, report, host, holder, service_routes=()):
     """What remediate.yml applies on ``host`` (None where a host module has nothing to do there)."""
     cp = plan.get("control_plane")
@@ -122,10 +135,13 @@ def node_remediation(plan, report, host, holder, service_routes=()):
         ipvs = {"services": [options["ipvs_service"]] if is_holder else [], "owned_addresses": [cp["cidr"]]}
     wanted = options["sysctls"]
     read = state.get("sysctls") or {}
+    prune = ({"owned_ranges": owned_services, "protected_addresses": protected}
+             if options["control_plane_only"] and owned_services else None)
     return {
         "control_plane_vip": vip,
-        "service_vip_prune": ({"owned_ranges": owned_services, "protected_addresses": protected}
-                              if options["control_plane_only"] and owned_services else None),
+        "service_vip_prune": prune,
+        # pruned again, until they stay gone, once the static pod is placed again (remediate_causes.yml)
+        "service_vip_settle": prune if prune and static_pod_serves_services(plan, report, host) else None,
         "service_vip_strays": {"addresses": _service_vip_strays(plan, report, host), "owned_ranges": owned_services,
                                "protected_addresses": protected},
         "routes": {"table": plan["owned"]["route_table"], "protocol": plan["owned"]["route_protocol"],

@@ -437,7 +437,8 @@ def verify_report(plan, checks, cluster=None, daemonsets=None, daemonset_file=No
                        "control_plane": node["control_plane"],
                        "vip_interface": "lo" if cp and cp["mode"] == "bgp" else node["interface"],
                        "service_vips": check.get("service_vips") or [], "routes": check.get("routes") or [],
-                       "sysctls": check.get("sysctls") or {}, "ipvs_available": check.get("ipvs_available")}
+                       "sysctls": check.get("sysctls") or {}, "ipvs_available": check.get("ipvs_available"),
+                       "static_pod": check.get("static_pod")}
     problems = cluster_problems + unchecked + ["%s: %s" % (h, f) for h, n in nodes.items() for f in n["findings"]]
     return {"ok": not problems, "problems": problems, "vip_holders": holders, "cluster": cluster_problems,
             "vips": [vip] if vip else [], "service_vips": service_records,

@@ -102,6 +102,24 @@ def test_service_vips_pruned_from_control_plane_only_nodes_as_verify_judges_them
     assert decide(placed, report(placed))["nodes"]["cp1"]["service_vip_prune"] is None
 
 
+def test_service_vips_settled_only_where_the_static_pod_serves_services(plan):
+    """Failure 2: cp2's control-plane kube-vip runs with svc_enable "true" (an edit on the node); it binds Service
+    addresses again until the kubelet restarts it from the plan's manifest, so remediate_causes.yml prunes them
+    again until none comes back. A static pod with svc_enable "false", absent or unread needs no second pass."""
+    def pod(svc_enable, present=True):
+        return {"path": "/etc/kubernetes/manifests/kube-vip.yaml", "present": present, "error": None,
+                "svc_enable": svc_enable}
+    checks = {"cp1": dict(check(vip=["eth0"]), static_pod=pod("false")), "cp2": dict(check(), static_pod=pod("True")),
+              "cp3": dict(check(), static_pod=pod(None, present=False))}
+    nodes = decide(plan, report(plan, **checks))["nodes"]
+    assert nodes["cp2"]["service_vip_settle"] == nodes["cp2"]["service_vip_prune"] is not None
+    assert nodes["cp2"]["service_vip_settle"]["protected_addresses"] == [plan["nodes"]["cp2"]["node_ip"]]
+    for host in ("cp1", "cp3", "w1", "w2"):
+        assert nodes[host]["service_vip_settle"] is None, host
+    nodes = decide(plan, report(plan, cp2=dict(check(), static_pod=pod("yes"))))["nodes"]  # kube-vip reads only "true"
+    assert nodes["cp2"]["service_vip_settle"] is None
+
+
 def test_a_cluster_of_control_plane_nodes_only_keeps_its_service_vips():
     """No kube_node host: the plan runs the services DaemonSet on the control-plane nodes (plan.py, kube_vip_services:
     "unless there is no worker"), so their Service VIPs are where they belong. verify never flagged them; remediate.yml's
