@@ -332,8 +332,9 @@ def bench_fleet(report, nodes, repeat, tmp):
     try:
         pings, verifies, ok, problems = [], [], [], []
         for _attempt in range(repeat):
-            seconds, _proc = benchlib.timed_run([os.path.join(benchlib.BIN, "ansible"), "kube_control_plane:kube_node", "-i", inventory, "-m", "ansible.builtin.ping"],
-                                                env=env, cwd=TOP)
+            seconds, _proc = benchlib.timed_run(
+                [os.path.join(benchlib.BIN, "ansible"), "kube_control_plane:kube_node", "-i", inventory, "-m", "ansible.builtin.ping"],
+                env=env, cwd=TOP)
             pings.append(seconds)
             report_path = os.path.join(tmp, "verify-report.json")
             seconds, proc = benchlib.timed_run([os.path.join(benchlib.BIN, "ansible-playbook"), "-i", inventory,
@@ -350,8 +351,9 @@ def bench_fleet(report, nodes, repeat, tmp):
         tasks = _task_profile(inventory, env)
     finally:
         benchlib.run(lab + ["down", "--state-dir", state], check=False)
-    report.details.setdefault("fleet", {})[str(nodes)] = {"nodes": nodes, "task_seconds_one_run": tasks, "ping": pings, "verify": verifies,
-                                                         "verify_ok": ok, "verify_problems": problems}
+    report.details.setdefault("fleet", {})[str(nodes)] = {
+        "nodes": nodes, "task_seconds_one_run": tasks, "ping": pings, "verify": verifies, "verify_ok": ok,
+        "verify_problems": problems}
     if not all(ok):
         raise BenchError("verify.yml found problems on the healthy lab (the timing would not be verify's normal path): %s"
                          % "; ".join(problems[:5]))

@@ -49,7 +49,8 @@ def test_neighbour_solicitation_goes_to_the_solicited_node_group_with_a_valid_ch
     assert icmp[0] == 135 and icmp[8:24] == socket.inet_pton(socket.AF_INET6, "2001:db8::abcd:1234")
     assert icmp[24:26] == b"\x01\x01" and icmp[26:32] == vipprobe.mac_bytes(ME)
     pseudo = ipv6[8:24] + ipv6[24:40] + struct.pack("!I3xB", len(icmp), 58)
-    assert vipprobe._checksum(pseudo + icmp) == 0  # pylint: disable=protected-access  (RFC 1071: sums to 0xffff)
+    # RFC 1071: a packet with its checksum sums to 0xffff, whose complement is 0
+    assert vipprobe._checksum(pseudo + icmp) == 0  # pylint: disable=protected-access
 
 
 def advertisement(target, frame_mac, option_mac=None):

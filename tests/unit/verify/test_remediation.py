@@ -112,7 +112,8 @@ def test_service_vips_settled_only_where_the_static_pod_serves_services(plan):
     checks = {"cp1": dict(check(vip=["eth0"]), static_pod=pod("false")), "cp2": dict(check(), static_pod=pod("True")),
               "cp3": dict(check(), static_pod=pod(None, present=False))}
     nodes = decide(plan, report(plan, **checks))["nodes"]
-    assert nodes["cp2"]["service_vip_settle"] == nodes["cp2"]["service_vip_prune"] is not None
+    assert nodes["cp2"]["service_vip_settle"] is not None
+    assert nodes["cp2"]["service_vip_settle"] == nodes["cp2"]["service_vip_prune"]
     assert nodes["cp2"]["service_vip_settle"]["protected_addresses"] == [plan["nodes"]["cp2"]["node_ip"]]
     for host in ("cp1", "cp3", "w1", "w2"):
         assert nodes[host]["service_vip_settle"] is None, host
