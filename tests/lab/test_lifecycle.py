@@ -73,12 +73,13 @@ def snapshot(the_lab, names):
 
 
 def write_inventory(the_lab, path, names, extra_host_vars=None):
-    """The lab's inventory with only ``names`` (w2 is added later), optionally with host variables changed."""
+    """The lab's inventory with only ``names`` (w2 is added later) and the switch as verify's vantage point,
+    optionally with host variables changed."""
     inventory = the_lab.inventory()
     for group in inventory["all"]["children"].values():
         hosts = group.get("hosts") or {}
         for host in list(hosts):
-            if host not in names:
+            if host not in names and host != lab.VANTAGE_HOST:
                 del hosts[host]
             elif extra_host_vars and host in extra_host_vars:
                 hosts[host].update(extra_host_vars[host])
