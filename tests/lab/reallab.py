@@ -390,7 +390,22 @@ class RealLab:
             core.patch_node_status(node["name"], status)
 
     # ---------------------------------------------------- workload placement
-    def place_workloads(self, wait=60.0):
+    def place_workloads(self, wait=60.0, attempts=3):
+        """_place_workloads, again (it is idempotent) when the API connection breaks mid-answer: the API is
+        reached through the control-plane VIP, and while the VIP is on two nodes (a killed kube-vip that left
+        its address, as failure 4 leaves it) both answer ARP and a connection can move between them."""
+        import urllib3  # pylint: disable=import-outside-toplevel  # the kubernetes client's transport
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._place_workloads(wait)
+            except (urllib3.exceptions.ProtocolError, urllib3.exceptions.MaxRetryError) as exc:
+                if attempt == attempts:
+                    raise
+                print("placement: the API connection broke (%s); again in 2 s" % exc.__class__.__name__, flush=True)
+                time.sleep(2)
+        return None
+
+    def _place_workloads(self, wait):
         """Place the collection's DaemonSets and Deployments on the nodes (stand-in for the scheduler and the
         DaemonSet/Deployment controllers, none of which run here).
 
