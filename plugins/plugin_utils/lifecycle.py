@@ -23,11 +23,11 @@ import copy
 
 import yaml
 
+from ansible_collections.baremetal.vip.plugins.module_utils.k8s_apply import MANAGED_BY_LABEL
 from ansible_collections.baremetal.vip.plugins.plugin_utils import render
 from ansible_collections.baremetal.vip.plugins.plugin_utils import verdicts
 
 HEADER = "Managed by baremetal.vip"
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 KUBE_PROXY_BEFORE = "baremetal.vip/kube-proxy-config-before"
 _MANIFEST_PATTERNS = ["*.yaml", "*.yml", "*.json", "*.manifest"]
 
