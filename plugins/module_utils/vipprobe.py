@@ -39,6 +39,7 @@ except ImportError:  # checked in route_to: the module says which library is mis
     pyroute2 = None
 
 from ansible_collections.baremetal.vip.plugins.module_utils.errors import VipError
+from ansible_collections.baremetal.vip.plugins.module_utils.kubeconfig import kubeconfig_cluster
 
 ETH_P_ARP = 0x0806
 ETH_P_IPV6 = 0x86DD
@@ -219,16 +220,6 @@ def read_ca(ca_file=None, kubeconfig=None):
         path = os.path.join(os.path.dirname(os.path.abspath(kubeconfig)), cluster["certificate-authority"])
         return read_ca(ca_file=path)[0], path
     raise VipError("kubeconfig %s names no certificate authority for its cluster" % kubeconfig)
-
-
-def kubeconfig_cluster(config):
-    """The ``cluster`` mapping of the current context of a parsed kubeconfig (the first cluster without one)."""
-    config = config if isinstance(config, dict) else {}
-    contexts = dict((c.get("name"), c.get("context") or {}) for c in config.get("contexts") or [] if isinstance(c, dict))
-    name = contexts.get(config.get("current-context"), {}).get("cluster")
-    clusters = [c for c in config.get("clusters") or [] if isinstance(c, dict)]
-    chosen = [c for c in clusters if c.get("name") == name] or clusters[:1]
-    return (chosen[0].get("cluster") or {}) if chosen else {}
 
 
 def tls_readyz(address, port, ca_pem, path="/readyz", timeout=3.0):

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from ansible_collections.baremetal.vip.plugins.module_utils.kubeconfig import kubeconfig_cluster
 from ansible_collections.baremetal.vip.plugins.plugin_utils import render
 
 
@@ -45,13 +46,7 @@ def kubeconfig_server(path):
             config = yaml.safe_load(handle)
     except (OSError, yaml.YAMLError):
         return None
-    if not isinstance(config, dict):
-        return None
-    contexts = dict((c.get("name"), c.get("context") or {}) for c in config.get("contexts") or [] if isinstance(c, dict))
-    name = contexts.get(config.get("current-context"), {}).get("cluster")
-    clusters = [c for c in config.get("clusters") or [] if isinstance(c, dict)]
-    chosen = [c for c in clusters if c.get("name") == name] or clusters[:1]
-    return ((chosen[0].get("cluster") or {}).get("server") if chosen else None) or None
+    return kubeconfig_cluster(config).get("server") or None
 
 
 def _api(plan, outside, kubeconfig):
