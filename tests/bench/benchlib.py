@@ -183,9 +183,9 @@ def route_commands(verb, destinations, table=TABLE, protocol=PROTOCOL, dev="v0")
 
 def ansible_env(tmp):
     """Environment for ansible / ansible-playbook runs from the checkout."""
-    return dict(os.environ, ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"), PATH=BIN + ":" + os.environ.get("PATH", ""),
-                ANSIBLE_LOCAL_TEMP=tmp, ANSIBLE_DEPRECATION_WARNINGS="0", ANSIBLE_NOCOLOR="1",
-                ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_PIPELINING="1")
+    from testkit.ansible import ansible_env as checkout_env  # pylint: disable=import-outside-toplevel  (also runs in the UML guest)
+    return checkout_env(ANSIBLE_LOCAL_TEMP=tmp, ANSIBLE_DEPRECATION_WARNINGS="0",
+                        ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_PIPELINING="1")
 
 
 _NLMSG = struct.Struct("=IHHII")

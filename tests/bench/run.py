@@ -39,6 +39,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "kernel"))
+sys.path.insert(0, os.path.dirname(HERE))  # testkit
 
 import benchlib  # noqa: E402  pylint: disable=wrong-import-position,import-error
 from benchlib import BenchError, TOP, median  # noqa: E402  pylint: disable=wrong-import-position,import-error

@@ -6,6 +6,8 @@ import subprocess
 import pytest
 import yaml
 
+from testkit.ansible import ansible_env
+
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.join(TOP, ".venv", "bin")
 # Plugin types whose files ansible-doc must document (action plugins are documented by the
@@ -22,11 +24,8 @@ DOC_TYPES = {
 
 
 def _env(**extra):
-    env = dict(os.environ)
-    env["PATH"] = BIN + os.pathsep + env.get("PATH", "")
-    env.pop("ANSIBLE_CONFIG", None)
-    env.update(extra)
-    return env
+    """ansible_env without the checkout's ansible.cfg: the built collection is used as a user would."""
+    return ansible_env(ANSIBLE_CONFIG=None, **extra)
 
 
 def _run(args, cwd=TOP, **env):

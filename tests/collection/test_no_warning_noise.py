@@ -10,18 +10,16 @@ import os
 import re
 import subprocess
 
+from testkit.ansible import ansible_env
+
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.join(TOP, ".venv", "bin")
 WARNING = re.compile(r"warning", re.I)
 
 
 def _env():
-    env = dict(os.environ)
-    env["PATH"] = BIN + os.pathsep + env.get("PATH", "")
-    env["ANSIBLE_CONFIG"] = os.path.join(TOP, "ansible.cfg")
-    env.pop("PYTHONWARNINGS", None)  # what a user has: Python's default warning filters
-    env["ANSIBLE_FORCE_COLOR"] = "0"
-    return env
+    # what a user has: Python's default warning filters
+    return ansible_env(PYTHONWARNINGS=None, ANSIBLE_FORCE_COLOR="0")
 
 
 def test_readme_validate_run_starts_with_the_play():

@@ -57,6 +57,7 @@ import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(1, os.path.dirname(HERE))  # testkit
 import bgprouter  # noqa: E402  pylint: disable=wrong-import-position
 import reallab  # noqa: E402  pylint: disable=wrong-import-position
 

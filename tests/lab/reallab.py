@@ -275,9 +275,8 @@ class RealLab:
 
     # --------------------------------------------------------------- steps
     def ansible_playbook(self, playbook, *extra):
-        env = dict(os.environ)
-        env.update({"ANSIBLE_CONFIG": os.path.join(TOP, "ansible.cfg"), "ANSIBLE_DEPRECATION_WARNINGS": "0",
-                    "ANSIBLE_NOCOLOR": "1"})
+        from testkit.ansible import ansible_env  # pylint: disable=import-outside-toplevel  (lab.py puts tests/ on the path)
+        env = ansible_env(ANSIBLE_DEPRECATION_WARNINGS="0")
         binary = os.path.join(os.path.dirname(self.lab.state["python"]), "ansible-playbook")
         argv = [binary, "-i", self.lab.inventory_path, os.path.join(TOP, "playbooks", playbook)] + list(extra)
         proc = subprocess.run(argv, cwd=TOP, env=env, capture_output=True, text=True, check=False)

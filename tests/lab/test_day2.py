@@ -14,12 +14,14 @@ import yaml
 
 import fake_kube_vip
 import lab
-from test_lab import TIMINGS, _addresses, _witness, ansible
+from testkit.ansible import ansible
+from testkit.netns import addresses, holders, kube_vip_routes, witness
 
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
 
 VIP = "192.0.2.10/32"
+TIMINGS = {}
 
 
 @pytest.fixture(scope="module")
@@ -41,14 +43,6 @@ def playbook(the_lab, name, *args):
     rc, out = ansible("-i", the_lab.inventory_path, os.path.join("playbooks", name), *args, program="ansible-playbook")
     TIMINGS[" ".join((name,) + args).split(" -e", maxsplit=1)[0]] = time.monotonic() - started
     return rc, out
-
-
-def holders(the_lab):
-    return [n["name"] for n in the_lab.nodes if VIP in _addresses(n["netns"])]
-
-
-def kube_vip_routes(netns):
-    return sorted(r["dst"] for r in _witness(netns, "route", "show", "table", "198") if r.get("protocol") == "248")
 
 
 STATIC_POD = "/etc/kubernetes/manifests/kube-vip.yaml"
@@ -99,11 +93,11 @@ def test_verify_finds_every_injected_failure(broken_lab, tmp_path):
 def test_remediate_check_mode_changes_nothing(broken_lab):
     the_lab, dummy = broken_lab
     cp1, cp2 = the_lab.node("cp1")["netns"], the_lab.node("cp2")["netns"]
-    before = (holders(the_lab), _addresses(cp2), kube_vip_routes(cp1))
+    before = (holders(the_lab), addresses(cp2), kube_vip_routes(cp1))
     rc, out = playbook(the_lab, "remediate.yml", "--check", "--diff")
     assert rc == 0, json.dumps(out)[:3000]
     assert sum(s["changed"] for s in out["stats"].values()) > 0
-    assert (holders(the_lab), _addresses(cp2), kube_vip_routes(cp1)) == before
+    assert (holders(the_lab), addresses(cp2), kube_vip_routes(cp1)) == before
 
 
 def test_remediate_fixes_then_verify_passes_then_nothing_to_do(broken_lab, tmp_path):
@@ -112,10 +106,10 @@ def test_remediate_fixes_then_verify_passes_then_nothing_to_do(broken_lab, tmp_p
     rc, out = playbook(the_lab, "remediate.yml")
     assert rc == 0, json.dumps(out)[:3000]
     assert holders(the_lab) == ["cp1"]
-    assert "198.51.100.2/32" not in _addresses(cp2)
-    assert "198.51.100.1/32" in _addresses(w1)
+    assert "198.51.100.2/32" not in addresses(cp2)
+    assert "198.51.100.1/32" in addresses(w1)
     assert kube_vip_routes(cp1) == []
-    survivors = {(r["dst"], r["protocol"]) for r in _witness(cp1, "route", "show", "table", "all")}
+    survivors = {(r["dst"], r["protocol"]) for r in witness(cp1, "route", "show", "table", "all")}
     assert {("198.51.100.13", "static"), ("203.0.113.7", "248")} <= survivors
     # the causes, fixed on the control-plane nodes only: kube-vip's control-plane instance with
     # svc_enable off (failure 2), kube-proxy's settings with the VIP in excludeCIDRs (failure 1)

@@ -28,8 +28,10 @@ import yaml
 import fake_kube_vip
 import lab
 from k8s_double.server import KubeDouble
-from test_day2 import holders, kube_vip_routes
-from test_lab import BIN, TOP, _addresses, _witness, ansible, ansible_env
+from testkit import BIN, TOP
+from testkit.ansible import ansible, lab_env
+from testkit.k8s_objects import kube_proxy, service_leases, services_daemonset
+from testkit.netns import addresses, holders, kube_vip_routes, witness
 
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
@@ -57,22 +59,6 @@ def seed():
     ] + service_leases({"web": "w1", "api": "w2"}, now) + services_daemonset(["w1", "w2"]) + kube_proxy()
 
 
-def kube_proxy():
-    """kube-proxy in IPVS mode as kubeadm left it before baremetal.vip: strictARP on, but no ipvs.excludeCIDRs,
-    so it deletes kube-vip's IPVS service on the VIP (failure 1's cause); and its DaemonSet (restarted on a change)."""
-    config = {"apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration", "mode": "ipvs",
-              "clusterCIDR": "203.0.113.128/25", "ipvs": {"strictARP": True, "scheduler": "rr"}}
-    labels = {"k8s-app": "kube-proxy"}
-    return [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
-             "data": {"config.conf": yaml.safe_dump(config), "kubeconfig.conf": "apiVersion: v1\nkind: Config\n"}},
-            {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "kube-proxy", "namespace": "kube-system"},
-             "spec": {"selector": {"matchLabels": labels},
-                      "template": {"metadata": {"labels": labels},
-                                   "spec": {"containers": [{"name": "kube-proxy", "image": "registry.k8s.io/kube-proxy:v1.31.4",
-                                                            "command": ["/usr/local/bin/kube-proxy",
-                                                                        "--config=/var/lib/kube-proxy/config.conf"]}]}}}}]
-
-
 def live_kube_proxy(double):
     """(config.conf of the live ConfigMap, the DaemonSet's pod template annotations)."""
     config = yaml.safe_load(double.get("v1", "ConfigMap", "kube-proxy", "kube-system")["data"]["config.conf"])
@@ -83,30 +69,6 @@ def live_kube_proxy(double):
 def changed(out):
     """Changed tasks per lab node (the controller's play, remediate's kube-proxy ConfigMap merge, apart)."""
     return {h: s["changed"] for h, s in out["stats"].items() if h != "localhost"}
-
-
-def service_leases(holders, now):
-    """kube-vip's per-service leases (svc_election): kubevip-<service> in the Service's namespace."""
-    return [{"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-             "metadata": {"name": "kubevip-%s" % name, "namespace": "default"},
-             "spec": {"holderIdentity": holder, "leaseDurationSeconds": 3600, "renewTime": now, "acquireTime": now}}
-            for name, holder in holders.items()]
-
-
-def services_daemonset(nodes):
-    """kube-system/kube-vip-ds (the services instance) with one running pod on each of ``nodes``."""
-    labels = {"app.kubernetes.io/name": "kube-vip-ds"}
-    objects = [{"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "kube-vip-ds", "namespace": "kube-system"},
-                "spec": {"selector": {"matchLabels": labels},
-                         "template": {"metadata": {"labels": labels},
-                                      "spec": {"containers": [{"name": "kube-vip", "image": "ghcr.io/kube-vip/kube-vip:v1.0.3"}]}}}}]
-    for node in nodes:
-        objects.append({"apiVersion": "v1", "kind": "Pod",
-                        "metadata": {"name": "kube-vip-ds-%s" % node, "namespace": "kube-system", "labels": labels,
-                                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "kube-vip-ds"}]},
-                        "spec": {"nodeName": node},
-                        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}})
-    return objects
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +147,7 @@ def test_remediate_follows_the_lease_and_keeps_the_live_services_route(cluster_l
     assert config["mode"] == "ipvs" and config["clusterCIDR"] == "203.0.113.128/25"
     assert "kubectl.kubernetes.io/restartedAt" in annotations
     assert kube_vip_routes(cp1) == [LIVE]
-    survivors = {(r["dst"], r["protocol"]) for r in _witness(cp1, "route", "show", "table", "all")}
+    survivors = {(r["dst"], r["protocol"]) for r in witness(cp1, "route", "show", "table", "all")}
     assert {("198.51.100.13", "static"), ("203.0.113.7", "248")} <= survivors
     report = tmp_path / "after.json"
     rc, dummy = playbook(the_lab, double, "verify.yml (after)", "verify.yml", "-e", "vip_verify_report=%s" % report)
@@ -222,7 +184,7 @@ def test_partition_tolerant_profile_is_placed_serially_once(cluster_lab):
 
 
 def service_vip_holders(the_lab, address):
-    return [n["name"] for n in the_lab.nodes if address + "/32" in _addresses(n["netns"])]
+    return holders(the_lab, address + "/32")
 
 
 def test_verify_reports_each_service_vip_with_its_lease(cluster_lab, tmp_path):
@@ -256,7 +218,7 @@ def test_service_vip_on_two_nodes_and_on_a_non_holder_then_remediate(cluster_lab
     assert rc == 0, json.dumps(out)[-3000:]
     assert service_vip_holders(the_lab, API) == ["w2"]  # left on its lease holder only
     assert service_vip_holders(the_lab, LIVE) == []  # taken from the non-holder; kube-vip on w1 binds it again
-    assert any(a.startswith(w1["ipv4"].split("/")[0] + "/") for a in _addresses(w1["netns"]))  # the node's own stays
+    assert any(a.startswith(w1["ipv4"].split("/")[0] + "/") for a in addresses(w1["netns"]))  # the node's own stays
     rc, dummy = playbook(the_lab, double, "verify.yml (web on no node)", "verify.yml", "-e", "vip_verify_report=%s" % report)
     assert rc != 0
     assert json.loads(report.read_text())["problems"] == ["Service VIP %s (default/web) is on no node" % LIVE]
@@ -362,7 +324,7 @@ def test_remediate_says_when_another_field_manager_pins_the_daemonset(cluster_la
 
 def playbook_without_kubeconfig(the_lab, label, home, name, *args):
     """ansible-playbook with no vip_kubeconfig and HOME=``home`` (where bootstrap.yml fetches admin.conf to)."""
-    env = dict(ansible_env(), HOME=str(home))
+    env = lab_env(HOME=str(home))
     started = time.monotonic()
     proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", the_lab.inventory_path, os.path.join("playbooks", name)]
                           + list(args), cwd=TOP, env=env, capture_output=True, text=True, check=False)

@@ -25,8 +25,9 @@ import pytest
 import fake_kube_vip
 import lab
 from k8s_double.server import KubeDouble
-from test_day2_cluster import service_leases, services_daemonset
-from test_lab import _addresses, ansible
+from testkit.ansible import ansible
+from testkit.k8s_objects import service_leases, services_daemonset
+from testkit.netns import holders
 
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
@@ -93,7 +94,7 @@ def service_problems(data):
 
 
 def holders_of(the_lab, address):
-    return [n["name"] for n in the_lab.nodes if address + "/32" in _addresses(n["netns"])]
+    return holders(the_lab, address + "/32")
 
 
 def test_each_service_vip_served_where_it_is_held_passes(endpoints_lab, tmp_path):

@@ -16,6 +16,8 @@ import yaml
 
 import fake_kube_vip
 import lab
+from testkit.ansible import ansible
+from testkit.netns import addresses, witness
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -25,29 +27,6 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (n
 NODES = ["cp1", "cp2", "cp3", "w1", "w2"]
 BIN = os.path.dirname(sys.executable)
 TIMINGS = {}
-
-
-def ansible_env():
-    env = dict(os.environ)
-    env.update({
-        "ANSIBLE_CONFIG": os.path.join(TOP, "ansible.cfg"),
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-        "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
-        "ANSIBLE_DEPRECATION_WARNINGS": "0",
-        "ANSIBLE_NOCOLOR": "1",
-    })
-    env["PATH"] = BIN + os.pathsep + env.get("PATH", "")
-    return env
-
-
-def ansible(*args, program="ansible"):
-    """Run ansible / ansible-playbook from the checkout; return (returncode, parsed JSON output)."""
-    proc = subprocess.run([os.path.join(BIN, program)] + list(args), cwd=TOP, env=ansible_env(),
-                          capture_output=True, text=True, check=False)
-    try:
-        return proc.returncode, json.loads(proc.stdout)
-    except ValueError:
-        raise AssertionError("%s gave no JSON (rc %d):\n%s\n%s" % (program, proc.returncode, proc.stdout, proc.stderr))
 
 
 def host_results(output):
@@ -149,33 +128,23 @@ def test_connection_refuses_a_pid_outside_the_namespace(up_lab, tmp_path):
     assert result.get("unreachable") and "not in network namespace" in result["msg"]
 
 
-def _witness(netns, *args):
-    return json.loads(subprocess.run(["ip", "-n", netns, "-j"] + list(args), capture_output=True, text=True,
-                                     check=True).stdout or "[]")
-
-
-def _addresses(netns):
-    return {"%s/%s" % (a["local"], a["prefixlen"]) for link in _witness(netns, "addr", "show")
-            for a in link.get("addr_info", [])}
-
-
 def test_fake_kube_vip_healthy_state_and_the_five_failures(up_lab):
     fake = fake_kube_vip.FakeKubeVip(up_lab.state_dir)
     fake.apply()
     ns = {n["name"]: n["netns"] for n in up_lab.nodes}
-    holders = [name for name in ns if "192.0.2.10/32" in _addresses(ns[name])]
+    holders = [name for name in ns if "192.0.2.10/32" in addresses(ns[name])]
     assert holders == ["cp1"]
-    assert "198.51.100.1/32" in _addresses(ns["w1"])
+    assert "198.51.100.1/32" in addresses(ns["w1"])
     for failure in fake_kube_vip.ALL_FAILURES:
         fake.inject(failure)
     # (4) the CP VIP on two nodes
-    assert [name for name in ns if "192.0.2.10/32" in _addresses(ns[name])] == ["cp1", "cp2"]
+    assert [name for name in ns if "192.0.2.10/32" in addresses(ns[name])] == ["cp1", "cp2"]
     # (2) a Service VIP from a pool on a control-plane node
-    assert "198.51.100.2/32" in _addresses(ns["cp2"])
+    assert "198.51.100.2/32" in addresses(ns["cp2"])
     # (3) stale kube-vip routes, and foreign routes beside them
-    table198 = {(r["dst"], r.get("protocol")) for r in _witness(ns["cp1"], "route", "show", "table", "198")}
+    table198 = {(r["dst"], r.get("protocol")) for r in witness(ns["cp1"], "route", "show", "table", "198")}
     assert {("198.51.100.3", "248"), ("198.51.100.4", "248"), ("198.51.100.13", "static")} <= table198
-    table200 = _witness(ns["cp1"], "route", "show", "table", "200")
+    table200 = witness(ns["cp1"], "route", "show", "table", "200")
     assert [(r["dst"], r["protocol"]) for r in table200] == [("203.0.113.7", "248")]
     # (5) the pinned DaemonSet manifest
     with open(os.path.join(up_lab.state_dir, "cluster", "kube-vip-services.yaml")) as handle:
@@ -188,7 +157,7 @@ def test_fake_kube_vip_healthy_state_and_the_five_failures(up_lab):
     assert len(ipvs) == 1 and ("skipped" in ipvs[0]) == (not fake.has_ipvs(up_lab.node("cp1")))
     # (4') zero holders
     fake.inject("cp-vip-zero")
-    assert not [name for name in ns if "192.0.2.10/32" in _addresses(ns[name])]
+    assert not [name for name in ns if "192.0.2.10/32" in addresses(ns[name])]
 
 
 def test_down_leaves_nothing_and_is_safe_twice(tmp_path):

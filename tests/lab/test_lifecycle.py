@@ -30,8 +30,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 import fake_kube_vip  # noqa: E402  pylint: disable=wrong-import-position
 import lab  # noqa: E402  pylint: disable=wrong-import-position
 from k8s_double.server import KubeDouble  # noqa: E402  pylint: disable=wrong-import-position
-from test_day2_cluster import kube_proxy  # noqa: E402  pylint: disable=wrong-import-position
-from test_lab import _addresses, _witness, ansible  # noqa: E402  pylint: disable=wrong-import-position
+from testkit.ansible import ansible  # noqa: E402  pylint: disable=wrong-import-position
+from testkit.k8s_objects import kube_proxy  # noqa: E402  pylint: disable=wrong-import-position
+from testkit.netns import addresses, witness  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
 
@@ -63,12 +64,12 @@ def node_files(the_lab, name):
 def node_routes(netns):
     """Every route of every table but the kernel's own (derived from the addresses, compared on their own; IPv6
     link-local ones appear a moment after the lab is up)."""
-    return sorted(json.dumps(r, sort_keys=True) for r in _witness(netns, "route", "show", "table", "all")
+    return sorted(json.dumps(r, sort_keys=True) for r in witness(netns, "route", "show", "table", "all")
                   if r.get("protocol") != "kernel")
 
 
 def snapshot(the_lab, names):
-    return {n: {"addresses": _addresses(the_lab.node(n)["netns"]), "routes": node_routes(the_lab.node(n)["netns"]),
+    return {n: {"addresses": addresses(the_lab.node(n)["netns"]), "routes": node_routes(the_lab.node(n)["netns"]),
                 "files": node_files(the_lab, n)} for n in names}
 
 
@@ -287,7 +288,7 @@ def test_remove_node_moves_the_vip_first_and_stops_when_it_does_not_move(life_la
     env = life_lab
     the_lab, double = env["lab"], env["double"]
     cp1 = the_lab.node("cp1")
-    assert VIP + "/32" in _addresses(cp1["netns"])
+    assert VIP + "/32" in addresses(cp1["netns"])
     args = ("-e", "vip_remove_node=cp1", "-e", "vip_kubeconfig=%s" % double.kubeconfig)
     # nobody takes the VIP (no kube-vip elsewhere): the run stops and says how to go on
     rc, out = playbook(env["inventory"], "remove_node cp1 (VIP stays)", "remove_node.yml", *args,
@@ -305,9 +306,9 @@ def test_remove_node_moves_the_vip_first_and_stops_when_it_does_not_move(life_la
         election.stop.set()
     assert rc == 0, messages(out)
     assert election.moved.is_set()
-    assert VIP + "/32" not in _addresses(cp1["netns"]) and VIP + "/32" in _addresses(the_lab.node("cp2")["netns"])
+    assert VIP + "/32" not in addresses(cp1["netns"]) and VIP + "/32" in addresses(the_lab.node("cp2")["netns"])
     files = node_files(the_lab, "cp1")
     assert STATIC_POD not in files and "etc/sysctl.d/90-baremetal-vip.conf" not in files
-    assert FOREIGN_POD in files and "203.0.113.99/32" in _addresses(cp1["netns"])
+    assert FOREIGN_POD in files and "203.0.113.99/32" in addresses(cp1["netns"])
     assert STATIC_POD in node_files(the_lab, "cp2")  # the other nodes keep theirs
     assert services_daemonset_nodes(double) == ["w1", "w2"]

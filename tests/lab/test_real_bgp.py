@@ -23,7 +23,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 
 import netaddr
@@ -31,8 +30,8 @@ import pytest
 import yaml
 
 import bgprouter
-from test_real_lab import real_lab_up
-from test_real_lab_profiles import failover_bound
+from testkit import labrun
+from testkit.labrun import PY, failover_bound, real_lab_up
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -41,25 +40,16 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (n
 
 EXAMPLE = os.path.join(TOP, "examples", "lab-bgp", "inventory.yml")
 NODES = ["cp1", "cp2", "w1"]
-LAB_PY = os.path.join(HERE, "lab.py")
-PY = sys.executable
 SWITCH = "192.0.2.1"
 OUTPUTS = []  # everything the lab and this module printed: the password must be in none of it
 
 
 def lab_cli(state, command, *args, check=True):
-    proc = subprocess.run([PY, LAB_PY, command, "--state-dir", state] + list(args), capture_output=True, text=True,
-                          check=False)
-    OUTPUTS.append(proc.stdout + proc.stderr)
-    if check and proc.returncode != 0:
-        raise AssertionError("lab.py %s %s failed (%d):\n%s\n%s" % (command, " ".join(args), proc.returncode,
-                                                                    proc.stdout[-3000:], proc.stderr[-3000:]))
-    return proc
+    return labrun.lab_cli(state, command, *args, check=check, outputs=OUTPUTS)
 
 
 def api(state, method, path, body=None):
-    extra = ["--body", json.dumps(body)] if body is not None else []
-    return json.loads(lab_cli(state, "api", method, path, *extra, check=False).stdout)
+    return labrun.api(state, method, path, body, outputs=OUTPUTS)
 
 
 def password():

@@ -21,14 +21,20 @@ import time
 import pytest
 import yaml
 
-from test_real_lab import (  # noqa: F401  pylint: disable=unused-import
-    BIN, LAB_PY, PY, TOP, api, lab_cli, pod_logs, real_lab, vip_holders, wait_service_address)
-from test_real_lab_profiles import failover_bound  # noqa: E402  pylint: disable=wrong-import-position
+from testkit.labrun import api, check_partition, lab_cli, pod_logs, real_lab_up, run_playbook, verify, wait_service_address
+from testkit.netns import vip_holders
 
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
 
 NODES = ["cp1", "cp2", "cp3", "w1", "w2"]
+
+
+@pytest.fixture(scope="module")
+def real_lab(tmp_path_factory):
+    yield from real_lab_up(tmp_path_factory, "reallab", NODES)
+
+
 DS_PATH = "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-vip-ds"
 # kube-vip v1.0.0's routing-table mode (pkg/kubevip/config_envvar.go: vip_routingtable, vip_routingtableid,
 # vip_routingprotocol; vip_arp off, else cmd/kube-vip.go / pkg/manager/manager.go start the ARP engine first).
@@ -39,38 +45,9 @@ ROUTING_TABLE_ENV = {"vip_arp": "false", "vip_routingtable": "true", "vip_routin
 FOREIGN = [("198.51.100.13/32", "198", "static"), ("203.0.113.7/32", "200", "248")]
 
 
-def run_playbook(the_lab, name, *extra):
-    """(returncode, json callback output or None, text) of ansible-playbook NAME from the switch namespace."""
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_DEPRECATION_WARNINGS="0", ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
-               ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
-    proc = subprocess.run(
-        [PY, LAB_PY, "exec", "--state-dir", the_lab.state_dir, "--", os.path.join(BIN, "ansible-playbook"),
-         "-i", the_lab.inventory_path, os.path.join(TOP, "playbooks", name),
-         "-e", "vip_kubeconfig=%s" % os.path.join(the_lab.state_dir, "admin.conf")] + list(extra),
-        capture_output=True, text=True, check=False, cwd=TOP, env=env)
-    try:
-        out = json.loads(proc.stdout[proc.stdout.index("{"):])
-    except ValueError:
-        out = None
-    return proc.returncode, out, proc.stdout[-5000:] + proc.stderr[-2000:]
-
-
 def node_changes(out):
     """{host: changed count} of the lab's nodes in a json-callback run."""
     return {h: s["changed"] for h, s in out["stats"].items() if h in NODES}
-
-
-def verify(the_lab, tag):
-    path = os.path.join(the_lab.state_dir, "verify-%s.json" % tag)
-    if os.path.exists(path):
-        os.unlink(path)
-    started = time.monotonic()
-    code, dummy, text = run_playbook(the_lab, "verify.yml", "-e", "vip_verify_report=%s" % path)
-    print("verify.yml (%s): rc %d in %.1fs" % (tag, code, time.monotonic() - started))
-    assert os.path.exists(path), text
-    with open(path) as handle:
-        return code, json.load(handle)
 
 
 def remediate(the_lab, tag):
@@ -383,58 +360,7 @@ def test_failure2_control_plane_kube_vip_drifted_to_svc_enable(real_lab):
         delete_service(state, "drift-web")
 
 
-PROFILES = {"default": (15, 10, 2), "partition_tolerant": (30, 20, 5)}  # lease duration, renew deadline, retry period
-
-
-def check_partition(the_lab, profile):
-    """Failure 4 on a real lab: `lab.py partition` (reallab.RealLab.partition) cuts the VIP holder's port off the
-    lab's bridge, keeps the cut 5 s after another node took the VIP, heals it and watches the lease duration + 10 s
-    more, polling the three nodes' addresses (iproute2) and recording every change of holders with the lease
-    holder as the majority's API server gives it. Returns the measured windows (printed).
-
-    What kube-vip v1.0.0 does (pkg/cluster/clusterLeaderElection.go StartCluster, onStoppedLeading): the cut
-    holder's renewals go to its own API server, whose etcd member has lost quorum; after the renew deadline
-    client-go's leader election (k8s.io/client-go tools/leaderelection) calls OnStoppedLeading, where kube-vip
-    deletes its VIP and panics (the runner restarts it as a follower). The others take the lease once it expired
-    (lease duration after they last saw it change, within failover_bound). Between the two: kube-vip sets
-    ReleaseOnCancel, so client-go v0.33.3 (its go.mod; tools/leaderelection/leaderelection.go renew) first tries
-    to release the lease, an update bounded by the renew deadline that the partitioned API server fails only
-    after etcd's request timeout (the log: "failed to renew lease", 7 s later "Failed to release lock:
-    DeadlineExceeded"); Run's deferred OnStoppedLeading deletes the address only then. So the old holder keeps
-    the VIP for about renew deadline + 7 s after its last renewal: under the default profile (15 / 10 / 2 s)
-    longer than the lease, and the VIP is on TWO nodes for seconds; docs/lab.md has the figures per profile.
-    The test asserts the new holder within the failover bound, no window (none or two) longer than that bound,
-    and after healing: the VIP on the lease holder only, and verify.yml's record of the control-plane VIP naming
-    that node and the lease holder with no problem about it. A window of seconds is over before an
-    ansible-playbook run starts, so verify cannot be run inside it; the two-holder state a dead kube-vip leaves
-    is reported by verify.yml and remediated by remediate.yml in test_real_lab's SIGKILL test."""
-    lease_duration, dummy, retry = PROFILES[profile]
-    bound = failover_bound(lease_duration, retry)
-    proc = lab_cli(the_lab.state_dir, "partition")
-    result = json.loads(proc.stdout)
-    print("partition (%s): %s cut; %s took the VIP at %.1f s; healed at %.1f s; VIP on two nodes %.2f s %s, on none "
-          "%.2f s %s (poll resolution %.2f s); states %s"
-          % (profile, result["old_holder"], result["new_holder"], result["new_holder_s"] or -1, result["healed_s"],
-             result["two_holders_s"], result["two_holder_windows"], result["no_holder_s"], result["no_holder_windows"],
-             result["poll_gap_max_s"], result["states"]))
-    assert result["profile"] == profile
-    assert result["new_holder"] not in (None, result["old_holder"]), result
-    assert result["new_holder_s"] <= bound, result
-    assert all(w["to_s"] - w["from_s"] <= bound for w in result["no_holder_windows"] + result["two_holder_windows"]), result
-    assert all(w["lease_holder"] in w["holders"] for w in result["two_holder_windows"]), result
-    assert result["poll_gap_max_s"] < 2.0, result  # the resolution of the windows (3 x `ip addr`, a lease read)
-    after = result["lease_holder_after"]
-    assert after and result["holders_after"] == [after], result
-    code, report = verify(the_lab, "partition-%s" % profile)
-    vip = report["vips"][0]
-    assert vip["holders"] == [after] and vip["lease_holder"] == after, vip
-    assert not [p for p in report["problems"] if "control-plane VIP" in p], report["problems"]
-    print("verify.yml after the partition (%s): rc %d, control-plane VIP on %s, lease held by %s"
-          % (profile, code, vip["holders"], vip["lease_holder"]))
-    return result
-
-
 def test_failure4_partition_of_the_vip_holder_default_profile(real_lab):
-    """Failure 4 by the real kube-vip v1.0.0 under the default profile (15 / 10 / 2 s): check_partition above;
+    """Failure 4 by the real kube-vip v1.0.0 under the default profile (15 / 10 / 2 s): testkit.labrun.check_partition;
     the partition_tolerant profile (30 / 20 / 5 s) runs the same scenario on test_real_lab_profiles' lab."""
     check_partition(real_lab, "default")

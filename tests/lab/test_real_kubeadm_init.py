@@ -53,8 +53,9 @@ from cryptography import x509
 
 import lab
 import realbin
-from test_lab import ansible_env
-from test_real_lab import api, lab_cli, pod_logs, vip_holders
+from testkit.ansible import lab_env
+from testkit.labrun import api, lab_cli, pod_logs
+from testkit.netns import vip_holders
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -150,7 +151,7 @@ def bootstrap(the_lab, label, *extra):
     proc = subprocess.run(
         [sys.executable, LAB_PY, "exec", "--state-dir", the_lab.state_dir, "--", os.path.join(BIN, "ansible-playbook"),
          "-i", the_lab.inventory_path, os.path.join(TOP, "playbooks", "bootstrap.yml")] + the_lab.args + list(extra),
-        capture_output=True, text=True, check=False, cwd=TOP, env=ansible_env())
+        capture_output=True, text=True, check=False, cwd=TOP, env=lab_env())
     TIMINGS[label] = time.monotonic() - started
     try:
         return proc.returncode, json.loads(proc.stdout), proc.stdout + proc.stderr

@@ -23,9 +23,10 @@ import netaddr
 import pytest
 import yaml
 
-import lab
-from test_real_lab_profiles import failover_bound
 import realbin
+from testkit.ansible import ansible_env
+from testkit.labrun import LAB_PY, PY, api, failover_bound, lab_cli, lab_playbook, pod_logs, real_lab_up, wait_service_address
+from testkit.netns import vip_holders
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -33,75 +34,7 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
 
 NODES = ["cp1", "cp2", "cp3", "w1", "w2"]
-LAB_PY = os.path.join(HERE, "lab.py")
-PY = sys.executable
 BIN = os.path.dirname(sys.executable)
-
-
-def lab_cli(state, command, *args, check=True):
-    proc = subprocess.run([PY, LAB_PY, command, "--state-dir", state] + list(args), capture_output=True, text=True,
-                          check=False)
-    if check and proc.returncode != 0:
-        raise AssertionError("lab.py %s %s failed (%d):\n%s\n%s" % (command, " ".join(args), proc.returncode,
-                                                                    proc.stdout[-3000:], proc.stderr[-3000:]))
-    return proc
-
-
-def api(state, method, path):
-    proc = lab_cli(state, "api", method, path, check=False)
-    return json.loads(proc.stdout)
-
-
-def playbook(the_lab, name, *extra):
-    """ansible-playbook NAME from the switch namespace (the lab's controller) with the lab's admin.conf."""
-    return subprocess.run(
-        [PY, LAB_PY, "exec", "--state-dir", the_lab.state_dir, "--", os.path.join(BIN, "ansible-playbook"),
-         "-i", the_lab.inventory_path, os.path.join(TOP, "playbooks", name),
-         "-e", "vip_kubeconfig=%s" % os.path.join(the_lab.state_dir, "admin.conf")] + list(extra),
-        capture_output=True, text=True, check=False, cwd=TOP,
-        env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-                 ANSIBLE_DEPRECATION_WARNINGS="0"))
-
-
-def vip_holders(the_lab, vip):
-    """Nodes whose interfaces carry the VIP, read with iproute2 in each node's namespace."""
-    holders = []
-    for node in the_lab.nodes:
-        out = subprocess.run(["ip", "-n", node["netns"], "-o", "addr", "show"], capture_output=True, text=True,
-                             check=True).stdout
-        if re.search(r"\binet %s/" % re.escape(vip), out):
-            holders.append(node["name"])
-    return holders
-
-
-def pod_logs(the_lab, pattern="kube-vip"):
-    out = []
-    for node in the_lab.nodes:
-        log_dir = os.path.join(node["dir"], "logs")
-        for name in sorted(os.listdir(log_dir)) if os.path.isdir(log_dir) else []:
-            if pattern in name:
-                with open(os.path.join(log_dir, name), errors="replace") as handle:
-                    out.append("--- %s/%s\n%s" % (node["name"], name, "\n".join(handle.read().splitlines()[-25:])))
-    return "\n".join(out)
-
-
-def real_lab_up(tmp_path_factory, name, nodes, extra=(), outputs=None):
-    """Bring a real lab up for a test module (lab.py up --real), yield it, take it down; ``outputs`` collects its output."""
-    state = str(tmp_path_factory.mktemp(name) / "lab")
-    started = time.monotonic()
-    proc = subprocess.run([PY, LAB_PY, "up", "--real", "--nodes", ",".join(nodes)] + list(extra) + ["--state-dir", state],
-                          capture_output=True, text=True, check=False)
-    if outputs is not None:
-        outputs.append(proc.stdout + proc.stderr)
-    print("lab up --real (%s): %.1fs\n%s" % (name, time.monotonic() - started, proc.stdout[-3000:]))
-    if proc.returncode != 0:
-        subprocess.run([PY, LAB_PY, "down", "--state-dir", state], check=False)
-        pytest.fail("lab up --real failed:\n%s\n%s" % (proc.stdout[-6000:], proc.stderr[-6000:]))
-    the_lab = lab.Lab(state)
-    try:
-        yield the_lab
-    finally:
-        subprocess.run([PY, LAB_PY, "down", "--state-dir", state], check=False)
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +101,7 @@ def test_every_pod_runs_from_a_built_binary(real_lab):
 def test_verify_passes_on_the_healthy_real_lab(real_lab):
     """verify.yml with the real kubeconfig: one holder, the lease's, kube-proxy's live ConfigMap, placement."""
     report_path = os.path.join(real_lab.state_dir, "verify-healthy.json")
-    proc = playbook(real_lab, "verify.yml", "-e", "vip_verify_report=%s" % report_path)
+    proc = lab_playbook(real_lab, "verify.yml", "-e", "vip_verify_report=%s" % report_path)
     assert proc.returncode == 0, proc.stdout[-4000:]
     with open(report_path) as handle:
         report = json.load(handle)
@@ -184,7 +117,7 @@ def link_mac(netns, link):
 def outside_verify(the_lab, name, *extra):
     """verify.yml with the lab's inventory: its outside checks run on lab-switch (the switch namespace): rc, report."""
     report_path = os.path.join(the_lab.state_dir, "verify-%s.json" % name)
-    proc = playbook(the_lab, "verify.yml", "-e", "vip_verify_report=%s" % report_path, *extra)
+    proc = lab_playbook(the_lab, "verify.yml", "-e", "vip_verify_report=%s" % report_path, *extra)
     with open(report_path) as handle:
         return proc, json.load(handle)
 
@@ -277,17 +210,6 @@ def test_services_daemonset_and_cloud_provider_run_under_their_service_accounts(
         got = api(real_lab.state_dir, "GET", "/api/v1/namespaces/kube-system/pods/%s" % pod)
         assert got["body"]["spec"]["nodeName"] == node
         assert got["body"]["status"]["phase"] == "Running"
-
-
-def wait_service_address(state, namespace, name, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        svc = api(state, "GET", "/api/v1/namespaces/%s/services/%s" % (namespace, name))["body"]
-        address = (svc.get("metadata", {}).get("annotations") or {}).get("kube-vip.io/loadbalancerIPs")
-        if address:
-            return address
-        time.sleep(0.5)
-    raise AssertionError("no address for %s/%s within %ds" % (namespace, name, timeout))
 
 
 def create_service(state, namespace, name):
@@ -390,17 +312,17 @@ def test_sigkill_of_the_holder_moves_the_vip_within_lease_physics(real_lab):
         # the killed holder never cleaned up: two nodes carry the VIP now; verify names it
         assert sorted(vip_holders(real_lab, vip)) == sorted([old, new])
         report_path = os.path.join(real_lab.state_dir, "verify-killed.json")
-        proc = playbook(real_lab, "verify.yml", "-e", "vip_verify_report=%s" % report_path)
+        proc = lab_playbook(real_lab, "verify.yml", "-e", "vip_verify_report=%s" % report_path)
         assert proc.returncode != 0, proc.stdout[-3000:]
         with open(report_path) as handle:
             report = json.load(handle)
         text = json.dumps(report)
         assert old in text and new in text, text[:3000]
         # remediate.yml leaves the address on the lease holder only; verify passes again
-        proc = playbook(real_lab, "remediate.yml")
+        proc = lab_playbook(real_lab, "remediate.yml")
         assert proc.returncode == 0, proc.stdout[-4000:]
         assert vip_holders(real_lab, vip) == [new]
-        proc = playbook(real_lab, "verify.yml")
+        proc = lab_playbook(real_lab, "verify.yml")
         assert proc.returncode == 0, proc.stdout[-4000:]
     finally:
         real_lab.pause(old, paused=False)
@@ -458,8 +380,7 @@ def run_tasks(the_lab, tmp_path, tasks, name="play"):
         [PY, LAB_PY, "exec", "--state-dir", the_lab.state_dir, "--", os.path.join(BIN, "ansible-playbook"),
          "-i", "localhost,", "-c", "local", "-e", "ansible_python_interpreter=%s" % PY, str(path)],
         capture_output=True, text=True, check=False, cwd=TOP,
-        env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-                 ANSIBLE_DEPRECATION_WARNINGS="0"))
+        env=ansible_env(ANSIBLE_DEPRECATION_WARNINGS="0"))
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -678,7 +599,7 @@ def test_metallb_webhook_outage_on_the_real_server_waits_then_fails_or_goes_thro
                 [PY, LAB_PY, "exec", "--state-dir", state, "--", os.path.join(BIN, "ansible-playbook"), "-i",
                  "localhost,", "-c", "local", "-e", "ansible_python_interpreter=%s" % PY, str(path)],
                 stdout=handle, stderr=subprocess.STDOUT, cwd=TOP,
-                env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"), ANSIBLE_NOCOLOR="1"))
+                env=ansible_env())
         deadline = time.monotonic() + 60
         while "TASK [apply 0]" not in log.read_text() and waiting.poll() is None and time.monotonic() < deadline:
             time.sleep(0.5)

@@ -28,16 +28,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 import lab  # noqa: E402  pylint: disable=wrong-import-position,import-error
 import reallab  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from testkit.labrun import check_partition, failover_bound  # noqa: E402  pylint: disable=wrong-import-position,import-error
 TOP = os.path.dirname(os.path.dirname(HERE))
 LAB_PY = os.path.join(HERE, "lab.py")
 PY = sys.executable
-
-JITTER_FACTOR = 1.2  # k8s.io/client-go tools/leaderelection/leaderelection.go
-
-
-def failover_bound(lease_duration, retry_period):
-    """Seconds from killing the holder until a follower holds the lease, at worst, plus 2 s to notice."""
-    return lease_duration + 2 * (1 + JITTER_FACTOR) * retry_period + 2
 
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
@@ -55,7 +49,6 @@ def test_partition_tolerant_partition_and_failover_within_lease_physics(tmp_path
             env = {e["name"]: e.get("value") for e in yaml.safe_load(handle)["spec"]["containers"][0]["env"]}
         assert (env["vip_leaseduration"], env["vip_renewdeadline"], env["vip_retryperiod"]) == ("30", "20", "5")
         # failure 4 under this profile first (the lab healthy), on this bring-up rather than one of its own
-        from test_real_failures import check_partition  # pylint: disable=import-outside-toplevel
         check_partition(lab.Lab(state), "partition_tolerant")
         proc = subprocess.run([PY, LAB_PY, "failover", "--state-dir", state, "--pause"], capture_output=True,
                               text=True, check=False)

@@ -28,7 +28,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 import lab  # noqa: E402  pylint: disable=wrong-import-position
 import upgrade_scenario as scenario  # noqa: E402  pylint: disable=wrong-import-position
-from test_real_lab import lab_cli, real_lab_up, vip_holders  # noqa: E402  pylint: disable=wrong-import-position
+from testkit.labrun import lab_cli, real_lab_up  # noqa: E402  pylint: disable=wrong-import-position
+from testkit.netns import vip_holders  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
 

@@ -76,14 +76,9 @@ class Client:
 
 
 def playbook(the_lab, name, *extra):
-    """ansible-playbook NAME from the switch namespace (the lab's controller) with the lab's admin.conf."""
-    return subprocess.run(
-        [PY, os.path.join(HERE, "lab.py"), "exec", "--state-dir", the_lab.state_dir, "--",
-         os.path.join(BIN, "ansible-playbook"), "-i", the_lab.inventory_path, os.path.join(TOP, "playbooks", name),
-         "-e", "vip_kubeconfig=%s" % os.path.join(the_lab.state_dir, "admin.conf")] + list(extra),
-        capture_output=True, text=True, check=False, cwd=TOP,
-        env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-                 ANSIBLE_DEPRECATION_WARNINGS="0"))
+    """testkit.labrun.lab_playbook (imported here: this file also runs alone, as the readyz client)."""
+    from testkit.labrun import lab_playbook  # pylint: disable=import-outside-toplevel
+    return lab_playbook(the_lab, name, *extra)
 
 
 def kube_vip_vars(the_lab, version, image=None):

@@ -31,7 +31,7 @@ import fake_kube_vip
 import fake_kubeadm
 import lab
 from k8s_double.server import KubeDouble
-from test_lab import ansible
+from testkit.ansible import ansible
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

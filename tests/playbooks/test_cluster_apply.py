@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from k8s_double.server import KubeDouble
-from test_lab import ansible
-from test_render import run_render, unreachable_inventory
+from testkit.ansible import ansible, run_render
+from testkit.inventory import unreachable_inventory
 
 
 CLEANUP = "--cleanup-ipvs=true"

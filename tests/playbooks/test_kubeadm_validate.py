@@ -22,6 +22,8 @@ import pytest
 import yaml
 
 import realbin
+from testkit.ansible import ansible_env
+from testkit.inventory import examples, read_example
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -31,14 +33,7 @@ PLAYBOOK = os.path.join(HERE, "render_kubeadm.yml")
 CONFIG_DIR = "etc/kubernetes/baremetal-vip"
 
 
-def _example_vars(example):
-    with open(os.path.join(TOP, "examples", example, "inventory.yml"), encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
-
-
-KUBEADM_EXAMPLES = sorted(e for e in os.listdir(os.path.join(TOP, "examples"))
-                          if os.path.exists(os.path.join(TOP, "examples", e, "inventory.yml"))
-                          and _example_vars(e)["all"]["vars"]["vip_cluster"]["distro"] == "kubeadm")
+KUBEADM_EXAMPLES = [e for e in examples() if read_example(e)["all"]["vars"]["vip_cluster"]["distro"] == "kubeadm"]
 # (the example's own version unless kubeadm v1.31.0 cannot read its API), 1.22.0 (oldest v1beta3), 1.30.6 (v1beta3),
 # 1.31.0 (v1beta4, kubeadm's own)
 VERSIONS = ("own", "1.22.0", "1.30.6", "1.31.0")
@@ -62,7 +57,7 @@ def kubeadm():
 
 def render(tmp_path, example, version=None, extra_vars=None, check=True):
     """tests/playbooks/render_kubeadm.yml on the example (its kubernetes_version replaced); (returncode, out dir, output)."""
-    inv = _example_vars(example)
+    inv = read_example(example)
     if version:
         inv["all"]["vars"]["vip_cluster"]["kubernetes_version"] = version
     for key, value in (extra_vars or {}).items():
@@ -71,8 +66,7 @@ def render(tmp_path, example, version=None, extra_vars=None, check=True):
     inventory = tmp_path / "inventory.yml"
     inventory.write_text(yaml.safe_dump(inv))
     out = tmp_path / "out"
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
+    env = ansible_env()
     proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", str(inventory), PLAYBOOK,
                            "-e", "vip_render_dir=%s" % out], cwd=TOP, env=env, capture_output=True, text=True,
                           timeout=300, check=False)
@@ -118,11 +112,11 @@ def test_kubeadm_config_validate_passes(kubeadm, tmp_path, example, version):
     _rc, out, _output = render(tmp_path, example, None if version == "own" else version,
                                ADJUST.get(example, lambda v: {})(version))
     files = rendered_files(out)
-    plan_vars = _example_vars(example)["all"]["vars"]
+    plan_vars = read_example(example)["all"]["vars"]
     if not plan_vars.get("vip_control_plane"):
         assert files == {}, "no control-plane VIP: no kubeadm configuration"
         return
-    cps = sorted((_example_vars(example)["all"]["children"]["kube_control_plane"]["hosts"] or {}))
+    cps = sorted((read_example(example)["all"]["children"]["kube_control_plane"]["hosts"] or {}))
     assert sorted(files) == cps
     swap = "v1.30.0" if version == "1.22.0" else None
     for host, names in files.items():

@@ -14,25 +14,16 @@ import sys
 import pytest
 import yaml
 
-import render_schemas
+from testkit import render_schemas
+from testkit.ansible import ansible_env, run_render
+from testkit.inventory import examples, read_example, unreachable_inventory
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 BIN = os.path.dirname(sys.executable)
 GOLDEN = os.path.join(TOP, "tests", "golden")
-EXAMPLES = sorted(e for e in os.listdir(os.path.join(TOP, "examples"))
-                  if os.path.exists(os.path.join(TOP, "examples", e, "inventory.yml")))
+EXAMPLES = examples()
 KUBE_PROXY_FIELDS = {"apiVersion", "kind", "mode", "ipvs"}
-
-
-def run_render(inventory, out, *extra):
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
-    cmd = [os.path.join(BIN, "ansible-playbook"), "-i", inventory, os.path.join(TOP, "playbooks", "render.yml"),
-           "-e", "vip_render_dir=%s" % out] + list(extra)
-    proc = subprocess.run(cmd, cwd=TOP, env=env, capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    return proc.stdout
 
 
 def tree(root):
@@ -62,26 +53,6 @@ def write_golden(out, golden):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "wb") as handle:
             handle.write(data)
-
-
-def unreachable_inventory(example, dest):
-    """The example inventory with every host on ssh at a documentation address nobody answers.
-
-    ``vip_node_ip`` keeps the original address (it defaults to ``ansible_host``), so the
-    output must be the same bytes as the example's.
-    """
-    with open(os.path.join(TOP, "examples", example, "inventory.yml"), encoding="utf-8") as handle:
-        inv = yaml.safe_load(handle)
-    for i, (_group, data) in enumerate(sorted(inv["all"]["children"].items())):
-        for j, (_host, hv) in enumerate((data.get("hosts") or {}).items()):
-            hv = hv if hv is not None else {}
-            hv.setdefault("vip_node_ip", hv.get("ansible_host", _host))
-            hv.update(ansible_connection="ssh", ansible_host="192.0.2.%d" % (200 + 10 * i + j), ansible_port=22,
-                      ansible_ssh_common_args="-o ConnectTimeout=1")
-            data["hosts"][_host] = hv
-    with open(dest, "w", encoding="utf-8") as handle:
-        yaml.safe_dump(inv, handle)
-    return dest
 
 
 # Rendered a second time (determinism) besides the golden run: one case per distribution.
@@ -190,8 +161,7 @@ HOST_MODE_PLAY = """
 
 def test_host_mode_check_diff_changes_nothing(tmp_path):
     """Without a render dir the roles target the host itself: --check --diff shows the files, writes none."""
-    with open(os.path.join(TOP, "examples", "render-kubeadm-legacy", "inventory.yml"), encoding="utf-8") as handle:
-        inv = yaml.safe_load(handle)
+    inv = read_example("render-kubeadm-legacy")
     inv["all"]["children"] = {"kube_control_plane": {"hosts": {"cp1": {
         "ansible_connection": "local", "ansible_python_interpreter": sys.executable, "vip_node_ip": "192.0.2.11"}}}}
     (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inv))
@@ -199,8 +169,7 @@ def test_host_mode_check_diff_changes_nothing(tmp_path):
     watched = ["/etc/kubernetes/manifests/kube-vip.yaml", "/etc/modules-load.d/baremetal-vip.conf",
                "/etc/sysctl.d/90-baremetal-vip.conf", "/etc/kubernetes/baremetal-vip/kube-proxy-configuration.yaml"]
     before = {p: os.path.exists(p) for p in watched}
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
+    env = ansible_env()
     proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", str(tmp_path / "inventory.yml"), str(tmp_path / "play.yml"),
                            "--check", "--diff"], cwd=TOP, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]

@@ -10,7 +10,8 @@ import re
 import subprocess
 import sys
 
-import yaml
+from testkit.ansible import ansible_env
+from testkit.inventory import unreachable_inventory
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.dirname(sys.executable)
@@ -18,17 +19,8 @@ ROLES = ["host_prep", "kube_proxy", "kube_vip_control_plane", "kube_vip_services
 
 
 def test_each_role_refuses_bad_inputs_before_touching_a_host(tmp_path):
-    with open(os.path.join(TOP, "examples", "arp-metallb", "inventory.yml"), encoding="utf-8") as handle:
-        inventory = yaml.safe_load(handle)
-    for i, (_group, data) in enumerate(sorted(inventory["all"]["children"].items())):
-        for j, (_host, hostvars) in enumerate((data.get("hosts") or {}).items()):
-            hostvars.setdefault("vip_node_ip", hostvars.get("ansible_host", _host))  # the plan keeps its addresses
-            hostvars.update(ansible_connection="ssh", ansible_host="192.0.2.%d" % (200 + 10 * i + j),
-                            ansible_ssh_common_args="-o ConnectTimeout=1")
-    path = tmp_path / "inventory.yml"
-    path.write_text(yaml.safe_dump(inventory))
-    env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               PATH=BIN + os.pathsep + os.environ.get("PATH", ""))
+    path = unreachable_inventory("arp-metallb", tmp_path / "inventory.yml")
+    env = ansible_env()
     proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", str(path),
                            os.path.join(TOP, "tests", "playbooks", "role_preflight.yml"),
                            "-e", "{\"test_roles\": %s}" % str(ROLES).replace("'", '"')],

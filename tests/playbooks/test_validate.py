@@ -13,6 +13,11 @@ import subprocess
 
 import pytest
 
+from ansible_collections.baremetal.vip.plugins.plugin_utils.plan import build_plan
+
+from testkit.ansible import ansible_env
+from testkit.inventory import load_example  # the one example loader (it templates as Ansible would)
+
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.join(TOP, ".venv", "bin")
 VALID = ("arp-metallb", "bgp-kube-vip", "routing-table", "k3s", "rke2", "dual-stack")
@@ -20,13 +25,7 @@ SECRET = "pw-must-never-show-7f3a9c"
 
 
 def playbook(inventory, *extra, env_extra=None):
-    env = dict(os.environ)
-    env["PATH"] = BIN + os.pathsep + env.get("PATH", "")
-    env["ANSIBLE_CONFIG"] = os.path.join(TOP, "ansible.cfg")
-    env["ANSIBLE_NOCOLOR"] = "1"
-    env["ANSIBLE_FORCE_COLOR"] = "0"
-    env.pop("VIP_BGP_PASSWORD", None)
-    env.update(env_extra or {})
+    env = ansible_env(ANSIBLE_FORCE_COLOR="0", VIP_BGP_PASSWORD=None, **(env_extra or {}))
     cmd = [os.path.join(BIN, "ansible-playbook"), "-i", os.path.join(TOP, "examples", inventory, "inventory.yml"),
            os.path.join(TOP, "playbooks", "validate.yml")] + list(extra)
     return subprocess.run(cmd, cwd=TOP, env=env, capture_output=True, text=True, timeout=300, check=False)
@@ -34,9 +33,6 @@ def playbook(inventory, *extra, env_extra=None):
 
 def summary_of(name):
     """The summary lines build_plan gives for an example, to find them in the playbook output."""
-    # pylint: disable=import-outside-toplevel
-    from plan.planlib import load_example  # the one example loader (it templates as Ansible would)
-    from ansible_collections.baremetal.vip.plugins.plugin_utils.plan import build_plan
     return build_plan(*load_example(name))["plan"]["summary"]
 
 
@@ -99,7 +95,7 @@ def test_task_args_override_inventory_variables(tmp_path):
         "    - ansible.builtin.assert:\n"
         "        that: vip_plan.kube_proxy.mode == 'nftables' and vip_plan.kube_proxy.strict_arp is false\n"
         "      run_once: true\n", encoding="utf-8")
-    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get("PATH", ""), ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"))
+    env = ansible_env()
     proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", os.path.join(TOP, "examples", "arp-metallb", "inventory.yml"),
                            str(play)], cwd=TOP, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -130,7 +126,7 @@ def test_templated_variables_and_template_errors(tmp_path):
         "          - vip_plan.nodes.cp1.node_name == 'cp1-node'\n"
         "          - vip_plan.cluster.node_cidrs == ['192.0.2.0/24']\n"
         "          - vip_plan.bgp.peers[0].has_password\n", encoding="utf-8")
-    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get("PATH", ""), ANSIBLE_CONFIG=os.path.join(TOP, "ansible.cfg"))
+    env = ansible_env()
     base = [os.path.join(BIN, "ansible-playbook"), "-i", str(inventory), str(play), "-e", "node_net=192.0.2.0/24"]
     proc = subprocess.run(base + ["-e", "peer_pw=" + SECRET], cwd=TOP, env=env, capture_output=True, text=True, timeout=300,
                           check=False)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .planlib import errors, has, hosts4, hosts6, ok, run
+from testkit.planlib import errors, has, hosts4, hosts6, ok, run
 
 METALLB = {"provider": "metallb"}
 

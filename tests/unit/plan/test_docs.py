@@ -11,7 +11,9 @@ import pytest
 
 from ansible_collections.baremetal.vip.plugins.plugin_utils.plan import build_plan
 
-from .planlib import TOP, hosts4, hosts6, load_example, run
+from testkit import TOP
+from testkit.inventory import load_example
+from testkit.planlib import hosts4, hosts6, run
 
 PEER = {"peers": [{"address": "192.0.2.1", "as": 64513}]}
 MLB = {"provider": "metallb"}

@@ -11,7 +11,8 @@ import pytest
 
 from ansible_collections.baremetal.vip.plugins.plugin_utils.plan import build_plan
 
-from .planlib import INVALID_EXAMPLES, VALID_EXAMPLES, load_example
+from testkit.inventory import load_example
+from testkit.planlib import INVALID_EXAMPLES, VALID_EXAMPLES
 
 DOC_NETS = [ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .planlib import ok
+from testkit.planlib import ok
 
 
 @pytest.mark.parametrize("version,expected", [

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from .planlib import errors, has, ok
+from testkit.planlib import errors, has, ok
 
 LABEL_63 = "a" * 63
 LABEL_70 = "a" * 70

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.baremetal.vip.plugins.plugin_utils.plan import build_plan, find_overlaps, merge_cidrs
 
-from .planlib import hosts4
+from testkit.planlib import hosts4
 
 INTERVAL = st.tuples(st.sampled_from([4, 6]), st.integers(0, 200), st.integers(0, 40)).map(
     lambda t: (t[0], t[1], t[1] + t[2], "x"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ansible_collections.baremetal.vip.plugins.module_utils import constants
 
-from .planlib import errors, has, ok
+from testkit.planlib import errors, has, ok
 
 
 def test_plan_refuses_what_a_pruning_module_refuses():

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from .planlib import errors, has, hosts4, ok, run
+from testkit.planlib import errors, has, hosts4, ok, run
 
 PEERS = {"peers": [{"address": "192.0.2.1", "as": 64513}]}
 KV_L2 = {"provider": "kube_vip", "pools": [{"name": "a", "addresses": ["192.0.2.64/28"]}]}

@@ -11,7 +11,7 @@ import pytest
 from ansible_collections.baremetal.vip.plugins.plugin_utils import plan as plan_mod
 from ansible_collections.baremetal.vip.plugins.plugin_utils.plan import build_plan, parse_version
 
-from .planlib import BASE, errors, has, hosts4, ok, run
+from testkit.planlib import BASE, errors, has, hosts4, ok, run
 
 PLAN_KEYS = {"schema", "cluster", "kube_vip", "control_plane", "services", "bgp", "kube_proxy", "nodes", "owned",
              "verify_outside", "warnings", "summary"}

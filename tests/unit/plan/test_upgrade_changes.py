@@ -14,7 +14,7 @@ import pytest
 from ansible_collections.baremetal.vip.plugins.filter.manifests import vip_objects
 from ansible_collections.baremetal.vip.plugins.plugin_utils.plan_upgrade import image_version, release_changes
 
-from .planlib import ok
+from testkit.planlib import ok
 
 
 def test_image_version_reads_the_tag_only():

@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.baremetal.vip.plugins.plugin_utils.plan import KUBE_VIP_RELEASES, kube_vip_has
 
-from .planlib import errors, has, hosts4, ok, run
+from testkit.planlib import errors, has, hosts4, ok, run
 
 BGP_CP = {"mode": "bgp", "address": "203.0.113.10", "interface": "lo"}
 PEER = {"address": "192.0.2.1", "as": 64513}

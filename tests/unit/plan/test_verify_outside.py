@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from .planlib import errors, has, hosts4, ok
+from testkit.planlib import errors, has, hosts4, ok
 
 
 def test_default_is_the_controller_enabled_with_one_second():

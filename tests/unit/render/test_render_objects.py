@@ -7,8 +7,7 @@ import yaml
 from ansible_collections.baremetal.vip.plugins.filter import manifests
 from ansible_collections.baremetal.vip.plugins.plugin_utils import render, render_metallb, render_node
 
-import render_plans
-import render_schemas
+from testkit import render_plans, render_schemas
 
 PW = render.password_map(render_plans.PASSWORDS)
 

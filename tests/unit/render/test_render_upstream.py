@@ -6,7 +6,7 @@ import pytest
 from ansible_collections.baremetal.vip.plugins.plugin_utils import plan as planmod
 from ansible_collections.baremetal.vip.plugins.plugin_utils import render, render_metallb, render_node
 
-import render_plans
+from testkit import render_plans
 
 PW = render.password_map(render_plans.PASSWORDS)
 NAMES = {"daemonset": "kube-vip-cp-ds", "service_account": "kube-vip-cp", "cluster_role": "system:kube-vip-cp-role",

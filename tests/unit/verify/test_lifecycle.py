@@ -5,7 +5,7 @@ import yaml
 from ansible_collections.baremetal.vip.plugins.plugin_utils import lifecycle
 from ansible_collections.baremetal.vip.plugins.plugin_utils import render
 
-from .conftest import lab_plan
+from testkit.verify_cases import lab_plan
 
 HEADER_FILE = "#\n# Managed by baremetal.vip (Ansible). Do not edit: changes are overwritten.\n#\nnet.ipv4.conf.all.arp_ignore = 1\n"
 

@@ -1,7 +1,7 @@
 """verify.yml's checks from outside the nodes, on the controller (plugin_utils/outside.py), on the lab's plan."""
 from ansible_collections.baremetal.vip.plugins.plugin_utils import outside
 
-from .conftest import lab_plan
+from testkit.verify_cases import lab_plan
 
 CP1, W1 = "02:00:00:00:00:01", "02:00:00:00:00:21"
 

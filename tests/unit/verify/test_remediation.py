@@ -8,8 +8,7 @@ import pytest
 from ansible_collections.baremetal.vip.plugins.plugin_utils import remediation
 from ansible_collections.baremetal.vip.plugins.plugin_utils import verdicts
 
-from .conftest import lab_plan
-from .test_verdicts import cluster, service
+from testkit.verify_cases import cluster, lab_plan, service
 
 SYSCTLS = {"net.ipv4.conf.all.arp_ignore": "1", "net.ipv4.conf.all.arp_announce": "2"}
 

@@ -3,7 +3,7 @@ import pytest
 
 from ansible_collections.baremetal.vip.plugins.plugin_utils import verdicts
 
-from .conftest import lab_plan
+from testkit.verify_cases import cluster, lab_plan, lease, service
 
 
 def check(vip=(), findings=(), notes=(), service_vips=()):
@@ -16,29 +16,6 @@ def healthy(**changes):
     out = {"cp1": check(vip=["eth0"]), "cp2": check(), "cp3": check(), "w1": check(), "w2": check()}
     out.update(changes)
     return out
-
-
-def lease(name, holder, namespace="default", expired=False, present=True):
-    return {"name": name, "namespace": namespace, "present": present, "holder": holder, "expired": expired}
-
-
-def service(name, ip, policy="Cluster", holder=None, klass=None, namespace="default", endpoints=(), error=None):
-    """A cluster_info Service; ``endpoints``: (node name, ready) pairs, None: not read (``error`` says why)."""
-    return {"namespace": namespace, "name": name, "load_balancer_class": klass, "external_traffic_policy": policy,
-            "ingress_ips": [ip] if ip else [], "requested_ips": [], "lease_name": "kubevip-" + name,
-            "lease": lease("kubevip-" + name, holder, namespace, present=holder is not None),
-            "endpoints": None if endpoints is None else [{"node": n, "ready": r, "serving": r, "terminating": False,
-                                                          "addresses": ["203.0.113.140"]} for n, r in endpoints],
-            "endpoints_error": error}
-
-
-def cluster(services=(), cp_holder="cp1", svcs_holder=None, pods=(), unready=()):
-    """cluster_info's result; the services DaemonSet runs a Ready pod on each of ``pods``, a not Ready one on ``unready``."""
-    ds_pods = [{"name": "kube-vip-ds-%s" % n, "node": n, "source": "daemonset", "phase": "Running", "ready": n in pods}
-               for n in list(pods) + list(unready)]
-    return {"leases": {"control_plane": lease("plndr-cp-lock", cp_holder, "kube-system"),
-                       "services": lease("plndr-svcs-lock", svcs_holder, "kube-system", present=svcs_holder is not None)},
-            "services": list(services), "kube_vip": {"pods": ds_pods}}
 
 
 # --------------------------------------------------------------------------- options of vip_check

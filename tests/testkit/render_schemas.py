@@ -7,7 +7,7 @@ import kubernetes_validate
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CRD_DIR = os.path.join(HERE, "..", "..", "data", "metallb-crds")
+CRD_DIR = os.path.join(HERE, "..", "data", "metallb-crds")
 # kubernetes-validate ships schemas for these minor versions only; older or newer clusters are
 # validated against the nearest one it has (documented in docs/roles.md).
 _VERSIONS = sorted(v for v in kubernetes_validate.utils.all_versions())

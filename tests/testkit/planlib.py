@@ -5,15 +5,9 @@
 from __future__ import annotations
 
 import copy
-import os
-
-import jinja2
-import yaml
 
 from ansible_collections.baremetal.vip.plugins.plugin_utils.plan import build_plan
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-EXAMPLES = os.path.join(TOP, "examples")
 VALID_EXAMPLES = ("arp-metallb", "bgp-kube-vip", "routing-table", "k3s", "rke2", "dual-stack")
 INVALID_EXAMPLES = ("invalid/overlaps", "invalid/bgp")
 
@@ -92,32 +86,3 @@ def errors(override=None, **kwargs):
 def has(messages, *parts):
     """True when one message contains every part."""
     return any(all(part in msg for part in parts) for msg in messages)
-
-
-def _lookup(kind, name):
-    """The one lookup the examples use (ansible.builtin.env), as Ansible would answer it."""
-    assert kind == "ansible.builtin.env", kind
-    return os.environ.get(name, "")
-
-
-def _template(value):
-    """Template strings as Ansible would before the plan sees them (examples use env lookups)."""
-    if isinstance(value, dict):
-        return {k: _template(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_template(v) for v in value]
-    if isinstance(value, str) and "{{" in value:
-        return jinja2.Environment().from_string(value).render(lookup=_lookup)
-    return value
-
-
-def load_example(name):
-    """(cluster_vars, hosts, groups) of examples/<name>/inventory.yml (all: vars + children: hosts), templated."""
-    with open(os.path.join(EXAMPLES, name, "inventory.yml"), encoding="utf-8") as handle:
-        inv = _template(yaml.safe_load(handle)["all"])
-    hosts, groups = {}, {}
-    for group, data in inv["children"].items():
-        groups[group] = list(data["hosts"])
-        for host, hv in data["hosts"].items():
-            hosts.setdefault(host, {}).update(hv or {})
-    return inv["vars"], hosts, groups
