@@ -1,10 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: baremetal.vip developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters of the lifecycle playbooks (reset.yml, remove_node.yml): the decisions live in plugin_utils/lifecycle.py.
+"""Filters of the lifecycle playbooks (reset.yml, remove_node.yml, upgrade.yml): the decisions live in
+plugin_utils/lifecycle.py and plugin_utils/plan_upgrade.py.
 
-Documentation: vip_reset_host.yml, vip_kube_proxy_restore.yml, vip_node_removal.yml and
-vip_control_plane_holders.yml next to this file.
+Documentation: vip_reset_host.yml, vip_kube_proxy_restore.yml, vip_node_removal.yml,
+vip_control_plane_holders.yml and vip_upgrade_plan.yml next to this file.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import base64
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.baremetal.vip.plugins.plugin_utils import lifecycle
+from ansible_collections.baremetal.vip.plugins.plugin_utils import lifecycle, plan_upgrade
 
 
 def _found(item):
@@ -61,9 +62,26 @@ def vip_control_plane_holders(plan, addresses_by_host):
     return lifecycle.vip_holders(plan, addresses_by_host)
 
 
+def _flag(value):
+    """A boolean fact as set_fact left it (a bool, or its text)."""
+    return value is True or str(value).lower() == "true"
+
+
+def vip_upgrade_plan(plan, nodes):
+    """upgrade.yml's plan lines from the hostvars of the control-plane nodes (its __vip_upgrade_* facts)."""
+    try:
+        return plan_upgrade.plan_lines(plan, [
+            {"name": hv["inventory_hostname"], "holder": _flag(hv.get("__vip_upgrade_holder")),
+             "pending": _flag(hv.get("__vip_upgrade_pending")), "image": hv.get("__vip_upgrade_image") or None}
+            for hv in nodes or []])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AnsibleFilterError("vip_upgrade_plan: the plan or a node's facts lack or mistype %s" % exc) from exc
+
+
 class FilterModule:
     """baremetal.vip lifecycle filters."""
 
     def filters(self):
         return {"vip_reset_host": vip_reset_host, "vip_kube_proxy_restore": vip_kube_proxy_restore,
-                "vip_node_removal": vip_node_removal, "vip_control_plane_holders": vip_control_plane_holders}
+                "vip_node_removal": vip_node_removal, "vip_control_plane_holders": vip_control_plane_holders,
+                "vip_upgrade_plan": vip_upgrade_plan}

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters of verify.yml's checks from outside the nodes: the logic lives in plugin_utils/outside.py.
 
-Documentation: vip_probe_options.yml and vip_outside_report.yml next to this file.
+Documentation: vip_probe_options.yml, vip_outside_report.yml and vip_outside_summary.yml next to this file.
 """
 from __future__ import annotations
 
@@ -29,8 +29,14 @@ def vip_outside_report(report, probe, options=None):
     return _call("vip_outside_report", outside.outside_report, report, probe, options)
 
 
+def vip_outside_summary(report):
+    """What verify.yml shows of the outside checks, one line per VIP and one for the API."""
+    return _call("vip_outside_summary", outside.outside_lines, report)
+
+
 class FilterModule:
     """baremetal.vip outside-check filters."""
 
     def filters(self):
-        return {"vip_probe_options": vip_probe_options, "vip_outside_report": vip_outside_report}
+        return {"vip_probe_options": vip_probe_options, "vip_outside_report": vip_outside_report,
+                "vip_outside_summary": vip_outside_summary}

@@ -118,3 +118,24 @@ def outside_report(report, probe, options=None):
     report["problems"] = list(report.get("problems") or []) + ["outside (from %s): %s" % (vantage, p) for p in problems]
     report["ok"] = bool(report.get("ok")) and not problems
     return report
+
+
+def outside_lines(report):
+    """What verify.yml shows of the outside checks: one line per VIP asked, then the API's line.
+
+    ``report``: verify's report after outside_report (its ``outside``)."""
+    outside = report.get("outside") or {}
+    lines = []
+    for vip in outside.get("vips") or []:
+        if vip.get("note"):
+            said = vip["note"]
+        else:
+            macs = " (%s)" % ", ".join(vip["macs"]) if vip.get("macs") else ""
+            holder = "; holder %s" % vip["holder"] if vip.get("holder") else ""
+            said = "%s MAC(s) answer%s%s" % (vip.get("count"), macs, holder)
+        lines.append("%s %s: %s" % (vip.get("label"), vip.get("address"), said))
+    api = outside.get("api")
+    if api:
+        said = api.get("note") or "TLS %s, /readyz %s" % ("verified" if api.get("tls") else "failed", api.get("readyz_status"))
+        lines.append("API %s:%s: %s" % (api.get("address"), api.get("port"), said))
+    return lines

@@ -57,3 +57,22 @@ def release_changes(running_image, target_version):
             out.append("%s -> %s: %s (was: %s)" % (format_version(current), format_version(target),
                                                    holds if after else otherwise, holds if before else otherwise))
     return out
+
+
+def plan_lines(plan, nodes):
+    """What upgrade.yml will do, as it shows it: the cluster objects' line, then one line per control-plane node.
+
+    ``nodes``: in play order, {"name", "holder" (carries the control-plane VIP now), "pending" (not on the target
+    release yet, or not running it), "image" (what its manifest runs now, None without a manifest)}. A pending node
+    gets the release-dependent settings that change for it (release_changes); the holder is moved first, upgraded last.
+    """
+    lines = ["kube-vip %s, services and cloud provider through the cluster objects" % plan["kube_vip"]["image"]]
+    for node in nodes:
+        if not node["pending"]:
+            lines.append("%s: already on the target, skipped" % node["name"])
+            continue
+        changes = "; ".join(release_changes(node["image"], plan["kube_vip"]["version"]))
+        lines.append("%s%s: runs %s -> upgrade; %s" % (
+            node["name"], " (VIP holder, moved first, upgraded last)" if node["holder"] else "",
+            node["image"] or "no kube-vip manifest", changes or "no release-dependent setting changes"))
+    return lines

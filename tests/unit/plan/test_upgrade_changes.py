@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import pytest
 
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.baremetal.vip.plugins.filter.lifecycle import vip_upgrade_plan
 from ansible_collections.baremetal.vip.plugins.filter.manifests import vip_objects
-from ansible_collections.baremetal.vip.plugins.plugin_utils.plan_upgrade import image_version, release_changes
+from ansible_collections.baremetal.vip.plugins.plugin_utils.plan_upgrade import image_version, plan_lines, release_changes
 
 from testkit.planlib import ok
 
@@ -49,3 +52,36 @@ def test_filter_reads_the_target_from_the_plan():
     assert vip_objects(plan, "upgrade_changes", running_image="ghcr.io/kube-vip/kube-vip:v1.0.0") == [
         "1.0.0 -> 0.9.2: env enable_endpointslices turns EndpointSlices on "
         "(was: EndpointSlices are kube-vip's default (no enable_endpointslices env))"]
+
+
+def test_plan_lines_say_what_each_node_gets_the_holder_marked():
+    """upgrade.yml's plan: the image line, then per node the running image and what changes, or skipped."""
+    plan = ok({"vip_kube_vip": {"version": "1.0.0"}})
+    lines = plan_lines(plan, [
+        {"name": "cp1", "holder": False, "pending": True, "image": "ghcr.io/kube-vip/kube-vip:v0.9.2"},
+        {"name": "cp2", "holder": True, "pending": True, "image": "ghcr.io/kube-vip/kube-vip:v1.0.0"},
+        {"name": "cp3", "holder": True, "pending": False, "image": "ghcr.io/kube-vip/kube-vip:v1.0.0"},
+        {"name": "cp4", "holder": False, "pending": True, "image": None}])
+    assert lines == [
+        "kube-vip ghcr.io/kube-vip/kube-vip:v1.0.0, services and cloud provider through the cluster objects",
+        "cp1: runs ghcr.io/kube-vip/kube-vip:v0.9.2 -> upgrade; 0.9.2 -> 1.0.0: EndpointSlices are kube-vip's default "
+        "(no enable_endpointslices env) (was: env enable_endpointslices turns EndpointSlices on)",
+        "cp2 (VIP holder, moved first, upgraded last): runs ghcr.io/kube-vip/kube-vip:v1.0.0 -> upgrade; "
+        "no release-dependent setting changes",
+        "cp3: already on the target, skipped",
+        "cp4: runs no kube-vip manifest -> upgrade; the running image (none) names no release: every setting is "
+        "rendered for 1.0.0"]
+
+
+def test_filter_reads_the_nodes_facts_as_set_fact_left_them():
+    plan = ok({"vip_kube_vip": {"version": "1.0.0"}})
+    nodes = [{"inventory_hostname": "cp1", "__vip_upgrade_holder": "True", "__vip_upgrade_pending": True,
+              "__vip_upgrade_image": "ghcr.io/kube-vip/kube-vip:v1.0.0"},
+             {"inventory_hostname": "cp2", "__vip_upgrade_holder": False, "__vip_upgrade_pending": "False",
+              "__vip_upgrade_image": ""}]
+    assert vip_upgrade_plan(plan, nodes)[1:] == [
+        "cp1 (VIP holder, moved first, upgraded last): runs ghcr.io/kube-vip/kube-vip:v1.0.0 -> upgrade; "
+        "no release-dependent setting changes",
+        "cp2: already on the target, skipped"]
+    with pytest.raises(AnsibleFilterError, match="vip_upgrade_plan: .*inventory_hostname"):
+        vip_upgrade_plan(plan, [{"__vip_upgrade_pending": True}])

@@ -1,4 +1,5 @@
 """verify.yml's checks from outside the nodes, on the controller (plugin_utils/outside.py), on the lab's plan."""
+from ansible_collections.baremetal.vip.plugins.filter.outside import vip_outside_summary
 from ansible_collections.baremetal.vip.plugins.plugin_utils import outside
 
 from testkit.verify_cases import lab_plan
@@ -73,3 +74,22 @@ def test_a_probe_that_could_not_ask_fails_the_report_and_a_disabled_one_is_a_not
         "outside (from router1): vip_probe could not ask: asking who answers: Operation not permitted"]
     off = outside.outside_report(REPORT, {"skipped": True}, {"enabled": False, "vantage": "localhost"})
     assert off["ok"] is True and off["outside"]["checked"] is False and "enabled: false" in off["outside"]["notes"][0]
+
+
+def test_the_summary_says_who_answers_each_vip_and_how_the_api_answered():
+    """verify.yml's lines of the outside checks (plugin_utils/outside.outside_lines, filter vip_outside_summary)."""
+    report = {"outside": {"checked": True, "vips": [
+        {"label": "control-plane VIP", "address": "192.0.2.10", "count": 1, "macs": [CP1], "holder": "cp1"},
+        {"label": "Service VIP (default/web)", "address": "198.51.100.1", "count": 0, "macs": [], "holder": None},
+        {"label": "Service VIP (default/db)", "address": "198.51.100.2", "note": "not asked: BGP mode"}],
+        "api": {"address": "192.0.2.10", "port": 6443, "tls": True, "readyz_status": 200}}}
+    assert vip_outside_summary(report) == [
+        "control-plane VIP 192.0.2.10: 1 MAC(s) answer (02:00:00:00:00:01); holder cp1",
+        "Service VIP (default/web) 198.51.100.1: 0 MAC(s) answer",
+        "Service VIP (default/db) 198.51.100.2: not asked: BGP mode",
+        "API 192.0.2.10:6443: TLS verified, /readyz 200"]
+    report["outside"]["api"] = {"address": "192.0.2.10", "port": 6443, "tls": False, "readyz_status": None}
+    assert vip_outside_summary(report)[-1] == "API 192.0.2.10:6443: TLS failed, /readyz None"
+    report["outside"]["api"] = {"address": "192.0.2.10", "port": 6443, "note": "no CA to check TLS against"}
+    assert vip_outside_summary(report)[-1] == "API 192.0.2.10:6443: no CA to check TLS against"
+    assert vip_outside_summary({"outside": {"vips": [], "api": None}}) == []
