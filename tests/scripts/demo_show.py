@@ -50,8 +50,8 @@ def failure2(f, short):  # pylint: disable=unused-argument
 
 
 def failure3(f, short):  # pylint: disable=unused-argument
-    return ("    %s/32 (its Service rt-gone deleted) still in table 198 proto 248 on %s, %s s after the runner"
-            " restarted kube-vip; kube-vip routes per node: %s"
+    return ("    %s/32 (its Service rt-gone deleted) still in table 198 proto 248 on %s after its kube-vip's restart"
+            " (%s s after the runner resumed) and the 15 s after it; kube-vip routes per node: %s"
             % (f["removed"], f["holder"], f["restarted_after_s"],
                "; ".join("%s %s" % (n, ", ".join(r) or "-") for n, r in sorted(f["routes"].items()))))
 
