@@ -21,6 +21,8 @@ Then also:
     lab.py failover --state-dir DIR [--pause]       # SIGKILL the VIP holder's kube-vip, measure the move
     lab.py pin-daemonset --state-dir DIR            # failure 5: services DaemonSet pinned to the control plane
     lab.py bgp --state-dir DIR                      # BGP lab: the router's neighbours, RIB and kernel routes
+    lab.py drift-static-pod --state-dir DIR NODE    # failure 2: NODE's kube-vip static pod edited to svc_enable
+    lab.py stale-route --state-dir DIR [--undo]     # failure 3: a stale route left by the real kube-vip (and undo)
 
 Topology (nothing is created in the machine's own network namespace):
 
@@ -59,6 +61,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(1, os.path.dirname(HERE))  # testkit
 import bgprouter  # noqa: E402  pylint: disable=wrong-import-position
+import real_failures  # noqa: E402  pylint: disable=wrong-import-position
 import reallab  # noqa: E402  pylint: disable=wrong-import-position
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -621,6 +624,35 @@ class Lab:
         return report
 
 
+def _stale_route(lab, undo):
+    """lab.py stale-route: make failure 3, keeping the services DaemonSet as it was in STATE/stale-route.json as
+    soon as it is edited; with undo, delete the scenario's Services (kube-vip removes the live one's route),
+    then put the services DaemonSet back and forget the record."""
+    real = reallab.RealLab(lab)
+    path = os.path.join(lab.state_dir, "stale-route.json")
+    if not undo:
+        def edited(before):
+            with open(path, "w") as handle:
+                json.dump(before, handle)
+        print(json.dumps(real_failures.stale_route(real, edited=edited), indent=2, sort_keys=True))
+        return 0
+    if not os.path.exists(path):
+        raise LabError("no failure-3 scenario to undo in %s (run lab.py stale-route first)" % lab.state_dir)
+    with open(path) as handle:
+        before = json.load(handle)
+    for name in ("rt-keep", "rt-gone"):
+        real_failures.delete_service(real, name)
+    try:  # kube-vip removes a live Service's route when it sees the Service deleted; a stale one stays
+        real_failures.wait_until("the scenario's routes gone with their Services", lambda: not any(
+            real_failures.kube_vip_routes(lab, n["name"]) for n in lab.nodes), 40)
+    except real_failures.ScenarioError as exc:
+        print("lab.py stale-route --undo: %s (left for remediate.yml)" % exc, file=sys.stderr)
+    real_failures.restore_daemonset(real, before)
+    os.unlink(path)
+    print("failure 3 undone: Services rt-keep and rt-gone deleted, the services DaemonSet as before")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="A lab of network-namespace nodes for baremetal.vip (root only).")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -653,7 +685,15 @@ def main(argv=None):
     p_partition.add_argument("--hold", type=float, default=5.0, help="seconds the cut stays after another node took the VIP")
     p_exec = sub.add_parser("exec", help="run a command in the switch namespace (the lab's client)")
     p_exec.add_argument("argv", nargs=argparse.REMAINDER)
-    parsers = [p_up, p_api, p_kill, p_pause, p_resume, p_exec, p_partition,
+    p_drift = sub.add_parser("drift-static-pod", help="failure 2: NODE's kube-vip static pod edited to svc_enable "
+                                                      "while a LoadBalancer Service exists (real lab)")
+    p_drift.add_argument("node")
+    p_drift.add_argument("--service", default="drift-web", help="the Service created first (default %(default)s)")
+    p_stale = sub.add_parser("stale-route", help="failure 3: the services DaemonSet in routing-table mode, its "
+                                                 "kube-vip killed while a Service is deleted (real lab)")
+    p_stale.add_argument("--undo", action="store_true",
+                         help="delete the scenario's Services and put the services DaemonSet back as it was")
+    parsers = [p_up, p_api, p_kill, p_pause, p_resume, p_exec, p_partition, p_drift, p_stale,
                sub.add_parser("down", help="remove the lab; safe to run twice"),
                sub.add_parser("status", help="print the lab's state as JSON"),
                sub.add_parser("pods", help="print every node's pods as JSON (real lab)"),
@@ -671,7 +711,7 @@ def main(argv=None):
     lab = Lab(args.state_dir)
     try:
         return _command(lab, args)
-    except (LabError, reallab.RealLabError, bgprouter.RouterError) as exc:
+    except (LabError, reallab.RealLabError, bgprouter.RouterError, real_failures.ScenarioError) as exc:
         print("lab.py: %s" % exc, file=sys.stderr)
         return 1
 
@@ -737,6 +777,13 @@ def _command(lab, args):
     elif args.command == "partition":
         reallab.enter_netns(lab.state["switch"])
         print(json.dumps(reallab.RealLab(lab).partition(hold=args.hold), indent=2, sort_keys=True))
+    elif args.command == "drift-static-pod":
+        reallab.enter_netns(lab.state["switch"])
+        print(json.dumps(real_failures.drift_static_pod(reallab.RealLab(lab), args.node, args.service), indent=2,
+                         sort_keys=True))
+    elif args.command == "stale-route":
+        reallab.enter_netns(lab.state["switch"])
+        return _stale_route(lab, args.undo)
     elif args.command == "_bring-up":
         reallab.enter_netns(lab.state["switch"])
         real = reallab.RealLab(lab, log=lambda msg: print(msg, flush=True))

@@ -19,8 +19,8 @@ import subprocess
 import time
 
 import pytest
-import yaml
 
+from real_failures import STATIC_POD, kube_vip_routes, static_pod_env, wait_until
 from testkit.labrun import api, check_partition, lab_cli, pod_logs, real_lab_up, run_playbook, verify, wait_service_address
 from testkit.netns import vip_holders
 
@@ -35,12 +35,6 @@ def real_lab(tmp_path_factory):
     yield from real_lab_up(tmp_path_factory, "reallab", NODES)
 
 
-DS_PATH = "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-vip-ds"
-# kube-vip v1.0.0's routing-table mode (pkg/kubevip/config_envvar.go: vip_routingtable, vip_routingtableid,
-# vip_routingprotocol; vip_arp off, else cmd/kube-vip.go / pkg/manager/manager.go start the ARP engine first).
-# vip_cleanroutingtable stays unset (false), as the plan's default routing_table.clean: false renders it.
-ROUTING_TABLE_ENV = {"vip_arp": "false", "vip_routingtable": "true", "vip_routingtableid": "198",
-                     "vip_routingprotocol": "248"}
 # routes that are not kube-vip's (another protocol in its table; its protocol in another table): they must survive
 FOREIGN = [("198.51.100.13/32", "198", "static"), ("203.0.113.7/32", "200", "248")]
 
@@ -56,17 +50,6 @@ def remediate(the_lab, tag):
     print("remediate.yml (%s): rc %d in %.1fs" % (tag, code, time.monotonic() - started))
     assert code == 0 and out is not None, text
     return out
-
-
-def kube_vip_routes(the_lab, node):
-    """Destinations in table 198 with protocol 248 in the node's namespace (iproute2 witness)."""
-    proc = subprocess.run(["ip", "-n", the_lab.node(node)["netns"], "-j", "route", "show", "table", "198", "proto", "248"],
-                          capture_output=True, text=True, check=False)
-    if proc.returncode != 0:  # "FIB table does not exist" until the first route goes in
-        assert "does not exist" in proc.stderr, proc.stderr
-        return []
-    out = proc.stdout
-    return sorted(r["dst"] if "/" in r["dst"] else r["dst"] + "/32" for r in json.loads(out or "[]"))
 
 
 def all_routes_text(the_lab, node):
@@ -97,48 +80,6 @@ def delete_service(state, name):
     lab_cli(state, "api", "DELETE", "/api/v1/namespaces/default/services/%s" % name, check=False)
 
 
-def set_services_env(state, overrides):
-    """Edit the live services DaemonSet's kube-vip env (an update by hand, as with kubectl edit); the lab's
-    placement (the DaemonSet controller's stand-in) then restarts its pods. Returns the DaemonSet before."""
-    before = api(state, "GET", DS_PATH)["body"]
-    ds = json.loads(json.dumps(before))
-    ds["metadata"].pop("managedFields", None)
-    container = ds["spec"]["template"]["spec"]["containers"][0]
-    container["env"] = [e for e in container["env"] if e["name"] not in overrides] + [
-        {"name": k, "value": v} for k, v in overrides.items()]
-    lab_cli(state, "api", "PUT", DS_PATH, "--body", json.dumps(ds))
-    lab_cli(state, "place")
-    return before
-
-
-def restore_daemonset(state, before):
-    live = api(state, "GET", DS_PATH)["body"]
-    body = json.loads(json.dumps(before))
-    body["metadata"].pop("managedFields", None)
-    body["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
-    lab_cli(state, "api", "PUT", DS_PATH, "--body", json.dumps(body))
-    lab_cli(state, "place")
-
-
-def wait_until(what, probe, timeout, interval=0.5):
-    """(seconds, value) once probe() is true; AssertionError naming WHAT after timeout."""
-    started = time.monotonic()
-    value = None
-    while time.monotonic() - started < timeout:
-        value = probe()
-        if value:
-            return time.monotonic() - started, value
-        time.sleep(interval)
-    raise AssertionError("%s: not within %ds (last %r)" % (what, timeout, value))
-
-
-def route_holder(the_lab, address, lease):
-    """The node whose table 198 proto 248 has the address, once exactly that node has it and holds the lease."""
-    holders = [n for n in ("w1", "w2", "cp1", "cp2", "cp3") if address + "/32" in kube_vip_routes(the_lab, n)]
-    holder = lease_holder(the_lab.state_dir, "default", lease)
-    return holders[0] if holder and holders == [holder] else None
-
-
 def container(the_lab, node, pod):
     """(pid, restarts, state) of the pod's kube-vip container as the node's runner reports it."""
     info = ((the_lab.pods()[node]["pods"].get(pod) or {}).get("containers") or {}).get("kube-vip") or {}
@@ -146,51 +87,29 @@ def container(the_lab, node, pod):
 
 
 def test_failure3_stale_route_after_a_restart_in_routing_table_mode(real_lab):
-    """Failure 3 by the real kube-vip v1.0.0 in routing-table mode.
-
-    kube-vip v1.0.0 adds a Service's route (table 198, protocol 248) on the holder of the Service's lease
-    (pkg/cluster/service.go StartLoadBalancerService: AddRoute with services election) and removes it when it
-    sees the Service deleted (pkg/services/processor.go Delete -> the cluster's stop -> DeleteRoute). A route
-    whose Service was deleted while kube-vip was dead stays: on start it cleans its table only with
-    vip_cleanroutingtable (pkg/manager/manager_table.go startTableMode -> cleanRoutes, 10 s after start), which
-    the plan renders false by default. verify.yml reports the route as stale, remediate.yml removes exactly it;
-    the live Service's route and routes of another table or protocol stay; a second remediate changes nothing.
+    """Failure 3 by the real kube-vip v1.0.0 in routing-table mode, made by `lab.py stale-route`
+    (tests/lab/real_failures.py stale_route, whose docstring cites kube-vip: the route of a Service deleted while
+    kube-vip was dead stays, as vip_cleanroutingtable is off by default). verify.yml reports the route as stale,
+    remediate.yml removes exactly it; the live Service's route and routes of another table or protocol stay; a
+    second remediate changes nothing.
     """
     state = real_lab.state_dir
-    before = set_services_env(state, ROUTING_TABLE_ENV)
     added_foreign = []
-    holder = keep = None
+    holder = None
     try:
-        keep = create_lb_service(state, "rt-keep")
-        gone = create_lb_service(state, "rt-gone")
-        seconds, holder = wait_until("route of rt-gone on its lease holder",
-                                     lambda: route_holder(real_lab, gone, "kubevip-rt-gone"), 60)
-        print("routing-table mode: %s/32 in table 198 proto 248 on %s after %.1fs" % (gone, holder, seconds))
-        dummy, keeper = wait_until("route of rt-keep on its lease holder",
-                                   lambda: route_holder(real_lab, keep, "kubevip-rt-keep"), 60)
+        seen = json.loads(lab_cli(state, "stale-route").stdout)
+        holder, keeper, keep, gone = seen["holder"], seen["keeper"], seen["kept"], seen["removed"]
+        print("routing-table mode: %s/32 in table 198 proto 248 on %s after %ss; its kube-vip restarted after %ss;"
+              " routes now %s" % (gone, holder, seen["route_after_s"], seen["restarted_after_s"], seen["routes"]))
         assert all(vip_holders(real_lab, a) == [] for a in (keep, gone)), "routing-table mode bound an address"
+        routes = kube_vip_routes(real_lab, holder)
+        assert gone + "/32" in routes, "the restarted kube-vip removed the route\n%s" % pod_logs(real_lab, "kube-vip-ds")
+        assert keep + "/32" in kube_vip_routes(real_lab, keeper)
         netns = real_lab.node(holder)["netns"]
         for dst, table, proto in FOREIGN:
             subprocess.run(["ip", "-n", netns, "route", "add", dst, "dev", "eth0", "table", table, "proto", proto],
                            check=True)
             added_foreign.append(dst)
-        # SIGKILL the holder's kube-vip; the Service is deleted while it is dead; the runner restarts it
-        pod = "kube-vip-ds-%s" % holder
-        pid, count, dummy = container(real_lab, holder, pod)
-        real_lab.pause(holder)
-        real_lab.kill(holder, pod)
-        delete_service(state, "rt-gone")
-        time.sleep(2)
-        real_lab.pause(holder, paused=False)
-        seconds, dummy = wait_until("%s's kube-vip restarted" % holder, lambda: (
-            container(real_lab, holder, pod)[1:] == (count + 1, "running") and container(real_lab, holder, pod)[0] != pid), 30)
-        restarted = time.monotonic()
-        time.sleep(15)  # longer than the 10 s after which kube-vip v1.0.0 would clean its table, were it asked to
-        routes = kube_vip_routes(real_lab, holder)
-        print("%s's kube-vip restarted %.1fs after resume; %.1fs later table 198 proto 248 there: %s"
-              % (holder, seconds, time.monotonic() - restarted, routes))
-        assert gone + "/32" in routes, "the restarted kube-vip removed the route\n%s" % pod_logs(real_lab, "kube-vip-ds")
-        assert keep + "/32" in kube_vip_routes(real_lab, keeper)
 
         code, report = verify(real_lab, "stale-route")
         assert code != 0
@@ -213,19 +132,14 @@ def test_failure3_stale_route_after_a_restart_in_routing_table_mode(real_lab):
         assert node_changes(out) == {n: 0 for n in NODES}, node_changes(out)
         assert {n: all_routes_text(real_lab, n) for n in NODES} == snapshot
     finally:
-        # the live Service's route leaves with the Service (kube-vip deletes it), then ARP mode again
-        delete_service(state, "rt-keep")
-        delete_service(state, "rt-gone")
         if holder:
             for dst, table, proto in FOREIGN:
                 if dst in added_foreign:
                     subprocess.run(["ip", "-n", real_lab.node(holder)["netns"], "route", "del", dst, "dev", "eth0",
                                     "table", table, "proto", proto], check=False)
-        try:  # kube-vip removes the live Service's route when it sees the Service deleted
-            wait_until("rt-keep's route gone with its Service",
-                       lambda: not keep or all(keep + "/32" not in kube_vip_routes(real_lab, n) for n in NODES), 40)
+        try:  # the Services deleted (kube-vip removes the live one's route), the DaemonSet back in ARP mode
+            lab_cli(state, "stale-route", "--undo", check=False)
         finally:
-            restore_daemonset(state, before)
             for node in NODES:  # a failed run's leftovers (a stale route remediate did not get to)
                 for dst in kube_vip_routes(real_lab, node):
                     subprocess.run(["ip", "-n", real_lab.node(node)["netns"], "route", "del", dst, "table", "198",
@@ -295,13 +209,6 @@ def test_failure5_local_service_pending_with_kube_vip_on_control_plane_only(real
                 check=False)
 
 
-STATIC_POD = os.path.join("etc", "kubernetes", "manifests", "kube-vip.yaml")
-
-
-def static_pod_env(the_lab, node):
-    with open(os.path.join(the_lab.node(node)["dir"], "root", STATIC_POD)) as handle:
-        pod = yaml.safe_load(handle)
-    return {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
 
 
 def test_failure2_control_plane_kube_vip_drifted_to_svc_enable(real_lab):

@@ -4,15 +4,22 @@
 #   lab up --real (5 network-namespace nodes; etcd, kube-apiserver, kubeadm, kube-vip and
 #   kube-vip-cloud-provider built from their Go modules; bootstrap.yml places kube-vip and applies
 #   the cluster objects) -> validate -> render into build/render -> the API through the VIP from the
-#   lab's switch -> SIGKILL the holder's kube-vip, measured failover -> verify (must pass)
-#   -> failure (5) through the real API, (2)-(4) injected by fake_kube_vip.py (a stand-in, NOT
-#   kube-vip; it says so) -> verify (must fail) -> remediate --check --diff
-#   -> remediate -> verify (must pass)
+#   lab's switch -> verify (must pass)
+#   -> the failures, each produced by the real programs (tests/lab/lab.py, tests/lab/real_failures.py),
+#      each round: verify (must fail, its findings printed) -> remediate --check --diff -> remediate
+#      -> verify (must pass):
+#        (4) a partition of the VIP holder (windows measured) and a SIGKILLed holder left dead (two holders),
+#            (5) the services DaemonSet pinned to the control plane through the real API;
+#        (2) a control-plane kube-vip static pod edited to svc_enable on one node;
+#        (3) routing-table mode, the holder's kube-vip killed while a Service is deleted: a stale route
 #   -> per-node report
+#   -> a real BGP router (FRR in the switch namespace) and kube-vip in BGP mode (examples/lab-bgp): the
+#      router's sessions and routes, then the leader killed: route withdrawn and announced (seconds)
 #   -> failure (1), kube-vip's IPVS service deleted, which needs IPVS (this kernel has none): the lab
 #      inside one User-Mode Linux boot (tests/lab/ipvs_uml.py, the same steps as
-#      tests/lab/test_ipvs_uml.py): verify must fail, remediate, verify must pass; ipvsadm -Ln as witness
-#   -> lab down and any UML guest killed (always, also on failure or Ctrl-C)
+#      tests/lab/test_ipvs_uml.py; still fake_kube_vip's IPVS service, a stand-in: the real kube-proxy
+#      runs by hand, tests/lab/ipvs_real_uml.py): verify must fail, remediate, verify must pass
+#   -> every lab down and any UML guest killed (always, also on failure or Ctrl-C)
 #
 # Where UML cannot run (not installed, ...) the IPVS step is listed as skipped; under CI=true it fails.
 # Root only: the lab creates network and mount namespaces.
@@ -43,6 +50,7 @@ export VIP_UML_RUN="demo-$$-${work##*.}"
 cleanup() {
   rc=$?
   "$py" tests/lab/lab.py down --state-dir "$state" || rc=1
+  "$py" tests/lab/lab.py down --state-dir "$work/bgp-lab" > /dev/null 2>&1 || true
   if [ -n "${uml_pid:-}" ]; then  # the UML step was interrupted: stop it (it kills its guest)
     kill "$uml_pid" 2> /dev/null || true
     wait "$uml_pid" 2> /dev/null || true
@@ -96,51 +104,79 @@ for node, status in sorted(json.load(sys.stdin).items()):
 step "verify on the healthy lab (playbooks/verify.yml): must PASS"
 timed "verify (healthy)" play playbooks/verify.yml -e "vip_verify_report=$out/verify-healthy.json"
 
-step "the failures"
+# expect_verify_fails TAG: verify.yml must fail with a finding (its report written, ok false), not crash
+expect_verify_fails() {
+  step "verify: must FAIL now ($1)"
+  if play playbooks/verify.yml -e "vip_verify_report=$out/verify-$1.json"; then
+    echo "demo: verify passed although $1 was produced" >&2
+    exit 1
+  fi
+  if ! "$py" -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["ok"] is not False)' "$out/verify-$1.json"; then
+    echo "demo: verify failed without writing its report (build/demo/verify-$1.json): a crash, not a finding" >&2
+    exit 1
+  fi
+  show findings "$out/verify-$1.json"
+  done_steps+=("verify found $1 (build/demo/verify-$1.json)")
+}
+expect_verify_passes() {
+  step "verify: must PASS now ($1)"
+  timed "verify after $1" play playbooks/verify.yml -e "vip_verify_report=$out/verify-$1-fixed.json"
+}
+remediate_both() {
+  step "remediate, check mode first (playbooks/remediate.yml --check --diff): $1"
+  timed "remediate --check ($1)" play playbooks/remediate.yml --check --diff
+  step "remediate: $1"
+  timed "remediate ($1)" play playbooks/remediate.yml
+}
+show() { "$py" tests/scripts/demo_show.py "$@"; }  # show KIND FILE [--short]: a JSON file the lab wrote, as text
+cp_holder() {
+  labcli api GET /apis/coordination.k8s.io/v1/namespaces/kube-system/leases/plndr-cp-lock \
+    | "$py" -c 'import json, sys; print(json.load(sys.stdin)["body"]["spec"]["holderIdentity"])'
+}
+
+step "the failures, each produced by the real programs (no stand-in)"
+echo "(4) a partition: the VIP holder's switch port leaves the bridge (its kube-vip and API server keep running and"
+echo "    reach nobody), another node takes the VIP, the link heals; the windows with the VIP on two nodes / on none"
+labcli partition > "$out/partition.json"
+show partition "$out/partition.json"
+done_steps+=("partition on the real kube-vip: $(show partition "$out/partition.json" --short)")
 echo "(4) SIGKILL the VIP holder's kube-vip, its node's runner paused as after a crash: another node takes the"
 echo "    VIP, the API answers again, and the killed kube-vip never removed its address: two holders, by the real kube-vip"
 labcli failover --pause > "$out/failover.json"
-"$py" -c '
-import json, sys
-f = json.load(open(sys.argv[1]))
-print("    VIP moved from %s to %s in %.1f s; https://VIP/readyz answered again after %s s (leader election profile %s);"
-      " holders now: %s" % (f["old_holder"], f["new_holder"], f["vip_moved_s"], f["api_answered_s"], f["profile"],
-                           ", ".join(f["holders_after"])))' "$out/failover.json"
-paused=$("$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["paused"])' "$out/failover.json")
-done_steps+=("failover on the real kube-vip: $("$py" -c 'import json, sys; f = json.load(open(sys.argv[1])); print("%s -> %s in %.1f s" % (f["old_holder"], f["new_holder"], f["vip_moved_s"]))' "$out/failover.json")")
+show failover "$out/failover.json"
+paused=$(show paused "$out/failover.json")
+done_steps+=("failover on the real kube-vip: $(show failover "$out/failover.json" --short)")
 echo "(5) the services DaemonSet pinned to control-plane nodes, applied through the real API by the collection's"
 echo "    own field manager, as an older inventory would leave it; the lab's placement follows it"
 labcli pin-daemonset > /dev/null
-echo "(2), (3): leftovers INJECTED by tests/lab/fake_kube_vip.py (a stand-in, not kube-vip): a Service address"
-echo "    on a control-plane interface, stale routes in table 198 proto 248"
-for failure in service-vip-on-cp stale-routes; do
-  "$py" tests/lab/fake_kube_vip.py --state-dir "$state" inject "$failure"
-done
-echo "(1) needs IPVS, which this kernel lacks: it runs in User-Mode Linux at the end"
 
-step "verify: must FAIL now"
-if play playbooks/verify.yml -e "vip_verify_report=$out/verify-before.json"; then
-  echo "demo: verify passed although the failures were injected" >&2
-  exit 1
-fi
-if ! "$py" -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["ok"] is not False)' "$out/verify-before.json"; then
-  echo "demo: verify failed without writing its report (build/demo/verify-before.json): a crash, not a finding" >&2
-  exit 1
-fi
-done_steps+=("verify found the failures (build/demo/verify-before.json)")
-
-step "remediate, check mode first (playbooks/remediate.yml --check --diff)"
-timed "remediate --check" play playbooks/remediate.yml --check --diff
-
-step "remediate"
-timed remediate play playbooks/remediate.yml
+expect_verify_fails "failures-4-5"
+remediate_both "failures (4) and (5)"
 # the killed kube-vip's node runs again (it comes back as a follower); the scheduler's stand-in places the
 # DaemonSet remediate applied again
 labcli resume "$paused"
 labcli place > /dev/null
+expect_verify_passes "failures-4-5"
 
-step "verify: must PASS now"
-timed "verify after remediation" play playbooks/verify.yml -e "vip_verify_report=$out/verify-after.json"
+holder=$(cp_holder)
+drift=$("$py" -c 'import sys, yaml; inv = yaml.safe_load(open(sys.argv[1])); print(next(h for h in sorted(inv["all"]["children"]["kube_control_plane"]["hosts"]) if h != sys.argv[2]))' "$inv" "$holder")
+step "failure (2): $drift's control-plane kube-vip static pod edited to svc_enable 'true' (an edit on one node)"
+echo "    the real kube-vip there binds a LoadBalancer Service's address on its control-plane interface, beside the"
+echo "    services DaemonSet's holder; the outside probe from the switch counts two MAC addresses answering"
+labcli drift-static-pod "$drift" > "$out/failure2.json"
+show failure2 "$out/failure2.json"
+expect_verify_fails "failure-2"
+remediate_both "failure (2)"
+expect_verify_passes "failure-2"
+
+step "failure (3): the services DaemonSet in routing-table mode; the holder's kube-vip SIGKILLed while a Service is deleted"
+labcli stale-route > "$out/failure3.json"
+show failure3 "$out/failure3.json"
+expect_verify_fails "failure-3"
+remediate_both "failure (3)"
+echo "the lab puts the services DaemonSet back in ARP mode (the scenario's own edit, not a finding of verify)"
+labcli stale-route --undo
+expect_verify_passes "failure-3"
 
 step "per-node report (read from outside the nodes with iproute2; also in build/demo/nodes.json)"
 "$py" tests/lab/fake_kube_vip.py --state-dir "$state" show > "$out/nodes.json"
@@ -158,6 +194,19 @@ PY
 
 # the real control plane is not needed any more: its CPU goes to the User-Mode Linux guest
 "$py" tests/lab/lab.py down --state-dir "$state" > /dev/null
+
+bgp_state="$work/bgp-lab"
+step "a real BGP router: FRR in the switch namespace; kube-vip in BGP mode (examples/lab-bgp: cp1 cp2 w1)"
+timed "BGP lab up --real" "$py" tests/lab/lab.py up --real --nodes cp1,cp2,w1 --example examples/lab-bgp/inventory.yml \
+  --state-dir "$bgp_state"
+bgpcli() { "$py" tests/lab/lab.py "$1" --state-dir "$bgp_state" "${@:2}"; }
+bgpcli bgp > "$out/bgp.json"
+show bgp "$out/bgp.json"
+echo "SIGKILL the BGP leader's kube-vip (runner paused): its route is withdrawn, the new leader's announced"
+bgpcli failover --pause > "$out/bgp-failover.json"
+show failover "$out/bgp-failover.json"
+done_steps+=("BGP failover through FRR: $(show failover "$out/bgp-failover.json" --short)")
+"$py" tests/lab/lab.py down --state-dir "$bgp_state" > /dev/null
 
 step "failure (1) with IPVS: the lab inside User-Mode Linux (tests/lab/ipvs_uml.py; one boot, about 2-3 minutes, silent until done)"
 t0=$(date +%s%N)
