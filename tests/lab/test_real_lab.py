@@ -120,6 +120,12 @@ def test_built_programs_are_the_releases_the_lab_names():
     out = subprocess.run([paths["kube-apiserver"], "--version"], capture_output=True, text=True, check=True).stdout
     kubernetes, dummy, dummy = realbin.lab_versions()
     assert out.strip() == "Kubernetes v%s" % kubernetes
+    # MetalLB's speaker logs its release first, then refuses to start without a node (speaker/main.go, v0.16.1)
+    metallb = [b.version for b in realbin.binaries() if b.name == "metallb-speaker"][0]
+    proc = subprocess.run([paths["metallb-speaker"], "--namespace=metallb-system"], capture_output=True, text=True,
+                          check=False, timeout=30)
+    assert proc.returncode == 1 and "MetalLB speaker starting version %s" % metallb.lstrip("v") in proc.stdout + proc.stderr
+    assert "must specify --node-name" in proc.stdout + proc.stderr
 
 
 def test_vip_on_exactly_one_control_plane_node_holding_the_lease(real_lab):
