@@ -317,12 +317,13 @@ class Lab:
         with open(self.state["example"]) as handle:
             example_vars = (yaml.safe_load(handle) or {})["all"]["vars"]
         kv = example_vars["vip_kube_vip"]
-        etcd = [b.version for b in realbin.binaries() if b.name == "etcd"][0]
+        versions = {b.name: b.version for b in realbin.binaries()}
         self.state["binaries"] = binaries
         self.state["images"] = reallab.images(
-            binaries, "v" + kubernetes.lstrip("v"), "%s-0" % etcd.lstrip("v"),
+            binaries, "v" + kubernetes.lstrip("v"), "%s-0" % versions["etcd"].lstrip("v"),
             "%s:v%s" % (kv.get("image", "ghcr.io/kube-vip/kube-vip"), kube_vip.lstrip("v")),
-            "%s:v%s" % (kv.get("cloud_provider_image", "ghcr.io/kube-vip/kube-vip-cloud-provider"), cloud.lstrip("v")))
+            "%s:v%s" % (kv.get("cloud_provider_image", "ghcr.io/kube-vip/kube-vip-cloud-provider"), cloud.lstrip("v")),
+            metallb_version=versions["metallb-controller"])
         # other kube-vip releases built (realbin's kube-vip-vX.Y.Z: the release upgrade tests start from), and an
         # image whose program exits at once (/bin/false): a node that does not come back after an upgrade
         kv_image = kv.get("image", "ghcr.io/kube-vip/kube-vip")
@@ -698,7 +699,7 @@ def main(argv=None):
                sub.add_parser("status", help="print the lab's state as JSON"),
                sub.add_parser("pods", help="print every node's pods as JSON (real lab)"),
                sub.add_parser("bgp", help="the lab router's BGP neighbours, routes and kernel routes as JSON (BGP lab)"),
-               sub.add_parser("place", help="place the collection's DaemonSets and Deployments again (real lab)"),
+               sub.add_parser("place", help="place the collection's (and MetalLB's) DaemonSets and Deployments again (real lab)"),
                sub.add_parser("pin-daemonset", help="failure 5: our services DaemonSet applied pinned to the control plane"),
                p_failover,
                sub.add_parser("_bring-up", help=argparse.SUPPRESS)]

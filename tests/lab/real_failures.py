@@ -91,6 +91,21 @@ def static_pod_env(lab, node):
         return {e["name"]: e.get("value") for e in yaml.safe_load(handle)["spec"]["containers"][0]["env"]}
 
 
+def enable_services(lab, node):
+    """NODE's kube-vip static pod file edited to svc_enable 'true' (atomically, as an editor's save; the runner
+    restarts kube-vip from it). Returns the file's text before, for the caller to put back."""
+    path = static_pod_path(lab, node)
+    with open(path) as handle:
+        original = handle.read()
+    drifted = re.sub(r"(- name: svc_enable\n\s+value: )['\"]?false['\"]?", r"\1'true'", original)
+    if drifted == original:
+        raise ScenarioError("%s's static pod has no svc_enable 'false' to edit:\n%s" % (node, original))
+    with open(path + ".tmp", "w") as handle:
+        handle.write(drifted)
+    os.replace(path + ".tmp", path)
+    return original
+
+
 def drift_static_pod(real, node, service="drift-web", timeout=90):
     """Failure 2: NODE's control-plane kube-vip static pod edited to svc_enable "true" (an edit on one node; the
     runner restarts kube-vip from it) while the services DaemonSet serves LoadBalancer Service SERVICE.
@@ -100,20 +115,12 @@ def drift_static_pod(real, node, service="drift-web", timeout=90):
     address on its vip_interface (pkg/services), beside the DaemonSet's holder. Returns the address, the
     DaemonSet's holder, NODE and the seconds until NODE carried the address.
     """
-    path = static_pod_path(real.lab, node)
-    with open(path) as handle:
-        original = handle.read()
     address = create_lb_service(real, service)
     lease = "kubevip-%s" % service
     dummy, holder = wait_until("%s bound on its lease holder" % service, lambda: (
         lease_holder(real, "default", lease)
         if vip_holders(real.lab, address) == [lease_holder(real, "default", lease)] else None), 60)
-    drifted = re.sub(r"(- name: svc_enable\n\s+value: )['\"]?false['\"]?", r"\1'true'", original)
-    if drifted == original:
-        raise ScenarioError("%s's static pod has no svc_enable 'false' to edit:\n%s" % (node, original))
-    with open(path + ".tmp", "w") as handle:
-        handle.write(drifted)
-    os.replace(path + ".tmp", path)
+    enable_services(real.lab, node)
     seconds = wait_until("Service %s's address %s on %s" % (service, address, node),
                          lambda: node in vip_holders(real.lab, address), timeout)[0]
     return {"service": service, "address": address, "daemonset_holder": holder, "drifted_node": node,

@@ -61,16 +61,93 @@ class RealLabError(Exception):
     """A step of the real lab failed; the message names the step, the node and what the program said."""
 
 
-def images(binaries, kubernetes_version, etcd_image_tag, kube_vip_image, cloud_image):
+def images(binaries, kubernetes_version, etcd_image_tag, kube_vip_image, cloud_image, metallb_version=None):
     """Image reference -> binary: the only images the runner will run."""
     registry = "registry.k8s.io"
-    return {
+    found = {
         "%s/kube-apiserver:%s" % (registry, kubernetes_version): binaries["kube-apiserver"],
         "%s/kube-proxy:%s" % (registry, kubernetes_version): binaries["kube-proxy"],
         "%s/etcd:%s" % (registry, etcd_image_tag): binaries["etcd"],
         kube_vip_image: binaries["kube-vip"],
         cloud_image: binaries["kube-vip-cloud-provider"],
     }
+    if metallb_version:
+        for name in ("controller", "speaker"):
+            found[metallb_image(name, metallb_version)] = binaries["metallb-" + name]
+    return found
+
+
+# ------------------------------------------------------------------ MetalLB in the lab
+METALLB_NAMESPACE = "metallb-system"
+# what the lab's placement places besides the collection's own workloads: MetalLB's, labelled as
+# config/manifests/metallb-native.yaml labels them (MetalLB v0.16.1)
+METALLB_SELECTOR = "app=metallb"
+PLACED_SELECTORS = ("app.kubernetes.io/managed-by=baremetal.vip", METALLB_SELECTOR)
+
+
+def metallb_image(name, version):
+    """MetalLB's published image of NAME (controller, speaker) at VERSION, as its manifests name it."""
+    return "quay.io/metallb/%s:v%s" % (name, version.lstrip("v"))
+
+
+def metallb_workloads(version, namespace=METALLB_NAMESPACE):
+    """MetalLB's controller (a Deployment) and speaker (a DaemonSet on every node), L2 only, for the lab's placement.
+
+    What they rely on, MetalLB v0.16.1:
+    - the controller (controller/main.go) reads its kubeconfig the controller-runtime way (in-cluster: the
+      ServiceAccount token the placement writes, the API at KUBERNETES_SERVICE_HOST = the control-plane VIP);
+      ``--webhook-mode=disabled`` and ``--disable-cert-rotation``: no webhook server, no certificate Secret (the lab
+      registers no MetalLB webhook); no ``--ml-secret-name``: no memberlist Secret is created;
+    - the speaker (speaker/main.go) needs ``--node-name`` (here the env METALLB_NODE_NAME from spec.nodeName, as
+      metallb-native.yaml sets it); without METALLB_ML_BIND_ADDR / METALLB_ML_LABELS memberlist stays off
+      (internal/speakerlist/speakerlist.go New), and then speaker/layer2_controller.go speakersForAds counts every
+      Node object as having a speaker, less those with the NetworkUnavailable condition or the
+      node.kubernetes.io/exclude-from-external-load-balancers label; ShouldAnnounce needs a serving endpoint
+      (EndpointSlices: no controller-manager runs here, the tests write them) and, for externalTrafficPolicy
+      Local, takes only nodes with one; among the candidates the first by sha256(node + "#" + IP) announces;
+      METALLB_BGP_TYPE unset is the native BGP implementation, unused in L2 (no FRR needed);
+    - RBAC: the lab binds both ServiceAccounts to cluster-admin rather than carrying metallb-native.yaml's roles
+      (what MetalLB is allowed to read is not what the lab tests).
+    """
+    labels = {"app": "metallb"}
+
+    # the lab's Node objects keep the not-ready taint the API server's admission (TaintNodesByCondition) puts on a
+    # new Node: no node lifecycle controller runs to take it off; the speaker also tolerates the control-plane taint
+    # as metallb-native.yaml's DaemonSet does
+    tolerations = [{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoSchedule"},
+                   {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}]
+
+    def workload(kind, component, args, env=()):
+        pod_labels = dict(labels, component=component)
+        spec = {"selector": {"matchLabels": pod_labels},
+                "template": {"metadata": {"labels": pod_labels},
+                             "spec": {"serviceAccountName": component, "hostNetwork": True,
+                                      "nodeSelector": {"kubernetes.io/os": "linux"},
+                                      "tolerations": tolerations[:1] if kind == "Deployment" else tolerations,
+                                      "containers": [{"name": component, "image": metallb_image(component, version),
+                                                      "args": list(args), "env": list(env)}]}}}
+        if kind == "Deployment":
+            spec["replicas"] = 1
+        return {"apiVersion": "apps/v1", "kind": kind,
+                "metadata": {"name": component, "namespace": namespace, "labels": dict(pod_labels)}, "spec": spec}
+
+    objects = [{"apiVersion": "v1", "kind": "ServiceAccount",
+                "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)}}
+               for name in ("controller", "speaker")]
+    objects.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                    "metadata": {"name": "metallb-lab", "labels": dict(labels)},
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+                    "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}
+                                 for name in ("controller", "speaker")]})
+    pod_name = {"name": "METALLB_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
+    # the lab's pods share their node's network namespace: the controller (upstream in a pod network of its own)
+    # gets metrics and health ports other than the speaker's 9120 and 17472 (internal/k8s/k8s.go DefaultHealthProbePort)
+    objects.append(workload("Deployment", "controller", [
+        "--port=9121", "--health-probe-port=17473", "--webhook-mode=disabled", "--disable-cert-rotation",
+        "--log-level=info"], [pod_name]))
+    node_name = {"name": "METALLB_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}
+    objects.append(workload("DaemonSet", "speaker", ["--port=9120", "--log-level=info"], [node_name, pod_name]))
+    return objects
 
 
 def enter_netns(name):
@@ -408,7 +485,8 @@ class RealLab:
         """Place the collection's DaemonSets and Deployments on the nodes (stand-in for the scheduler and the
         DaemonSet/Deployment controllers, none of which run here).
 
-        Only objects labelled app.kubernetes.io/managed-by=baremetal.vip are placed, on the nodes their
+        Only objects labelled app.kubernetes.io/managed-by=baremetal.vip (or app=metallb: MetalLB's controller and
+        speaker, metallb_workloads) are placed, on the nodes their
         nodeSelector, required node affinity and tolerations allow (a Deployment's replicas on the first
         such nodes by name). Each placed pod gets a Pod object bound to its node, a ServiceAccount token from
         the TokenRequest API bound to that Pod (as kubelet asks for one), and a file in the node's pods.d
@@ -418,19 +496,20 @@ class RealLab:
         api, client = self.api()
         apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
         nodes = [api.sanitize_for_serialization(n) for n in core.list_node().items]
-        selector = "app.kubernetes.io/managed-by=baremetal.vip"
         wanted = {}
-        for kind, items in (("DaemonSet", apps.list_daemon_set_for_all_namespaces(label_selector=selector).items),
-                            ("Deployment", apps.list_deployment_for_all_namespaces(label_selector=selector).items)):
-            for obj in items:
-                obj = api.sanitize_for_serialization(obj)
-                template = obj["spec"]["template"]
-                eligible = sorted(n["metadata"]["name"] for n in nodes if schedulable(template["spec"], n))
-                if kind == "Deployment":
-                    eligible = eligible[:int(obj["spec"].get("replicas", 1))]
-                for node_name in eligible:
-                    suffix = node_name if kind == "DaemonSet" else str(eligible.index(node_name))
-                    wanted["%s-%s" % (obj["metadata"]["name"], suffix)] = (kind, obj, node_name)
+        found = []
+        for selector in PLACED_SELECTORS:
+            found += [("DaemonSet", obj) for obj in apps.list_daemon_set_for_all_namespaces(label_selector=selector).items]
+            found += [("Deployment", obj) for obj in apps.list_deployment_for_all_namespaces(label_selector=selector).items]
+        for kind, obj in found:
+            obj = api.sanitize_for_serialization(obj)
+            template = obj["spec"]["template"]
+            eligible = sorted(n["metadata"]["name"] for n in nodes if schedulable(template["spec"], n))
+            if kind == "Deployment":
+                eligible = eligible[:int(obj["spec"].get("replicas", 1))]
+            for node_name in eligible:
+                suffix = node_name if kind == "DaemonSet" else str(eligible.index(node_name))
+                wanted["%s-%s" % (obj["metadata"]["name"], suffix)] = (kind, obj, node_name)
         placed = {}
         for node in self.lab.nodes:
             directory = os.path.join(node["dir"], "pods.d")

@@ -20,9 +20,14 @@ import time
 
 import pytest
 
-from real_failures import STATIC_POD, kube_vip_routes, static_pod_env, wait_until
-from testkit.labrun import api, check_partition, lab_cli, pod_logs, real_lab_up, run_playbook, verify, wait_service_address
-from testkit.netns import vip_holders
+import reallab
+import realbin
+import yaml
+from real_failures import STATIC_POD, enable_services, kube_vip_routes, static_pod_env, wait_until
+from testkit import TOP
+from testkit.labrun import (LAB_PY, PY, api, check_partition, lab_cli, lab_playbook, pod_logs, real_lab_up, run_playbook,
+                            verify, wait_service_address)
+from testkit.netns import link_mac, vip_holders
 
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
@@ -209,44 +214,221 @@ def test_failure5_local_service_pending_with_kube_vip_on_control_plane_only(real
                 check=False)
 
 
+# ------------------------------------------------------------------ MetalLB L2 beside the drifted kube-vip
+# MetalLB v0.16.1's controller and speaker (built by tests/realbin/metallb), placed by the lab's placement
+# (reallab.metallb_workloads); the pools are the lab's own pool given to MetalLB, rendered by playbooks/render.yml and
+# applied by roles/cluster_apply. The address is inside the plan's pool, as a Service address is on a cluster that
+# moved from kube-vip to MetalLB, so remediate.yml may take it off a control-plane-only node.
+METALLB_SERVICE = "mlb-web"
+METALLB_ADDRESS = "198.51.100.14"  # in the lab's pool public (198.51.100.0/28), above what the cloud provider hands out here
+METALLB_SET = "metallb-l2"
+METALLB_VARS = {"vip_services": {"provider": "metallb", "pools": [
+    {"name": "public", "addresses": ["198.51.100.0/28"], "advertisement": "l2"}]}}
+SPEAKER_NODE = "cp1"  # the only node with a ready endpoint of the Local Service: MetalLB's only candidate
+POST_SCRIPT = """
+import json, sys
+import lab, reallab
+the_lab = lab.Lab(sys.argv[1])
+reallab.enter_netns(the_lab.state["switch"])
+real = reallab.RealLab(the_lab)
+with open(sys.argv[2]) as handle:
+    todo = json.load(handle)
+for method, path, body in todo:
+    status, data = real.request(method, path, body)
+    if status >= 300 and status not in (404, 409):
+        sys.exit("%s %s: %s %s" % (method, path, status, str(data)[:500]))
+"""
+PROBE_SCRIPT = """
+import json, sys
+from ansible_collections.baremetal.vip.plugins.module_utils import vipprobe
+print(json.dumps(vipprobe.solicit("br0", sys.argv[1], {sys.argv[2]: sys.argv[3]}, float(sys.argv[4]))[sys.argv[2]]))
+"""
+# the scripts above run in a process of their own (the switch's namespace): the test helpers and the collection
+SCRIPT_ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(
+    [os.path.join(TOP, ".collections"), os.path.join(TOP, "tests", "lab"), os.path.join(TOP, "tests", "realbin")]))
 
 
-def test_failure2_control_plane_kube_vip_drifted_to_svc_enable(real_lab):
+def api_path(obj):
+    """The collection path of OBJ on the API server (the kinds MetalLB's lab objects and CRDs have)."""
+    group, version = obj["apiVersion"].split("/") if "/" in obj["apiVersion"] else ("", obj["apiVersion"])
+    plural = {"CustomResourceDefinition": "customresourcedefinitions", "ServiceAccount": "serviceaccounts",
+              "ClusterRoleBinding": "clusterrolebindings", "Deployment": "deployments", "DaemonSet": "daemonsets",
+              "Namespace": "namespaces", "EndpointSlice": "endpointslices", "Service": "services"}[obj["kind"]]
+    base = "/api/%s" % version if not group else "/apis/%s/%s" % (group, version)
+    namespace = obj["metadata"].get("namespace")
+    return "%s%s/%s" % (base, "/namespaces/%s" % namespace if namespace else "", plural)
+
+
+def api_requests(the_lab, tmp_path, todo, name):
+    """[(method, path, body)] through the lab's admin.conf, from the switch, in one process; 404/409 are fine."""
+    path = tmp_path / ("%s.json" % name)
+    path.write_text(json.dumps(todo))
+    proc = subprocess.run([PY, "-c", POST_SCRIPT, the_lab.state_dir, str(path)], capture_output=True, text=True,
+                          check=False, env=SCRIPT_ENV)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def metallb_crds_from_module():
+    """MetalLB v0.16.1's CRDs (config/crd/bases, all nine: the speaker and controller also write ServiceL2Status and
+    ConfigurationState) from the module source the build downloaded."""
+    bases = os.path.join(realbin.module_source(realbin.METALLB_DIR, realbin.METALLB_MODULE), "config", "crd", "bases")
+    crds = []
+    for name in sorted(os.listdir(bases)):
+        with open(os.path.join(bases, name)) as handle:
+            crds.append(yaml.safe_load(handle))
+    return crds
+
+
+def metallb_version():
+    return [b.version for b in realbin.binaries() if b.name == "metallb-controller"][0]
+
+
+def apply_metallb_pools(the_lab, tmp_path):
+    """playbooks/render.yml on the lab's inventory with the lab's pool given to MetalLB (METALLB_VARS), then
+    roles/cluster_apply on the MetalLB manifests it rendered (their own set, kube-proxy untouched): one
+    ansible-playbook run from the switch. Returns the seconds it took."""
+    render, apply_dir = tmp_path / "render", tmp_path / "apply"
+    (apply_dir / "cluster").mkdir(parents=True)
+    extra = tmp_path / "metallb-vars.yml"
+    extra.write_text(yaml.safe_dump(METALLB_VARS))
+    play = tmp_path / "metallb-pools.yml"
+    play.write_text(yaml.safe_dump([
+        {"name": "render", "ansible.builtin.import_playbook": os.path.join(TOP, "playbooks", "render.yml")},
+        {"name": "apply the MetalLB pools", "hosts": "localhost", "gather_facts": False, "tasks": [
+            {"name": "the MetalLB manifests only", "ansible.builtin.copy": {
+                "src": str(render / "cluster" / "metallb-pools.yaml"), "dest": str(apply_dir / "cluster") + "/",
+                "mode": "0644"}},
+            {"name": "cluster_apply", "ansible.builtin.include_role": {"name": "baremetal.vip.cluster_apply"}, "vars": {
+                "cluster_apply_kubeconfig": os.path.join(the_lab.state_dir, "admin.conf"),
+                "cluster_apply_dir": str(apply_dir), "cluster_apply_cluster_name": METALLB_SET,
+                "cluster_apply_kube_proxy": False, "cluster_apply_webhook_timeout": 0}}]}]))
+    started = time.monotonic()
+    proc = lab_playbook(the_lab, str(play), "-e", "vip_render_dir=%s" % render, "-e", "@%s" % extra,
+                        "-e", "ansible_python_interpreter=%s" % PY)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    return time.monotonic() - started
+
+
+def metallb_service():
+    """A LoadBalancer Service, externalTrafficPolicy Local, asking for METALLB_ADDRESS (spec.loadBalancerIP: MetalLB
+    v0.16.1 controller/service.go allocates the requested address from the pool that holds it; the lab's
+    kube-vip-cloud-provider v0.0.12 takes a Service with spec.loadBalancerIP as already addressed and only copies it
+    to kube-vip.io/loadbalancerIPs, pkg/provider/loadBalancer.go checkLegacyLoadBalancerIPAnnotation)."""
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": METALLB_SERVICE, "namespace": "default"},
+            "spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local", "loadBalancerIP": METALLB_ADDRESS,
+                     "selector": {"app": METALLB_SERVICE}, "ports": [{"port": 80, "targetPort": 8080}]}}
+
+
+def start_metallb(the_lab, tmp_path):
+    """MetalLB L2 in the lab: CRDs, the controller and a speaker per node (the lab's placement), the collection's
+    pools, and the Local Service with its one ready endpoint on SPEAKER_NODE (no controller-manager here). Returns
+    the seconds from its start to the address in the Service's status (MetalLB's controller) and to ARP answers."""
+    started = time.monotonic()
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": reallab.METALLB_NAMESPACE}}
+    api_requests(the_lab, tmp_path, [("POST", api_path(o), o) for o in [namespace] + metallb_crds_from_module()
+                                     + reallab.metallb_workloads(metallb_version())], "metallb-objects")
+    lab_cli(the_lab.state_dir, "place")
+    placed = time.monotonic() - started
+    pools = apply_metallb_pools(the_lab, tmp_path)
+    slice_ = endpoint_slice(METALLB_SERVICE, SPEAKER_NODE, the_lab.node(SPEAKER_NODE)["ipv4"])
+    service = metallb_service()
+    api_requests(the_lab, tmp_path, [("POST", api_path(service), service),
+                                     ("POST", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", slice_)],
+                 "metallb-service")
+    created = time.monotonic()
+
+    def assigned():
+        svc = api(the_lab.state_dir, "GET", "/api/v1/namespaces/default/services/" + METALLB_SERVICE)["body"]
+        ingress = [i.get("ip") for i in (svc.get("status") or {}).get("loadBalancer", {}).get("ingress") or []]
+        return svc if ingress == [METALLB_ADDRESS] else None
+
+    seconds, svc = wait_until("MetalLB's controller assigning %s" % METALLB_ADDRESS, assigned, 60)
+    return {"placed_s": placed, "pools_s": pools, "assigned_s": seconds, "service": svc, "created": created}
+
+
+def stop_metallb(the_lab, tmp_path):
+    """MetalLB's workloads deleted and the placement run again (their pods stop); the Service and its slice
+    deleted. The CRDs and the pools stay (nothing reads them without MetalLB)."""
+    todo = [("DELETE", "%s/%s" % (api_path(o), o["metadata"]["name"]), None)
+            for o in reallab.metallb_workloads(metallb_version()) if o["kind"] in ("Deployment", "DaemonSet")]
+    todo += [("DELETE", "/api/v1/namespaces/default/services/" + METALLB_SERVICE, None),
+             ("DELETE", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/%s-lab" % METALLB_SERVICE, None)]
+    api_requests(the_lab, tmp_path, todo, "metallb-stop")
+    lab_cli(the_lab.state_dir, "place", check=False)
+
+
+def arp_answers(the_lab, address, timeout=1.5):
+    """MACs answering ARP for ADDRESS on the lab's switch (vip_probe's solicit from the switch namespace, asking
+    from the switch's own address on that segment), each distinct MAC once, sorted."""
+    switch = the_lab.state["switch"]
+    source = "198.51.100.254" if address.startswith("198.51.100.") else "192.0.2.1"
+    proc = subprocess.run([PY, LAB_PY, "exec", "--state-dir", the_lab.state_dir, "--", PY, "-c", PROBE_SCRIPT,
+                           link_mac(switch, "br0"), address, source, str(timeout)],
+                          capture_output=True, text=True, check=False, env=SCRIPT_ENV)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return sorted(set(json.loads(proc.stdout)))
+
+
+def test_failure2_control_plane_kube_vip_drifted_to_svc_enable(real_lab, tmp_path):
     """Failure 2 by the real kube-vip v1.0.0: cp2's control-plane static pod edited to svc_enable "true" while the
-    services DaemonSet serves the Services (per-service election, kubevip-<name> leases). The runner restarts it
-    from the edited manifest. kube-vip v1.0.0 pkg/manager/manager_arp.go (startARP): with cp_enable it starts the
-    control-plane cluster and, unless EnableServices, waits there; with svc_enable and no svc_election it runs
-    leader election on the common services lease (ServicesLeaseName, plndr-svcs-lock, which no DaemonSet pod
-    contends) and its leader's services watcher (pkg/services) binds every LoadBalancer Service's address on the
-    instance's vip_interface: cp2's eth0, beside the DaemonSet's holder. verify.yml names cp2 and the static
-    pod's env; remediate.yml places the plan's static pod again (the runner restarts kube-vip) and the address
-    leaves cp2."""
+    services DaemonSet (per-service election, kubevip-<name> leases) and MetalLB L2 serve the Services. The runner
+    restarts it from the edited manifest. kube-vip v1.0.0 pkg/manager/manager_arp.go (startARP): with cp_enable it
+    starts the control-plane cluster and, unless EnableServices, waits there; with svc_enable and no svc_election it
+    runs leader election on the common services lease (ServicesLeaseName, plndr-svcs-lock, which no DaemonSet pod
+    contends) and its leader's services watcher binds every LoadBalancer Service's address on the instance's
+    vip_interface (pkg/services/processor.go Add: without services election neither the traffic policy nor the
+    endpoints are asked; lbClassFilterLegacy takes a Service without a class): cp2's eth0.
+
+    The kube-vip Service (drift-web) ends up on cp2 beside the DaemonSet's holder. The MetalLB Service (mlb-web,
+    externalTrafficPolicy Local, its one ready endpoint on cp1, the address from the collection's IPAddressPool) is
+    announced by MetalLB v0.16.1's speaker on cp1 (speaker/layer2_controller.go ShouldAnnounce: Local takes the nodes
+    with a ready endpoint; no kube-vip of the DaemonSet stands for it, none of them has one) and bound by the drifted
+    kube-vip on cp2: from the switch two MACs answer ARP for it. verify.yml names cp2 and the static pod's env;
+    remediate.yml places the plan's static pod again (the runner restarts kube-vip) and both addresses leave cp2:
+    drift-web is on its DaemonSet holder only and for mlb-web exactly one MAC answers, cp1's (MetalLB's speaker)."""
     state = real_lab.state_dir
     path = os.path.join(real_lab.node("cp2")["dir"], "root", STATIC_POD)
-    with open(path) as handle:
-        original = handle.read()
+    original = None
     assert static_pod_env(real_lab, "cp2")["svc_enable"] == "false"
+    macs = {node: link_mac(real_lab.node(node)["netns"], "eth0") for node in ("cp1", "cp2")}
     try:
         address = create_lb_service(state, "drift-web")
         dummy, holder = wait_until("drift-web bound on its lease holder", lambda: (
             lease_holder(state, "default", "kubevip-drift-web")
             if vip_holders(real_lab, address) == [lease_holder(state, "default", "kubevip-drift-web")] else None), 60)
         assert holder in ("w1", "w2")
-        drifted = re.sub(r"(- name: svc_enable\n\s+value: )['\"]?false['\"]?", r"\1'true'", original)
-        assert drifted != original, original
-        with open(path + ".tmp", "w") as handle:
-            handle.write(drifted)
-        os.replace(path + ".tmp", path)  # an edit on one node; the runner restarts kube-vip from it
-        seconds, dummy = wait_until("the Service address on cp2", lambda: "cp2" in vip_holders(real_lab, address), 90)
-        print("failure 2: cp2's drifted kube-vip bound %s %.1fs after the edit (holders %s; plndr-svcs-lock held by %s)"
-              % (address, seconds, vip_holders(real_lab, address), lease_holder(state, "kube-system", "plndr-svcs-lock")))
+
+        metallb = start_metallb(real_lab, tmp_path)
+        annotations = metallb["service"]["metadata"].get("annotations") or {}
+        assert annotations.get("metallb.io/ip-allocated-from-pool") == "public", annotations
+        seconds, answers = wait_until("MetalLB's speaker on %s answering ARP for %s" % (SPEAKER_NODE, METALLB_ADDRESS),
+                                      lambda: arp_answers(real_lab, METALLB_ADDRESS), 60)
+        print("MetalLB L2: workloads placed in %.1fs, pools rendered and applied in %.1fs, %s assigned %.1fs after the "
+              "Service, ARP answered by %s %.1fs after that"
+              % (metallb["placed_s"], metallb["pools_s"], METALLB_ADDRESS, metallb["assigned_s"], answers, seconds))
+        assert answers == [macs[SPEAKER_NODE]], (answers, macs, pod_logs(real_lab, "speaker"))
+        assert vip_holders(real_lab, METALLB_ADDRESS) == []  # MetalLB puts it on no interface
+        assert vip_holders(real_lab, address) == [holder]  # MetalLB's controller left drift-web's address alone
+
+        original = enable_services(real_lab, "cp2")  # an edit on one node; the runner restarts kube-vip from it
+        seconds, dummy = wait_until("both Service addresses on cp2", lambda: (
+            "cp2" in vip_holders(real_lab, address) and "cp2" in vip_holders(real_lab, METALLB_ADDRESS)), 90)
+        print("failure 2: cp2's drifted kube-vip bound %s and %s %.1fs after the edit (holders %s; plndr-svcs-lock held "
+              "by %s)" % (address, METALLB_ADDRESS, seconds, vip_holders(real_lab, address),
+                          lease_holder(state, "kube-system", "plndr-svcs-lock")))
         assert sorted(vip_holders(real_lab, address)) == sorted(["cp2", holder])
+        assert vip_holders(real_lab, METALLB_ADDRESS) == ["cp2"]
+        answers = arp_answers(real_lab, METALLB_ADDRESS)
+        print("failure 2: MACs answering ARP for %s from the switch: %s (cp1 %s, cp2 %s)"
+              % (METALLB_ADDRESS, answers, macs["cp1"], macs["cp2"]))
+        assert answers == sorted([macs["cp1"], macs["cp2"]]), answers
 
         code, report = verify(real_lab, "svc-enable")
         assert code != 0
         cp2 = report["nodes"]["cp2"]["findings"]
         assert any("static pod" in f and "svc_enable" in f and "true" in f for f in cp2), cp2
         assert any(address in f and "control-plane-only node" in f for f in cp2), cp2
+        assert any(METALLB_ADDRESS in f and "control-plane-only node" in f for f in cp2), cp2
         for node in ("cp1", "cp3"):
             assert not any("svc_enable" in f for f in report["nodes"][node]["findings"]), report["nodes"][node]
 
@@ -254,16 +436,23 @@ def test_failure2_control_plane_kube_vip_drifted_to_svc_enable(real_lab):
         assert static_pod_env(real_lab, "cp2")["svc_enable"] == "false"
         # remediate_causes.yml prunes it again until the restarted kube-vip (svc_enable off) stops re-adding it:
         # gone when remediate.yml returns, and still gone two of kube-vip's re-apply periods (3 s) later
-        assert "cp2" not in vip_holders(real_lab, address), vip_holders(real_lab, address)
+        for vip in (address, METALLB_ADDRESS):
+            assert "cp2" not in vip_holders(real_lab, vip), (vip, vip_holders(real_lab, vip))
         time.sleep(6)
-        assert "cp2" not in vip_holders(real_lab, address), vip_holders(real_lab, address)
-        print("failure 2: %s off cp2 when remediate.yml returned and 6 s later" % address)
+        for vip in (address, METALLB_ADDRESS):
+            assert "cp2" not in vip_holders(real_lab, vip), (vip, vip_holders(real_lab, vip))
+        print("failure 2: %s and %s off cp2 when remediate.yml returned and 6 s later" % (address, METALLB_ADDRESS))
         wait_until("cp2's kube-vip running again", lambda: container(real_lab, "cp2", "kube-vip")[2] == "running", 30)
         assert vip_holders(real_lab, address) == [holder], vip_holders(real_lab, address)
+        answers = arp_answers(real_lab, METALLB_ADDRESS)
+        print("failure 2: after remediate.yml, MACs answering ARP for %s: %s" % (METALLB_ADDRESS, answers))
+        assert answers == [macs[SPEAKER_NODE]], answers
+        assert vip_holders(real_lab, METALLB_ADDRESS) == []
     finally:
-        if static_pod_env(real_lab, "cp2")["svc_enable"] != "false":
+        if original and static_pod_env(real_lab, "cp2")["svc_enable"] != "false":
             with open(path, "w") as out:
                 out.write(original)
+        stop_metallb(real_lab, tmp_path)
         delete_service(state, "drift-web")
 
 

@@ -26,7 +26,7 @@ import yaml
 import realbin
 from testkit.ansible import ansible_env
 from testkit.labrun import LAB_PY, PY, api, failover_bound, lab_cli, lab_playbook, pod_logs, real_lab_up, wait_service_address
-from testkit.netns import vip_holders
+from testkit.netns import link_mac, vip_holders
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -53,6 +53,12 @@ def test_built_programs_are_the_releases_the_lab_names():
     out = subprocess.run([paths["kube-apiserver"], "--version"], capture_output=True, text=True, check=True).stdout
     kubernetes, dummy, dummy = realbin.lab_versions()
     assert out.strip() == "Kubernetes v%s" % kubernetes
+    # MetalLB's speaker logs its release first, then refuses to start without a node (speaker/main.go, v0.16.1)
+    metallb = [b.version for b in realbin.binaries() if b.name == "metallb-speaker"][0]
+    proc = subprocess.run([paths["metallb-speaker"], "--namespace=metallb-system"], capture_output=True, text=True,
+                          check=False, timeout=30)
+    assert proc.returncode == 1 and "MetalLB speaker starting version %s" % metallb.lstrip("v") in proc.stdout + proc.stderr
+    assert "must specify --node-name" in proc.stdout + proc.stderr
 
 
 def test_vip_on_exactly_one_control_plane_node_holding_the_lease(real_lab):
@@ -107,11 +113,6 @@ def test_verify_passes_on_the_healthy_real_lab(real_lab):
         report = json.load(handle)
     assert report["ok"] is True
     assert report["kubeconfig"]["path"] == os.path.join(real_lab.state_dir, "admin.conf")
-
-
-def link_mac(netns, link):
-    return json.loads(subprocess.run(["ip", "-j", "-n", netns, "link", "show", link], capture_output=True, text=True,
-                                     check=True).stdout)[0]["address"]
 
 
 def outside_verify(the_lab, name, *extra):

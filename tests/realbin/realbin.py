@@ -18,7 +18,9 @@ release downloads, no container images):
 - kube-vip and kube-vip-cloud-provider: through tests/realbin/kube-vip and
   tests/realbin/kube-vip-cloud-provider, at the versions examples/lab/inventory.yml and the plan's
   defaults name (`version_mismatches` and a test hold them equal). `go install MODULE@vVERSION`
-  would do, but it reads the module's version list, which the Go module proxy here refuses.
+  would do, but it reads the module's version list, which the Go module proxy here refuses;
+- metallb-controller and metallb-speaker: MetalLB's controller and speaker (go.universe.tf/metallb,
+  the release of the CRDs in tests/data/metallb-crds) through tests/realbin/metallb.
 
 The cache is ~/.cache/baremetal.vip/bin (BAREMETAL_VIP_BIN_CACHE overrides it); each binary lives in
 a directory keyed by its name, its module version, the Go version and a hash of what decides the
@@ -58,9 +60,11 @@ KUBE_VIP_DIR = os.path.join(HERE, "kube-vip")
 # the previous kube-vip release (what upgrade.yml's lab test upgrades FROM); cached as kube-vip-<version>
 KUBE_VIP_PREVIOUS_DIR = os.path.join(HERE, "kube-vip-previous")
 CLOUD_PROVIDER_DIR = os.path.join(HERE, "kube-vip-cloud-provider")
+METALLB_DIR = os.path.join(HERE, "metallb")
 ETCD_MODULE = "go.etcd.io/etcd/server/v3"
 KUBE_VIP_MODULE = "github.com/kube-vip/kube-vip"
 CLOUD_PROVIDER_MODULE = "github.com/kube-vip/kube-vip-cloud-provider"
+METALLB_MODULE = "go.universe.tf/metallb"
 CLOUD_PROVIDER_SPEC_KEY = "cloud_provider_version"
 PROGRESS_EVERY = 20.0
 
@@ -175,7 +179,23 @@ def binaries():
     found.append(Binary("kube-vip-cloud-provider", version, module_dir=CLOUD_PROVIDER_DIR, package=CLOUD_PROVIDER_MODULE,
                         ldflags=["-s", "-w", "-X=main.Version=" + version,
                                  "-X", "k8s.io/component-base/version.gitVersion=" + version]))
+    version = _required_version(os.path.join(METALLB_DIR, "go.mod"), METALLB_MODULE)
+    # the release is compiled in (internal/version's version = "0.16.1"); the Dockerfiles' -X flags only add a commit
+    found += [Binary("metallb-" + name, version, module_dir=METALLB_DIR, package="%s/%s" % (METALLB_MODULE, name),
+                     ldflags=["-s", "-w"]) for name in ("controller", "speaker")]
     return found
+
+
+def module_source(module_dir, module):
+    """The directory of MODULE's source in the Go module cache, as the wrapper at MODULE_DIR requires it (downloaded
+    by its build; `go list -m` reads, it builds nothing)."""
+    proc = subprocess.run(["go", "list", "-m", "-json", module], cwd=module_dir, env=_go_env(), capture_output=True,
+                          text=True, check=False)
+    data = json.loads(proc.stdout or "{}") if proc.returncode == 0 else {}
+    if not data.get("Dir"):
+        raise BuildError("%s is not in the Go module cache (go list -m in %s: %s); run `make real-bin`" % (
+            module, os.path.relpath(module_dir, TOP), proc.stderr.strip() or "no Dir"))
+    return data["Dir"]
 
 
 def version_mismatches(example=LAB_EXAMPLE):

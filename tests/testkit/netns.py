@@ -43,3 +43,9 @@ def vip_holders(the_lab, vip):
         if re.search(r"\binet %s/" % re.escape(vip), out):
             found.append(node["name"])
     return found
+
+
+def link_mac(netns, link):
+    """The MAC address of LINK in namespace NETNS."""
+    return json.loads(subprocess.run(["ip", "-j", "-n", netns, "link", "show", link], capture_output=True, text=True,
+                                     check=True).stdout)[0]["address"]
