@@ -52,8 +52,12 @@ NETFILTER = ("nf_conntrack", "nf_nat", "ip_tables", "iptable_nat", "iptable_filt
              "ip6table_nat", "ip6table_filter", "ip6table_mangle", "xt_comment", "xt_mark", "xt_MASQUERADE",
              "xt_addrtype", "xt_conntrack", "xt_set", "xt_ipvs", "xt_nat", "xt_tcpudp", "xt_multiport", "ipt_REJECT",
              "ip6t_REJECT", "ip_set", "ip_set_hash_ip", "ip_set_hash_ipport", "ip_set_hash_ipportip",
-             "ip_set_hash_ipportnet", "ip_set_hash_net", "ip_set_bitmap_port")
-MODULES = uml.IPVS_MODULES + ("llc", "stp", "bridge", "overlay") + NETFILTER
+             "ip_set_hash_ipportnet", "ip_set_hash_net", "ip_set_bitmap_port", "nf_conntrack_netlink")
+# kube-proxy's kube-ipvs0 is a dummy link: without the module every sync of kube-proxy v1.31.0 stops at
+# EnsureDummyDevice ("Failed to create dummy interface", pkg/proxy/ipvs/proxier.go syncProxyRules), before its
+# iptables-restore and cleanLegacyService. The guest cannot load it on demand: the kernel's request_module runs
+# /sbin/modprobe, which looks in /lib/modules/6.1.x, absent from the machine's root filesystem.
+MODULES = uml.IPVS_MODULES + ("dummy", "llc", "stp", "bridge", "overlay") + NETFILTER
 NODES = ("cp1",)
 VIP = "192.0.2.10:6443"
 REAL_SERVER = "192.0.2.11:6443"
@@ -101,8 +105,14 @@ step edit "$py" tests/lab/kube_proxy_runner.py edit --state-dir "$state" --drop-
   --sync-period @SYNC@s --conntrack-max-per-core 0
 mark kube-proxy-start
 setsid "$py" tests/lab/kube_proxy_runner.py run --state-dir "$state" --node cp1 > "$out/runner.log" 2>&1 < /dev/null &
+( while :; do  # live copies for the host while the guest runs (diagnosis of a run that does not finish)
+    cp "$state/nodes/cp1/kube-proxy/kube-proxy.log" "$out/kube-proxy-live.log" 2>/dev/null
+    ip netns exec "$ns" ipvsadm -Ln > "$out/ipvs-live.txt" 2>&1
+    sleep 10
+  done ) &
 if wait_until 240 lacks_vip; then mark deleted; fi
 witness deleted
+cp "$state/nodes/cp1/kube-proxy/kube-proxy.log" "$out/kube-proxy-deleted.log"
 step verify ip netns exec "$switch" "$play" -i "$state/inventory.yml" playbooks/verify.yml \
   -e "vip_kubeconfig=$state/admin.conf" -e "vip_verify_report=$out/report.json"
 step remediate ip netns exec "$switch" "$play" -i "$state/inventory.yml" playbooks/remediate.yml \
@@ -149,6 +159,30 @@ def guest_script():
         "@BIN_CACHE@", os.environ.get(realbin.CACHE_ENV, realbin.DEFAULT_CACHE))
 
 
+# What keeps kube-proxy v1.31.0 from reaching cleanLegacyService, by the line it logs at its default verbosity
+# (k8s.io/kubernetes v1.31.0: pkg/proxy/ipvs/proxier.go syncProxyRules returns after "Failed to create dummy
+# interface" and after "Failed to execute iptables-restore", both before cleanLegacyService;
+# cmd/kube-proxy/app/server_linux.go newProxyServer "can't use the IPVS proxier"; cmd/kube-proxy/app/server.go
+# "Error running ProxyServer" when it exits)
+KUBE_PROXY_STOPS = (
+    ("Failed to create dummy interface", "every sync stops at EnsureDummyDevice (kube-ipvs0 is a dummy link: the "
+                                         "guest needs the dummy module), before iptables-restore and cleanLegacyService"),
+    ("Failed to execute iptables-restore", "its iptables-restore failed, and syncProxyRules returns before "
+                                           "cleanLegacyService (a missing netfilter module or iptables backend)"),
+    ("can't use the IPVS proxier", "it refused IPVS mode (CanUseIPVSProxier: ipset or the ip_vs module)"),
+    ("Error running ProxyServer", "it exited"),
+)
+
+
+def why_not_deleted(log, healthz):
+    """Why the real kube-proxy left kube-vip's service alone, from its log and its /healthz answer (a list of
+    reasons; one saying so when neither explains it)."""
+    reasons = [reason for line, reason in KUBE_PROXY_STOPS if line in (log or "")]
+    if not reasons and not (healthz or {}).get("lastUpdated"):
+        reasons.append("no sync of kube-proxy finished (its /healthz has no lastUpdated: %s)" % json.dumps(healthz))
+    return reasons or ["kube-proxy synced, yet the service stayed (its log and /healthz explain nothing)"]
+
+
 class Outcome:
     """A guest run and what it showed: ``problems`` is empty when failure 1 was made, found and fixed."""
 
@@ -187,7 +221,8 @@ class Outcome:
         if not self.has_service("kube-vip"):
             problems.append("the real kube-vip did not put its IPVS service %s -> %s on cp1" % (VIP, REAL_SERVER))
         if "deleted" not in self.times or VIP in self.ipvs["deleted"]:
-            problems.append("the real kube-proxy did not delete the IPVS service %s" % VIP)
+            problems.append("the real kube-proxy did not delete the IPVS service %s: %s" % (VIP, "; ".join(
+                why_not_deleted(self.result.files.get("kube-proxy-deleted.log", ""), self.healthz.get("deleted")))))
         problems.extend(self._check_reports())
         starts = self.kube_proxy.get("starts") or []
         if len(starts) < 2:

@@ -77,3 +77,22 @@ def test_the_runner_runs_the_daemonsets_command_with_the_node_name_and_the_built
         "/usr/local/bin/kube-proxy", "--config=/var/lib/kube-proxy/config.conf", "--hostname-override=$(NODE_NAME)"]}]}}
     assert kube_proxy_runner.command(template, "cp1", "/cache/kube-proxy") == [
         "/cache/kube-proxy", "--config=/var/lib/kube-proxy/config.conf", "--hostname-override=cp1"]
+
+
+@pytest.mark.parametrize("log, healthz, expected", [
+    ('E1206 proxier.go:963] "Failed to create dummy interface" err="operation not supported" interface="kube-ipvs0"',
+     {"lastUpdated": ""}, "dummy module"),
+    ('E1206 proxier.go:1445] "Failed to execute iptables-restore" err="exit status 2"', {}, "iptables-restore failed"),
+    ('E1206 server.go:127] "Error running ProxyServer" err="can\'t use the IPVS proxier: x"', None, "refused IPVS"),
+    ("I1206 server.go:677] \"Version info\"", {"lastUpdated": ""}, "no sync of kube-proxy finished"),
+    ("", {"lastUpdated": "2026-12-06T15:00:01Z"}, "explain nothing"),
+])
+def test_a_run_where_kube_proxy_left_the_service_says_why(log, healthz, expected):
+    """kube-proxy v1.31.0 returns from syncProxyRules before cleanLegacyService after these errors
+    (pkg/proxy/ipvs/proxier.go); the check names the one its log shows."""
+    files = good_files()
+    files.update({"ipvs-deleted.txt": SERVICE, "kube-proxy-deleted.log": log,
+                  "healthz-deleted.json": json.dumps(healthz) if healthz is not None else ""})
+    problems = ipvs_uml.Outcome(FakeResult(files)).problems
+    found = [p for p in problems if "did not delete" in p]
+    assert found and expected in found[0], problems
