@@ -73,6 +73,8 @@ play="$VIP_UML_CWD/.venv/bin/ansible-playbook"
 out="$VIP_UML_DIR"
 state=/tmp/vip-lab-ipvs
 export ANSIBLE_CONFIG="$VIP_UML_CWD/ansible.cfg" ANSIBLE_DEPRECATION_WARNINGS=0 ANSIBLE_NOCOLOR=1
+# every task's seconds in each playbook's log (where the guest's time goes)
+export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=all
 now() { date +%s.%N; }
 mark() { echo "$1 $(now)" >> "$out/times"; }
 step() { name=$1; shift; mark "$name-start"; "$@" > "$out/$name.log" 2>&1; rc=$?; mark "$name-end"; echo "$name $rc" >> "$out/steps"; return $rc; }
@@ -100,6 +102,7 @@ step up "$py" tests/lab/lab.py up --real --nodes @NODES@ --state-dir "$state" ||
 ns=$("$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["nodes"][0]["netns"])' "$state/lab.json")
 switch=$("$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["switch"])' "$state/lab.json")
 cp "$state/bring-up.json" "$out/bring-up.json"
+for f in "$state"/ansible-*.log; do cp "$f" "$out/up-$(basename "$f")"; done
 wait_until 60 has_vip; witness kube-vip
 step edit "$py" tests/lab/kube_proxy_runner.py edit --state-dir "$state" --drop-exclude-cidrs \
   --sync-period @SYNC@s --conntrack-max-per-core 0
