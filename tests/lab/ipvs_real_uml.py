@@ -26,8 +26,10 @@ ip_vs, netfilter, ip_set and iptables' legacy tables loaded) runs, inside the gu
    ConfigMap's excludeCIDRs without the VIP);
 5. ``remediate.yml`` restores the service, merges the plan's excludeCIDRs into the live ConfigMap and restarts
    kube-proxy (DaemonSet annotation); the runner starts a new kube-proxy on the new ConfigMap;
-6. after the new kube-proxy's first sync and again a sync period later (its /healthz ``lastUpdated`` moved on
-   each time) the service is still there, and ``verify.yml`` passes.
+6. after the new kube-proxy's first sync and again a sync period later (its metric
+   ``kubeproxy_sync_proxy_rules_last_timestamp_seconds`` moved on each time; not /healthz, whose ``lastUpdated``
+   is the current time whenever kube-proxy is healthy: k8s.io/kubernetes v1.31.0
+   pkg/proxy/healthcheck/proxier_health.go healthzHandler) the service is still there, and ``verify.yml`` passes.
 
 Command line as ipvs_uml.py's (``run [--timeout S]``, ``cleanup MARKER``), whose run() and main() this uses.
 """
@@ -52,8 +54,12 @@ NETFILTER = ("nf_conntrack", "nf_nat", "ip_tables", "iptable_nat", "iptable_filt
              "ip6table_nat", "ip6table_filter", "ip6table_mangle", "xt_comment", "xt_mark", "xt_MASQUERADE",
              "xt_addrtype", "xt_conntrack", "xt_set", "xt_ipvs", "xt_nat", "xt_tcpudp", "xt_multiport", "ipt_REJECT",
              "ip6t_REJECT", "ip_set", "ip_set_hash_ip", "ip_set_hash_ipport", "ip_set_hash_ipportip",
-             "ip_set_hash_ipportnet", "ip_set_hash_net", "ip_set_bitmap_port")
-MODULES = uml.IPVS_MODULES + ("llc", "stp", "bridge", "overlay") + NETFILTER
+             "ip_set_hash_ipportnet", "ip_set_hash_net", "ip_set_bitmap_port", "nf_conntrack_netlink")
+# kube-proxy's kube-ipvs0 is a dummy link: without the module every sync of kube-proxy v1.31.0 stops at
+# EnsureDummyDevice ("Failed to create dummy interface", pkg/proxy/ipvs/proxier.go syncProxyRules), before its
+# iptables-restore and cleanLegacyService. The guest cannot load it on demand: the kernel's request_module runs
+# /sbin/modprobe, which looks in /lib/modules/6.1.x, absent from the machine's root filesystem.
+MODULES = uml.IPVS_MODULES + ("dummy", "llc", "stp", "bridge", "overlay") + NETFILTER
 NODES = ("cp1",)
 VIP = "192.0.2.10:6443"
 REAL_SERVER = "192.0.2.11:6443"
@@ -61,7 +67,7 @@ SYNC_PERIOD = 10
 MISSING = "cp1: IPVS service 192.0.2.10:6443 missing on the VIP holder"
 CAUSE = "ipvs.excludeCIDRs is [], which misses the control-plane VIP 192.0.2.10"
 MEM = "3G"
-TIMEOUT = 3600
+TIMEOUT = 5400  # measured on the busy 2-core machine: bring-up 1883 s, verify 457 s, remediate > 13 min
 GUEST_SCRIPT = r"""
 export PATH="$PATH:@GO_DIR@" BAREMETAL_VIP_BIN_CACHE="@BIN_CACHE@"
 py="$VIP_UML_CWD/.venv/bin/python"
@@ -69,13 +75,20 @@ play="$VIP_UML_CWD/.venv/bin/ansible-playbook"
 out="$VIP_UML_DIR"
 state=/tmp/vip-lab-ipvs
 export ANSIBLE_CONFIG="$VIP_UML_CWD/ansible.cfg" ANSIBLE_DEPRECATION_WARNINGS=0 ANSIBLE_NOCOLOR=1
+# every task's seconds in each playbook's log (where the guest's time goes)
+export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=all
 now() { date +%s.%N; }
 mark() { echo "$1 $(now)" >> "$out/times"; }
 step() { name=$1; shift; mark "$name-start"; "$@" > "$out/$name.log" 2>&1; rc=$?; mark "$name-end"; echo "$name $rc" >> "$out/steps"; return $rc; }
 has_vip() { ip netns exec "$ns" ipvsadm -Ln | grep -q "^TCP  @VIP@ "; }
-witness() {  # witness NAME: ipvsadm -Ln and kube-proxy's /healthz inside cp1
+last_sync() {  # the end of kube-proxy's last successful sync (epoch seconds; its metrics inside cp1)
+  ip netns exec "$ns" curl -s --max-time 5 http://127.0.0.1:10249/metrics |
+    awk '/^kubeproxy_sync_proxy_rules_last_timestamp_seconds /{print $2}'
+}
+witness() {  # witness NAME: ipvsadm -Ln, kube-proxy's /healthz and its last sync inside cp1
   ip netns exec "$ns" ipvsadm -Ln > "$out/ipvs-$1.txt" 2>&1
   ip netns exec "$ns" curl -s --max-time 5 http://127.0.0.1:10256/healthz > "$out/healthz-$1.json" 2>&1
+  last_sync > "$out/last-sync-$1.txt" 2>&1
   mark "witness-$1"
 }
 wait_until() {  # wait_until SECONDS COMMAND...: poll every second
@@ -85,24 +98,28 @@ wait_until() {  # wait_until SECONDS COMMAND...: poll every second
 kube_proxy_starts() { "$py" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["starts"]))' \
   "$state/nodes/cp1/kube-proxy/status.json" 2>/dev/null || echo 0; }
 restarted() { [ "$(kube_proxy_starts)" -ge 2 ]; }
-synced_after() {  # synced_after EPOCH: kube-proxy's /healthz lastUpdated later than EPOCH
-  ip netns exec "$ns" curl -s --max-time 5 http://127.0.0.1:10256/healthz | "$py" -c '
-import datetime, json, sys
-last = json.load(sys.stdin)["lastUpdated"]
-sys.exit(0 if datetime.datetime.fromisoformat(last.replace("Z", "+00:00")).timestamp() > float(sys.argv[1]) else 1)' "$1"
+synced_after() {  # synced_after EPOCH: kube-proxy's last successful sync ended after EPOCH
+  v=$(last_sync); [ -n "$v" ] && awk -v v="$v" -v t="$1" 'BEGIN { exit !(v + 0 > t + 0) }'
 }
 lacks_vip() { ! has_vip; }
 step up "$py" tests/lab/lab.py up --real --nodes @NODES@ --state-dir "$state" || exit 1
 ns=$("$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["nodes"][0]["netns"])' "$state/lab.json")
 switch=$("$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["switch"])' "$state/lab.json")
 cp "$state/bring-up.json" "$out/bring-up.json"
+for f in "$state"/ansible-*.log; do cp "$f" "$out/up-$(basename "$f")"; done
 wait_until 60 has_vip; witness kube-vip
 step edit "$py" tests/lab/kube_proxy_runner.py edit --state-dir "$state" --drop-exclude-cidrs \
   --sync-period @SYNC@s --conntrack-max-per-core 0
 mark kube-proxy-start
 setsid "$py" tests/lab/kube_proxy_runner.py run --state-dir "$state" --node cp1 > "$out/runner.log" 2>&1 < /dev/null &
+( while :; do  # live copies for the host while the guest runs (diagnosis of a run that does not finish)
+    cp "$state/nodes/cp1/kube-proxy/kube-proxy.log" "$out/kube-proxy-live.log" 2>/dev/null
+    ip netns exec "$ns" ipvsadm -Ln > "$out/ipvs-live.txt" 2>&1
+    sleep 10
+  done ) &
 if wait_until 240 lacks_vip; then mark deleted; fi
 witness deleted
+cp "$state/nodes/cp1/kube-proxy/kube-proxy.log" "$out/kube-proxy-deleted.log"
 step verify ip netns exec "$switch" "$play" -i "$state/inventory.yml" playbooks/verify.yml \
   -e "vip_kubeconfig=$state/admin.conf" -e "vip_verify_report=$out/report.json"
 step remediate ip netns exec "$switch" "$play" -i "$state/inventory.yml" playbooks/remediate.yml \
@@ -149,6 +166,40 @@ def guest_script():
         "@BIN_CACHE@", os.environ.get(realbin.CACHE_ENV, realbin.DEFAULT_CACHE))
 
 
+# What keeps kube-proxy v1.31.0 from reaching cleanLegacyService, by the line it logs at its default verbosity
+# (k8s.io/kubernetes v1.31.0: pkg/proxy/ipvs/proxier.go syncProxyRules returns after "Failed to create dummy
+# interface" and after "Failed to execute iptables-restore", both before cleanLegacyService;
+# cmd/kube-proxy/app/server_linux.go newProxyServer "can't use the IPVS proxier"; cmd/kube-proxy/app/server.go
+# "Error running ProxyServer" when it exits)
+KUBE_PROXY_STOPS = (
+    ("Failed to create dummy interface", "every sync stops at EnsureDummyDevice (kube-ipvs0 is a dummy link: the "
+                                         "guest needs the dummy module), before iptables-restore and cleanLegacyService"),
+    ("Failed to execute iptables-restore", "its iptables-restore failed, and syncProxyRules returns before "
+                                           "cleanLegacyService (a missing netfilter module or iptables backend)"),
+    ("can't use the IPVS proxier", "it refused IPVS mode (CanUseIPVSProxier: ipset or the ip_vs module)"),
+    ("Error running ProxyServer", "it exited"),
+)
+
+
+def why_not_deleted(log, last_sync):
+    """Why the real kube-proxy left kube-vip's service alone, from its log and the end of its last successful
+    sync (kubeproxy_sync_proxy_rules_last_timestamp_seconds, None when absent): a list of reasons, one saying so
+    when neither explains it."""
+    reasons = [reason for line, reason in KUBE_PROXY_STOPS if line in (log or "")]
+    if not reasons and not last_sync:
+        reasons.append("no sync of kube-proxy finished (kubeproxy_sync_proxy_rules_last_timestamp_seconds %s)" % (
+            last_sync,))
+    return reasons or ["kube-proxy synced, yet the service stayed (its log and metrics explain nothing)"]
+
+
+def seconds_value(text):
+    """A metric's value as a witness file holds it (``1.7965859e+09``), None when empty or not a number."""
+    try:
+        return float((text or "").split()[0])
+    except (IndexError, ValueError):
+        return None
+
+
 class Outcome:
     """A guest run and what it showed: ``problems`` is empty when failure 1 was made, found and fixed."""
 
@@ -161,6 +212,7 @@ class Outcome:
             self.times.setdefault(name, float(value))
         self.ipvs = {name: result.files.get("ipvs-%s.txt" % name, "") for name in WITNESSES}
         self.healthz = {name: self._json("healthz-%s.json" % name) for name in WITNESSES}
+        self.last_sync = {name: seconds_value(result.files.get("last-sync-%s.txt" % name)) for name in WITNESSES}
         self.kube_proxy = self._json("kube-proxy-status.json") or {}
         self.report, self.report_after = self._json("report.json"), self._json("report-after.json")
         self.problems = self._check()
@@ -187,7 +239,8 @@ class Outcome:
         if not self.has_service("kube-vip"):
             problems.append("the real kube-vip did not put its IPVS service %s -> %s on cp1" % (VIP, REAL_SERVER))
         if "deleted" not in self.times or VIP in self.ipvs["deleted"]:
-            problems.append("the real kube-proxy did not delete the IPVS service %s" % VIP)
+            problems.append("the real kube-proxy did not delete the IPVS service %s: %s" % (VIP, "; ".join(
+                why_not_deleted(self.result.files.get("kube-proxy-deleted.log", ""), self.last_sync.get("deleted")))))
         problems.extend(self._check_reports())
         starts = self.kube_proxy.get("starts") or []
         if len(starts) < 2:
@@ -198,10 +251,10 @@ class Outcome:
         for name in ("remediated", "after-sync1", "after-sync2"):
             if not self.has_service(name):
                 problems.append("no IPVS service %s -> %s on cp1 at witness %s" % (VIP, REAL_SERVER, name))
-        last = [(self.healthz.get(n) or {}).get("lastUpdated") for n in ("after-sync1", "after-sync2")]
+        last = [self.last_sync.get(n) for n in ("after-sync1", "after-sync2")]
         if None in last or last[0] >= last[1]:
-            problems.append("kube-proxy did not sync between the two witnesses after its restart (/healthz "
-                            "lastUpdated %s)" % last)
+            problems.append("kube-proxy did not sync between the two witnesses after its restart "
+                            "(kubeproxy_sync_proxy_rules_last_timestamp_seconds %s)" % last)
         return problems
 
     def _check_reports(self):
@@ -231,8 +284,8 @@ class Outcome:
         """The per-witness IPVS report and the measured times."""
         lines = []
         for name in WITNESSES:
-            lines.append("cp1  ipvsadm -Ln %s (kube-proxy /healthz lastUpdated %s):" % (
-                WITNESSES[name], (self.healthz.get(name) or {}).get("lastUpdated", "-")))
+            lines.append("cp1  ipvsadm -Ln %s (kube-proxy's last sync ended %s):" % (
+                WITNESSES[name], self.last_sync.get(name) or "-"))
             lines.extend("      " + line for line in (self.ipvs[name].strip() or "(nothing)").splitlines())
         before = self.report or {}
         lines.append("verify before remediate: exit status %s, ok=%s, problems: %s" % (

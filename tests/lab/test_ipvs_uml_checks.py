@@ -35,8 +35,7 @@ def good_files():
         "times": "up-start 1\nup-end 2\nkube-proxy-start 3\ndeleted 4\nrestarted 9\nwitness-after-sync1 10\n",
         "ipvs-kube-vip.txt": SERVICE, "ipvs-deleted.txt": EMPTY, "ipvs-remediated.txt": SERVICE,
         "ipvs-after-sync1.txt": SERVICE, "ipvs-after-sync2.txt": SERVICE,
-        "healthz-after-sync1.json": json.dumps({"lastUpdated": "2026-12-06T15:00:01Z"}),
-        "healthz-after-sync2.json": json.dumps({"lastUpdated": "2026-12-06T15:00:11Z"}),
+        "last-sync-after-sync1.txt": "1.79658588e+09\n", "last-sync-after-sync2.txt": "1.79658589e+09\n",
         "kube-proxy-status.json": json.dumps({"starts": [
             {"exclude_cidrs": None, "restarted_at": None},
             {"exclude_cidrs": ["192.0.2.10/32"], "restarted_at": "2026-12-06T15:00:00Z"}]}),
@@ -63,7 +62,8 @@ def test_a_good_run_has_no_problems_and_reports_its_times():
     ({"kube-proxy-status.json": json.dumps({"starts": [{"exclude_cidrs": None}]})}, "was not restarted"),
     ({"kube-proxy-status.json": json.dumps({"starts": [{}, {"exclude_cidrs": None, "restarted_at": "t"}]})},
      "did not read excludeCIDRs with the VIP"),
-    ({"healthz-after-sync2.json": json.dumps({"lastUpdated": "2026-12-06T15:00:01Z"})}, "did not sync between"),
+    ({"last-sync-after-sync2.txt": "1.79658588e+09\n"}, "did not sync between"),
+    ({"last-sync-after-sync2.txt": ""}, "did not sync between"),
 ])
 def test_each_way_the_run_can_go_wrong_is_a_problem(change, expected):
     files = good_files()
@@ -77,3 +77,22 @@ def test_the_runner_runs_the_daemonsets_command_with_the_node_name_and_the_built
         "/usr/local/bin/kube-proxy", "--config=/var/lib/kube-proxy/config.conf", "--hostname-override=$(NODE_NAME)"]}]}}
     assert kube_proxy_runner.command(template, "cp1", "/cache/kube-proxy") == [
         "/cache/kube-proxy", "--config=/var/lib/kube-proxy/config.conf", "--hostname-override=cp1"]
+
+
+@pytest.mark.parametrize("log, last_sync, expected", [
+    ('E1206 proxier.go:963] "Failed to create dummy interface" err="operation not supported" interface="kube-ipvs0"',
+     "", "dummy module"),
+    ('E1206 proxier.go:1445] "Failed to execute iptables-restore" err="exit status 2"', "", "iptables-restore failed"),
+    ('E1206 server.go:127] "Error running ProxyServer" err="can\'t use the IPVS proxier: x"', "", "refused IPVS"),
+    ("I1206 server.go:677] \"Version info\"", "", "no sync of kube-proxy finished"),
+    ("", "1.79658588e+09", "explain nothing"),
+])
+def test_a_run_where_kube_proxy_left_the_service_says_why(log, last_sync, expected):
+    """kube-proxy v1.31.0 returns from syncProxyRules before cleanLegacyService after these errors
+    (pkg/proxy/ipvs/proxier.go); the check names the one its log shows."""
+    files = good_files()
+    files.update({"ipvs-deleted.txt": SERVICE, "kube-proxy-deleted.log": log,
+                  "last-sync-deleted.txt": last_sync})
+    problems = ipvs_uml.Outcome(FakeResult(files)).problems
+    found = [p for p in problems if "did not delete" in p]
+    assert found and expected in found[0], problems
