@@ -8,8 +8,9 @@ Witnesses: iproute2 inside the nodes (addresses, every routing table), the files
 (STATE/nodes/NODE/root, byte for byte) and the double's stored objects. kube-vip itself does not run here
 (fake_kube_vip puts its host state on the nodes); where remove_node.yml waits for kube-vip's leader election to move
 the VIP, a thread stands in for it: when the holder's static pod disappears (kubelet stops kube-vip, which releases
-the lease plndr-cp-lock: kube-vip v1.0.0 pkg/manager/manager.go runs leader election with ReleaseOnCancel), it adds
-the VIP on the next control-plane node and deletes it on the holder, as the new leader and the old one do.
+the lease plndr-cp-lock: kube-vip v1.0.0 pkg/cluster/clusterLeaderElection.go runs the control-plane election with
+ReleaseOnCancel: true and deletes the VIP in OnStoppedLeading), it adds the VIP on the next control-plane node and
+deletes it on the holder, as the new leader and the old one do.
 One lab (cp1, cp2, w1, w2; w2 outside the inventory until the membership test adds it) for the module.
 """
 
