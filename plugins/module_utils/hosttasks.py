@@ -172,9 +172,13 @@ def desired_routes(routes, destinations=None, interface=None):
     return [{"destination": destination, "interface": route["interface"]} for destination, route in zip(destinations, routes)]
 
 
-def _route_result(result, routes, return_routes):
+def _route_result(result, routes, return_routes, compact=False):
     """Trim vip_routes' result to ``return_routes``: 'all' (every route of the table in ``routes``), 'changed' (the
-    routes added, removed and restored; no ``routes``), 'none' (the counts only); ``counts`` is always there."""
+    routes added, removed and restored; no ``routes``), 'none' (the counts only); ``counts`` is always there.
+
+    ``compact`` (the task gave ``destinations``) with 'changed': the added and removed routes as their destinations
+    (``added_destinations``, ``removed_destinations``, one per route) instead of route dicts.
+    """
     result["counts"] = {"routes": len(routes), "added": len(result["added"]), "removed": len(result["removed"]),
                         "legacy_routes": len(result["legacy_routes"])}
     if return_routes == "all":
@@ -182,6 +186,9 @@ def _route_result(result, routes, return_routes):
     elif return_routes == "none":
         for key in ("added", "removed", "legacy_routes"):
             del result[key]
+    elif compact:
+        result["added_destinations"] = [route["destination"] for route in result.pop("added")]
+        result["removed_destinations"] = [route["destination"] for route in result.pop("removed")]
     return result
 
 
@@ -237,7 +244,7 @@ def reconcile_routes(params, check_mode, diff=False):
         }
         # a failed task says everything (RETURN: added, removed, not_added, not_removed, routes as the kernel has them)
         _route_result(result, [r for r in (current if check_mode else after) if r["protocol"] == protocol],
-                      "all" if done["failed"] else return_routes)
+                      "all" if done["failed"] else return_routes, compact=bool(params.get("destinations")))
         if done["restored"]:
             result["restored"] = done["restored"]
             result["warnings"] = ["the kernel removed %s in place of a route this task removed; it was put back"

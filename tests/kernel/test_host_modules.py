@@ -384,7 +384,11 @@ def test_vip_routes_compact_form_and_return_routes(netns):
     for key in ("changed", "added", "removed", "legacy_routes", "routes", "counts", "_diff"):
         assert checked[key] == listed[key], key
     assert checked["counts"] == {"routes": 1, "added": 2, "removed": 1, "legacy_routes": 2}, checked["counts"]  # before, in check mode
-    assert "routes" not in netns.ansible("vip_routes", compact, check=True)  # default: changed
+    default = netns.ansible("vip_routes", compact, check=True)  # return_routes: changed, by destination in the compact form
+    assert not {"routes", "added", "removed"} & set(default), default
+    assert default["added_destinations"] == [route["destination"] for route in listed["added"]] == ["198.51.100.7/32", "2001:db8::7/128"]
+    assert default["removed_destinations"] == [route["destination"] for route in listed["removed"]] == ["198.51.100.8/32"]
+    assert default["legacy_routes"] == listed["legacy_routes"] and default["counts"] == checked["counts"], default
 
     result = netns.ansible("vip_routes", dict(compact, return_routes="none"))
     assert result["changed"] is True and result["counts"] == {"routes": 2, "added": 2, "removed": 1, "legacy_routes": 2}, result
@@ -392,7 +396,8 @@ def test_vip_routes_compact_form_and_return_routes(netns):
     assert netns.routes(198) == {("198.51.100.7", "v0", "248"), ("2001:db8::7", "v0", "248"), ("198.51.100.9", "v0", "static"),
                                  ("203.0.113.0/24", "v0", "boot"), ("2001:db8::9", "v0", "199")}
     again = netns.ansible("vip_routes", compact)
-    assert again["changed"] is False and again["added"] == [] and again["removed"] == [] and "routes" not in again, again
+    assert again["changed"] is False and again["added_destinations"] == [] and again["removed_destinations"] == [] \
+        and "routes" not in again, again
 
 
 @pytest.mark.parametrize("args, message", [
