@@ -439,5 +439,17 @@ def reconcile_ipvs(params, check_mode, diff=False):
         result["diff"] = text_diff(service_lines(current), service_lines(after))
     if refused is not None:
         result["changed"] = sorted(service_lines(current)) != sorted(service_lines(after))
-        raise VipError(str(refused), result=result)
+        raise VipError(str(refused), result=_ipvs_result(result, "all"))
+    return _ipvs_result(result, params.get("return_services") or "all")
+
+
+def _ipvs_result(result, return_services):
+    """Trim ipvs_service's result to ``return_services``: 'all' (also ``foreign`` and every service in ``services``),
+    'changed' (the services added and removed, ``updated``), 'none' (the counts only); ``counts`` is always there."""
+    updated = result["updated"]
+    result["counts"] = dict(((key, len(value)) for key, value in updated.items()), services=len(result["services"]),
+                            added=len(result["added"]), removed=len(result["removed"]), foreign=len(result["foreign"]))
+    drop = {"all": (), "changed": ("foreign", "services"), "none": ("added", "removed", "updated", "foreign", "services")}
+    for key in drop[return_services]:
+        del result[key]
     return result
