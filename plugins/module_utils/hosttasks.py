@@ -264,11 +264,24 @@ def reconcile_routes(params, check_mode, diff=False):
 # --------------------------------------------------------------------------- vip_address
 
 def address_request(params):
-    """Validate vip_address options -> (present, absent, owned, protected)."""
-    address = params["address"]
-    present, absent = [], []
-    if address is not None:
-        address = reconcile.normalize_ip(address, "address")
+    """Validate vip_address options -> (present, absent, owned, protected, keep).
+
+    ``address``, or its compact form ``addresses`` (many VIPs with the same prefix, interface and state), each checked
+    in one pass with its own name in the message (``addresses[N]``).
+    """
+    compact = params.get("addresses") is not None
+    if compact:
+        if params["announce"]:
+            raise VipError("announce: give one address, not addresses (an announcement is for the VIP a node takes over)")
+        given = [("addresses[%d]" % index, value) for index, value in enumerate(params["addresses"])]
+    else:
+        given = [("address", params["address"])] if params["address"] is not None else []
+    present, absent, seen = [], [], {}
+    for what, value in given:
+        address = reconcile.normalize_ip(value, what)
+        if address in seen:
+            raise VipError("%s: %s is listed twice (%s)" % (what, address, seen[address]))
+        seen[address] = what
         full = 128 if reconcile.family_of(address) == "ipv6" else 32
         prefix = params["prefix"] if params["prefix"] is not None else full
         if not 0 < prefix <= full:
@@ -279,8 +292,8 @@ def address_request(params):
             present.append({"address": address, "prefix": prefix, "interface": params["interface"]})
         else:
             absent.append({"address": address, "interface": params["interface"]})
-    elif not params["prune"]:
-        raise VipError("nothing to do: give address, or prune with owned_ranges")
+    if not given and not compact and not params["prune"]:
+        raise VipError("nothing to do: give address (or addresses), or prune with owned_ranges")
     if params["prune"] and not params["owned_ranges"]:
         raise VipError("prune needs owned_ranges: without them every address would be a candidate")
     owned = reconcile.parse_ranges(params["owned_ranges"], "owned_ranges") if params["owned_ranges"] else None
