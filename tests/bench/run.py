@@ -30,6 +30,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -377,14 +378,15 @@ def _task_profile(inventory, env):
     _seconds, proc = _playbook("verify.yml", inventory, env)
     tasks = {}
     for line in proc.stdout.splitlines():
-        head, _sep, tail = line.rpartition(" ")
-        if tail.endswith("s") and " ---" in head:
-            name = head.split(" ---")[0].strip()
-            try:
-                tasks[name.split(" : ")[-1]] = tasks.get(name.split(" : ")[-1], 0.0) + float(tail[:-1])
-            except ValueError:
-                continue
+        # 'role : name ------ 1.08s'; a name longer than the line leaves only the dashes of the time's column
+        match = PROFILE_LINE.match(line.rstrip())
+        if match:
+            name = match.group("name").strip().split(" : ")[-1]
+            tasks[name] = tasks.get(name, 0.0) + float(match.group("seconds"))
     return tasks
+
+
+PROFILE_LINE = re.compile(r"^(?P<name>\S.*?) -+ +(?P<seconds>[0-9]+\.[0-9]+)s$")
 
 
 # --------------------------------------------------------------------------- remediate
