@@ -172,9 +172,13 @@ def desired_routes(routes, destinations=None, interface=None):
     return [{"destination": destination, "interface": route["interface"]} for destination, route in zip(destinations, routes)]
 
 
-def _route_result(result, routes, return_routes):
+def _route_result(result, routes, return_routes, compact=False):
     """Trim vip_routes' result to ``return_routes``: 'all' (every route of the table in ``routes``), 'changed' (the
-    routes added, removed and restored; no ``routes``), 'none' (the counts only); ``counts`` is always there."""
+    routes added, removed and restored; no ``routes``), 'none' (the counts only); ``counts`` is always there.
+
+    ``compact`` (the task gave ``destinations``) with 'changed': the added and removed routes as their destinations
+    (``added_destinations``, ``removed_destinations``, one per route) instead of route dicts.
+    """
     result["counts"] = {"routes": len(routes), "added": len(result["added"]), "removed": len(result["removed"]),
                         "legacy_routes": len(result["legacy_routes"])}
     if return_routes == "all":
@@ -182,6 +186,9 @@ def _route_result(result, routes, return_routes):
     elif return_routes == "none":
         for key in ("added", "removed", "legacy_routes"):
             del result[key]
+    elif compact:
+        result["added_destinations"] = [route["destination"] for route in result.pop("added")]
+        result["removed_destinations"] = [route["destination"] for route in result.pop("removed")]
     return result
 
 
@@ -237,7 +244,7 @@ def reconcile_routes(params, check_mode, diff=False):
         }
         # a failed task says everything (RETURN: added, removed, not_added, not_removed, routes as the kernel has them)
         _route_result(result, [r for r in (current if check_mode else after) if r["protocol"] == protocol],
-                      "all" if done["failed"] else return_routes)
+                      "all" if done["failed"] else return_routes, compact=bool(params.get("destinations")))
         if done["restored"]:
             result["restored"] = done["restored"]
             result["warnings"] = ["the kernel removed %s in place of a route this task removed; it was put back"
@@ -257,11 +264,24 @@ def reconcile_routes(params, check_mode, diff=False):
 # --------------------------------------------------------------------------- vip_address
 
 def address_request(params):
-    """Validate vip_address options -> (present, absent, owned, protected)."""
-    address = params["address"]
-    present, absent = [], []
-    if address is not None:
-        address = reconcile.normalize_ip(address, "address")
+    """Validate vip_address options -> (present, absent, owned, protected, keep).
+
+    ``address``, or its compact form ``addresses`` (many VIPs with the same prefix, interface and state), each checked
+    in one pass with its own name in the message (``addresses[N]``).
+    """
+    compact = params.get("addresses") is not None
+    if compact:
+        if params["announce"]:
+            raise VipError("announce: give one address, not addresses (an announcement is for the VIP a node takes over)")
+        given = [("addresses[%d]" % index, value) for index, value in enumerate(params["addresses"])]
+    else:
+        given = [("address", params["address"])] if params["address"] is not None else []
+    present, absent, seen = [], [], {}
+    for what, value in given:
+        address = reconcile.normalize_ip(value, what)
+        if address in seen:
+            raise VipError("%s: %s is listed twice (%s)" % (what, address, seen[address]))
+        seen[address] = what
         full = 128 if reconcile.family_of(address) == "ipv6" else 32
         prefix = params["prefix"] if params["prefix"] is not None else full
         if not 0 < prefix <= full:
@@ -272,8 +292,8 @@ def address_request(params):
             present.append({"address": address, "prefix": prefix, "interface": params["interface"]})
         else:
             absent.append({"address": address, "interface": params["interface"]})
-    elif not params["prune"]:
-        raise VipError("nothing to do: give address, or prune with owned_ranges")
+    if not given and not compact and not params["prune"]:
+        raise VipError("nothing to do: give address (or addresses), or prune with owned_ranges")
     if params["prune"] and not params["owned_ranges"]:
         raise VipError("prune needs owned_ranges: without them every address would be a candidate")
     owned = reconcile.parse_ranges(params["owned_ranges"], "owned_ranges") if params["owned_ranges"] else None
@@ -432,5 +452,17 @@ def reconcile_ipvs(params, check_mode, diff=False):
         result["diff"] = text_diff(service_lines(current), service_lines(after))
     if refused is not None:
         result["changed"] = sorted(service_lines(current)) != sorted(service_lines(after))
-        raise VipError(str(refused), result=result)
+        raise VipError(str(refused), result=_ipvs_result(result, "all"))
+    return _ipvs_result(result, params.get("return_services") or "all")
+
+
+def _ipvs_result(result, return_services):
+    """Trim ipvs_service's result to ``return_services``: 'all' (also ``foreign`` and every service in ``services``),
+    'changed' (the services added and removed, ``updated``), 'none' (the counts only); ``counts`` is always there."""
+    updated = result["updated"]
+    result["counts"] = dict(((key, len(value)) for key, value in updated.items()), services=len(result["services"]),
+                            added=len(result["added"]), removed=len(result["removed"]), foreign=len(result["foreign"]))
+    drop = {"all": (), "changed": ("foreign", "services"), "none": ("added", "removed", "updated", "foreign", "services")}
+    for key in drop[return_services]:
+        del result[key]
     return result

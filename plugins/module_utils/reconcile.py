@@ -271,22 +271,28 @@ def plan_addresses(current, present=(), absent=(), owned=None, protected=(), pru
             raise VipError("%s is outside owned_ranges: this module only manages addresses kube-vip owns"
                            % item["address"])
     want = {(p["address"], p["interface"]) for p in present}
+    on_host = {}  # address -> the current addresses with it, in the order read (one pass: linear in the sizes)
+    for addr in current:
+        on_host.setdefault(addr["address"], []).append(addr)
     add, remove, unchanged = [], [], []
+    adding, removing = set(), set()
     for item in present:
-        found = [a for a in current if (a["address"], a["interface"]) == (item["address"], item["interface"])]
+        found = [a for a in on_host.get(item["address"], ()) if a["interface"] == item["interface"]]
         if found:
             unchanged.extend(found)
-        elif item not in add:
+        elif (item["address"], item["interface"], item["prefix"]) not in adding:
+            adding.add((item["address"], item["interface"], item["prefix"]))
             add.append(dict(item, family=family_of(item["address"])))
     for item in absent:
-        for addr in current:
-            if addr["address"] == item["address"] and item.get("interface") in (None, addr["interface"]):
-                if addr not in remove:
-                    remove.append(addr)
+        for addr in on_host.get(item["address"], ()):
+            if item.get("interface") in (None, addr["interface"]) and id(addr) not in removing:
+                removing.add(id(addr))
+                remove.append(addr)
     if prune and owned is not None:
         for addr in current:
             if ((addr["address"], addr["interface"]) not in want and addr["address"] not in spared
-                    and in_ranges(addr["address"], owned) and addr not in remove):
+                    and id(addr) not in removing and in_ranges(addr["address"], owned)):
+                removing.add(id(addr))
                 remove.append(addr)
     return {"add": add, "remove": remove, "unchanged": unchanged}
 

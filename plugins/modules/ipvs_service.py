@@ -88,6 +88,16 @@ options:
     description: Remove services on O(owned_addresses) that are not in O(services).
     type: bool
     default: false
+  return_services:
+    description:
+      - Which services the result lists; RV(counts) is always returned.
+      - V(changed) lists the services added and removed and what was updated (RV(added), RV(removed), RV(updated)).
+      - V(all) also lists the services left alone (RV(foreign)) and every virtual service (RV(services)).
+      - V(none) lists none of them, only RV(counts).
+      - A task that fails returns every list, whatever this says.
+    type: str
+    choices: [changed, all, none]
+    default: changed
 attributes:
   check_mode:
     description: Reports what would change, changes nothing.
@@ -115,24 +125,31 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+counts:
+  description: How many virtual services there are after the change (before it, in check mode), and how many of each
+    change and of RV(foreign) services.
+  returned: always
+  type: dict
+  sample: {"services": 1334, "added": 0, "removed": 666, "schedulers": 0, "real_servers_added": 0,
+           "real_servers_removed": 1334, "real_servers_updated": 0, "foreign": 0}
 added:
   description: Services added, with their real servers.
-  returned: always
+  returned: unless O(return_services=none)
   type: list
   elements: dict
 removed:
   description: Services removed, with their real servers as they were.
-  returned: always
+  returned: unless O(return_services=none)
   type: list
   elements: dict
 updated:
   description: Scheduler changes and real servers added, removed or updated.
-  returned: always
+  returned: unless O(return_services=none)
   type: dict
   sample: {"schedulers": [], "real_servers_added": [], "real_servers_removed": [], "real_servers_updated": []}
 foreign:
   description: Services left alone (not on O(owned_addresses), or fwmark services).
-  returned: always
+  returned: with O(return_services=all), and when the task fails
   type: list
   elements: str
   sample: ["TCP 203.0.113.5:80"]
@@ -141,7 +158,7 @@ services:
     - All virtual services after the change (before it, in check mode). After a change, this is the state read
       before with the acknowledged changes made; the table is not read again.
     - C(real_servers) is null for services whose real servers were not read (those in RV(foreign)).
-  returned: always
+  returned: with O(return_services=all), and when the task fails
   type: list
   elements: dict
   sample: [{"address": "192.0.2.10", "port": 6443, "protocol": "tcp", "scheduler": "rr", "family": "ipv4", "fwmark": null,
@@ -161,6 +178,7 @@ def main():
         services=dict(type="list", elements="dict", default=[], options=hosttasks.IPVS_SERVICE_OPTIONS),
         owned_addresses=dict(type="list", elements="str", default=[]),
         prune=dict(type="bool", default=False),
+        return_services=dict(type="str", choices=["changed", "all", "none"], default="changed"),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     hosttasks.run(module, hosttasks.reconcile_ipvs, diff=True)

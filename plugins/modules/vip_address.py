@@ -29,8 +29,15 @@ extends_documentation_fragment:
   - baremetal.vip.host
 options:
   address:
-    description: The VIP (an address, no prefix). Required unless O(prune) is used alone.
+    description: The VIP (an address, no prefix). Required unless O(prune) is used alone, or O(addresses) is given.
     type: str
+  addresses:
+    description:
+      - The compact form of O(address) for many VIPs with the same O(prefix), O(interface) and O(state), in one run (for
+        example the Service VIPs a node must give up). Mutually exclusive with O(address) and with O(announce).
+      - Each is checked as O(address) is; the messages name it C(addresses[N]). An empty list asks for nothing.
+    type: list
+    elements: str
   prefix:
     description: Prefix length of the VIP. Default 32 (IPv4) or 128 (IPv6), as kube-vip.
     type: int
@@ -40,7 +47,7 @@ options:
       - With O(state=absent), omit it to remove the VIP from every interface.
     type: str
   state:
-    description: Whether O(address) must be on O(interface).
+    description: Whether O(address) (or each of O(addresses)) must be on O(interface).
     type: str
     choices: [present, absent]
     default: present
@@ -99,6 +106,13 @@ EXAMPLES = r"""
     protected_addresses: ["{{ vip_plan.nodes[inventory_hostname].node_ip }}"]
     announce: true
 
+- name: Give up Service VIPs this node holds without their lease, in one run
+  baremetal.vip.vip_address:
+    addresses: ["198.51.100.20", "198.51.100.21", "2001:db8::20"]
+    state: absent
+    owned_ranges: "{{ vip_plan.owned.service_addresses }}"
+    protected_addresses: ["{{ vip_plan.nodes[inventory_hostname].node_ip }}"]
+
 - name: Remove Service VIPs a wrong controller bound to this control-plane node
   baremetal.vip.vip_address:
     owned_ranges: "{{ vip_plan.owned.service_addresses }}"
@@ -152,6 +166,7 @@ from ansible_collections.baremetal.vip.plugins.module_utils import hosttasks
 def main():
     argument_spec = dict(
         address=dict(type="str"),
+        addresses=dict(type="list", elements="str"),
         prefix=dict(type="int"),
         interface=dict(type="str"),
         state=dict(type="str", choices=["present", "absent"], default="present"),
@@ -162,7 +177,7 @@ def main():
         announce=dict(type="bool", default=False),
         announce_count=dict(type="int", default=3),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, mutually_exclusive=[("address", "addresses")])
     hosttasks.run(module, hosttasks.reconcile_address, diff=True)
 
 

@@ -61,7 +61,8 @@ options:
   return_routes:
     description:
       - Which routes the result lists; RV(counts) is always returned.
-      - V(changed) lists the routes added, removed and restored, and the legacy routes that remain.
+      - V(changed) lists the routes added, removed and restored, and the legacy routes that remain. With O(destinations),
+        the routes added and removed are listed by destination (RV(added_destinations), RV(removed_destinations)).
       - V(all) also lists every route of the table with O(protocol) after the change in RV(routes).
       - V(none) lists none of them, only RV(counts).
       - A task that fails returns every list, whatever this says.
@@ -126,16 +127,28 @@ counts:
   sample: {"routes": 25000, "added": 0, "removed": 25000, "legacy_routes": 0}
 added:
   description: Routes added (or that would be, in check mode).
-  returned: unless O(return_routes=none)
+  returned: with O(routes) unless O(return_routes=none); with O(return_routes=all); when the task fails
   type: list
   elements: dict
   sample: [{"destination": "198.51.100.7/32", "interface": "eth0", "table": 198, "protocol": 248, "type": "unicast",
             "family": "ipv4"}]
 removed:
   description: Routes removed (or that would be).
-  returned: unless O(return_routes=none)
+  returned: with O(routes) unless O(return_routes=none); with O(return_routes=all); when the task fails
   type: list
   elements: dict
+added_destinations:
+  description: The destination of each route added (or that would be), in place of RV(added).
+  returned: with O(destinations) and O(return_routes=changed), unless the task fails
+  type: list
+  elements: str
+  sample: ["198.51.100.7/32", "2001:db8::7/128"]
+removed_destinations:
+  description: The destination of each route removed (or that would be; one item per route), in place of RV(removed).
+  returned: with O(destinations) and O(return_routes=changed), unless the task fails
+  type: list
+  elements: str
+  sample: ["198.51.100.8/32"]
 legacy_routes:
   description: Legacy host routes of the table that remain (not named in O(remove_legacy)).
   returned: unless O(return_routes=none)

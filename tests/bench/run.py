@@ -30,6 +30,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -140,7 +141,8 @@ ROUTE_PHASES = ("read", "decide", "apply", "after")
 
 # vip_routes as a process, three forms of the same task: (module arguments of the kept destinations, list checked in the result)
 PROCESS_FORMS = {
-    "compact": (lambda keep: {"destinations": keep, "interface": "v0", "return_routes": "none"}, None),
+    "compact": (lambda keep: {"destinations": keep, "interface": "v0"}, "removed_destinations"),
+    "compact_none": (lambda keep: {"destinations": keep, "interface": "v0", "return_routes": "none"}, None),
     "changed": (lambda keep: {"routes": [{"destination": d, "interface": "v0"} for d in keep]}, "removed"),
     "all": (lambda keep: {"routes": [{"destination": d, "interface": "v0"} for d in keep], "return_routes": "all"}, "routes"),
 }
@@ -223,7 +225,8 @@ def bench_routes(report, sizes, repeat, tmp):
                     module_args = dict(args(keep), table=benchlib.TABLE, protocol=benchlib.PROTOCOL, prune=True, _ansible_check_mode=False)
                     seconds, cpu, result = _module_process(ns, "vip_routes", module_args, tmp)
                     if result.get("failed") or result["counts"]["removed"] != len(orphans) or ns.count_routes(benchlib.TABLE) != len(keep) \
-                            or len(result.get(returned, ())) != {"removed": len(orphans), "routes": len(keep)}.get(returned, 0):
+                            or len(result.get(returned, ())) != {"removed": len(orphans), "removed_destinations": len(orphans),
+                                                                 "routes": len(keep)}.get(returned, 0):
                         raise BenchError("vip_routes process (%s): %s" % (form, result.get("msg", "wrong removals")))
                     times["process_" + form].append(seconds)
                     times["process_cpu_" + form].append(cpu)
@@ -237,7 +240,8 @@ def bench_routes(report, sizes, repeat, tmp):
         report.row("routes", "N=%d: vip_routes logic (in-process)" % size, logic, ip_batch, "ip -n NS -batch (deletes)", goal)
         report.row("routes", "N=%d: logic CPU time (user+system)" % size, median(times["logic_cpu"]), median(times["ip_batch_cpu"]),
                    "CPU time of ip -batch (child rusage)", note="steadier than wall clock on a loaded machine")
-        for form, label in (("compact", "destinations+interface, return_routes=none"),
+        for form, label in (("compact", "destinations+interface, return_routes=changed (default)"),
+                            ("compact_none", "destinations+interface, return_routes=none"),
                             ("changed", "routes list, return_routes=changed (default)"),
                             ("all", "routes list, return_routes=all")):
             goal = 3.0 if size == 50000 and form == "compact" else None
@@ -375,14 +379,15 @@ def _task_profile(inventory, env):
     _seconds, proc = _playbook("verify.yml", inventory, env)
     tasks = {}
     for line in proc.stdout.splitlines():
-        head, _sep, tail = line.rpartition(" ")
-        if tail.endswith("s") and " ---" in head:
-            name = head.split(" ---")[0].strip()
-            try:
-                tasks[name.split(" : ")[-1]] = tasks.get(name.split(" : ")[-1], 0.0) + float(tail[:-1])
-            except ValueError:
-                continue
+        # 'role : name ------ 1.08s'; a name longer than the line leaves only the dashes of the time's column
+        match = PROFILE_LINE.match(line.rstrip())
+        if match:
+            name = match.group("name").strip().split(" : ")[-1]
+            tasks[name] = tasks.get(name, 0.0) + float(match.group("seconds"))
     return tasks
+
+
+PROFILE_LINE = re.compile(r"^(?P<name>\S.*?) -+ +(?P<seconds>[0-9]+\.[0-9]+)s$")
 
 
 # --------------------------------------------------------------------------- remediate

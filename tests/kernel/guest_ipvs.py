@@ -75,18 +75,22 @@ def test_ipvs_service_check_apply_idempotent_and_restore(netns):
         "-  -> 192.0.2.13:6443 masquerade weight 1", "-TCP 192.0.2.20:443 rr", "+TCP [2001:db8::10]:6443 wrr",
         "+  -> 2001:db8::11:8443 masquerade weight 1"]), result["_diff"]
 
-    result = netns.ansible("ipvs_service", SERVICES)
+    result = netns.ansible("ipvs_service", dict(SERVICES, return_services="all"))
     assert result["_rc"] == 0 and result["changed"] is True, result
     assert sorted(result["foreign"]) == ["FWM 7", "TCP 203.0.113.5:80"]
     assert ipvsadm_state(netns) == EXPECTED
+    assert result["counts"] == {"services": len(result["services"]), "added": 1, "removed": 1, "schedulers": 1,
+                                "real_servers_added": 1, "real_servers_removed": 1, "real_servers_updated": 1,
+                                "foreign": 2}, result["counts"]
 
     result = netns.ansible("ipvs_service", SERVICES)
     assert result["_rc"] == 0 and result["changed"] is False, result
 
     # kube-proxy in IPVS mode deletes the service: the next run restores it
     netns.exec("ipvsadm", "-D", "-t", "192.0.2.10:6443")
-    result = netns.ansible("ipvs_service", SERVICES)
+    result = netns.ansible("ipvs_service", SERVICES)  # return_services: changed (the default)
     assert result["changed"] is True and [s["address"] for s in result["added"]] == ["192.0.2.10"], result
+    assert not {"services", "foreign"} & set(result) and result["counts"]["added"] == 1, result
     assert ipvsadm_state(netns) == EXPECTED
 
     # a weight change without forward_method keeps the kernel's forwarding method
@@ -150,7 +154,7 @@ def test_ipvs_service_refusals_name_what_failed(netns):
                                             {"address": "2001:db8::31", "forward_method": "masquerade"},
                                             {"address": "2001:db8::32", "forward_method": "tunnel"}]}],
              "owned_addresses": ["192.0.2.30"]}
-    result = netns.ansible("ipvs_service", mixed)
+    result = netns.ansible("ipvs_service", dict(mixed, return_services="none"))  # a failed task lists everything
     assert result["failed"] is True, result
     assert result["msg"] == ("adding real server [2001:db8::31]:80 to IPVS service TCP 192.0.2.30:80 failed: "
                              "Invalid argument (errno 22)"), result["msg"]
@@ -227,7 +231,7 @@ def test_ipvs_service_big_table_leaves_kube_proxy_alone(netns):
                   or key.startswith("FWM")}
     assert len(kube_proxy) == 4 and len(ipvsadm_state(netns)) == count + 4
 
-    result = netns.ansible("ipvs_service", {"services": desired, "owned_addresses": OWNED, "prune": True})
+    result = netns.ansible("ipvs_service", {"services": desired, "owned_addresses": OWNED, "prune": True, "return_services": "all"})
     assert result["_rc"] == 0 and result["changed"] is True, result.get("msg")
     assert len(result["removed"]) == count // 3 and len(result["added"]) == 10
     assert sorted(result["foreign"]) == ["FWM 9", "TCP 203.0.113.20:443", "TCP [2001:db8:1::20]:80", "UDP 203.0.113.20:53"]
@@ -238,6 +242,9 @@ def test_ipvs_service_big_table_leaves_kube_proxy_alone(netns):
     derived = state_of(result["services"])
     assert derived == dict(expected, **{key: None for key in kube_proxy if not key.startswith("FWM")})
 
-    result = netns.ansible("ipvs_service", {"services": desired, "owned_addresses": OWNED, "prune": True})
+    result = netns.ansible("ipvs_service", {"services": desired, "owned_addresses": OWNED, "prune": True, "return_services": "none"})
     assert result["_rc"] == 0 and result["changed"] is False, result.get("msg")
+    assert set(result) & {"added", "removed", "updated", "foreign", "services"} == set(), result
+    assert result["counts"] == dict(services=len(witness), added=0, removed=0, schedulers=0, real_servers_added=0,
+                                    real_servers_removed=0, real_servers_updated=0, foreign=4), result["counts"]
     assert ipvsadm_state(netns) == witness

@@ -125,6 +125,33 @@ def test_vip_address_ipv6_present_then_absent(netns):
     assert netns.ansible("vip_address", args)["changed"] is False
 
 
+def test_vip_address_compact_form_is_address_many_times(netns):
+    """addresses: the VIPs of one state, interface and prefix in one run; check mode and diff as with one address per
+    run, the kernel (iproute2 as witness) ends the same; a protected or an unowned one refuses the whole run first."""
+    netns.ip("address", "add", "192.0.2.11/24", "dev", "v0")
+    many = {"addresses": ["198.51.100.3", "198.51.100.4", "2001:db8:5::3"], "interface": "v0",
+            "owned_ranges": ["198.51.100.0/28", "2001:db8:5::/64"], "protected_addresses": ["192.0.2.11"]}
+    before = netns.addresses()
+    checked = netns.ansible("vip_address", many, check=True)
+    assert netns.addresses() == before, "check mode changed addresses"
+    assert checked["changed"] is True and sorted(checked["_diff"]) == [
+        "+198.51.100.3/32 dev v0", "+198.51.100.4/32 dev v0", "+2001:db8:5::3/128 dev v0"], checked
+    result = netns.ansible("vip_address", many)
+    assert [a["address"] for a in result["added"]] == many["addresses"] and result["removed"] == [], result
+    assert netns.addresses() == before | {("198.51.100.3", 32, "v0"), ("198.51.100.4", 32, "v0"), ("2001:db8:5::3", 128, "v0")}
+    assert netns.ansible("vip_address", many)["changed"] is False
+
+    for bad, message in ((["198.51.100.5", "192.0.2.11"], "refusing to manage 192.0.2.11"),
+                         (["198.51.100.5", "203.0.113.9"], "203.0.113.9 is outside owned_ranges")):
+        refused = netns.ansible("vip_address", dict(many, addresses=bad))
+        assert refused.get("failed") is True and message in refused["msg"], refused
+    gone = dict(many, addresses=["198.51.100.4", "2001:db8:5::3", "198.51.100.9"], state="absent")
+    result = netns.ansible("vip_address", gone)
+    assert sorted(a["address"] for a in result["removed"]) == ["198.51.100.4", "2001:db8:5::3"], result
+    assert netns.addresses() == before | {("198.51.100.3", 32, "v0")}
+    assert netns.ansible("vip_address", dict(gone, addresses=[]))["changed"] is False
+
+
 @pytest.mark.parametrize("args, message", [
     ({"address": "192.0.2.11", "state": "absent", "protected_addresses": ["192.0.2.11"]},
      "refusing to manage 192.0.2.11 on any interface: it is a protected address"),
@@ -384,7 +411,11 @@ def test_vip_routes_compact_form_and_return_routes(netns):
     for key in ("changed", "added", "removed", "legacy_routes", "routes", "counts", "_diff"):
         assert checked[key] == listed[key], key
     assert checked["counts"] == {"routes": 1, "added": 2, "removed": 1, "legacy_routes": 2}, checked["counts"]  # before, in check mode
-    assert "routes" not in netns.ansible("vip_routes", compact, check=True)  # default: changed
+    default = netns.ansible("vip_routes", compact, check=True)  # return_routes: changed, by destination in the compact form
+    assert not {"routes", "added", "removed"} & set(default), default
+    assert default["added_destinations"] == [route["destination"] for route in listed["added"]] == ["198.51.100.7/32", "2001:db8::7/128"]
+    assert default["removed_destinations"] == [route["destination"] for route in listed["removed"]] == ["198.51.100.8/32"]
+    assert default["legacy_routes"] == listed["legacy_routes"] and default["counts"] == checked["counts"], default
 
     result = netns.ansible("vip_routes", dict(compact, return_routes="none"))
     assert result["changed"] is True and result["counts"] == {"routes": 2, "added": 2, "removed": 1, "legacy_routes": 2}, result
@@ -392,7 +423,8 @@ def test_vip_routes_compact_form_and_return_routes(netns):
     assert netns.routes(198) == {("198.51.100.7", "v0", "248"), ("2001:db8::7", "v0", "248"), ("198.51.100.9", "v0", "static"),
                                  ("203.0.113.0/24", "v0", "boot"), ("2001:db8::9", "v0", "199")}
     again = netns.ansible("vip_routes", compact)
-    assert again["changed"] is False and again["added"] == [] and again["removed"] == [] and "routes" not in again, again
+    assert again["changed"] is False and again["added_destinations"] == [] and again["removed_destinations"] == [] \
+        and "routes" not in again, again
 
 
 @pytest.mark.parametrize("args, message", [

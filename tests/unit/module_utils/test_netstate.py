@@ -553,10 +553,26 @@ def _params(**kwargs):
     (_params(prune=True), "prune needs owned_ranges"),
     (_params(), "nothing to do"),
     (_params(address="192.0.2.10", interface="eth0", prefix=33), "prefix 33 is not valid for 192.0.2.10"),
+    (_params(addresses=["192.0.2.10", "192.0.2.300"], state="absent"), r"addresses\[1\]: '192.0.2.300' is not an IP address"),
+    (_params(addresses=["192.0.2.10", "2001:db8::1", "2001:DB8:0::1"], state="absent"),
+     r"addresses\[2\]: 2001:db8::1 is listed twice \(addresses\[1\]\)"),
+    (_params(addresses=["192.0.2.10"], interface="eth0", announce=True), "announce: give one address, not addresses"),
+    (_params(addresses=["192.0.2.10", "2001:db8::1"], interface="eth0", prefix=64), "prefix 64 is not valid for 192.0.2.10"),
 ])
 def test_address_options_refused_before_anything(params, message):
     with pytest.raises(VipError, match=message):
         hosttasks.address_request(params)
+
+
+def test_addresses_is_address_many_times():
+    """The compact form asks what one address option per VIP asks; an empty list asks for nothing (no error)."""
+    many = hosttasks.address_request(_params(addresses=["192.0.2.10", "2001:db8::1"], interface="eth0"))
+    one = [hosttasks.address_request(_params(address=a, interface="eth0")) for a in ("192.0.2.10", "2001:db8::1")]
+    assert many[0] == one[0][0] + one[1][0] == [{"address": "192.0.2.10", "prefix": 32, "interface": "eth0"},
+                                                {"address": "2001:db8::1", "prefix": 128, "interface": "eth0"}]
+    gone = hosttasks.address_request(_params(addresses=["192.0.2.10"], state="absent"))
+    assert gone[:2] == ([], [{"address": "192.0.2.10", "interface": None}])
+    assert hosttasks.address_request(_params(addresses=[]))[:2] == ([], [])
 
 
 def test_ipvs_options_refused_before_anything():
