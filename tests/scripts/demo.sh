@@ -200,7 +200,13 @@ step "a real BGP router: FRR in the switch namespace; kube-vip in BGP mode (exam
 timed "BGP lab up --real" "$py" tests/lab/lab.py up --real --nodes cp1,cp2,w1 --example examples/lab-bgp/inventory.yml \
   --state-dir "$bgp_state"
 bgpcli() { "$py" tests/lab/lab.py "$1" --state-dir "$bgp_state" "${@:2}"; }
-bgpcli bgp > "$out/bgp.json"
+# kube-vip dials out (it never listens); the services DaemonSet's speaker on w1 connects a little later
+for _ in $(seq 90); do
+  bgpcli bgp > "$out/bgp.json"
+  "$py" -c 'import json, sys; sys.exit(any(n["state"] != "Established" for n in json.load(open(sys.argv[1]))["neighbors"].values()))' \
+    "$out/bgp.json" && break
+  sleep 1
+done
 show bgp "$out/bgp.json"
 echo "SIGKILL the BGP leader's kube-vip (runner paused): its route is withdrawn, the new leader's announced"
 bgpcli failover --pause > "$out/bgp-failover.json"
