@@ -183,7 +183,7 @@ def route_commands(verb, destinations, table=TABLE, protocol=PROTOCOL, dev="v0")
 
 def ansible_env(tmp):
     """Environment for ansible / ansible-playbook runs from the checkout."""
-    from testkit.ansible import ansible_env as checkout_env  # pylint: disable=import-outside-toplevel  (also runs in the UML guest)
+    from testkit.ansible import ansible_env as checkout_env  # pylint: disable=import-outside-toplevel  # also runs in the UML guest
     return checkout_env(ANSIBLE_LOCAL_TEMP=tmp, ANSIBLE_DEPRECATION_WARNINGS="0",
                         ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_PIPELINING="1")
 

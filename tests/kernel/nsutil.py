@@ -122,7 +122,7 @@ class Netns:
         ``_rc`` is ansible's exit status, ``failed`` whether the task failed, ``_diff`` the +/- lines
         of the diff ansible printed, ``_output`` everything it printed.
         """
-        from testkit.ansible import ansible_env  # pylint: disable=import-outside-toplevel  (this file also runs in the UML guest)
+        from testkit.ansible import ansible_env  # pylint: disable=import-outside-toplevel  # this file also runs in the UML guest
         env = ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default", ANSIBLE_PIPELINING="1", ANSIBLE_DEPRECATION_WARNINGS="0",
                           ANSIBLE_LOCAL_TEMP=self.tree, ANSIBLE_DISPLAY_TRACEBACK="error" if verbose else "never")
         argv = ["ip", "netns", "exec", self.name, os.path.join(VENV_BIN, "ansible"), "localhost", "-c", "local",

@@ -352,7 +352,7 @@ class RealLab:
 
     # --------------------------------------------------------------- steps
     def ansible_playbook(self, playbook, *extra):
-        from testkit.ansible import ansible_env  # pylint: disable=import-outside-toplevel  (lab.py puts tests/ on the path)
+        from testkit.ansible import ansible_env  # pylint: disable=import-outside-toplevel  # lab.py puts tests/ on the path
         env = ansible_env(ANSIBLE_DEPRECATION_WARNINGS="0")
         binary = os.path.join(os.path.dirname(self.lab.state["python"]), "ansible-playbook")
         argv = [binary, "-i", self.lab.inventory_path, os.path.join(TOP, "playbooks", playbook)] + list(extra)

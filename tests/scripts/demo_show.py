@@ -28,14 +28,14 @@ def failover(f, short):
         moved = "%s -> %s in %.1f s" % (f["old_holder"], f["new_holder"], f["vip_moved_s"])
         return moved + ("; route withdrawn %s s, announced %s s" % (bgp.get("withdrawn_s"), bgp.get("announced_s"))
                         if bgp else "")
-    line = ("    VIP moved from %s to %s in %.1f s; https://VIP/readyz answered again after %s s (leader election "
-            "profile %s); holders now: %s" % (f["old_holder"], f["new_holder"], f["vip_moved_s"], f["api_answered_s"],
-                                               f["profile"], ", ".join(f["holders_after"])))
+    line = "    VIP moved from %s to %s in %.1f s; https://VIP/readyz answered again after %s s (leader election " \
+        "profile %s); holders now: %s" % (f["old_holder"], f["new_holder"], f["vip_moved_s"], f["api_answered_s"],
+                                          f["profile"], ", ".join(f["holders_after"]))
     if bgp:
-        line += ("\n    the router: the old holder's route withdrawn after %s s, next hop %s (%s) announced after %s s,"
-                 " in the switch's kernel after %s s" % (bgp.get("withdrawn_s"), bgp.get("new_next_hop"),
-                                                          bgp.get("new_next_hop_node"), bgp.get("announced_s"),
-                                                          bgp.get("kernel_s")))
+        hops = (bgp.get("withdrawn_s"), bgp.get("new_next_hop"), bgp.get("new_next_hop_node"), bgp.get("announced_s"),
+                bgp.get("kernel_s"))
+        line += "\n    the router: the old holder's route withdrawn after %s s, next hop %s (%s) announced after %s s," \
+            " in the switch's kernel after %s s" % hops
     return line
 
 
