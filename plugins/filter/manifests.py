@@ -3,12 +3,13 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters that turn ``vip_plan`` into the objects and files of the VIP layer.
 
-Documentation: vip_objects.yml and k8s_yaml.yml next to this file.
+Documentation: vip_objects.yml, k8s_yaml.yml and vip_split_secrets.yml next to this file.
 """
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.baremetal.vip.plugins.module_utils import k8s_apply
 from ansible_collections.baremetal.vip.plugins.plugin_utils import plan_upgrade, render, render_metallb, render_node
 
 _ARTIFACTS = {
@@ -59,8 +60,18 @@ def k8s_yaml(objects, output="yaml"):
     return render.dump(objects)
 
 
+def vip_split_secrets(objects):
+    """{"objects": objects with Secrets bare of values, "secret_values": their values by namespace/name}."""
+    try:
+        return k8s_apply.split_secret_values(objects)
+    except ValueError as exc:
+        raise AnsibleFilterError("vip_split_secrets: %s" % exc) from exc
+    except (AttributeError, TypeError) as exc:
+        raise AnsibleFilterError("vip_split_secrets: an object is not a mapping or mistypes %s" % type(exc).__name__) from None
+
+
 class FilterModule:
     """baremetal.vip rendering filters."""
 
     def filters(self):
-        return {"vip_objects": vip_objects, "k8s_yaml": k8s_yaml}
+        return {"vip_objects": vip_objects, "k8s_yaml": k8s_yaml, "vip_split_secrets": vip_split_secrets}

@@ -117,6 +117,32 @@ def prepare(objects, set_name, namespace=None, secret_string_data=None):
     return sorted(out, key=order_key)
 
 
+def split_secret_values(objects):
+    """``objects`` with every Secret reduced to apiVersion, kind, metadata and type (default Opaque), and the
+    values taken out of them by ``<namespace>/<name>`` (``data`` decoded from base64, ``stringData`` winning),
+    as k8s_apply_set's secret_string_data wants them: {"objects": [...], "secret_values": {...}}.
+    Raises ValueError naming the Secret and key whose data is not base64, never the value."""
+    out, values = [], {}
+    for obj in objects or []:
+        if obj.get("kind") != "Secret":
+            out.append(obj)
+            continue
+        meta = obj.get("metadata") or {}
+        out.append({"apiVersion": obj.get("apiVersion"), "kind": "Secret", "metadata": obj.get("metadata"),
+                    "type": obj.get("type", "Opaque")})
+        ref = "%s/%s" % (meta.get("namespace", "default"), meta.get("name"))
+        decoded = {}
+        for key, value in (obj.get("data") or {}).items():
+            try:
+                decoded[key] = base64.b64decode(str(value).encode("utf-8", "surrogateescape")).decode(
+                    "utf-8", "surrogateescape")
+            except (ValueError, TypeError):
+                raise ValueError("Secret %s: data.%s is not base64" % (ref, key)) from None
+        decoded.update(obj.get("stringData") or {})
+        values[ref] = decoded
+    return {"objects": out, "secret_values": values}
+
+
 def prune_plan(desired, live, set_name):
     """The live objects to delete: carrying this set's labels and not desired (never a
     Namespace). ``live`` is every object listed with the set's label selector."""

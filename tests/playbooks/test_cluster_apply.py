@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """roles/cluster_apply in real ansible-playbook runs against the Kubernetes API test double
-(tests/k8s_double, NOT a Kubernetes API server): kube-proxy's --cleanup-ipvs flag.
+(tests/k8s_double, NOT a Kubernetes API server): kube-proxy's --cleanup-ipvs flag, and the BGP password
+Secrets applied with their values, never shown.
 
 The render directory comes from playbooks/render.yml on an example inventory (hosts unreachable:
 nothing connects); the role then runs on localhost with the double's kubeconfig. Witnesses: the
@@ -11,6 +12,7 @@ double's stored kube-proxy DaemonSet and its log of requests.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sys
@@ -126,6 +128,12 @@ def test_cleanup_ipvs_false_set_by_the_user_is_left_alone(tmp_path, render_dirs)
             "kind": "DaemonSet", "name": "kube-proxy", "namespace": "kube-system", "found": True, "added": []}
         # the restart that follows comes from the ConfigMap merge only
         assert [p for dummy, p in proxy_writes(double)] == ["/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy"]
+        # the BGP password Secrets of the render directory (vip_split_secrets keeps their values apart) reach the API
+        # with their values, which the run's output never shows
+        secret = double.get("v1", "Secret", "vip-bgp-peer-192-0-2-1", "metallb-system")
+        assert secret["type"] == "kubernetes.io/basic-auth"
+        assert base64.b64decode(secret["data"]["password"]) == b"example-only-secret"
+        assert "example-only-secret" not in json.dumps(out)
     finally:
         double.stop()
 
