@@ -25,7 +25,7 @@ DOC_TYPES = {
 
 def _env(**extra):
     """ansible_env without the checkout's ansible.cfg: the built collection is used as a user would."""
-    return ansible_env(ANSIBLE_CONFIG=None, **extra)
+    return ansible_env(**dict(extra, ANSIBLE_CONFIG=None))
 
 
 def _run(args, cwd=TOP, **env):

@@ -25,7 +25,9 @@ SECRET = "pw-must-never-show-7f3a9c"
 
 
 def playbook(inventory, *extra, env_extra=None):
-    env = ansible_env(ANSIBLE_FORCE_COLOR="0", VIP_BGP_PASSWORD=None, **(env_extra or {}))
+    settings = {"ANSIBLE_FORCE_COLOR": "0", "VIP_BGP_PASSWORD": None}  # no password from the caller's environment
+    settings.update(env_extra or {})
+    env = ansible_env(**settings)
     cmd = [os.path.join(BIN, "ansible-playbook"), "-i", os.path.join(TOP, "examples", inventory, "inventory.yml"),
            os.path.join(TOP, "playbooks", "validate.yml")] + list(extra)
     return subprocess.run(cmd, cwd=TOP, env=env, capture_output=True, text=True, timeout=300, check=False)

@@ -33,7 +33,10 @@ def ansible_env(**settings):
 
 def lab_env(**settings):
     """ansible_env for the lab's json-callback runs (no deprecation warnings)."""
-    return ansible_env(ANSIBLE_DEPRECATION_WARNINGS="0", **dict(JSON_CALLBACK, **settings))
+    merged = {"ANSIBLE_DEPRECATION_WARNINGS": "0"}
+    merged.update(JSON_CALLBACK)
+    merged.update(settings)  # the caller's settings win, also over the two above
+    return ansible_env(**merged)
 
 
 def ansible(*args, program="ansible"):
