@@ -161,9 +161,9 @@ def route_holder(real, address, lease):
     return holders[0] if holder and holders == [holder] else None
 
 
-def container(real, node, pod):
+def container(lab, node, pod):
     """(pid, restarts, state) of the pod's kube-vip container as NODE's runner reports it."""
-    info = ((real.lab.pods()[node]["pods"].get(pod) or {}).get("containers") or {}).get("kube-vip") or {}
+    info = ((lab.pods()[node]["pods"].get(pod) or {}).get("containers") or {}).get("kube-vip") or {}
     return info.get("pid"), info.get("restarts", 0), info.get("state")
 
 
@@ -192,14 +192,14 @@ def stale_route(real, keep="rt-keep", gone="rt-gone", clean_wait=15.0, edited=No
     if bound:
         raise ScenarioError("routing-table mode bound %s on an interface" % bound)
     pod = "kube-vip-ds-%s" % holder
-    pid, count, dummy = container(real, holder, pod)
+    pid, count, dummy = container(real.lab, holder, pod)
     real.lab.pause(holder)
     real.lab.kill(holder, pod)
     delete_service(real, gone)
     time.sleep(2)
     real.lab.pause(holder, paused=False)
     restarted_s = wait_until("%s's kube-vip restarted" % holder, lambda: (
-        container(real, holder, pod)[1:] == (count + 1, "running") and container(real, holder, pod)[0] != pid), 30)[0]
+        container(real.lab, holder, pod)[1:] == (count + 1, "running") and container(real.lab, holder, pod)[0] != pid), 30)[0]
     time.sleep(clean_wait)
     return {"holder": holder, "keeper": keeper, "kept": kept, "removed": removed, "route_after_s": round(seconds, 1),
             "restarted_after_s": round(restarted_s, 1),

@@ -23,7 +23,7 @@ import pytest
 import reallab
 import realbin
 import yaml
-from real_failures import STATIC_POD, enable_services, kube_vip_routes, static_pod_env, wait_until
+from real_failures import STATIC_POD, container, enable_services, kube_vip_routes, static_pod_env, wait_until
 from testkit import TOP
 from testkit.labrun import (LAB_PY, PY, api, check_partition, lab_cli, lab_playbook, pod_logs, real_lab_up, run_playbook,
                             verify, wait_service_address)
@@ -83,12 +83,6 @@ def create_lb_service(state, name, policy="Cluster"):
 
 def delete_service(state, name):
     lab_cli(state, "api", "DELETE", "/api/v1/namespaces/default/services/%s" % name, check=False)
-
-
-def container(the_lab, node, pod):
-    """(pid, restarts, state) of the pod's kube-vip container as the node's runner reports it."""
-    info = ((the_lab.pods()[node]["pods"].get(pod) or {}).get("containers") or {}).get("kube-vip") or {}
-    return info.get("pid"), info.get("restarts", 0), info.get("state")
 
 
 def test_failure3_stale_route_after_a_restart_in_routing_table_mode(real_lab):
