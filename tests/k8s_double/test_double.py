@@ -10,7 +10,8 @@ import urllib.request
 import pytest
 import yaml
 
-from .server import KubeDouble, selector_matches
+from .fieldsets import selector_matches
+from .server import KubeDouble
 
 POOLS = "/apis/metallb.io/v1beta1/namespaces/metallb-system/ipaddresspools"
 CM = "/api/v1/namespaces/kube-system/configmaps"
