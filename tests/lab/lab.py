@@ -44,8 +44,6 @@ connection vars. Root only. Addresses: 192.0.2.0/24 and 2001:db8::/64, inside th
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import json
 import os
 import select
@@ -61,8 +59,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(1, os.path.dirname(HERE))  # testkit
 import bgprouter  # noqa: E402  pylint: disable=wrong-import-position
-import real_failures  # noqa: E402  pylint: disable=wrong-import-position
 import reallab  # noqa: E402  pylint: disable=wrong-import-position
+from labhost import MARKER_ENV, NETNS_DIR, LabError, alive, environ, holder_script, ip_batch, is_control_plane, \
+    kernel_has_ipvs, lab_id, lab_processes, ns_exists, run  # noqa: E402  pylint: disable=wrong-import-position
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_EXAMPLE = os.path.join(TOP, "examples", "lab", "inventory.yml")
@@ -70,133 +69,14 @@ REALBIN_DIR = os.path.join(TOP, "tests", "realbin")
 # a kube-vip image repository the real lab maps to /bin/false at every kube-vip release it builds (a release
 # whose program exits at once: a node that does not come back, upgrade.yml's failure path)
 BROKEN_KUBE_VIP_IMAGE = "example.invalid/kube-vip-exits"
-PRIVATE_DIRS = ("/etc/kubernetes", "/etc/rancher", "/var/lib/rancher", "/etc/modules-load.d", "/etc/sysctl.d",
-                "/var/lib/etcd", "/var/lib/kubelet")
-MARKER_ENV = "BAREMETAL_VIP_LAB"
 KEEP_ENV = "BAREMETAL_VIP_LAB_KEEP"  # 1: a failed `up` leaves the lab as it is, to look at (then `down`)
 STATE_FILE = "lab.json"
-NETNS_DIR = "/run/netns"
 IPV4_NET = "192.0.2."
 IPV6_NET = "2001:db8::"
 SWITCH_HOST = 1
 SERVICE_SEGMENT_ADDRESS = "198.51.100.254"
 VANTAGE_GROUP, VANTAGE_HOST = "lab_vantage", "lab-switch"  # the switch namespace as an inventory host (outside checks)
 FIRST_NODE_HOST = 11
-CONTROL_PLANE_PREFIXES = ("cp", "master", "server", "control")
-
-
-class LabError(Exception):
-    """A lab operation failed; the message says which and why."""
-
-
-def run(argv, stdin=None, check=True):
-    """Run a command, return its CompletedProcess; raise LabError with its stderr on failure."""
-    proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
-    if check and proc.returncode != 0:
-        raise LabError("%s failed (%d): %s" % (" ".join(argv), proc.returncode, proc.stderr.strip()))
-    return proc
-
-
-def ip_batch(commands, netns=None):
-    """Run iproute2 commands in one process (`ip [-n NS] -batch -`)."""
-    if not commands:
-        return
-    argv = ["ip"] + (["-n", netns] if netns else []) + ["-batch", "-"]
-    run(argv, stdin="\n".join(commands) + "\n")
-
-
-def lab_id(state_dir):
-    """Short, stable id of a lab from its state directory (names its namespaces)."""
-    return "vl" + hashlib.sha1(os.path.realpath(state_dir).encode()).hexdigest()[:6]
-
-
-def kernel_has_ipvs():
-    """True where the running kernel has IPVS loaded (/proc/net/ip_vs), e.g. the User-Mode Linux guest."""
-    return os.path.exists("/proc/net/ip_vs")
-
-
-def is_control_plane(name):
-    return name.startswith(CONTROL_PLANE_PREFIXES)
-
-
-def _ns_exists(name):
-    return os.path.exists(os.path.join(NETNS_DIR, name))
-
-
-def _environ(pid):
-    try:
-        with open("/proc/%d/environ" % pid, "rb") as handle:
-            raw = handle.read()
-    except OSError:
-        return None
-    env = {}
-    for item in raw.split(b"\0"):
-        key, sep, value = item.partition(b"=")
-        if sep:
-            env[key.decode(errors="replace")] = value.decode(errors="replace")
-    return env
-
-
-def lab_processes(ident):
-    """PIDs of every process carrying this lab's marker (holders and anything started in them)."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) != os.getpid():
-            env = _environ(int(entry))
-            if env and env.get(MARKER_ENV, "").split(":")[0] == ident:
-                pids.append(int(entry))
-    return pids
-
-
-def _alive(pid):
-    """True while pid exists and is not a zombie."""
-    try:
-        with open("/proc/%d/stat" % pid) as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def _mountpoint_plan(paths):
-    """(overlay targets, missing paths): the nearest existing ancestor of each missing path."""
-    overlays, missing = [], []
-    for path in paths:
-        if os.path.isdir(path):
-            continue
-        missing.append(path)
-        parent = os.path.dirname(path)
-        while not os.path.isdir(parent):
-            parent = os.path.dirname(parent)
-        if parent == "/":
-            raise LabError("refusing to put an overlay over / for %s" % path)
-        if parent not in overlays:
-            overlays.append(parent)
-    # an overlay on /a makes one on /a/b needless (mkdir -p lands in the upper layer)
-    overlays = [o for o in overlays if not any(o.startswith(other + "/") for other in overlays)]
-    return overlays, missing
-
-
-def holder_script(node_dir):
-    """Shell run by the holder inside the node's namespaces: mounts, then `sleep infinity`."""
-    overlays, missing = _mountpoint_plan(PRIVATE_DIRS)
-    lines = ["set -e"]
-    # copies of other namespaces' /run/netns entries would keep them alive: drop them here
-    lines.append("for f in %s/*; do umount \"$f\" 2>/dev/null || true; done" % NETNS_DIR)
-    for index, target in enumerate(overlays):
-        layer = os.path.join(node_dir, "overlay", str(index))
-        os.makedirs(os.path.join(layer, "upper"))
-        os.makedirs(os.path.join(layer, "work"))
-        lines.append("mount -t overlay lab-overlay -o lowerdir=%s,upperdir=%s/upper,workdir=%s/work %s"
-                     % (target, layer, layer, target))
-    for path in missing:
-        lines.append("mkdir -p %s" % path)
-    for path in PRIVATE_DIRS:
-        source = os.path.join(node_dir, "root", path.lstrip("/"))
-        os.makedirs(source, exist_ok=True)
-        lines.append("mount --bind %s %s" % (source, path))
-    lines.append("echo ready")
-    lines.append("exec sleep infinity </dev/null >/dev/null 2>&1")
-    return "\n".join(lines)
 
 
 class Lab:
@@ -400,7 +280,7 @@ class Lab:
                     out[node["name"]] = json.load(handle)
             except (OSError, ValueError):
                 out[node["name"]] = {"node": node["name"], "pods": {}, "runner": "no status yet"}
-            out[node["name"]]["runner_alive"] = _alive(node.get("runner_pid") or 0)
+            out[node["name"]]["runner_alive"] = alive(node.get("runner_pid") or 0)
         return out
 
     def pod_pid(self, node_name, pod, container=None):
@@ -560,7 +440,7 @@ class Lab:
         pids = set(lab_processes(ident))
         for node in self.nodes:
             if node.get("pid"):
-                env = _environ(node["pid"]) or {}
+                env = environ(node["pid"]) or {}
                 if env.get(MARKER_ENV, "").split(":")[0] == ident:
                     pids.add(node["pid"])
         for pid in pids:
@@ -569,13 +449,13 @@ class Lab:
             except ProcessLookupError:
                 pass
         deadline = time.monotonic() + 10
-        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
             time.sleep(0.02)
         names = [self.state["switch"]] + [n["netns"] for n in self.nodes] if self.state else []
         # also namespaces of a lab whose state file was lost
         if os.path.isdir(NETNS_DIR):
             names += [n for n in os.listdir(NETNS_DIR) if n.startswith(ident + "-") and n not in names]
-        existing = [n for n in names if _ns_exists(n)]
+        existing = [n for n in names if ns_exists(n)]
         if existing:
             ip_batch(["netns delete %s" % n for n in existing])
         for entry in ("nodes", "cluster", "hosts"):
@@ -605,7 +485,7 @@ class Lab:
                   "switch": self.state["switch"], "inventory": self.inventory_path, "nodes": []}
         for node in self.nodes:
             entry = {"name": node["name"], "netns": node["netns"], "control_plane": node["control_plane"],
-                     "netns_present": _ns_exists(node["netns"]), "holder_alive": _alive(node["pid"] or 0),
+                     "netns_present": ns_exists(node["netns"]), "holder_alive": alive(node["pid"] or 0),
                      "addresses": []}
             if entry["netns_present"]:
                 out = run(["ip", "-n", node["netns"], "-j", "addr", "show"], check=False).stdout
@@ -614,7 +494,7 @@ class Lab:
                         entry["addresses"].append("%s %s/%s" % (link["ifname"], addr["local"], addr["prefixlen"]))
             report["up"] = report["up"] and entry["netns_present"] and entry["holder_alive"]
             if self.state.get("real"):
-                entry["runner_alive"] = _alive(node.get("runner_pid") or 0)
+                entry["runner_alive"] = alive(node.get("runner_pid") or 0)
                 keep = ("state", "pid", "restarts", "last_exit", "reason")
                 entry["pods"] = {name: {"phase": pod["phase"], "error": pod["error"],
                                         "containers": {c: {k: v for k, v in info.items() if k in keep}
@@ -625,174 +505,6 @@ class Lab:
         return report
 
 
-def _stale_route(lab, undo):
-    """lab.py stale-route: make failure 3, keeping the services DaemonSet as it was in STATE/stale-route.json as
-    soon as it is edited; with undo, delete the scenario's Services (kube-vip removes the live one's route),
-    then put the services DaemonSet back and forget the record."""
-    real = reallab.RealLab(lab)
-    path = os.path.join(lab.state_dir, "stale-route.json")
-    if not undo:
-        def edited(before):
-            with open(path, "w") as handle:
-                json.dump(before, handle)
-        print(json.dumps(real_failures.stale_route(real, edited=edited), indent=2, sort_keys=True))
-        return 0
-    if not os.path.exists(path):
-        raise LabError("no failure-3 scenario to undo in %s (run lab.py stale-route first)" % lab.state_dir)
-    with open(path) as handle:
-        before = json.load(handle)
-    for name in ("rt-keep", "rt-gone"):
-        real_failures.delete_service(real, name)
-    try:  # kube-vip removes a live Service's route when it sees the Service deleted; a stale one stays
-        real_failures.wait_until("the scenario's routes gone with their Services", lambda: not any(
-            real_failures.kube_vip_routes(lab, n["name"]) for n in lab.nodes), 40)
-    except real_failures.ScenarioError as exc:
-        print("lab.py stale-route --undo: %s (left for remediate.yml)" % exc, file=sys.stderr)
-    real_failures.restore_daemonset(real, before)
-    os.unlink(path)
-    print("failure 3 undone: Services rt-keep and rt-gone deleted, the services DaemonSet as before")
-    return 0
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description="A lab of network-namespace nodes for baremetal.vip (root only).")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p_up = sub.add_parser("up", help="create the lab (a running lab in the same state dir is removed first)")
-    p_up.add_argument("--nodes", default="cp1,cp2,cp3,w1,w2", help="comma list of node names (default %(default)s)")
-    p_up.add_argument("--control-plane", default=None,
-                      help="comma list of control-plane nodes (default: names starting with cp/master/server/control)")
-    p_up.add_argument("--example", default=DEFAULT_EXAMPLE, help="inventory whose vars the lab uses (default %(default)s)")
-    p_up.add_argument("--python", default=sys.executable, help="Python the nodes run modules with (default %(default)s)")
-    p_up.add_argument("--real", action="store_true",
-                      help="run the real control plane (etcd, kube-apiserver, kubeadm, kube-vip) on the nodes")
-    p_up.add_argument("--no-init", action="store_true",
-                      help="with --real: binaries and runners only, every node as before kubeadm init")
-    p_kill = sub.add_parser("kill", help="signal a container of a pod (real lab)")
-    p_kill.add_argument("node")
-    p_kill.add_argument("pod")
-    p_kill.add_argument("--signal", default="KILL", help="signal name (default %(default)s)")
-    p_pause = sub.add_parser("pause", help="the node's runner stops restarting containers (real lab)")
-    p_resume = sub.add_parser("resume", help="the node's runner restarts containers again (real lab)")
-    for sp in (p_pause, p_resume):
-        sp.add_argument("node")
-    p_api = sub.add_parser("api", help="one API request through the lab's admin.conf from the switch (real lab)")
-    p_api.add_argument("method", choices=["GET", "POST", "PUT", "PATCH", "DELETE"])
-    p_api.add_argument("path", help="e.g. /apis/coordination.k8s.io/v1/namespaces/kube-system/leases/plndr-cp-lock")
-    p_api.add_argument("--body", default=None, help="JSON body")
-    p_failover = sub.add_parser("failover", help="SIGKILL the VIP holder's kube-vip and measure (real lab)")
-    p_failover.add_argument("--pause", action="store_true",
-                            help="keep the killed kube-vip dead (the node's runner stays paused; `resume` ends it)")
-    p_partition = sub.add_parser("partition", help="cut the VIP holder's link on the switch, heal it, measure (real lab)")
-    p_partition.add_argument("--hold", type=float, default=5.0, help="seconds the cut stays after another node took the VIP")
-    p_exec = sub.add_parser("exec", help="run a command in the switch namespace (the lab's client)")
-    p_exec.add_argument("argv", nargs=argparse.REMAINDER)
-    p_drift = sub.add_parser("drift-static-pod", help="failure 2: NODE's kube-vip static pod edited to svc_enable "
-                                                      "while a LoadBalancer Service exists (real lab)")
-    p_drift.add_argument("node")
-    p_drift.add_argument("--service", default="drift-web", help="the Service created first (default %(default)s)")
-    p_stale = sub.add_parser("stale-route", help="failure 3: the services DaemonSet in routing-table mode, its "
-                                                 "kube-vip killed while a Service is deleted (real lab)")
-    p_stale.add_argument("--undo", action="store_true",
-                         help="delete the scenario's Services and put the services DaemonSet back as it was")
-    parsers = [p_up, p_api, p_kill, p_pause, p_resume, p_exec, p_partition, p_drift, p_stale,
-               sub.add_parser("down", help="remove the lab; safe to run twice"),
-               sub.add_parser("status", help="print the lab's state as JSON"),
-               sub.add_parser("pods", help="print every node's pods as JSON (real lab)"),
-               sub.add_parser("bgp", help="the lab router's BGP neighbours, routes and kernel routes as JSON (BGP lab)"),
-               sub.add_parser("place", help="place the collection's (and MetalLB's) DaemonSets and Deployments again (real lab)"),
-               sub.add_parser("pin-daemonset", help="failure 5: our services DaemonSet applied pinned to the control plane"),
-               p_failover,
-               sub.add_parser("_bring-up", help=argparse.SUPPRESS)]
-    for sp in parsers:
-        sp.add_argument("--state-dir", required=True, help="directory of the lab's state, inventory and node files")
-    args = parser.parse_args(argv)
-    if os.geteuid() != 0:
-        print("lab.py: needs root (it creates network and mount namespaces)", file=sys.stderr)
-        return 2
-    lab = Lab(args.state_dir)
-    try:
-        return _command(lab, args)
-    except (LabError, reallab.RealLabError, bgprouter.RouterError, real_failures.ScenarioError) as exc:
-        print("lab.py: %s" % exc, file=sys.stderr)
-        return 1
-
-
-def _command(lab, args):
-    if args.command == "up":
-        started = time.monotonic()
-        names = [n for n in args.nodes.split(",") if n]
-        cps = [n for n in args.control_plane.split(",") if n] if args.control_plane else None
-        if args.no_init and not args.real:
-            raise LabError("--no-init goes with --real")
-        lab.up(names, example=args.example, python=args.python, control_plane=cps, real=args.real,
-               bring_up=not args.no_init)
-        print("lab %s up%s: %d nodes in %.2fs; inventory %s" % (
-            lab.state["id"], (" (real programs, not initialised)" if args.no_init else " (real control plane)") if args.real else "", len(names),
-            time.monotonic() - started, lab.inventory_path))
-    elif args.command == "down":
-        started = time.monotonic()
-        lab.down()
-        print("lab down in %.2fs (%s)" % (time.monotonic() - started, lab.state_dir))
-    elif args.command == "status":  # also without a lab: {"up": false}, exit 1
-        report = lab.status()
-        print(json.dumps(report, indent=2))
-        return 0 if report["up"] else 1
-    elif not lab.state:
-        raise LabError("no lab in %s" % lab.state_dir)
-    elif args.command == "pods":
-        print(json.dumps(lab.pods(), indent=2, sort_keys=True))
-    elif args.command == "bgp":
-        if not lab.state.get("router"):
-            raise LabError("the lab in %s has no BGP router (its inventory has no peer at the switch's address)"
-                           % lab.state_dir)
-        table = bgprouter.rib(lab.state["id"])
-        kernel = {prefix: bgprouter.kernel_next_hops(lab.state["switch"], prefix.split("/")[0]) for prefix in table}
-        print(json.dumps({"neighbors": bgprouter.neighbors(lab.state["id"]), "rib": table, "kernel": kernel},
-                         indent=2, sort_keys=True))
-    elif args.command == "kill":
-        pid = lab.kill(args.node, args.pod, getattr(signal, "SIG" + args.signal.upper().replace("SIG", "")))
-        print("sent SIG%s to %s/%s (pid %d)" % (args.signal.upper().replace("SIG", ""), args.node, args.pod, pid))
-    elif args.command in ("pause", "resume"):
-        lab.pause(args.node, args.command == "pause")
-        print("runner of %s %sd" % (args.node, args.command))
-    elif args.command == "exec":
-        argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
-        return subprocess.run(["ip", "netns", "exec", lab.state["switch"]] + argv, check=False).returncode
-    elif args.command == "api":
-        reallab.enter_netns(lab.state["switch"])
-        status, data = reallab.RealLab(lab).request(args.method, args.path,
-                                                    json.loads(args.body) if args.body else None)
-        print(json.dumps({"status": status, "body": data}, indent=2, sort_keys=True, default=str))
-        return 0 if status is not None and status < 400 else 1
-    elif args.command == "place":
-        reallab.enter_netns(lab.state["switch"])
-        placed = reallab.RealLab(lab).place_workloads()
-        print(json.dumps(placed, indent=2, sort_keys=True))
-    elif args.command == "pin-daemonset":
-        reallab.enter_netns(lab.state["switch"])
-        placed = reallab.RealLab(lab).pin_services_daemonset()
-        print(json.dumps(placed, indent=2, sort_keys=True))
-    elif args.command == "failover":
-        reallab.enter_netns(lab.state["switch"])
-        print(json.dumps(reallab.RealLab(lab).failover(pause=args.pause), indent=2, sort_keys=True))
-    elif args.command == "partition":
-        reallab.enter_netns(lab.state["switch"])
-        print(json.dumps(reallab.RealLab(lab).partition(hold=args.hold), indent=2, sort_keys=True))
-    elif args.command == "drift-static-pod":
-        reallab.enter_netns(lab.state["switch"])
-        print(json.dumps(real_failures.drift_static_pod(reallab.RealLab(lab), args.node, args.service), indent=2,
-                         sort_keys=True))
-    elif args.command == "stale-route":
-        reallab.enter_netns(lab.state["switch"])
-        return _stale_route(lab, args.undo)
-    elif args.command == "_bring-up":
-        reallab.enter_netns(lab.state["switch"])
-        real = reallab.RealLab(lab, log=lambda msg: print(msg, flush=True))
-        timings = real.bring_up()
-        with open(os.path.join(lab.state_dir, "bring-up.json"), "w") as handle:
-            json.dump(timings, handle)
-    return 0
-
-
 if __name__ == "__main__":
+    from labcli import main  # pylint: disable=import-outside-toplevel  # the CLI imports this module
     sys.exit(main())

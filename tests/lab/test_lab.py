@@ -16,6 +16,7 @@ import yaml
 
 import fake_kube_vip
 import lab
+import labhost
 from testkit.ansible import ansible
 from testkit.netns import addresses, witness
 
@@ -166,12 +167,12 @@ def test_down_leaves_nothing_and_is_safe_twice(tmp_path):
     second.up(["cp1", "w1"])
     ident = second.state["id"]
     pids = [n["pid"] for n in second.nodes]
-    assert all(lab._alive(pid) for pid in pids)  # pylint: disable=protected-access
+    assert all(labhost.alive(pid) for pid in pids)
     second.down()
     lab.Lab(state_dir).down()
-    assert not [n for n in os.listdir(lab.NETNS_DIR) if n.startswith(ident + "-")]
-    assert not lab.lab_processes(ident)
-    assert not any(lab._alive(pid) for pid in pids)  # pylint: disable=protected-access
+    assert not [n for n in os.listdir(labhost.NETNS_DIR) if n.startswith(ident + "-")]
+    assert not labhost.lab_processes(ident)
+    assert not any(labhost.alive(pid) for pid in pids)
     with open("/proc/mounts") as handle:
         assert state_dir not in handle.read()
     assert not os.path.exists(state_dir)
