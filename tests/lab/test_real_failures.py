@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-import reallab
+import labplacement
 import realbin
 import yaml
 from real_failures import STATIC_POD, container, enable_services, kube_vip_routes, static_pod_env, wait_until
@@ -210,7 +210,7 @@ def test_failure5_local_service_pending_with_kube_vip_on_control_plane_only(real
 
 # ------------------------------------------------------------------ MetalLB L2 beside the drifted kube-vip
 # MetalLB v0.16.1's controller and speaker (built by tests/realbin/metallb), placed by the lab's placement
-# (reallab.metallb_workloads); the pools are the lab's own pool given to MetalLB, rendered by playbooks/render.yml and
+# (labplacement.metallb_workloads); the pools are the lab's own pool given to MetalLB, rendered by playbooks/render.yml and
 # applied by roles/cluster_apply. The address is inside the plan's pool, as a Service address is on a cluster that
 # moved from kube-vip to MetalLB, so remediate.yml may take it off a control-plane-only node.
 METALLB_SERVICE = "mlb-web"
@@ -318,9 +318,9 @@ def start_metallb(the_lab, tmp_path):
     pools, and the Local Service with its one ready endpoint on SPEAKER_NODE (no controller-manager here). Returns
     the seconds from its start to the address in the Service's status (MetalLB's controller) and to ARP answers."""
     started = time.monotonic()
-    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": reallab.METALLB_NAMESPACE}}
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": labplacement.METALLB_NAMESPACE}}
     api_requests(the_lab, tmp_path, [("POST", api_path(o), o) for o in [namespace] + metallb_crds_from_module()
-                                     + reallab.metallb_workloads(metallb_version())], "metallb-objects")
+                                     + labplacement.metallb_workloads(metallb_version())], "metallb-objects")
     lab_cli(the_lab.state_dir, "place")
     placed = time.monotonic() - started
     pools = apply_metallb_pools(the_lab, tmp_path)
@@ -344,7 +344,7 @@ def stop_metallb(the_lab, tmp_path):
     """MetalLB's workloads deleted and the placement run again (their pods stop); the Service and its slice
     deleted. The CRDs and the pools stay (nothing reads them without MetalLB)."""
     todo = [("DELETE", "%s/%s" % (api_path(o), o["metadata"]["name"]), None)
-            for o in reallab.metallb_workloads(metallb_version()) if o["kind"] in ("Deployment", "DaemonSet")]
+            for o in labplacement.metallb_workloads(metallb_version()) if o["kind"] in ("Deployment", "DaemonSet")]
     todo += [("DELETE", "/api/v1/namespaces/default/services/" + METALLB_SERVICE, None),
              ("DELETE", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/%s-lab" % METALLB_SERVICE, None)]
     api_requests(the_lab, tmp_path, todo, "metallb-stop")
