@@ -1,7 +1,8 @@
 # Copyright (c) 2026 baremetal.vip developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""playbooks/upgrade.yml on the real lab (one bring-up): kube-vip v1.0.0 (the lab's) -> v0.9.2 -> v1.0.0.
+"""playbooks/upgrade.yml on the real lab (one bring-up): kube-vip v1.0.0 (the lab's) -> v0.9.2 -> v1.0.0, with a node
+that does not come back and the API going away mid-way; then playbooks/remove_node.yml on the VIP holder.
 
 Both releases are built from their Go modules (tests/realbin: kube-vip and kube-vip-previous); the runner maps each
 image tag to its binary, and the image example.invalid/kube-vip-exits to /bin/false (a node that does not come
