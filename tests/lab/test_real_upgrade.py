@@ -1,7 +1,8 @@
 # Copyright (c) 2026 baremetal.vip developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""playbooks/upgrade.yml on the real lab (one bring-up): kube-vip v1.0.0 (the lab's) -> v0.9.2 -> v1.0.0.
+"""playbooks/upgrade.yml on the real lab (one bring-up): kube-vip v1.0.0 (the lab's) -> v0.9.2 -> v1.0.0, with a node
+that does not come back and the API going away mid-way; then playbooks/remove_node.yml on the VIP holder.
 
 Both releases are built from their Go modules (tests/realbin: kube-vip and kube-vip-previous); the runner maps each
 image tag to its binary, and the image example.invalid/kube-vip-exits to /bin/false (a node that does not come
@@ -18,6 +19,8 @@ import hashlib
 import json
 import os
 import re
+import signal
+import time
 
 import pytest
 import yaml
@@ -28,7 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 import lab  # noqa: E402  pylint: disable=wrong-import-position
 import upgrade_scenario as scenario  # noqa: E402  pylint: disable=wrong-import-position
-from testkit.labrun import lab_cli, real_lab_up  # noqa: E402  pylint: disable=wrong-import-position
+from testkit.labrun import api, lab_cli, pod_logs, real_lab_up  # noqa: E402  pylint: disable=wrong-import-position
 from testkit.netns import vip_holders  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network and mount namespaces)")
@@ -90,7 +93,7 @@ def test_a_node_that_does_not_come_back_stops_the_upgrade_and_the_rest_serves(up
     holder = vip_holders(up_lab, vip(up_lab))
     assert len(holder) == 1
     before = {n: manifest(up_lab, n)[0] for n in CP}
-    proc = scenario.playbook(up_lab, "upgrade.yml", "-e", "vip_upgrade_timeout=20", *scenario.kube_vip_vars(
+    proc = scenario.playbook(up_lab, "upgrade.yml", "-e", "vip_upgrade_timeout=8", *scenario.kube_vip_vars(
         up_lab, CURRENT, image=lab.BROKEN_KUBE_VIP_IMAGE))
     assert proc.returncode != 0, proc.stdout[-5000:]
     first = [n for n in CP if n != holder[0]][0]  # the holder comes last, the others in inventory order
@@ -104,10 +107,82 @@ def test_a_node_that_does_not_come_back_stops_the_upgrade_and_the_rest_serves(up
     assert readyz(up_lab) == "ok"  # the API still answers through the VIP
 
 
+STOP_API_AFTER = """
+import os, signal, subprocess, sys
+marker, trigger, node, pids = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+argv = sys.argv[5:]
+code = subprocess.call(argv)
+if code == 0 and node == trigger and not os.path.exists(marker):
+    for pid in pids.split(","):
+        os.kill(int(pid), signal.SIGSTOP)
+    open(marker, "w").close()
+sys.exit(code)
+"""
+
+
+def api_server_pids(the_lab):
+    return [the_lab.pod_pid(node, "kube-apiserver") for node in CP]
+
+
+def wait_readyz(the_lab, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if readyz(the_lab) == "ok":
+            return time.monotonic() - (deadline - timeout)
+        time.sleep(1.0)
+    raise AssertionError("the API did not answer through the VIP within %ds\n%s" % (timeout, pod_logs(the_lab)))
+
+
+def test_the_api_unreachable_after_the_first_node_stops_the_upgrade_there(up_lab, tmp_path):
+    """Every kube-apiserver frozen (SIGSTOP) once the first node runs its new kube-vip: the run stops there.
+
+    The wait hook (the lab's runner status) is wrapped so that it freezes the three API servers right after it
+    answers for the first node. kube-vip v1.0.0 then cannot renew its lease: after the renew deadline the holder
+    deletes the VIP and exits (pkg/cluster/clusterLeaderElection.go v1.0.0, onStoppedLeading: DeleteIP, then
+    "lost leadership, restarting kube-vip"), so the API answers neither on a node nor through the VIP. The upgrade
+    must stop at the first node with a message naming the API and how to resume, the other nodes untouched; a
+    second run while the API is still down must stop before touching any node."""
+    holder = vip_holders(up_lab, vip(up_lab))
+    assert len(holder) == 1
+    first = [n for n in CP if n != holder[0]][0]
+    before = {n: manifest(up_lab, n)[0] for n in CP}
+    pids = api_server_pids(up_lab)
+    marker = str(tmp_path / "api-stopped")
+    wrapper = str(tmp_path / "stop_api_after.py")
+    with open(wrapper, "w") as handle:
+        handle.write(STOP_API_AFTER)
+    wait = up_lab.inventory()["all"]["vars"]["vip_upgrade_wait_command"]
+    hook = [wait[0], wrapper, marker, first, "{{ inventory_hostname }}", ",".join(map(str, pids))] + wait
+    try:
+        proc = scenario.playbook(up_lab, "upgrade.yml", "-e", json.dumps({"vip_upgrade_wait_command": hook}),
+                                 "-e", "vip_upgrade_api_retries=3", *scenario.kube_vip_vars(up_lab, PREVIOUS))
+        assert os.path.exists(marker), proc.stdout[-5000:]
+        assert proc.returncode != 0, proc.stdout[-5000:]
+        assert "The upgrade stopped at %s: its new kube-vip runs, but the API did not answer" % first in proc.stdout, \
+            proc.stdout[-5000:]
+        assert "run the same command again: %s is on the target and is skipped" % first in proc.stdout
+        assert image(up_lab, first) == "ghcr.io/kube-vip/kube-vip:v%s" % PREVIOUS
+        untouched = [n for n in CP if n != first]
+        assert {n: manifest(up_lab, n)[0] for n in untouched} == {n: before[n] for n in untouched}
+        placed = {n: manifest(up_lab, n)[0] for n in CP}
+        again = scenario.playbook(up_lab, "upgrade.yml", *scenario.kube_vip_vars(up_lab, PREVIOUS))
+        assert again.returncode != 0, again.stdout[-5000:]
+        assert "The upgrade did not start: the API does not answer through the control-plane VIP" in again.stdout, \
+            again.stdout[-5000:]
+        assert {n: manifest(up_lab, n)[0] for n in CP} == placed
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    print("API through the VIP again %.1fs after SIGCONT" % wait_readyz(up_lab))
+
+
 def test_a_rerun_resumes_and_a_second_one_skips_every_node(up_lab):
     binaries = up_lab.state["binaries"]
     proc, figures = scenario.measured_upgrade(up_lab, PREVIOUS)
     assert proc.returncode == 0, proc.stdout[-6000:]
+    # the node the previous test upgraded before the API went away is not upgraded again
+    done = [n for n in CP if "%s: already on the target" % n in proc.stdout]
+    assert len(done) == 1, proc.stdout[-6000:]
     for node in CP:
         assert image(up_lab, node) == "ghcr.io/kube-vip/kube-vip:v%s" % PREVIOUS
         assert running_binary(up_lab, node) == os.path.realpath(binaries["kube-vip-v%s" % PREVIOUS])
@@ -144,3 +219,47 @@ def test_upgrade_keeps_the_api_answering_through_the_vip(up_lab):
     assert figures["longest_gap_s"] < LEASE_DURATION_S and figures["failed"] <= LEASE_DURATION_S, figures
     verify = scenario.playbook(up_lab, "verify.yml")
     assert verify.returncode == 0, verify.stdout[-4000:]
+
+
+def services_daemonset_nodes(the_lab):
+    """The hostnames in the services DaemonSet's node affinity, as the API has it."""
+    got = api(the_lab.state_dir, "GET", "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-vip-ds")
+    assert got["status"] == 200, got
+    affinity = got["body"]["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]
+    return sorted(affinity["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]
+                  ["matchExpressions"][0]["values"])
+
+
+def test_removing_the_vip_holder_moves_the_vip_first_and_the_api_keeps_answering(up_lab):
+    """remove_node.yml on the node holding the control-plane VIP, with the readyz client on the switch.
+
+    The holder's kube-vip static pod is removed first: the runner (kubelet) sends SIGTERM and kube-vip v1.0.0
+    releases its lease (pkg/cluster/clusterLeaderElection.go: ReleaseOnCancel: true, the context cancelled on
+    SIGTERM), so another node takes the VIP after about one retry period instead of the lease's duration. Then the
+    node's files with the collection's header go, and the services DaemonSet is applied again from the plan without
+    the node (in this lab it runs on w1 only, so its placement stays w1).
+    Runs last: it takes a node out of the lab's VIP layer."""
+    holder = vip_holders(up_lab, vip(up_lab))
+    assert len(holder) == 1
+    gone = holder[0]
+    root = os.path.join(up_lab.node(gone)["dir"], "root")
+    ours = [os.path.join(root, path) for path in ("etc/kubernetes/manifests/kube-vip.yaml",
+                                                  "etc/sysctl.d/90-baremetal-vip.conf",
+                                                  "etc/modules-load.d/baremetal-vip.conf")]
+    assert all(os.path.exists(path) for path in ours), ours
+    placement = services_daemonset_nodes(up_lab)
+    proc, figures = scenario.measured(up_lab, "remove_node.yml", "-e", "vip_remove_node=%s" % gone)
+    print("remove_node %s (the VIP holder): %s" % (gone, json.dumps(figures)))
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    assert "holds the control-plane VIP now: it moves first" in proc.stdout
+    after = vip_holders(up_lab, vip(up_lab))
+    assert len(after) == 1 and after[0] != gone, after
+    assert [path for path in ours if os.path.exists(path)] == []
+    pods = up_lab.pods()[gone]["pods"]
+    assert "kube-vip" not in pods and "kube-apiserver" in pods  # the API server is not the collection's
+    # applied again from the plan without the node: its hostname is in no DaemonSet's node affinity
+    assert services_daemonset_nodes(up_lab) == [n for n in placement if n != gone]
+    assert readyz(up_lab) == "ok"
+    assert figures["sent"] > 20
+    # a lease waited out would leave the VIP unanswered for its whole duration at least (see the upgrade test)
+    assert figures["longest_gap_s"] < LEASE_DURATION_S and figures["failed"] <= LEASE_DURATION_S, figures

@@ -91,10 +91,15 @@ def kube_vip_vars(the_lab, version, image=None):
 
 def measured_upgrade(the_lab, version, *extra):
     """upgrade.yml to kube-vip VERSION with the readyz client running for the whole run: (proc, client figures)."""
+    return measured(the_lab, "upgrade.yml", *(kube_vip_vars(the_lab, version) + list(extra)))
+
+
+def measured(the_lab, name, *extra):
+    """Playbook NAME with the readyz client running for the whole run: (proc, client figures)."""
     the_client = Client(the_lab)
     time.sleep(1.0)  # the client's first answers before the playbook starts
     started = time.monotonic()
-    proc = playbook(the_lab, "upgrade.yml", *(kube_vip_vars(the_lab, version) + list(extra)))
+    proc = playbook(the_lab, name, *extra)
     seconds = time.monotonic() - started
     time.sleep(1.0)
     figures = the_client.stop()
