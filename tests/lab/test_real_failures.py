@@ -88,9 +88,11 @@ def delete_service(state, name):
 def test_failure3_stale_route_after_a_restart_in_routing_table_mode(real_lab):
     """Failure 3 by the real kube-vip v1.0.0 in routing-table mode, made by `lab.py stale-route`
     (tests/lab/real_failures.py stale_route, whose docstring cites kube-vip: the route of a Service deleted while
-    kube-vip was dead stays, as vip_cleanroutingtable is off by default). verify.yml reports the route as stale,
-    remediate.yml removes exactly it; the live Service's route and routes of another table or protocol stay; a
-    second remediate changes nothing.
+    kube-vip was dead stays, as vip_cleanroutingtable is off by default). verify.yml reports the route as stale and
+    names the cause, the services DaemonSet's env (vip_arp off, vip_routingtable on: kube-vip v1.0.0
+    pkg/manager/manager.go Manager.Start takes the routing-table engine only without BGP, ARP and Wireguard);
+    remediate.yml removes exactly the stale route and puts the plan's env back on the DaemonSet; the live Service's
+    route and routes of another table or protocol stay; a second remediate changes nothing.
     """
     state = real_lab.state_dir
     added_foreign = []
@@ -114,18 +116,30 @@ def test_failure3_stale_route_after_a_restart_in_routing_table_mode(real_lab):
         assert code != 0
         stale = "stale route %s/32 dev eth0 table 198 proto 248" % gone
         assert stale in report["nodes"][holder]["findings"], report["nodes"][holder]
+        # the cause: the services DaemonSet's env (live vs plan), and the live Service's VIP on no node because of it
+        drift = report["daemonset_env"]
+        assert len(drift) == 1 and drift[0].startswith("services DaemonSet kube-system/kube-vip-ds in the cluster has env"), drift
+        for said in ('vip_arp "false" (the plan: "true")', 'vip_routingtable "true" (the plan: unset)',
+                     "announces Services in routing_table mode, the plan's is arp mode"):
+            assert said in drift[0], drift
+        assert ("Service VIP %s (default/%s) is on no node (cause: the services DaemonSet's env differs from the plan)"
+                % (keep, "rt-keep")) in report["problems"], report["problems"]
         for node, data in report["nodes"].items():
             assert not any(keep in f for f in data["findings"]), (node, data["findings"])
             assert not any("stale route" in f for f in data["findings"] if node != holder), (node, data["findings"])
 
         out = remediate(real_lab, "stale-route")
         assert sum(node_changes(out).values()) > 0
+        ds = api(state, "GET", "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-vip-ds")["body"]
+        env = {e["name"]: e.get("value") for e in ds["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert env.get("vip_arp") == "true" and not {"vip_routingtable", "vip_routingtableid", "vip_routingprotocol"} & set(env), env
         assert gone + "/32" not in kube_vip_routes(real_lab, holder)
         assert keep + "/32" in kube_vip_routes(real_lab, keeper)
         assert foreign_present(real_lab, holder) == [dst for dst, dummy, dummy in FOREIGN], all_routes_text(real_lab, holder)
         snapshot = {n: all_routes_text(real_lab, n) for n in NODES}
         code, report = verify(real_lab, "stale-route-after")
         assert not any("stale route" in f for data in report["nodes"].values() for f in data["findings"]), report["problems"]
+        assert report["daemonset_env"] == [], report["daemonset_env"]
 
         out = remediate(real_lab, "stale-route-again")
         assert node_changes(out) == {n: 0 for n in NODES}, node_changes(out)
