@@ -31,6 +31,7 @@ def kube_vip_flag(value):
     """kube-vip's reading of a boolean env value: "true" (any case) is on; absent or anything else is off."""
     return str(value).strip().lower() == "true" if value is not None else False
 
+
 # The env variables of a kube-vip container that choose what it serves and how it announces it (kube-vip v1.0.0
 # pkg/kubevip/config_envvar.go): the only ones cluster_info returns of the live services DaemonSet and verify
 # compares with the plan. Never bgp_peers / bgp_peerpass (passwords).

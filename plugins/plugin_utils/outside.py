@@ -4,7 +4,8 @@
 """verify.yml's checks from outside the nodes, on the controller: plain functions.
 
 * ``probe_options`` - the options of ``baremetal.vip.vip_probe`` from the plan (vip_verify_outside), verify's report
-  (who holds each ARP Service VIP; the live Services' addresses in the plan's MetalLB L2 pools) and every node's vip_check (which interface, which MAC holds each VIP).
+  (who holds each ARP Service VIP; the live Services' addresses in the plan's MetalLB L2 pools) and every node's
+  vip_check (which interface, which MAC holds each VIP).
 * ``outside_report`` - verify's report with the probe's figures per VIP under ``outside`` and its findings among
   the problems.
 """

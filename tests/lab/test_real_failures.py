@@ -377,6 +377,14 @@ def arp_answers(the_lab, address, timeout=1.5):
     return sorted(set(json.loads(proc.stdout)))
 
 
+def metallb_outside(report):
+    """verify's outside record of METALLB_ADDRESS (the MetalLB L2 Service address)."""
+    found = [v for v in (report.get("outside") or {}).get("vips") or [] if v["address"] == METALLB_ADDRESS]
+    assert len(found) == 1, report.get("outside")
+    assert found[0]["label"] == "MetalLB L2 Service address (default/%s, pool public)" % METALLB_SERVICE, found
+    return found[0]
+
+
 def test_failure2_control_plane_kube_vip_drifted_to_svc_enable(real_lab, tmp_path):
     """Failure 2 by the real kube-vip v1.0.0: cp2's control-plane static pod edited to svc_enable "true" while the
     services DaemonSet (per-service election, kubevip-<name> leases) and MetalLB L2 serve the Services. The runner
@@ -393,7 +401,9 @@ def test_failure2_control_plane_kube_vip_drifted_to_svc_enable(real_lab, tmp_pat
     with a ready endpoint; no kube-vip of the DaemonSet stands for it, none of them has one) and bound by the drifted
     kube-vip on cp2: from the switch two MACs answer ARP for it. verify.yml names cp2 and the static pod's env;
     remediate.yml places the plan's static pod again (the runner restarts kube-vip) and both addresses leave cp2:
-    drift-web is on its DaemonSet holder only and for mlb-web exactly one MAC answers, cp1's (MetalLB's speaker)."""
+    drift-web is on its DaemonSet holder only and for mlb-web exactly one MAC answers, cp1's (MetalLB's speaker).
+    verify.yml with the MetalLB plan (METALLB_VARS) asks that from the switch itself (its outside check on the live
+    Services' addresses in the plan's L2 pools): two MACs before remediate.yml (a problem), one after."""
     state = real_lab.state_dir
     path = os.path.join(real_lab.node("cp2")["dir"], "root", STATIC_POD)
     original = None
@@ -431,8 +441,15 @@ def test_failure2_control_plane_kube_vip_drifted_to_svc_enable(real_lab, tmp_pat
               % (METALLB_ADDRESS, answers, macs["cp1"], macs["cp2"]))
         assert answers == sorted([macs["cp1"], macs["cp2"]]), answers
 
-        code, report = verify(real_lab, "svc-enable")
+        # verify with the plan the MetalLB cluster has (the lab's pool given to MetalLB, METALLB_VARS): its outside
+        # check asks, from the switch, how many MACs answer ARP for the MetalLB L2 address (no node says who holds it)
+        metallb_plan = ("-e", "@%s" % (tmp_path / "metallb-vars.yml"))
+        code, report = verify(real_lab, "svc-enable", *metallb_plan)
         assert code != 0
+        said = metallb_outside(report)
+        assert (said["count"], said["macs"], said["ok"]) == (2, sorted([macs["cp1"], macs["cp2"]]), False), said
+        assert "2 MAC addresses answer ARP" in said["problem"], said
+        assert "outside (from lab-switch): %s" % said["problem"] in report["problems"], report["problems"]
         cp2 = report["nodes"]["cp2"]["findings"]
         assert any("static pod" in f and "svc_enable" in f and "true" in f for f in cp2), cp2
         assert any(address in f and "control-plane-only node" in f for f in cp2), cp2
@@ -456,6 +473,10 @@ def test_failure2_control_plane_kube_vip_drifted_to_svc_enable(real_lab, tmp_pat
         print("failure 2: after remediate.yml, MACs answering ARP for %s: %s" % (METALLB_ADDRESS, answers))
         assert answers == [macs[SPEAKER_NODE]], answers
         assert vip_holders(real_lab, METALLB_ADDRESS) == []
+        code, report = verify(real_lab, "svc-enable-after", *metallb_plan)
+        said = metallb_outside(report)
+        assert (said["count"], said["macs"], said["ok"], said["problem"]) == (1, [macs[SPEAKER_NODE]], True, None), said
+        print("failure 2: verify.yml's outside check on %s: 2 MACs before remediate.yml, %s after" % (METALLB_ADDRESS, said["macs"]))
     finally:
         if original and static_pod_env(real_lab, "cp2")["svc_enable"] != "false":
             with open(path, "w") as out:
