@@ -30,3 +30,14 @@ FORWARD_METHODS = ("masquerade", "local", "tunnel", "route")
 def kube_vip_flag(value):
     """kube-vip's reading of a boolean env value: "true" (any case) is on; absent or anything else is off."""
     return str(value).strip().lower() == "true" if value is not None else False
+
+
+# The env variables of a kube-vip container that choose what it serves and how it announces it (kube-vip v1.0.0
+# pkg/kubevip/config_envvar.go): the only ones cluster_info returns of the live services DaemonSet and verify
+# compares with the plan. Never bgp_peers / bgp_peerpass (passwords).
+KUBE_VIP_MODE_ENV = ("vip_arp", "bgp_enable", "vip_routingtable", "vip_routingtableid", "vip_routingprotocol",
+                     "vip_cleanroutingtable", "vip_wireguard", "cp_enable", "svc_enable", "svc_election",
+                     "svc_leasename", "lb_class_only", "lb_class_name", "vip_interface", "vip_servicesinterface",
+                     "vip_leaderelection")
+KUBE_VIP_BOOL_ENV = ("vip_arp", "bgp_enable", "vip_routingtable", "vip_cleanroutingtable", "vip_wireguard", "cp_enable",
+                     "svc_enable", "svc_election", "lb_class_only", "vip_leaderelection")

@@ -14,6 +14,7 @@ __metaclass__ = type
 
 import datetime
 
+from ansible_collections.baremetal.vip.plugins.module_utils.constants import KUBE_VIP_MODE_ENV
 from ansible_collections.baremetal.vip.plugins.module_utils.k8s_client import K8sError
 
 try:
@@ -241,6 +242,19 @@ def service_lb_pods(pods, namespace):
     return dict(namespace=namespace, services=services)
 
 
+def mode_env(pod_spec):
+    """{name: value} of the kube-vip container's env variables that choose its mode (constants.KUBE_VIP_MODE_ENV),
+    as set in the pod template (the container named kube-vip, else the first); a value from elsewhere
+    (valueFrom) reads "(valueFrom)". No other variable is returned (bgp_peers holds passwords)."""
+    containers = (pod_spec or {}).get("containers") or []
+    chosen = [c for c in containers if c.get("name") == "kube-vip"] or containers[:1]
+    out = {}
+    for item in (chosen[0].get("env") or []) if chosen else []:
+        if item.get("name") in KUBE_VIP_MODE_ENV:
+            out[item["name"]] = "(valueFrom)" if "valueFrom" in item else str(item.get("value", ""))
+    return out
+
+
 def summarize_daemonset(daemonset, name, namespace):
     """The DaemonSet's pod counts, images and placement (nodeSelector, affinity) as the API has them; its
     generation next to the status's observedGeneration and updatedNumberScheduled (the rollout's progress: a
@@ -252,7 +266,8 @@ def summarize_daemonset(daemonset, name, namespace):
                 image=[c.get("image") for c in pod.get("containers") or []],
                 node_selector=dict(pod.get("nodeSelector") or {}), affinity=pod.get("affinity") or None,
                 generation=((daemonset or {}).get("metadata") or {}).get("generation"),
-                observed_generation=status.get("observedGeneration"), updated=status.get("updatedNumberScheduled"))
+                observed_generation=status.get("observedGeneration"), updated=status.get("updatedNumberScheduled"),
+                env=mode_env(pod) if daemonset is not None else None)
 
 
 def summarize_metallb(pools, l2_ads, bgp_ads):

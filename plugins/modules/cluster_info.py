@@ -248,6 +248,10 @@ kube_vip:
           pods may run as the API has it, C(node_selector) (a dict) and C(affinity) (the pod template's, or null).
         - C(generation), C(observed_generation) (the status's C(observedGeneration), null or lower while no
           DaemonSet controller has seen the current template) and C(updated) (C(updatedNumberScheduled)).
+        - C(env), the kube-vip container's env variables that choose what it serves and how (C(vip_arp), C(bgp_enable),
+          C(vip_routingtable), C(vip_routingtableid), C(vip_routingprotocol), C(svc_enable), C(svc_election), ...;
+          a value from a reference reads C((valueFrom))), null without the DaemonSet. No other variable is returned
+          (C(bgp_peers) holds passwords).
       type: dict
     pods:
       description:

@@ -4,7 +4,8 @@
 """verify.yml's checks from outside the nodes, on the controller: plain functions.
 
 * ``probe_options`` - the options of ``baremetal.vip.vip_probe`` from the plan (vip_verify_outside), verify's report
-  (who holds each ARP Service VIP) and every node's vip_check (which interface, which MAC holds each VIP).
+  (who holds each ARP Service VIP; the live Services' addresses in the plan's MetalLB L2 pools) and every node's
+  vip_check (which interface, which MAC holds each VIP).
 * ``outside_report`` - verify's report with the probe's figures per VIP under ``outside`` and its findings among
   the problems.
 """
@@ -77,7 +78,8 @@ def probe_options(plan, report, checks, kubeconfig=None):
     """{enabled, vantage, vips, api, timeout_ms}: what vip_probe asks, from where.
 
     vips: the control-plane VIP in ARP mode, and each kube-vip Service VIP in ARP mode of the report, each with the
-    MACs of its holders' interfaces (``checks``: vip_check results by host)."""
+    MACs of its holders' interfaces (``checks``: vip_check results by host); each address of the report's
+    ``metallb_l2_vips`` without expected MACs (the number answering is judged)."""
     plan = render.plain(plan)
     checks = dict((h, c) for h, c in render.plain(checks or {}).items() if c and "findings" in c)
     outside = plan.get("verify_outside") or {"enabled": False, "vantage": "localhost", "timeout_ms": 1000, "ca_file": None}
@@ -93,6 +95,11 @@ def probe_options(plan, report, checks, kubeconfig=None):
                      "expected": _expected(checks, record.get("holders") or [],
                                            lambda c, a=address: [v["interface"] for v in c.get("service_vips") or []
                                                                  if _same_ip(v["address"], a)])})
+    # MetalLB L2: no node's check says which node answers (the speaker binds nothing), so only the number of MACs
+    # answering is judged (expected omitted): exactly one
+    for record in (report or {}).get("metallb_l2_vips") or []:
+        vips.append({"address": record["address"], "label": "MetalLB L2 Service address (%s, pool %s)"
+                     % (record["service"], record["pool"])})
     return {"enabled": bool(outside["enabled"]), "vantage": outside["vantage"], "timeout_ms": outside["timeout_ms"],
             "vips": vips, "api": _api(plan, outside, kubeconfig) if cp else None}
 

@@ -6,7 +6,8 @@
 ``remediation(plan, report, holder, service_routes)`` is the whole decision: which node keeps the
 control-plane VIP (``control_plane_holder``), and per node the options of the host modules that put it
 back to the plan (``nodes``: ``vip_address``, ``vip_routes``, ``ipvs_service``, the sysctls to set),
-the Service VIPs taken from nodes that do not hold their lease, and the live services DaemonSet's pin.
+the Service VIPs taken from nodes that do not hold their lease, and the live services DaemonSet's pin or env
+drift (``daemonset_apply``: why the plan's DaemonSet is applied again).
 The playbook only applies it. ``report`` is ``verdicts.verify_report`` on every node's ``vip_check``
 result (its ``nodes`` carry what the nodes hold: kube-vip's routes, the sysctls read, IPVS).
 """
@@ -169,5 +170,9 @@ def remediation(plan, report, holder=None, service_routes=()):
         "service_vip_strays": dict((h, n["service_vip_strays"]["addresses"]) for h, n in nodes.items()),
         # the live DaemonSet only (a pinned render directory is rendered again, not applied)
         "daemonset_pinned": list(report.get("daemonset_pinned") or []) if report.get("daemonset_source") == "cluster" else [],
+        # the live DaemonSet's mode env differs from the plan's: applied again, its env replaced by the plan's
+        "daemonset_env": list(report.get("daemonset_env") or []),
+        "daemonset_apply": (list(report.get("daemonset_pinned") or []) if report.get("daemonset_source") == "cluster"
+                            else []) + list(report.get("daemonset_env") or []),
         "nodes": nodes,
     }

@@ -12,6 +12,10 @@
   findings. The report's keys are what tests and remediate read.
 * ``kube_proxy_verdict`` - the live kube-proxy ConfigMap against the plan (failure 1's cause).
 * ``service_lb_verdict`` - a live k3s/RKE2 ServiceLB beside kube-vip or MetalLB (k3s-io/k3s #2323).
+* ``daemonset_env_verdict`` - the live services DaemonSet's mode env (vip_arp, vip_routingtable, ...) against the
+  plan's (failure 3's setting: a DaemonSet edited to routing-table mode serves its Services on no interface).
+* ``metallb_l2_vips`` - the live Services' addresses inside the plan's MetalLB L2 pools (no node tells which one
+  answers for them: verify's outside check asks who does).
 * ``service_vip_strays`` - per node, the Service VIPs it holds without holding their lease
   (what ``playbooks/remediate.yml`` removes).
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 import ipaddress
 import json
 
+from ansible_collections.baremetal.vip.plugins.module_utils import constants
 from ansible_collections.baremetal.vip.plugins.plugin_utils import render, render_node
 
 CONTROL_PLANE_LABELS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
@@ -179,6 +184,30 @@ def service_vips(plan, cluster):
     return out
 
 
+def metallb_l2_vips(plan, cluster):
+    """[{service, address, pool}] of the live LoadBalancer Services' assigned addresses (status ingress) inside a pool of
+    the plan's with advertisement l2 when MetalLB is the plan's services provider. Only the Services MetalLB serves:
+    its load-balancer class (the plan's; none: Services without a class), as MetalLB v0.16.1
+    internal/k8s/controllers/service_controller.go filterByLoadBalancerClass skips the others."""
+    if plan["services"]["provider"] != "metallb" or not cluster:
+        return []
+    klass = (plan["services"].get("metallb") or {}).get("load_balancer_class") or None
+    pools = [(p["name"], [ipaddress.ip_network(c, strict=False) for c in p.get("cidrs") or []])
+             for p in plan["services"]["pools"] if p.get("advertisement") == "l2"]
+    out = []
+    for svc in cluster.get("services") or []:
+        if (svc.get("load_balancer_class") or None) != klass:
+            continue
+        for ip in svc.get("ingress_ips") or []:
+            if not _is_ip(ip):
+                continue
+            address = ipaddress.ip_address(ip)
+            pool = next((name for name, nets in pools if any(address in net for net in nets)), None)
+            if pool:
+                out.append({"service": "%s/%s" % (svc["namespace"], svc["name"]), "address": str(address), "pool": pool})
+    return out
+
+
 def _held(addresses_by_host):
     """{address: [hosts]} of the given per-host address lists."""
     out = {}
@@ -237,9 +266,10 @@ def local_traffic_problems(label, host, node_name, pods, service, ready_hosts, d
     return problems
 
 
-def service_vip_verdict(plan, addresses_by_host, cluster):
+def service_vip_verdict(plan, addresses_by_host, cluster, cause=None):
     """(problems, records) of the kube-vip Service VIPs: one holder each, a lease that someone holds, the
-    lease holder, and for externalTrafficPolicy Local on the holder a Ready services pod and a ready endpoint."""
+    lease holder, and for externalTrafficPolicy Local on the holder a Ready services pod and a ready endpoint.
+    ``cause``: what explains a VIP on no node (the services DaemonSet's env drift), said with it."""
     held = _held(addresses_by_host)
     kube_vip = plan["services"].get("kube_vip") or {}
     per_service = bool(kube_vip.get("svc_election"))
@@ -260,7 +290,7 @@ def service_vip_verdict(plan, addresses_by_host, cluster):
         if leaderless:
             record["problems"].append(leaderless)
         if not holders:
-            record["problems"].append("%s is on no node" % label)
+            record["problems"].append("%s is on no node%s" % (label, " (cause: %s)" % cause if cause else ""))
         elif len(holders) > 1:
             record["problems"].append("%s is on %d nodes: %s (exactly one wanted)" % (label, len(holders), ", ".join(holders)))
         elif holder and holders[0] != holder:
@@ -332,6 +362,51 @@ def pinned_live_daemonset(plan, daemonset):
     affinity = ", and a control-plane node affinity" if "control-plane" in repr(daemonset.get("affinity") or {}) else ""
     return ["services DaemonSet %s/%s in the cluster is pinned to control-plane nodes (nodeSelector %s%s); the plan runs "
             "it on all nodes" % (daemonset["namespace"], daemonset["name"], selector, affinity)]
+
+
+# --------------------------------------------------------------------------- the DaemonSet's env
+
+def _env_mode(env):
+    """How a kube-vip with ``env`` (name -> value) announces what it serves: bgp, arp, wireguard, routing_table or
+    none (kube-vip v1.0.0 pkg/manager/manager.go Manager.Start: the first of BGP, ARP, Wireguard, routing table)."""
+    for name, mode in (("bgp_enable", "bgp"), ("vip_arp", "arp"), ("vip_wireguard", "wireguard"),
+                       ("vip_routingtable", "routing_table")):
+        if constants.kube_vip_flag(env.get(name)):
+            return mode
+    return "none"
+
+
+def planned_services_env(plan):
+    """{name: value} of the plan's services DaemonSet env among constants.KUBE_VIP_MODE_ENV."""
+    env = render.services_env(plan, secret_ref={"name": "-", "key": "-"})
+    return dict((e["name"], e["value"] if "value" in e else "(valueFrom)") for e in env
+                if e["name"] in constants.KUBE_VIP_MODE_ENV)
+
+
+def daemonset_env_verdict(plan, cluster):
+    """Problems of the live services DaemonSet (cluster_info's ``env``) whose mode env differs from the plan's: one
+    line naming the DaemonSet and each variable, live value and the plan's (unset: absent; booleans as kube-vip
+    reads them, absent is false). Judged where the plan's services provider is kube-vip and the DaemonSet is there."""
+    kube_vip = plan["services"].get("kube_vip")
+    live_ds = live_daemonset(cluster)
+    if plan["services"]["provider"] != "kube_vip" or not kube_vip or not live_ds or live_ds.get("env") is None:
+        return []
+    want, have = planned_services_env(plan), live_ds["env"]
+    drift = []
+    for name in constants.KUBE_VIP_MODE_ENV:
+        if name in constants.KUBE_VIP_BOOL_ENV:
+            same = constants.kube_vip_flag(want.get(name)) == constants.kube_vip_flag(have.get(name))
+        else:
+            same = want.get(name) == have.get(name)
+        if not same:
+            drift.append("%s %s (the plan: %s)" % (name, json.dumps(have[name]) if name in have else "unset",
+                                                   json.dumps(want[name]) if name in want else "unset"))
+    if not drift:
+        return []
+    live_mode, plan_mode = _env_mode(have), _env_mode(want)
+    mode = (": its kube-vip announces Services in %s mode, the plan's is %s mode" % (live_mode, plan_mode)
+            if live_mode != plan_mode else "")
+    return ["services DaemonSet %s/%s in the cluster has env %s%s" % (live_ds["namespace"], live_ds["name"], ", ".join(drift), mode)]
 
 
 # --------------------------------------------------------------------------- kube-proxy (failure 1's cause)
@@ -425,8 +500,11 @@ def verify_report(plan, checks, cluster=None, daemonsets=None, daemonset_file=No
     cluster_problems += pinned
     proxy_problems, proxy_notes = kube_proxy_verdict(plan, cluster)
     cluster_problems += proxy_problems
+    env_drift = daemonset_env_verdict(plan, cluster)
+    cluster_problems += env_drift
     service_problems, service_records = service_vip_verdict(
-        plan, dict((h, c.get("service_vips")) for h, c in checks.items()), cluster)
+        plan, dict((h, c.get("service_vips")) for h, c in checks.items()), cluster,
+        cause="the services DaemonSet's env differs from the plan" if env_drift else None)
     cluster_problems += service_problems
     cluster_problems += service_lb_verdict(plan, cluster)
     cp = plan.get("control_plane")
@@ -443,11 +521,13 @@ def verify_report(plan, checks, cluster=None, daemonsets=None, daemonset_file=No
     return {"ok": not problems, "problems": problems, "vip_holders": holders, "cluster": cluster_problems,
             "vips": [vip] if vip else [], "service_vips": service_records,
             "live_service_ips": live_service_ips(cluster) if cluster else None,
+            "metallb_l2_vips": metallb_l2_vips(plan, cluster),
             "kube_proxy": dict(live=(cluster or {}).get("kube_proxy"), notes=proxy_notes) if cluster else None,
             "service_lb": (cluster.get("service_lb") or {}).get("services") if cluster else None,
             "nodes": nodes,
             "daemonset_checked": (live_ds is not None or daemonsets is not None) and daemonset_checked(plan),
             "daemonset_pinned": pinned,
+            "daemonset_env": env_drift,
             "daemonset_source": ("cluster" if live_ds is not None else "render_dir" if daemonsets is not None else None)}
 
 

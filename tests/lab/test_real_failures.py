@@ -88,9 +88,11 @@ def delete_service(state, name):
 def test_failure3_stale_route_after_a_restart_in_routing_table_mode(real_lab):
     """Failure 3 by the real kube-vip v1.0.0 in routing-table mode, made by `lab.py stale-route`
     (tests/lab/real_failures.py stale_route, whose docstring cites kube-vip: the route of a Service deleted while
-    kube-vip was dead stays, as vip_cleanroutingtable is off by default). verify.yml reports the route as stale,
-    remediate.yml removes exactly it; the live Service's route and routes of another table or protocol stay; a
-    second remediate changes nothing.
+    kube-vip was dead stays, as vip_cleanroutingtable is off by default). verify.yml reports the route as stale and
+    names the cause, the services DaemonSet's env (vip_arp off, vip_routingtable on: kube-vip v1.0.0
+    pkg/manager/manager.go Manager.Start takes the routing-table engine only without BGP, ARP and Wireguard);
+    remediate.yml removes exactly the stale route and puts the plan's env back on the DaemonSet; the live Service's
+    route and routes of another table or protocol stay; a second remediate changes nothing.
     """
     state = real_lab.state_dir
     added_foreign = []
@@ -114,18 +116,30 @@ def test_failure3_stale_route_after_a_restart_in_routing_table_mode(real_lab):
         assert code != 0
         stale = "stale route %s/32 dev eth0 table 198 proto 248" % gone
         assert stale in report["nodes"][holder]["findings"], report["nodes"][holder]
+        # the cause: the services DaemonSet's env (live vs plan), and the live Service's VIP on no node because of it
+        drift = report["daemonset_env"]
+        assert len(drift) == 1 and drift[0].startswith("services DaemonSet kube-system/kube-vip-ds in the cluster has env"), drift
+        for said in ('vip_arp "false" (the plan: "true")', 'vip_routingtable "true" (the plan: unset)',
+                     "announces Services in routing_table mode, the plan's is arp mode"):
+            assert said in drift[0], drift
+        assert ("Service VIP %s (default/%s) is on no node (cause: the services DaemonSet's env differs from the plan)"
+                % (keep, "rt-keep")) in report["problems"], report["problems"]
         for node, data in report["nodes"].items():
             assert not any(keep in f for f in data["findings"]), (node, data["findings"])
             assert not any("stale route" in f for f in data["findings"] if node != holder), (node, data["findings"])
 
         out = remediate(real_lab, "stale-route")
         assert sum(node_changes(out).values()) > 0
+        ds = api(state, "GET", "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-vip-ds")["body"]
+        env = {e["name"]: e.get("value") for e in ds["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert env.get("vip_arp") == "true" and not {"vip_routingtable", "vip_routingtableid", "vip_routingprotocol"} & set(env), env
         assert gone + "/32" not in kube_vip_routes(real_lab, holder)
         assert keep + "/32" in kube_vip_routes(real_lab, keeper)
         assert foreign_present(real_lab, holder) == [dst for dst, dummy, dummy in FOREIGN], all_routes_text(real_lab, holder)
         snapshot = {n: all_routes_text(real_lab, n) for n in NODES}
         code, report = verify(real_lab, "stale-route-after")
         assert not any("stale route" in f for data in report["nodes"].values() for f in data["findings"]), report["problems"]
+        assert report["daemonset_env"] == [], report["daemonset_env"]
 
         out = remediate(real_lab, "stale-route-again")
         assert node_changes(out) == {n: 0 for n in NODES}, node_changes(out)
@@ -363,6 +377,14 @@ def arp_answers(the_lab, address, timeout=1.5):
     return sorted(set(json.loads(proc.stdout)))
 
 
+def metallb_outside(report):
+    """verify's outside record of METALLB_ADDRESS (the MetalLB L2 Service address)."""
+    found = [v for v in (report.get("outside") or {}).get("vips") or [] if v["address"] == METALLB_ADDRESS]
+    assert len(found) == 1, report.get("outside")
+    assert found[0]["label"] == "MetalLB L2 Service address (default/%s, pool public)" % METALLB_SERVICE, found
+    return found[0]
+
+
 def test_failure2_control_plane_kube_vip_drifted_to_svc_enable(real_lab, tmp_path):
     """Failure 2 by the real kube-vip v1.0.0: cp2's control-plane static pod edited to svc_enable "true" while the
     services DaemonSet (per-service election, kubevip-<name> leases) and MetalLB L2 serve the Services. The runner
@@ -379,7 +401,9 @@ def test_failure2_control_plane_kube_vip_drifted_to_svc_enable(real_lab, tmp_pat
     with a ready endpoint; no kube-vip of the DaemonSet stands for it, none of them has one) and bound by the drifted
     kube-vip on cp2: from the switch two MACs answer ARP for it. verify.yml names cp2 and the static pod's env;
     remediate.yml places the plan's static pod again (the runner restarts kube-vip) and both addresses leave cp2:
-    drift-web is on its DaemonSet holder only and for mlb-web exactly one MAC answers, cp1's (MetalLB's speaker)."""
+    drift-web is on its DaemonSet holder only and for mlb-web exactly one MAC answers, cp1's (MetalLB's speaker).
+    verify.yml with the MetalLB plan (METALLB_VARS) asks that from the switch itself (its outside check on the live
+    Services' addresses in the plan's L2 pools): two MACs before remediate.yml (a problem), one after."""
     state = real_lab.state_dir
     path = os.path.join(real_lab.node("cp2")["dir"], "root", STATIC_POD)
     original = None
@@ -417,8 +441,15 @@ def test_failure2_control_plane_kube_vip_drifted_to_svc_enable(real_lab, tmp_pat
               % (METALLB_ADDRESS, answers, macs["cp1"], macs["cp2"]))
         assert answers == sorted([macs["cp1"], macs["cp2"]]), answers
 
-        code, report = verify(real_lab, "svc-enable")
+        # verify with the plan the MetalLB cluster has (the lab's pool given to MetalLB, METALLB_VARS): its outside
+        # check asks, from the switch, how many MACs answer ARP for the MetalLB L2 address (no node says who holds it)
+        metallb_plan = ("-e", "@%s" % (tmp_path / "metallb-vars.yml"))
+        code, report = verify(real_lab, "svc-enable", *metallb_plan)
         assert code != 0
+        said = metallb_outside(report)
+        assert (said["count"], sorted(said["macs"]), said["ok"]) == (2, sorted([macs["cp1"], macs["cp2"]]), False), said
+        assert "2 MAC addresses answer ARP" in said["problem"], said
+        assert "outside (from lab-switch): %s" % said["problem"] in report["problems"], report["problems"]
         cp2 = report["nodes"]["cp2"]["findings"]
         assert any("static pod" in f and "svc_enable" in f and "true" in f for f in cp2), cp2
         assert any(address in f and "control-plane-only node" in f for f in cp2), cp2
@@ -442,6 +473,10 @@ def test_failure2_control_plane_kube_vip_drifted_to_svc_enable(real_lab, tmp_pat
         print("failure 2: after remediate.yml, MACs answering ARP for %s: %s" % (METALLB_ADDRESS, answers))
         assert answers == [macs[SPEAKER_NODE]], answers
         assert vip_holders(real_lab, METALLB_ADDRESS) == []
+        code, report = verify(real_lab, "svc-enable-after", *metallb_plan)
+        said = metallb_outside(report)
+        assert (said["count"], said["macs"], said["ok"], said["problem"]) == (1, [macs[SPEAKER_NODE]], True, None), said
+        print("failure 2: verify.yml's outside check on %s: 2 MACs before remediate.yml, %s after" % (METALLB_ADDRESS, said["macs"]))
     finally:
         if original and static_pod_env(real_lab, "cp2")["svc_enable"] != "false":
             with open(path, "w") as out:

@@ -99,13 +99,14 @@ def run_playbook(the_lab, name, *extra):
     return proc.returncode, out, proc.stdout[-5000:] + proc.stderr[-2000:]
 
 
-def verify(the_lab, tag):
-    """(returncode, report) of verify.yml on the lab (its report written to STATE/verify-TAG.json)."""
+def verify(the_lab, tag, *extra):
+    """(returncode, report) of verify.yml on the lab (its report written to STATE/verify-TAG.json); EXTRA: more
+    ansible-playbook arguments (-e ...)."""
     path = os.path.join(the_lab.state_dir, "verify-%s.json" % tag)
     if os.path.exists(path):
         os.unlink(path)
     started = time.monotonic()
-    code, dummy, text = run_playbook(the_lab, "verify.yml", "-e", "vip_verify_report=%s" % path)
+    code, dummy, text = run_playbook(the_lab, "verify.yml", "-e", "vip_verify_report=%s" % path, *extra)
     print("verify.yml (%s): rc %d in %.1fs" % (tag, code, time.monotonic() - started))
     assert os.path.exists(path), text
     with open(path) as handle:

@@ -114,6 +114,20 @@ def test_summarize_daemonset_placement():
     assert k8s_state.summarize_daemonset(None, "kube-vip-ds", "kube-system")["present"] is False
 
 
+def test_summarize_daemonset_mode_env_only():
+    """The kube-vip container's mode env, never bgp_peers (it holds the peers' passwords) nor other variables."""
+    env = [{"name": "vip_arp", "value": "false"}, {"name": "vip_routingtable", "value": "true"},
+           {"name": "bgp_peers", "value": "192.0.2.1:65000:s3cret:false"},
+           {"name": "svc_leasename", "valueFrom": {"configMapKeyRef": {"name": "x", "key": "y"}}},
+           {"name": "vip_nodename", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
+    pod = {"containers": [{"name": "sidecar", "env": [{"name": "vip_arp", "value": "true"}]},
+                          {"name": "kube-vip", "env": env}]}
+    out = k8s_state.summarize_daemonset({"spec": {"template": {"spec": pod}}}, "kube-vip-ds", "kube-system")
+    assert out["env"] == {"vip_arp": "false", "vip_routingtable": "true", "svc_leasename": "(valueFrom)"}
+    assert "s3cret" not in repr(out)
+    assert k8s_state.summarize_daemonset(None, "kube-vip-ds", "kube-system")["env"] is None
+
+
 def test_gather_on_an_empty_cluster(k8s_double):
     api = k8s_client.Api(k8s_double.kubeconfig)
     try:

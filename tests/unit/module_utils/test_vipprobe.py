@@ -99,6 +99,9 @@ def test_one_answer_that_is_not_the_holders_is_a_problem():
 def test_without_expected_macs_only_the_count_is_judged():
     assert vipprobe.judge_vip(vip(expected=None), ON_LINK, [CP2])["ok"] is True
     assert vipprobe.judge_vip(vip("2001:db8::10", expected=None), ON_LINK, [CP1, CP2])["problem"].count("NDP") == 1
+    # a MetalLB L2 address (no node says who answers): nothing answering is a problem too, not a note
+    silent = vipprobe.judge_vip(vip(expected=None), ON_LINK, [])
+    assert silent["ok"] is False and silent["count"] == 0 and "0 MAC addresses answer ARP on br0 (exactly one wanted)" in silent["problem"]
 
 
 @pytest.mark.parametrize("route, text", [

@@ -56,6 +56,14 @@ def test_no_holder_expects_no_answer_and_bgp_vips_are_not_asked():
     assert bgp["vips"] == [] and bgp["api"]["address"] == "192.0.2.10"
 
 
+def test_metallb_l2_addresses_are_asked_for_the_number_of_macs_only():
+    report = dict(REPORT, service_vips=[], metallb_l2_vips=[
+        {"service": "default/mlb-web", "address": "198.51.100.14", "pool": "public"}])
+    options = outside.probe_options(lab_plan(), report, CHECKS)
+    assert options["vips"][1:] == [{"address": "198.51.100.14",
+                                    "label": "MetalLB L2 Service address (default/mlb-web, pool public)"}]
+
+
 def test_findings_become_problems_prefixed_with_the_vantage_point():
     probe = {"changed": False, "vips": [{"address": "192.0.2.10", "count": 2}], "api": {"ok": True},
              "findings": ["control-plane VIP 192.0.2.10: 2 MAC addresses answer ARP on br0"], "notes": ["n"]}

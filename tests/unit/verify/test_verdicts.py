@@ -413,3 +413,85 @@ def test_a_pending_service_is_judged_by_its_requested_address(plan):
     # queued, not judged: a Cluster Service, or a Local one without a ready endpoint anywhere
     for queued in (dict(web, external_traffic_policy="Cluster"), dict(web, endpoints=[{"node": "w1", "ready": False}])):
         assert verdicts.verify_report(plan, healthy(), cluster([queued]))["service_vips"] == []
+
+
+# --------------------------------------------------------------------------- the live services DaemonSet's env (failure 3)
+
+# kube-vip v1.0.0 routing-table mode (pkg/kubevip/config_envvar.go vip_routingtable, vip_routingtableid,
+# vip_routingprotocol), ARP off: the edit tests/lab/real_failures.py ROUTING_TABLE_ENV makes in the real lab
+ROUTING_TABLE = {"vip_arp": "false", "vip_routingtable": "true", "vip_routingtableid": "198", "vip_routingprotocol": "248"}
+
+
+def with_env(plan, **changes):
+    env = dict(verdicts.planned_services_env(plan))
+    env.update(changes)
+    return dict(live_ds(), env=dict((k, v) for k, v in env.items() if v is not None))
+
+
+def test_planned_services_env_is_the_rendered_mode(plan):
+    env = verdicts.planned_services_env(plan)
+    assert env["vip_arp"] == "true" and env["svc_enable"] == "true" and env["cp_enable"] == "false"
+    assert "vip_routingtable" not in env and "bgp_peers" not in env
+
+
+def test_daemonset_env_as_planned_passes(plan):
+    live = dict(cluster(), kube_vip={"pods": [], "daemonset": with_env(plan)})
+    report = verdicts.verify_report(plan, healthy(), live)
+    assert report["ok"] is True, report["problems"]
+    assert report["daemonset_env"] == []
+
+
+def test_daemonset_edited_to_routing_table_mode_is_named_as_the_cause(plan):
+    web = service("web", "198.51.100.1", holder="w1")
+    live = dict(cluster([web]), kube_vip={"pods": [], "daemonset": with_env(plan, **ROUTING_TABLE)})
+    report = verdicts.verify_report(plan, healthy(), live)
+    drift = ('services DaemonSet kube-system/kube-vip-ds in the cluster has env vip_arp "false" (the plan: "true"), '
+             'vip_routingtable "true" (the plan: unset), vip_routingtableid "198" (the plan: unset), '
+             'vip_routingprotocol "248" (the plan: unset): its kube-vip announces Services in routing_table mode, '
+             'the plan\'s is arp mode')
+    assert report["daemonset_env"] == [drift]
+    assert report["problems"] == [drift, "Service VIP 198.51.100.1 (default/web) is on no node (cause: the services "
+                                         "DaemonSet's env differs from the plan)"]
+
+
+@pytest.mark.parametrize("changes,expected", [
+    ({"svc_election": "False"}, 'svc_election "False" (the plan: "true")'),  # kube-vip reads any case: the plan's is on
+    ({"vip_arp": "TRUE"}, None),  # the same flag as the plan's "true"
+    ({"vip_cleanroutingtable": "false"}, None),  # an explicit false is the default
+    ({"svc_leasename": None}, 'svc_leasename unset (the plan: "plndr-svcs-lock")'),
+])
+def test_daemonset_env_flags_read_as_kube_vip_reads_them(plan, changes, expected):
+    live = dict(cluster(), kube_vip={"pods": [], "daemonset": with_env(plan, **changes)})
+    drift = verdicts.daemonset_env_verdict(plan, live)
+    if expected is None:
+        assert drift == []
+    else:
+        assert len(drift) == 1 and expected in drift[0] and "announces" not in drift[0], drift
+
+
+def test_daemonset_env_not_judged_without_it_or_for_metallb(plan):
+    assert verdicts.daemonset_env_verdict(plan, dict(cluster(), kube_vip={"pods": [], "daemonset": live_ds()})) == []
+    metallb = lab_plan(vip_services={"provider": "metallb", "local_traffic": False,
+                                     "pools": [{"name": "public", "addresses": ["198.51.100.0/28"]}]})
+    live = dict(cluster(), kube_vip={"pods": [], "daemonset": with_env(plan, **ROUTING_TABLE)})
+    assert verdicts.daemonset_env_verdict(metallb, live) == []
+
+
+# --------------------------------------------------------------------------- MetalLB L2 addresses for the outside check
+
+METALLB_L2 = {"provider": "metallb", "local_traffic": False,
+              "pools": [{"name": "public", "addresses": ["198.51.100.0/28"], "advertisement": "l2"},
+                        {"name": "routed", "addresses": ["203.0.113.0/28"], "advertisement": "bgp"}]}
+
+
+def test_metallb_l2_vips_are_the_live_assigned_addresses_in_l2_pools():
+    plan = lab_plan(vip_services=METALLB_L2, vip_bgp={"local_as": 65000, "peers": [{"address": "192.0.2.1", "as": 65001}]})
+    live = cluster([service("mlb-web", "198.51.100.14", policy="Local"), service("routed", "203.0.113.3"),
+                    service("other", "198.51.100.5", klass="example.com/other"),
+                    dict(service("pending", None), requested_ips=["198.51.100.6"])])
+    assert verdicts.metallb_l2_vips(plan, live) == [
+        {"service": "default/mlb-web", "address": "198.51.100.14", "pool": "public"}]
+    report = verdicts.verify_report(plan, healthy(), live)
+    assert report["metallb_l2_vips"] == verdicts.metallb_l2_vips(plan, live)
+    assert verdicts.metallb_l2_vips(lab_plan(), live) == []  # kube-vip's pools: its own holders are asked
+    assert verdicts.metallb_l2_vips(plan, None) == []
