@@ -65,13 +65,20 @@ def bench_fleet(report, nodes, repeat, tmp):
                          % "; ".join(problems[:5]))
     for name, label in (("Build and check the plan", "controller plan (lb_plan)"),
                         ("Check this node's addresses, kube-vip routes, IPVS service and sysctls", "vip_check on every node"),
-                        ("Judge the cluster", "report filter (vip_verify_report)")):
+                        ("Collect every node's check", "node checks collected (hostvars, once)"),
+                        ("Judge the cluster", "report filter (vip_verify_report)"),
+                        ("Add the outside figures per VIP to the report", "outside figures (vip_outside_report)")):
         if name in tasks:
             report.row("fleet", "%d nodes, one profiled run: %s" % (nodes, label), tasks[name],
                        note="ansible.posix.profile_tasks; the whole run %.1f s" % sum(tasks.values()))
     report.row("fleet", "verify.yml on %d lab nodes" % nodes, median(verifies), median(pings),
-               "ansible -m ping, same nodes", 1.5 if nodes == 20 else None, note="verify ok=%s, %d runs, forks %s" % (
-                   all(ok), len(verifies), env.get("ANSIBLE_FORKS", "ansible.cfg")))
+               "ansible -m ping, same nodes", 1.5 if nodes == 20 else None, note="verify ok=%s, %d runs, forks %s, load %s" % (
+                   all(ok), len(verifies), env.get("ANSIBLE_FORKS", "ansible.cfg"), _load()))
+
+
+def _load():
+    """The 1-minute load average now (the machine is shared: every timed row says it)."""
+    return "%.1f" % os.getloadavg()[0]
 
 
 def _task_profile(inventory, env):
@@ -154,9 +161,9 @@ def bench_remediate(report, sizes, repeat, tmp):
         details[str(nodes)] = times
         verify = median(times["verify"])
         report.row("remediate", "%d lab nodes: remediate.yml" % nodes, median(times["remediate"]), verify,
-                   "verify.yml, same drifted lab", 4.0 if nodes == 5 else None, note="%d run(s)" % runs)
+                   "verify.yml, same drifted lab", 4.0 if nodes == 5 else None, note="%d run(s), load %s" % (runs, _load()))
         report.row("remediate", "%d lab nodes: remediate.yml --check" % nodes, median(times["remediate_check"]), verify,
-                   "verify.yml, same drifted lab", note="%d run(s)" % runs)
+                   "verify.yml, same drifted lab", note="%d run(s), load %s" % (runs, _load()))
 
 
 # --------------------------------------------------------------------------- one task through ansible-playbook
