@@ -287,11 +287,7 @@ class Outcome:
             lines.append("cp1  ipvsadm -Ln %s (kube-proxy's last sync ended %s):" % (
                 WITNESSES[name], self.last_sync.get(name) or "-"))
             lines.extend("      " + line for line in (self.ipvs[name].strip() or "(nothing)").splitlines())
-        before = self.report or {}
-        lines.append("verify before remediate: exit status %s, ok=%s, problems: %s" % (
-            self.steps.get("verify"), before.get("ok"), "; ".join(before.get("problems") or []) or "-"))
-        lines.append("verify after remediate:  exit status %s, ok=%s" % (
-            self.steps.get("verify-after"), (self.report_after or {}).get("ok")))
+        lines.extend(ipvs_uml.verify_lines(self.steps, self.report, self.report_after))
         lines.append("kube-proxy starts: %s" % json.dumps([{k: s.get(k) for k in ("exclude_cidrs", "restarted_at")}
                                                           for s in self.kube_proxy.get("starts") or []]))
         lines.append("measured (s): " + ", ".join("%s %s" % (label, self.seconds(a, b)) for label, a, b in TIMINGS))

@@ -60,6 +60,14 @@ step down "$py" tests/lab/lab.py down --state-dir "$state"
 """.replace("NODES", ",".join(NODES))
 
 
+def verify_lines(steps, report, report_after):
+    """The two lines of an outcome's text on verify.yml before and after remediate.yml (exit status, ok, problems)."""
+    before = report or {}
+    return ["verify before remediate: exit status %s, ok=%s, problems: %s" % (
+        steps.get("verify"), before.get("ok"), "; ".join(before.get("problems") or []) or "-"),
+        "verify after remediate:  exit status %s, ok=%s" % (steps.get("verify-after"), (report_after or {}).get("ok"))]
+
+
 class Outcome:
     """A guest run and what it showed: ``problems`` is empty when failure 1 was found and fixed."""
 
@@ -108,11 +116,7 @@ class Outcome:
             lines.extend("      " + line for line in (self.before[node].strip() or "(nothing)").splitlines())
             lines.append("%s  ipvsadm -Ln after remediate:" % node)
             lines.extend("      " + line for line in (self.after[node].strip() or "(nothing)").splitlines())
-        before = self.report or {}
-        lines.append("verify before remediate: exit status %s, ok=%s, problems: %s" % (
-            self.steps.get("verify"), before.get("ok"), "; ".join(before.get("problems") or []) or "-"))
-        lines.append("verify after remediate:  exit status %s, ok=%s" % (
-            self.steps.get("verify-after"), (self.report_after or {}).get("ok")))
+        lines.extend(verify_lines(self.steps, self.report, self.report_after))
         lines.append("guest run: %.1f s (one UML boot)" % self.result.seconds)
         return "\n".join(lines)
 
