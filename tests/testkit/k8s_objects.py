@@ -3,6 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """API objects the lab tests put into the API double (tests/k8s_double)."""
 
+import copy
+
 import yaml
 
 
@@ -14,13 +16,23 @@ def service_leases(holders, now):
             for name, holder in holders.items()]
 
 
-def services_daemonset(nodes):
-    """kube-system/kube-vip-ds (the services instance) with one running pod on each of ``nodes``."""
+# The mode env the namespace lab's plan renders for the services DaemonSet (ARP on eth0, Services by election):
+# verify judges the live DaemonSet's mode env against the plan's, so the healthy one carries it.
+LAB_SERVICES_ENV = [{"name": "vip_arp", "value": "true"}, {"name": "vip_interface", "value": "eth0"},
+                    {"name": "vip_servicesinterface", "value": "eth0"}, {"name": "cp_enable", "value": "false"},
+                    {"name": "svc_enable", "value": "true"}, {"name": "svc_leasename", "value": "plndr-svcs-lock"},
+                    {"name": "svc_election", "value": "true"}, {"name": "vip_leaderelection", "value": "true"}]
+
+
+def services_daemonset(nodes, env=None):
+    """kube-system/kube-vip-ds (the services instance, mode env ``env``, default the lab plan's) with one running pod on
+    each of ``nodes``."""
     labels = {"app.kubernetes.io/name": "kube-vip-ds"}
+    container = {"name": "kube-vip", "image": "ghcr.io/kube-vip/kube-vip:v1.0.3",
+                 "env": copy.deepcopy(LAB_SERVICES_ENV if env is None else env)}
     objects = [{"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "kube-vip-ds", "namespace": "kube-system"},
                 "spec": {"selector": {"matchLabels": labels},
-                         "template": {"metadata": {"labels": labels},
-                                      "spec": {"containers": [{"name": "kube-vip", "image": "ghcr.io/kube-vip/kube-vip:v1.0.3"}]}}}}]
+                         "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}}}}]
     for node in nodes:
         objects.append({"apiVersion": "v1", "kind": "Pod",
                         "metadata": {"name": "kube-vip-ds-%s" % node, "namespace": "kube-system", "labels": labels,
