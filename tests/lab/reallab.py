@@ -514,9 +514,11 @@ class RealLab(Placement):
         self.step("kubeadm init phase etcd local / control-plane apiserver", self.static_pods)
         self.step("etcd and kube-apiserver ready on every control-plane node", self.wait_api_servers)
         self.step("kubeadm upload-config (cluster-admins) and addon kube-proxy", self.cluster_admins)
-        self.step("Node objects (the runner stands in for kubelet)", self.register_nodes)
+        # the Node objects are written through the VIP (admin.conf): in BGP mode it is reachable only once the
+        # router has kube-vip's route, so the wait for the VIP comes first
         version = self.step("the API through the VIP", self.vip_answers)
         self.log("real lab: https://VIP/version says %s" % version.get("gitVersion"))
+        self.step("Node objects (the runner stands in for kubelet)", self.register_nodes)
         self.step("cluster objects applied (bootstrap.yml with vip_kubeconfig)", self.apply)
         placed = self.step("the collection's DaemonSets and Deployments placed on the nodes", self.place_workloads)
         self.log("real lab: placed %s" % ", ".join("%s on %s" % item for item in sorted(placed.items())))
