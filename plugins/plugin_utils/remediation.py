@@ -163,16 +163,17 @@ def remediation(plan, report, holder=None, service_routes=()):
     service_routes = [str(r) for r in render.plain(list(service_routes or []))]
     keeper, why = control_plane_holder(plan, report, holder or None)
     nodes = dict((host, node_remediation(plan, report, host, keeper, service_routes)) for host in report["nodes"])
+    # the live DaemonSet only (a pinned render directory is rendered again, not applied)
+    pinned = list(report.get("daemonset_pinned") or []) if report.get("daemonset_source") == "cluster" else []
+    # the live DaemonSet's mode env differs from the plan's: applied again, its env replaced by the plan's
+    env_drift = list(report.get("daemonset_env") or [])
     return {
         "control_plane_holder": keeper,
         "control_plane_holder_source": why,
         "said": holder_said(plan, report, keeper) if keeper else "no control-plane VIP in the plan",
         "service_vip_strays": dict((h, n["service_vip_strays"]["addresses"]) for h, n in nodes.items()),
-        # the live DaemonSet only (a pinned render directory is rendered again, not applied)
-        "daemonset_pinned": list(report.get("daemonset_pinned") or []) if report.get("daemonset_source") == "cluster" else [],
-        # the live DaemonSet's mode env differs from the plan's: applied again, its env replaced by the plan's
-        "daemonset_env": list(report.get("daemonset_env") or []),
-        "daemonset_apply": (list(report.get("daemonset_pinned") or []) if report.get("daemonset_source") == "cluster"
-                            else []) + list(report.get("daemonset_env") or []),
+        "daemonset_pinned": pinned,
+        "daemonset_env": env_drift,
+        "daemonset_apply": pinned + env_drift,
         "nodes": nodes,
     }
