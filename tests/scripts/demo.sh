@@ -174,7 +174,8 @@ labcli stale-route > "$out/failure3.json"
 show failure3 "$out/failure3.json"
 expect_verify_fails "failure-3"
 remediate_both "failure (3)"
-echo "the lab puts the services DaemonSet back in ARP mode (the scenario's own edit, not a finding of verify)"
+echo "remediate put the services DaemonSet's env back (verify named its routing-table drift as the cause); the lab"
+echo "deletes the scenario's two Services and forgets its record"
 labcli stale-route --undo
 expect_verify_passes "failure-3"
 
