@@ -148,6 +148,9 @@ def node_remediation(plan, report, host, holder, service_routes=()):
         "routes": {"table": plan["owned"]["route_table"], "protocol": plan["owned"]["route_protocol"],
                    "routes": _routes(plan, report, host, is_holder, service_routes)},
         "ipvs": ipvs,
+        # put back again on the holder until the kube-proxy that deleted it has been replaced (remediate_causes.yml)
+        "ipvs_settle": ipvs if ipvs and is_holder and verdicts.kube_proxy_deletes_vip_service(
+            plan, (report.get("kube_proxy") or {}).get("live")) else None,
         "sysctls": dict((name, str(value)) for name, value in sorted(wanted.items())
                         if (read.get(name) or "").strip() != str(value).strip()),
     }

@@ -422,6 +422,15 @@ def _contains(cidrs, address):
     return False
 
 
+def kube_proxy_deletes_vip_service(plan, live):
+    """True when the live kube-proxy configuration (cluster_info's kube_proxy) is in IPVS mode without the
+    control-plane VIP in ipvs.excludeCIDRs while the plan has kube-vip's load balancer: each of its syncs deletes
+    kube-vip's IPVS service (failure 1; k8s.io/kubernetes v1.31.0 pkg/proxy/ipvs/proxier.go cleanLegacyService)."""
+    cp = plan.get("control_plane")
+    return bool(live and live.get("present") and not live.get("parse_error") and (live.get("mode") or "") == "ipvs"
+                and cp and cp["load_balancer"]["enabled"] and not _contains(live.get("exclude_cidrs") or [], cp["address"]))
+
+
 def kube_proxy_verdict(plan, cluster):
     """(problems, notes) of the live kube-proxy configuration (cluster_info's kube_proxy) against the plan:
     the mode; strictARP where the plan asks for it; in IPVS mode with kube-vip's load balancer, the
@@ -445,7 +454,7 @@ def kube_proxy_verdict(plan, cluster):
         problems.append("%s ipvs.strictARP is %s, the plan wants true (ARP VIPs with kube-proxy in IPVS mode)"
                         % (where, json.dumps(live.get("strict_arp"))))
     cp = plan.get("control_plane")
-    if mode == "ipvs" and cp and cp["load_balancer"]["enabled"] and not _contains(live.get("exclude_cidrs") or [], cp["address"]):
+    if kube_proxy_deletes_vip_service(plan, live):
         problems.append("%s ipvs.excludeCIDRs is %s, which misses the control-plane VIP %s; the plan wants %s (else kube-proxy "
                         "in IPVS mode deletes kube-vip's IPVS service)"
                         % (where, json.dumps(live.get("exclude_cidrs") or []), cp["address"], json.dumps(want["exclude_cidrs"])))

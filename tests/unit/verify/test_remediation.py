@@ -204,3 +204,23 @@ def test_no_control_plane_vip_means_no_holder(plan):
     out = decide(plan, report(plan, cp1=check()))
     assert out["control_plane_holder"] is None and out["nodes"]["cp1"]["control_plane_vip"] is None
     assert out["nodes"]["cp1"]["ipvs"] is None
+
+
+def test_ipvs_service_settled_on_the_holder_only_while_the_live_kube_proxy_deletes_it(plan):
+    """Failure 1 on the real kube-proxy v1.31.0 (docs/lab.md): the kube-proxy that read the ConfigMap without the VIP in
+    ipvs.excludeCIDRs deletes kube-vip's service again after remediate.yml put it back, until the restarted one runs;
+    remediate_causes.yml puts it back on the holder until it stays (pkg/proxy/ipvs/proxier.go cleanLegacyService)."""
+    def live(**kwargs):
+        values = {"name": "kube-proxy", "namespace": "kube-system", "present": True, "mode": "ipvs", "strict_arp": True,
+                  "exclude_cidrs": [], "parse_error": None}
+        values.update(kwargs)
+        return dict(cluster(), kube_proxy=values)
+    nodes = decide(plan, report(plan, live()))["nodes"]
+    assert nodes["cp1"]["ipvs_settle"] == nodes["cp1"]["ipvs"] and nodes["cp1"]["ipvs_settle"]["services"]
+    for host in ("cp2", "cp3", "w1", "w2"):
+        assert nodes[host]["ipvs_settle"] is None, host
+    for healthy_proxy in (live(exclude_cidrs=["192.0.2.0/24"]), live(mode="iptables"), live(present=False),
+                          live(parse_error="config.conf does not parse"), None):
+        assert decide(plan, report(plan, healthy_proxy))["nodes"]["cp1"]["ipvs_settle"] is None
+    no_ipvs = decide(plan, report(plan, live(), cp1=check(vip=["eth0"], ipvs=False)))["nodes"]
+    assert no_ipvs["cp1"]["ipvs_settle"] is None
