@@ -203,8 +203,8 @@ def main(argv, scenario=None):
     keep = os.environ.get("VIP_UML_KEEP")
     if keep:  # every file the guest left (its step logs, the controller's playbook logs), for a diagnosis
         os.makedirs(keep, exist_ok=True)
-        for name, text in outcome.result.files.items():
-            with open(os.path.join(keep, name), "w", encoding="utf-8") as handle:
+        for filename, text in outcome.result.files.items():
+            with open(os.path.join(keep, filename), "w", encoding="utf-8") as handle:
                 handle.write(text)
     if outcome.problems:
         print("%s: FAILED:\n  " % name + "\n  ".join(outcome.problems))
