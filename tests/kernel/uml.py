@@ -84,13 +84,16 @@ def _boot(command, env, timeout):
             return "TIMEOUT after %s s\n%s" % (timeout, output.decode("utf-8", "replace"))
 
 
-def run(script, modules=IPVS_MODULES, timeout=300, mem="1G"):
+def run(script, modules=IPVS_MODULES, timeout=300, mem="1G", netns=None, tap=None, directory=None):
     """Boot UML, run shell ``script`` inside (cwd: the checkout), return a Result.
 
     The script may write files into $VIP_UML_DIR; they come back in Result.files. The
-    directory (under /var/tmp) is removed afterwards.
+    directory (under /var/tmp) is removed afterwards, unless the caller made it (``directory``).
+    ``netns`` and ``tap``: UML runs in that network namespace of the machine (made by the caller) and its
+    eth0 is the TAP device ``tap`` there (the guest's link to the machine, tests/lab/uml_controller.py).
     """
-    directory = tempfile.mkdtemp(prefix="vip-uml-", dir="/var/tmp")
+    own = directory is None
+    directory = directory or tempfile.mkdtemp(prefix="vip-uml-", dir="/var/tmp")
     try:
         with open(os.path.join(directory, "run.sh"), "w", encoding="utf-8") as handle:
             handle.write(script)
@@ -98,8 +101,13 @@ def run(script, modules=IPVS_MODULES, timeout=300, mem="1G"):
         command = [UML, "mem=%s" % mem, "uml_dir=%s" % directory, "rootfstype=hostfs", "rootflags=/", "rw", "init=%s" % INIT,
                    "con=null", "con0=fd:0,fd:1", "VIP_UML_DIR=%s" % directory, "VIP_UML_CWD=%s" % TOP,
                    "VIP_UML_MODULES=%s" % ",".join(modules), "GLIBC_TUNABLES=%s" % NO_AVX512]
+        if tap:
+            command.insert(1, "eth0=tuntap,%s" % tap)
+        if netns:
+            command = ["ip", "netns", "exec", netns] + command
         started = time.monotonic()
         console = _boot(command, env, timeout)
         return Result(directory, console, time.monotonic() - started)
     finally:
-        shutil.rmtree(directory, ignore_errors=True)
+        if own:
+            shutil.rmtree(directory, ignore_errors=True)

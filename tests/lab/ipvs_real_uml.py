@@ -4,10 +4,13 @@
 """Failure 1 (kube-proxy deletes kube-vip's IPVS service, kube-vip #454) by the real programs, inside one
 User-Mode Linux boot: the real counterpart of ipvs_uml.py (which still uses fake_kube_vip's IPVS service).
 
-Not yet in `make test` or `make demo`: a complete run takes longer than the stand-in (see docs/lab.md, "Failure
-1 by the real kube-proxy", for what was measured and where the time goes); tests/lab/test_ipvs_uml_checks.py
-checks its verdicts. The machine's kernel has no IPVS; one UML boot (tests/kernel/uml.py, Debian's UML 6.1 with
-ip_vs, netfilter, ip_set and iptables' legacy tables loaded) runs, inside the guest:
+Not yet in `make test` or `make demo`: a complete run takes longer than the stand-in, and it shows remediate.yml
+putting kube-vip's service back before the old kube-proxy is gone (see docs/lab.md, "Failure 1 by the real
+kube-proxy", for what was measured and where the time goes); tests/lab/test_ipvs_uml_checks.py checks its
+verdicts. The machine's kernel has no IPVS; one UML boot (tests/kernel/uml.py, Debian's UML 6.1 with ip_vs,
+netfilter, ip_set and iptables' legacy tables loaded) runs the lab and the real programs; every ansible-playbook
+runs on the machine (tests/lab/uml_controller.py: a namespace of its own linked to the guest by a TAP device, ssh
+into the node), so only the modules' Python runs in the guest. The steps:
 
 1. ``lab.py up --real --nodes cp1``: etcd v3.5.15 and kube-apiserver v1.31.0 through the real kubeadm
    phases, and the collection's kube-vip v1.0.0 static pod with the rendered settings, ``lb_enable``
@@ -31,7 +34,8 @@ ip_vs, netfilter, ip_set and iptables' legacy tables loaded) runs, inside the gu
    is the current time whenever kube-proxy is healthy: k8s.io/kubernetes v1.31.0
    pkg/proxy/healthcheck/proxier_health.go healthzHandler) the service is still there, and ``verify.yml`` passes.
 
-Command line as ipvs_uml.py's (``run [--timeout S]``, ``cleanup MARKER``), whose run() and main() this uses.
+Command line as ipvs_uml.py's (``run [--timeout S]``, ``cleanup MARKER``; VIP_UML_KEEP=DIR keeps the guest's
+files), whose run() and main() this uses.
 """
 
 from __future__ import annotations
@@ -40,9 +44,11 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ipvs_uml  # noqa: E402  pylint: disable=wrong-import-position,import-error
+import uml_controller  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
 sys.path.insert(0, os.path.join(os.path.dirname(ipvs_uml.HERE), "realbin"))
 import realbin  # noqa: E402  pylint: disable=wrong-import-position,import-error
@@ -67,16 +73,24 @@ SYNC_PERIOD = 10
 MISSING = "cp1: IPVS service 192.0.2.10:6443 missing on the VIP holder"
 CAUSE = "ipvs.excludeCIDRs is [], which misses the control-plane VIP 192.0.2.10"
 MEM = "3G"
-TIMEOUT = 5400  # measured on the busy 2-core machine: bring-up 1883 s, verify 457 s, remediate > 13 min
+TIMEOUT = 2400  # measured on the busy 2-core machine, controller on the machine: 1219 s in all (docs/lab.md)
 GUEST_SCRIPT = r"""
 export PATH="$PATH:@GO_DIR@" BAREMETAL_VIP_BIN_CACHE="@BIN_CACHE@"
 py="$VIP_UML_CWD/.venv/bin/python"
-play="$VIP_UML_CWD/.venv/bin/ansible-playbook"
 out="$VIP_UML_DIR"
-state=/tmp/vip-lab-ipvs
+# The controller is the machine (tests/lab/uml_controller.py): the lab's state directory has the same path on both
+# sides. In the guest it is a tmpfs, except what the controller reads or writes (the bootstrap render directory,
+# cluster/, admin.conf), bound to the run directory underneath, which the machine sees.
+state="$out/lab/state"  # lab.py down removes it at the end: a directory in the tmpfs, not the mount point
+mkdir -p "$state/bootstrap" "$state/cluster" /run/ctl-lab && : > "$state/admin.conf" && chmod 600 "$state/admin.conf"
+mount --bind "$out/lab" /run/ctl-lab && mount -t tmpfs -o mode=0700 tmpfs "$out/lab" || exit 1
+for entry in bootstrap cluster; do
+  mkdir -p "$state/$entry" && mount --bind "/run/ctl-lab/state/$entry" "$state/$entry" || exit 1
+done
+: > "$state/admin.conf" && mount --bind /run/ctl-lab/state/admin.conf "$state/admin.conf" || exit 1
+export VIP_UML_CONTROLLER="$out/ctl"
+controller() { "$py" tests/lab/uml_controller.py playbook --state-dir "$state" "$@"; }
 export ANSIBLE_CONFIG="$VIP_UML_CWD/ansible.cfg" ANSIBLE_DEPRECATION_WARNINGS=0 ANSIBLE_NOCOLOR=1
-# every task's seconds in each playbook's log (where the guest's time goes)
-export ANSIBLE_CALLBACKS_ENABLED=ansible.posix.profile_tasks PROFILE_TASKS_TASK_OUTPUT_LIMIT=all
 now() { date +%s.%N; }
 mark() { echo "$1 $(now)" >> "$out/times"; }
 step() { name=$1; shift; mark "$name-start"; "$@" > "$out/$name.log" 2>&1; rc=$?; mark "$name-end"; echo "$name $rc" >> "$out/steps"; return $rc; }
@@ -104,7 +118,6 @@ synced_after() {  # synced_after EPOCH: kube-proxy's last successful sync ended 
 lacks_vip() { ! has_vip; }
 step up "$py" tests/lab/lab.py up --real --nodes @NODES@ --state-dir "$state" || exit 1
 ns=$("$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["nodes"][0]["netns"])' "$state/lab.json")
-switch=$("$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["switch"])' "$state/lab.json")
 cp "$state/bring-up.json" "$out/bring-up.json"
 for f in "$state"/ansible-*.log; do cp "$f" "$out/up-$(basename "$f")"; done
 wait_until 60 has_vip; witness kube-vip
@@ -115,14 +128,16 @@ setsid "$py" tests/lab/kube_proxy_runner.py run --state-dir "$state" --node cp1 
 ( while :; do  # live copies for the host while the guest runs (diagnosis of a run that does not finish)
     cp "$state/nodes/cp1/kube-proxy/kube-proxy.log" "$out/kube-proxy-live.log" 2>/dev/null
     ip netns exec "$ns" ipvsadm -Ln > "$out/ipvs-live.txt" 2>&1
+    if grep -q "^TCP  @VIP@ " "$out/ipvs-live.txt"; then now_has=yes; else now_has=no; fi
+    [ "$now_has" = "${had:-}" ] || echo "$(now) $now_has" >> "$out/ipvs-history.txt"; had=$now_has
     sleep 10
   done ) &
 if wait_until 240 lacks_vip; then mark deleted; fi
 witness deleted
 cp "$state/nodes/cp1/kube-proxy/kube-proxy.log" "$out/kube-proxy-deleted.log"
-step verify ip netns exec "$switch" "$play" -i "$state/inventory.yml" playbooks/verify.yml \
+step verify controller verify.yml \
   -e "vip_kubeconfig=$state/admin.conf" -e "vip_verify_report=$out/report.json"
-step remediate ip netns exec "$switch" "$play" -i "$state/inventory.yml" playbooks/remediate.yml \
+step remediate controller remediate.yml \
   -e "vip_kubeconfig=$state/admin.conf"
 witness remediated
 if wait_until 120 restarted; then mark restarted; fi
@@ -130,11 +145,13 @@ restart=$(now)
 wait_until 120 synced_after "$restart"; witness after-sync1
 second=$(now)
 sleep @SYNC@; wait_until 60 synced_after "$second"; witness after-sync2
-step verify-after ip netns exec "$switch" "$play" -i "$state/inventory.yml" playbooks/verify.yml \
+step verify-after controller verify.yml \
   -e "vip_kubeconfig=$state/admin.conf" -e "vip_verify_report=$out/report-after.json"
 cp "$state/nodes/cp1/kube-proxy/status.json" "$out/kube-proxy-status.json"
 cp "$state/nodes/cp1/kube-proxy/kube-proxy.log" "$out/kube-proxy.log"
 tail -n 60 "$state"/nodes/cp1/logs/*kube-vip*.log > "$out/kube-vip.log" 2>&1
+cp "$out"/ctl/log-*.txt "$out/" 2>/dev/null
+umount "$state/bootstrap" "$state/cluster" "$state/admin.conf"
 step down "$py" tests/lab/lab.py down --state-dir "$state"
 """.replace("@NODES@", ",".join(NODES)).replace("@VIP@", VIP).replace("@SYNC@", str(SYNC_PERIOD))
 
@@ -145,9 +162,12 @@ def problem():
     reason = uml.problem()
     if reason:
         return reason
-    for tool in ("ipset", "xtables-legacy-multi", "curl"):
+    for tool in ("ipset", "xtables-legacy-multi", "curl", "sshd", "ssh", "ssh-keygen"):
         if shutil.which(tool) is None and not os.access("/usr/sbin/" + tool, os.X_OK):
-            return "%s missing (Debian packages ipset, iptables, curl: `make system`)" % tool
+            return "%s missing (Debian packages ipset, iptables, curl, openssh-server, openssh-client: " \
+                   "`make system`)" % tool
+    if not os.path.exists("/dev/net/tun"):
+        return "/dev/net/tun missing (the guest's link to the controller on the machine is a TAP device)"
     try:
         gover = realbin.go_version()
     except realbin.BuildError as exc:
@@ -215,6 +235,7 @@ class Outcome:
         self.last_sync = {name: seconds_value(result.files.get("last-sync-%s.txt" % name)) for name in WITNESSES}
         self.kube_proxy = self._json("kube-proxy-status.json") or {}
         self.report, self.report_after = self._json("report.json"), self._json("report-after.json")
+        self.controller_runs = []  # (playbook, exit status, seconds) as the machine's controller ran them
         self.problems = self._check()
 
     _json = ipvs_uml.Outcome._json  # a JSON file of the guest, None when absent or unreadable
@@ -274,7 +295,8 @@ class Outcome:
     def explain(self):
         """The guest's output and console, and the tail of each step's log (for a failed run)."""
         parts = [self.result.explain()]
-        for name in ("up.log", "edit.log", "runner.log", "kube-proxy.log", "kube-vip.log", "verify.log", "remediate.log",
+        for name in ("up.log", "edit.log", "down.log", "ipvs-history.txt", "runner.log", "kube-proxy.log",
+                     "kube-vip.log", "verify.log", "remediate.log",
                      "verify-after.log"):
             if self.result.files.get(name):
                 parts.append("--- %s (tail) ---\n%s" % (name, self.result.files[name][-3000:]))
@@ -291,6 +313,8 @@ class Outcome:
         lines.append("kube-proxy starts: %s" % json.dumps([{k: s.get(k) for k in ("exclude_cidrs", "restarted_at")}
                                                           for s in self.kube_proxy.get("starts") or []]))
         lines.append("measured (s): " + ", ".join("%s %s" % (label, self.seconds(a, b)) for label, a, b in TIMINGS))
+        lines.append("controller on the machine: %s" % ", ".join(
+            "%s %s s (exit %s)" % (name, seconds, rc) for name, rc, seconds in self.controller_runs))
         lines.append("guest run: %.1f s (one UML boot)" % self.result.seconds)
         return "\n".join(lines)
 
@@ -307,8 +331,19 @@ TIMINGS = (("up --real", "up-start", "up-end"), ("kube-proxy start to deletion",
 
 def run(timeout=TIMEOUT):
     """Boot UML once, run the guest steps, return an Outcome (ipvs_uml.run: SIGTERM and leftover guests handled
-    there). The caller checks problem() first."""
-    return ipvs_uml.run(timeout, script=guest_script(), modules=MODULES, mem=MEM, outcome=Outcome)
+    there). The Ansible controller runs on the machine, in a namespace made for the run, linked to the guest by a
+    TAP device (uml_controller.Controller). The caller checks problem() first."""
+    directory = tempfile.mkdtemp(prefix="vip-uml-", dir="/var/tmp")
+    controller = uml_controller.Controller(directory, "vipuml-%d" % os.getpid())
+    try:
+        controller.start()
+        outcome = ipvs_uml.run(timeout, script=guest_script(), modules=MODULES, mem=MEM, outcome=Outcome,
+                               netns=controller.netns, tap=controller.tap, directory=directory)
+        outcome.controller_runs = list(controller.runs)
+        return outcome
+    finally:
+        controller.stop()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":

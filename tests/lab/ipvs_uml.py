@@ -127,9 +127,10 @@ def _interrupt(_signum, _frame):
     raise KeyboardInterrupt
 
 
-def run(timeout=540, script=GUEST_SCRIPT, modules=MODULES, mem="1G", outcome=None):
+def run(timeout=540, script=GUEST_SCRIPT, modules=MODULES, mem="1G", outcome=None, **boot):
     """Boot UML once, run ``script`` (GUEST_SCRIPT), return ``outcome(result)`` (an Outcome). The caller checks
-    uml.problem() first. tests/lab/ipvs_real_uml.py passes its own script, modules and Outcome.
+    uml.problem() first. tests/lab/ipvs_real_uml.py passes its own script, modules and Outcome, and ``boot``
+    (uml.run's netns, tap and directory: its guest's link to the controller on the machine).
 
     SIGTERM becomes KeyboardInterrupt here, and any UML process of this run still alive afterwards (the
     caller interrupted, or a timeout) is killed, its result directory removed.
@@ -137,7 +138,7 @@ def run(timeout=540, script=GUEST_SCRIPT, modules=MODULES, mem="1G", outcome=Non
     os.environ.setdefault(MARKER_ENV, "pid-%d" % os.getpid())
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return (outcome or Outcome)(uml.run(script, modules=modules, timeout=timeout, mem=mem))
+        return (outcome or Outcome)(uml.run(script, modules=modules, timeout=timeout, mem=mem, **boot))
     finally:
         cleanup(os.environ[MARKER_ENV])
         signal.signal(signal.SIGTERM, previous)
@@ -199,6 +200,12 @@ def main(argv, scenario=None):
         print("%s: interrupted; the guest was killed" % name)
         return 130
     print(outcome.text())
+    keep = os.environ.get("VIP_UML_KEEP")
+    if keep:  # every file the guest left (its step logs, the controller's playbook logs), for a diagnosis
+        os.makedirs(keep, exist_ok=True)
+        for filename, text in outcome.result.files.items():
+            with open(os.path.join(keep, filename), "w", encoding="utf-8") as handle:
+                handle.write(text)
     if outcome.problems:
         print("%s: FAILED:\n  " % name + "\n  ".join(outcome.problems))
         print(outcome.explain() if scenario else outcome.result.explain())
