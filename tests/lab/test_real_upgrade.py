@@ -225,8 +225,8 @@ def test_upgrade_keeps_the_api_answering_through_the_vip(up_lab):
     # failed (5 runs): the one failure was likely a connection open at the moment the new leader's announcement moved
     # the client's ARP entry (the new holder resets a connection it does not know), which nothing on the servers' side
     # prevents, so zero is not asserted. What this test holds to: the VIP never went unanswered for a whole
-    # retry period of the leader election (client-go's RetryPeriod, 2 s in the default profile; a released lease without the copy
-    # left gaps of 2.2-5.3 s), and at most one request per move failed.
+    # retry period of the leader election (client-go's RetryPeriod, 2 s in the default profile; a released lease
+    # without the copy left gaps of 2.2-5.3 s), and at most one request per move failed.
     assert figures["longest_gap_s"] < RETRY_PERIOD_S and figures["failed"] <= 1, figures
     verify = scenario.playbook(up_lab, "verify.yml")
     assert verify.returncode == 0, verify.stdout[-4000:]
