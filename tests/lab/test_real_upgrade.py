@@ -8,7 +8,11 @@ Both releases are built from their Go modules (tests/realbin: kube-vip and kube-
 image tag to its binary, and the image example.invalid/kube-vip-exits to /bin/false (a node that does not come
 back). Upstream: a stopped kube-vip releases its lease: pkg/cluster/clusterLeaderElection.go (kube-vip v1.0.0 and
 v0.9.2) cancels the election's context on SIGTERM and runs leaderelection with ReleaseOnCancel: true, so the holder's
-manifest removed (kubelet's SIGTERM) hands the VIP over at once instead of after the lease runs out. The env rename
+manifest removed (kubelet's SIGTERM) hands the VIP over at once instead of after the lease runs out. Across that
+handover the holder keeps answering through a copy of the VIP on its loopback: kube-vip deletes only VIP/32 on its own
+interface (pkg/vip/address.go DeleteIP: netlink AddrDel on configurator.link, v1.0.0 and v0.9.2), and the kernel's
+inet_rtm_deladdr (net/ipv4/devinet.c) looks only at the device the request names, so the copy stays local until
+upgrade.yml removes it (the new leader then holds the lease and the VIP and has announced it). The env rename
 vip_cidr -> vip_subnet (pkg/kubevip/config_environment.go v0.9.0) and enable_endpointslices (needed before v1.0.0)
 come from the plan's release table (plugins/plugin_utils/plan_spec.py KUBE_VIP_RELEASES).
 """
@@ -76,6 +80,7 @@ def vip(the_lab):
 
 
 LEASE_DURATION_S = LEADER_ELECTION_PROFILES["default"]["lease_duration"]  # the lab runs the default profile
+RETRY_PERIOD_S = LEADER_ELECTION_PROFILES["default"]["retry_period"]
 
 
 def test_check_diff_shows_the_change_and_changes_nothing(up_lab):
@@ -85,6 +90,8 @@ def test_check_diff_shows_the_change_and_changes_nothing(up_lab):
     assert proc.returncode == 0, proc.stdout[-5000:]
     assert "kube-vip:v%s" % PREVIOUS in proc.stdout and "enable_endpointslices" in proc.stdout, proc.stdout[-5000:]
     assert "1.0.0 -> 0.9.2: env enable_endpointslices turns EndpointSlices on" in proc.stdout
+    # the holder's move is shown too: the copy of the VIP its loopback would hold across the handover
+    assert "+%s/32 dev lo" % vip(up_lab) in proc.stdout, proc.stdout[-5000:]
     assert {n: manifest(up_lab, n)[0] for n in CP} == before
     assert {n: up_lab.pods()[n]["pods"]["kube-vip"]["digest"] for n in CP} == pods
 
@@ -205,18 +212,22 @@ def test_upgrade_keeps_the_api_answering_through_the_vip(up_lab):
     print("upgrade %s -> %s: %s" % (PREVIOUS, CURRENT, json.dumps(figures)))
     with open(os.path.join(up_lab.state_dir, "upgrade-figures.json"), "w") as handle:
         json.dump(figures, handle)
-    assert "VIP %s moved off %s" % (vip(up_lab), holder[0]) in proc.stdout, proc.stdout[-5000:]
+    assert "VIP %s moved off %s: kept answering there (a copy on lo)" % (vip(up_lab), holder[0]) in proc.stdout, \
+        proc.stdout[-5000:]
     for node in CP:
         assert running_binary(up_lab, node) == os.path.realpath(up_lab.state["binaries"]["kube-vip"])
     env = {e["name"] for e in manifest(up_lab, "cp1")[1]["spec"]["containers"][0]["env"]}
     assert "enable_endpointslices" not in env
-    assert len(vip_holders(up_lab, vip(up_lab))) == 1
+    assert len(vip_holders(up_lab, vip(up_lab))) == 1  # the old holder's loopback copy is gone (one holder)
     assert figures["sent"] > 50
-    # The goal is zero failed requests (make bench reports it; measured here: 2-5 requests of ~1,160 timed out, the
-    # longest gap 2.2-5.3 s, depending on the machine's load). What this test holds to is the physics of a released
-    # lease: a lease waited out instead would leave the VIP unanswered for at least its whole duration (15 s in the
-    # default profile), and each failure is a 1 s client timeout inside the gap.
-    assert figures["longest_gap_s"] < LEASE_DURATION_S and figures["failed"] <= LEASE_DURATION_S, figures
+    # The goal is zero failed requests (docs/benchmarks.md). With the old holder answering through its loopback copy
+    # until the new leader announced, the longest gap measured 0.19-0.42 s (before: 2.2-5.3 s) and 0-1 requests
+    # failed (5 runs): the one failure was likely a connection open at the moment the new leader's announcement moved
+    # the client's ARP entry (the new holder resets a connection it does not know), which nothing on the servers' side
+    # prevents, so zero is not asserted. What this test holds to: the VIP never went unanswered for a whole
+    # retry period of the leader election (client-go's RetryPeriod, 2 s in the default profile; a released lease
+    # without the copy left gaps of 2.2-5.3 s), and at most one request per move failed.
+    assert figures["longest_gap_s"] < RETRY_PERIOD_S and figures["failed"] <= 1, figures
     verify = scenario.playbook(up_lab, "verify.yml")
     assert verify.returncode == 0, verify.stdout[-4000:]
 

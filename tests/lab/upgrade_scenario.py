@@ -30,14 +30,16 @@ TIMEOUT = 1.0
 
 
 def client(url, ca_file):
-    """Ask URL until SIGTERM; print {"sent", "failed", "longest_gap_s", "errors"} (a few distinct errors)."""
+    """Ask URL until SIGTERM; print {"sent", "failed", "longest_gap_s", "errors" (a few distinct ones), "failed_at",
+    "longest_gap_at"}."""
     stop = []
     signal.signal(signal.SIGTERM, lambda *dummy: stop.append(True))
     context = ssl.create_default_context(cafile=ca_file)
     sent = failed = 0
     errors = {}
+    failed_at = []  # wall-clock times (s since the epoch) of the first failures, to set beside the playbook's report
     last_ok = started = time.monotonic()
-    longest = 0.0
+    longest, longest_at = 0.0, None  # longest_at: wall-clock end of the longest gap
     while not stop:
         sent += 1
         try:
@@ -48,15 +50,19 @@ def client(url, ca_file):
             ok, why = False, type(exc).__name__ + ": " + str(exc)[:80]
         now = time.monotonic()
         if ok:
-            longest = max(longest, now - last_ok)
+            if now - last_ok > longest:
+                longest, longest_at = now - last_ok, round(time.time(), 1)
             last_ok = now
         else:
             failed += 1
             errors[why] = errors.get(why, 0) + 1
+            if len(failed_at) < 20:
+                failed_at.append(round(time.time(), 1))
         time.sleep(INTERVAL)
     longest = max(longest, time.monotonic() - last_ok)
     print(json.dumps({"sent": sent, "failed": failed, "longest_gap_s": round(longest, 3),
-                      "seconds": round(time.monotonic() - started, 1), "errors": dict(list(errors.items())[:5])}))
+                      "seconds": round(time.monotonic() - started, 1), "errors": dict(list(errors.items())[:5]),
+                      "failed_at": failed_at, "longest_gap_at": longest_at}))
 
 
 class Client:
