@@ -22,7 +22,8 @@ def _call(name, function, *args, **kwargs):
 
 
 def vip_check_options(plan, host, cluster=None, service_routes=None):
-    """The baremetal.vip.vip_check options of ``host``, from the plan (and the live Services)."""
+    """The baremetal.vip.vip_check options of ``host`` (or {host: options} of a list of hosts), from the plan (and the
+    live Services)."""
     return _call("vip_check_options", verdicts.check_options, plan, host, cluster, service_routes or [])
 
 

@@ -35,12 +35,17 @@ PYROUTE2_MINIMUM = (0, 9, 1)
 
 
 def _pyroute2_too_old():
-    """'pyroute2 0.7.11 is installed, ...' when the installed pyroute2 predates 0.9.1, else None."""
-    try:
-        from importlib.metadata import version  # pylint: disable=import-outside-toplevel
-        found = version("pyroute2")
-    except Exception:  # pylint: disable=broad-exception-caught
-        return None  # not installed as a distribution (vendored): trust it
+    """'pyroute2 0.7.11 is installed, ...' when the installed pyroute2 predates 0.9.1, else None.
+
+    The package's own ``__version__`` first (importlib.metadata's search of the installed distributions cost every
+    module run about 17 ms); the distribution's version where the package does not say."""
+    found = getattr(pyroute2, "__version__", None)
+    if not found or not found[:1].isdigit():
+        try:
+            from importlib.metadata import version  # pylint: disable=import-outside-toplevel
+            found = version("pyroute2")
+        except Exception:  # pylint: disable=broad-exception-caught
+            return None  # not installed as a distribution (vendored): trust it
     parts = []
     for part in found.split(".")[:3]:
         digits = "".join(ch for ch in part if ch.isdigit())

@@ -23,7 +23,7 @@ import copy
 import json
 import time
 
-from ansible_collections.baremetal.vip.plugins.module_utils.k8s_client import K8sError
+from ansible_collections.baremetal.vip.plugins.module_utils.errors import K8sError
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "baremetal.vip"

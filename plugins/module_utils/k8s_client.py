@@ -22,6 +22,8 @@ import traceback
 
 from ansible.module_utils.six.moves.urllib.parse import urlencode
 
+from ansible_collections.baremetal.vip.plugins.module_utils.errors import K8sError
+
 try:
     import yaml
     from kubernetes import client as k8s_api
@@ -55,21 +57,6 @@ CONNECTION_ARGS = dict(
     context=dict(type="str"),
     request_timeout=dict(type="int", default=15),
 )
-
-
-class K8sError(Exception):
-    """A failure explained for the user (the message is safe to print).
-
-    ``status`` is the HTTP status when the API answered; ``webhook_not_ready`` tells an
-    admission webhook that could not be called; ``not_served`` a kind the API does not serve.
-    """
-
-    def __init__(self, msg, status=None, webhook_not_ready=False, not_served=False):
-        super(K8sError, self).__init__(msg)
-        self.msg = msg
-        self.status = status
-        self.webhook_not_ready = webhook_not_ready
-        self.not_served = not_served
 
 
 def kubeconfig_secrets(path):

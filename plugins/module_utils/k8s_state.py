@@ -15,7 +15,7 @@ __metaclass__ = type
 import datetime
 
 from ansible_collections.baremetal.vip.plugins.module_utils.constants import KUBE_VIP_MODE_ENV
-from ansible_collections.baremetal.vip.plugins.module_utils.k8s_client import K8sError
+from ansible_collections.baremetal.vip.plugins.module_utils.errors import K8sError
 
 try:
     import yaml

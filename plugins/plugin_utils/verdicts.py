@@ -73,12 +73,21 @@ def static_pod_expectation(plan, host):
 
 
 def check_options(plan, host, cluster=None, service_routes=()):
-    """The vip_check options of ``host``: its expectations, from the plan (and the live Services)."""
+    """The vip_check options of ``host``: its expectations, from the plan (and the live Services).
+
+    ``host`` may be a list of hosts: then {host: options} of each, the plan and the cluster read once (verify.yml lays
+    out every node's options in one task on the controller instead of once per node)."""
     plan = render.plain(plan)
-    cp = plan.get("control_plane")
-    node = plan["nodes"][host]
     live = live_service_ips(render.plain(cluster)) if cluster else []
     keep = list(render.plain(list(service_routes or []))) + live
+    if isinstance(host, str):
+        return _check_options(plan, host, live, keep)
+    return dict((str(name), _check_options(plan, str(name), live, keep)) for name in host)
+
+
+def _check_options(plan, host, live, keep):
+    cp = plan.get("control_plane")
+    node = plan["nodes"][host]
     ipvs = None
     if cp and cp["load_balancer"]["enabled"]:
         servers = [{"address": n["node_ip"], "port": cp.get("port") or 6443} for n in plan["nodes"].values()

@@ -64,10 +64,13 @@ def bench_fleet(report, nodes, repeat, tmp):
         raise BenchError("verify.yml found problems on the healthy lab (the timing would not be verify's normal path): %s"
                          % "; ".join(problems[:5]))
     for name, label in (("Build and check the plan", "controller plan (lb_plan)"),
+                        ("Lay out what every node's check compares it with", "vip_check options of every node (once)"),
                         ("Check this node's addresses, kube-vip routes, IPVS service and sysctls", "vip_check on every node"),
                         ("Collect every node's check", "node checks collected (hostvars, once)"),
                         ("Judge the cluster", "report filter (vip_verify_report)"),
-                        ("Add the outside figures per VIP to the report", "outside figures (vip_outside_report)")):
+                        ("Add the outside figures per VIP to the report", "outside figures (vip_outside_report)"),
+                        ("Look at the VIPs from outside the nodes (vip_verify_outside.vantage; who answers ARP/NDP, TLS and /readyz)",
+                         "outside probe (vip_probe, its answer window included)")):
         if name in tasks:
             report.row("fleet", "%d nodes, one profiled run: %s" % (nodes, label), tasks[name],
                        note="ansible.posix.profile_tasks; the whole run %.1f s" % sum(tasks.values()))

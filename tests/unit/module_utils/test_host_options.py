@@ -104,9 +104,16 @@ def test_ipvs_check_mode_diff_simulation():
 
 @pytest.mark.parametrize("found, expected", [("0.7.11", "pyroute2 0.7.11 is installed; these modules need pyroute2 0.9.1 or later"),
                                              ("0.9.0", "pyroute2 0.9.0 is installed"), ("0.9.1", None), ("0.9.7", None), ("1.0.0rc1", None)])
-def test_pyroute2_version_check(monkeypatch, found, expected):
+@pytest.mark.parametrize("source", ["package", "distribution"])
+def test_pyroute2_version_check(monkeypatch, found, expected, source):
+    """The version the package says (pyroute2.__version__), else, where it says none or 'unknown', the distribution's."""
     import importlib.metadata  # pylint: disable=import-outside-toplevel
-    monkeypatch.setattr(importlib.metadata, "version", lambda name: found)
+    if source == "package":
+        monkeypatch.setattr(deps.pyroute2, "__version__", found, raising=False)
+        monkeypatch.setattr(importlib.metadata, "version", lambda name: "0.0.1")  # not read: the package said
+    else:
+        monkeypatch.setattr(deps.pyroute2, "__version__", "unknown", raising=False)
+        monkeypatch.setattr(importlib.metadata, "version", lambda name: found)
     problem = deps._pyroute2_too_old()  # pylint: disable=protected-access
     assert problem == expected if expected is None else problem.startswith(expected)
 

@@ -40,6 +40,20 @@ def test_check_options_keep_service_routes_and_live_services():
     assert out["watch_addresses"] == ["198.51.100.1", "198.51.100.9"]  # a hostname is no address
 
 
+def test_check_options_of_a_list_of_hosts_are_each_hosts_options():
+    """verify.yml lays out every node's options in one call (a list of hosts): the same options as one call per host."""
+    plan = lab_plan()
+    live = cluster([service("web", "198.51.100.1")])
+    hosts = ["cp1", "cp2", "cp3", "w1", "w2"]
+    out = verdicts.check_options(plan, hosts, cluster=live, service_routes=["203.0.113.9"])
+    assert list(out) == hosts
+    for host in hosts:
+        assert out[host] == verdicts.check_options(plan, host, cluster=live, service_routes=["203.0.113.9"])
+    assert out["cp1"]["control_plane_only"] is True and out["w1"]["keep_routes"][0]["destination"] == "203.0.113.9"
+    with pytest.raises(KeyError):
+        verdicts.check_options(plan, ["cp1", "nosuchhost"])
+
+
 def test_control_plane_placement_means_no_stray_check():
     plan = lab_plan(vip_services={"local_traffic": False, "placement": "control_plane"})
     assert verdicts.check_options(plan, "cp1")["control_plane_only"] is False
