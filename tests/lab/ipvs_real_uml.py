@@ -2,10 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Failure 1 (kube-proxy deletes kube-vip's IPVS service, kube-vip #454) by the real programs, inside one
-User-Mode Linux boot: the real counterpart of ipvs_uml.py (which still uses fake_kube_vip's IPVS service).
+User-Mode Linux boot: the real counterpart of ipvs_uml.py (fake_kube_vip's IPVS service, run by hand only).
 
-Not yet in `make test` or `make demo`: a complete run takes longer than the stand-in, and it shows remediate.yml
-putting kube-vip's service back before the old kube-proxy is gone (see docs/lab.md, "Failure 1 by the real
+Run by tests/lab/test_ipvs_real_uml.py (make test) and make demo (see docs/lab.md, "Failure 1 by the real
 kube-proxy", for what was measured and where the time goes); tests/lab/test_ipvs_uml_checks.py checks its
 verdicts. The machine's kernel has no IPVS; one UML boot (tests/kernel/uml.py, Debian's UML 6.1 with ip_vs,
 netfilter, ip_set and iptables' legacy tables loaded) runs the lab and the real programs; every ansible-playbook

@@ -3,8 +3,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Failure 1 (kube-proxy deleted kube-vip's IPVS service) on the lab inside User-Mode Linux.
 
-Shared by ``tests/lab/test_ipvs_uml.py`` and ``make demo`` (tests/scripts/demo.sh), so both run
-the same guest steps. The machine's kernel has no IPVS; one UML boot (tests/kernel/uml.py) builds
+By hand (``run``): a stand-in scenario that make test and make demo no longer run (they run the real kube-proxy,
+tests/lab/ipvs_real_uml.py, which uses this module's boot, result and command line). The machine's kernel has no
+IPVS; one UML boot (tests/kernel/uml.py) builds
 a two-node lab inside the guest, fake_kube_vip puts kube-vip's IPVS service on the VIP and deletes
 it, verify must fail, remediate must restore it, verify must pass. ``ipvsadm -Ln`` inside each
 node, before and after, is the witness.

@@ -40,8 +40,9 @@ def test_every_node_and_the_vantage_host_are_reached_over_ssh_with_the_runs_key_
 
 
 def test_the_guests_sshd_takes_the_runs_key_only_and_passes_the_guests_environment():
-    config = uml_controller.sshd_config("/run/x/ctl", {"GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX512F", "HOME": "/tmp/home",
-                                                        "PATH": "/usr/bin", "TMPDIR": "with space"})
+    environment = {"GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX512F", "HOME": "/tmp/home", "PATH": "/usr/bin",
+                   "TMPDIR": "with space"}
+    config = uml_controller.sshd_config("/run/x/ctl", environment)
     lines = config.splitlines()
     assert "AuthorizedKeysFile /run/x/ctl/authorized_keys" in lines
     assert "HostKey /run/x/ctl/host_key" in lines

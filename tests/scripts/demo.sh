@@ -15,10 +15,10 @@
 #   -> per-node report
 #   -> a real BGP router (FRR in the switch namespace) and kube-vip in BGP mode (examples/lab-bgp): the
 #      router's sessions and routes, then the leader killed: route withdrawn and announced (seconds)
-#   -> failure (1), kube-vip's IPVS service deleted, which needs IPVS (this kernel has none): the lab
-#      inside one User-Mode Linux boot (tests/lab/ipvs_uml.py, the same steps as
-#      tests/lab/test_ipvs_uml.py; still fake_kube_vip's IPVS service, a stand-in: the real kube-proxy
-#      runs by hand, tests/lab/ipvs_real_uml.py): verify must fail, remediate, verify must pass
+#   -> failure (1), kube-vip's IPVS service deleted by the real kube-proxy, which needs IPVS (this kernel has
+#      none): a one-node real lab inside one User-Mode Linux boot (tests/lab/ipvs_real_uml.py, the same steps
+#      as tests/lab/test_ipvs_real_uml.py; the Ansible controller on the machine): verify must fail,
+#      remediate, the service must stay through kube-proxy's syncs, verify must pass
 #   -> every lab down and any UML guest killed (always, also on failure or Ctrl-C)
 #
 # Where UML cannot run (not installed, ...) the IPVS step is listed as skipped; under CI=true it fails.
@@ -55,7 +55,7 @@ cleanup() {
     kill "$uml_pid" 2> /dev/null || true
     wait "$uml_pid" 2> /dev/null || true
   fi
-  "$py" tests/lab/ipvs_uml.py cleanup "$VIP_UML_RUN" > /dev/null || rc=1
+  "$py" tests/lab/ipvs_real_uml.py cleanup "$VIP_UML_RUN" > /dev/null || rc=1
   rm -rf "$work"
   exit $rc
 }
@@ -215,11 +215,11 @@ show failover "$out/bgp-failover.json"
 done_steps+=("BGP failover through FRR: $(show failover "$out/bgp-failover.json" --short)")
 "$py" tests/lab/lab.py down --state-dir "$bgp_state" > /dev/null
 
-step "failure (1) with IPVS: the lab inside User-Mode Linux (tests/lab/ipvs_uml.py; one boot, about 2-3 minutes, silent until done)"
+step "failure (1) by the real kube-proxy in IPVS mode: a one-node real lab inside User-Mode Linux (tests/lab/ipvs_real_uml.py; one boot, about 7 minutes, silent until done)"
 t0=$(date +%s%N)
 uml_rc=0
 # in the background so that a signal reaches the traps at once, not after the guest run
-"$py" tests/lab/ipvs_uml.py run > "$out/ipvs-uml.txt" 2>&1 &
+"$py" tests/lab/ipvs_real_uml.py run > "$out/ipvs-uml.txt" 2>&1 &
 uml_pid=$!
 wait "$uml_pid" || uml_rc=$?
 uml_pid=
@@ -227,7 +227,7 @@ ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 cat "$out/ipvs-uml.txt"
 uml_time="$((ms / 1000)).$(printf '%03d' $((ms % 1000)))s"
 case $uml_rc in
-  0) done_steps+=("failure (1) in User-Mode Linux: verify failed, remediate restored the IPVS service, verify passed ($uml_time; build/demo/ipvs-uml.txt)") ;;
+  0) done_steps+=("failure (1) by the real kube-proxy in User-Mode Linux: it deleted kube-vip's IPVS service, verify failed, remediate restored it and it stayed, verify passed ($uml_time; build/demo/ipvs-uml.txt)") ;;
   3)
     reason=$(grep -m1 'cannot run here' "$out/ipvs-uml.txt" || true)
     if [ "${CI:-}" = true ]; then
