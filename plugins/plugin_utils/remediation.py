@@ -115,6 +115,12 @@ def static_pod_serves_services(plan, report, host):
     return constants.kube_vip_flag(pod.get("svc_enable")) != expect["svc_enable"]
 
 
+def _kube_proxy_merged(plan):
+    """Whether remediate_causes.yml merges the plan's kube-proxy settings into the live ConfigMap (its play's
+    conditions on the plan; the ConfigMap is read only with a kubeconfig)."""
+    return bool((plan.get("kube_proxy") or {}).get("manage")) and plan["cluster"]["distro"] == "kubeadm"
+
+
 def node_remediation(plan, report, host, holder, service_routes=()):
     """What remediate.yml applies on ``host`` (None where a host module has nothing to do there)."""
     cp = plan.get("control_plane")
@@ -148,8 +154,9 @@ def node_remediation(plan, report, host, holder, service_routes=()):
         "routes": {"table": plan["owned"]["route_table"], "protocol": plan["owned"]["route_protocol"],
                    "routes": _routes(plan, report, host, is_holder, service_routes)},
         "ipvs": ipvs,
-        # put back again on the holder until the kube-proxy that deleted it has been replaced (remediate_causes.yml)
-        "ipvs_settle": ipvs if ipvs and is_holder and verdicts.kube_proxy_deletes_vip_service(
+        # put back again on the holder until the kube-proxy that deleted it has been replaced (remediate_causes.yml):
+        # where remediate merges the plan's kube-proxy settings into the live ConfigMap (kubeadm, kube-proxy managed)
+        "ipvs_settle": ipvs if ipvs and is_holder and _kube_proxy_merged(plan) and verdicts.kube_proxy_deletes_vip_service(
             plan, (report.get("kube_proxy") or {}).get("live")) else None,
         "sysctls": dict((name, str(value)) for name, value in sorted(wanted.items())
                         if (read.get(name) or "").strip() != str(value).strip()),
