@@ -12,7 +12,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import importlib
+import importlib.util
+import sys
 import traceback
+import types
 
 from ansible.module_utils.basic import missing_required_lib
 
@@ -24,8 +28,60 @@ except ImportError:
     netaddr = None
     _ERRORS["netaddr"] = traceback.format_exc()
 
+# pyroute2's package __init__ imports all of pyroute2 (IPDB, NDB, conntrack, nl80211, ...): about 60 modules and a
+# third of its import time that the host modules never use, paid by every module run. The package is entered here
+# without running its __init__; the names the modules use come from the submodules that define them, and any other
+# name runs the whole __init__ first (so ``pyroute2.X`` keeps meaning what pyroute2 says, here and for any caller).
+_PYROUTE2_NAMES = {
+    "IPRoute": "pyroute2.iproute.linux",
+    "IPVS": "pyroute2.ipvs",
+    "NetlinkError": "pyroute2.netlink.exceptions",
+    "__version__": "pyroute2.config.version",
+}
+
+
+class _Pyroute2Package(types.ModuleType):
+    """pyroute2's package module before its __init__ ran (see _PYROUTE2_NAMES)."""
+
+    def __getattr__(self, name):
+        if name in _PYROUTE2_NAMES:
+            value = getattr(importlib.import_module(_PYROUTE2_NAMES[name]), name)
+        elif name.startswith("__") or self.__dict__.get("_vip_initialised"):
+            raise AttributeError(name)
+        elif importlib.util.find_spec("%s.%s" % (self.__name__, name)) is not None:  # a submodule (from pyroute2 import config)
+            value = importlib.import_module("%s.%s" % (self.__name__, name))
+        else:  # any other name: pyroute2's own __init__, once, in this module object
+            self.__dict__["_vip_initialised"] = True
+            self.__spec__.loader.exec_module(self)
+            if name not in self.__dict__:
+                raise AttributeError("module %r has no attribute %r" % (self.__name__, name))
+            value = self.__dict__[name]
+        setattr(self, name, value)
+        return value
+
+
+def _import_pyroute2():
+    """The pyroute2 package, its __init__ deferred when nothing imported it yet (ImportError when it is missing)."""
+    if "pyroute2" in sys.modules:
+        return sys.modules["pyroute2"]
+    spec = importlib.util.find_spec("pyroute2")
+    if spec is None or not spec.submodule_search_locations or not hasattr(spec.loader, "exec_module"):
+        import pyroute2 as package  # pylint: disable=import-outside-toplevel  # not a plain package: import it whole
+        return package
+    package = _Pyroute2Package(spec.name)
+    package.__spec__, package.__loader__, package.__file__ = spec, spec.loader, spec.origin
+    package.__path__, package.__package__ = list(spec.submodule_search_locations), spec.name
+    sys.modules[spec.name] = package
+    try:
+        package.IPRoute  # pylint: disable=pointless-statement  # the part every module needs (ImportError here)
+    except BaseException:
+        del sys.modules[spec.name]
+        raise
+    return package
+
+
 try:
-    import pyroute2  # noqa: F401  pylint: disable=unused-import
+    pyroute2 = _import_pyroute2()
 except ImportError:
     pyroute2 = None
     _ERRORS["pyroute2"] = traceback.format_exc()

@@ -127,3 +127,29 @@ def test_pyroute2_version_check(monkeypatch, found, expected, source):
 def test_announce_problem(link, problem):
     found = netstate.announce_problem(link)
     assert (found is None) if problem is None else found.startswith(problem)
+
+
+def test_pyroute2_package_init_deferred():
+    """deps enters pyroute2 without its package __init__ (IPDB, NDB, ... are not imported by a module run), yet
+    pyroute2's names keep their meaning: the ones the modules use come from their submodules, any other runs the
+    __init__ (pyroute2 0.9.7's __init__ imports NDB from pyroute2.ndb.main)."""
+    import os  # pylint: disable=import-outside-toplevel
+    import subprocess  # pylint: disable=import-outside-toplevel
+    import sys  # pylint: disable=import-outside-toplevel
+    code = ("import sys\n"
+            "from ansible_collections.baremetal.vip.plugins.module_utils import deps\n"
+            "import pyroute2\n"
+            "assert pyroute2 is deps.pyroute2 and not deps.missing(), deps._ERRORS\n"
+            "from pyroute2.iproute.linux import IPRoute\n"
+            "from pyroute2.netlink.exceptions import NetlinkError\n"
+            "assert pyroute2.IPRoute is IPRoute and pyroute2.NetlinkError is NetlinkError\n"
+            "assert pyroute2.__version__[:1].isdigit() and deps._pyroute2_too_old() is None\n"
+            "before = 'pyroute2.ndb.main' in sys.modules\n"
+            "from pyroute2 import NDB\n"
+            "from pyroute2.ndb.main import NDB as defined\n"
+            "assert NDB is defined and pyroute2.IPVS.__module__ == 'pyroute2.ipvs'\n"
+            "print(before)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                         env=dict(os.environ, PYTHONPATH=":".join(p for p in sys.path if p)))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
