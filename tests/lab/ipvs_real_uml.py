@@ -27,7 +27,11 @@ into the node), so only the modules' Python runs in the guest. The steps:
 4. ``verify.yml`` with the lab's admin.conf must fail, naming the missing IPVS service and the cause (the live
    ConfigMap's excludeCIDRs without the VIP);
 5. ``remediate.yml`` restores the service, merges the plan's excludeCIDRs into the live ConfigMap and restarts
-   kube-proxy (DaemonSet annotation); the runner starts a new kube-proxy on the new ConfigMap;
+   kube-proxy (DaemonSet annotation); the runner starts a new kube-proxy on the new ConfigMap. Until then the old
+   kube-proxy deletes the service again at each sync; remediate puts it back after each kube-proxy sync period
+   (``vip_remediate_ipvs_settle_delay``, passed as the lab's ``ipvs.syncPeriod``, SYNC_PERIOD: what a user whose
+   kube-proxy syncs every 10 s sets; the default 30 s is kube-proxy's default period, and the wait is then three
+   times as long for nothing) until one passes without a deletion;
 6. after the new kube-proxy's first sync and again a sync period later (its metric
    ``kubeproxy_sync_proxy_rules_last_timestamp_seconds`` moved on each time; not /healthz, whose ``lastUpdated``
    is the current time whenever kube-proxy is healthy: k8s.io/kubernetes v1.31.0
@@ -137,7 +141,7 @@ cp "$state/nodes/cp1/kube-proxy/kube-proxy.log" "$out/kube-proxy-deleted.log"
 step verify controller verify.yml \
   -e "vip_kubeconfig=$state/admin.conf" -e "vip_verify_report=$out/report.json"
 step remediate controller remediate.yml \
-  -e "vip_kubeconfig=$state/admin.conf"
+  -e "vip_kubeconfig=$state/admin.conf" -e vip_remediate_ipvs_settle_delay=@SYNC@
 witness remediated
 if wait_until 120 restarted; then mark restarted; fi
 restart=$(now)

@@ -11,6 +11,10 @@ pkg/proxy/ipvs/proxier.go) deletes kube-vip's service; kube-vip v1.0.0 does not 
 (pkg/loadbalancer/ipvs.go). verify.yml must fail naming the missing service and the cause (the live ConfigMap),
 remediate.yml must restore the service and merge the plan's excludeCIDRs, and after the restarted kube-proxy synced
 twice (its metric) the service must still be there and verify.yml pass. ``ipvsadm -Ln`` in the node is the witness.
+The lab's kube-proxy syncs every 10 s (``ipvs.syncPeriod``, ipvs_real_uml.SYNC_PERIOD) and remediate.yml is given
+the same period as ``vip_remediate_ipvs_settle_delay`` (the default, 30 s, is kube-proxy's default period): the old
+kube-proxy still deletes the service at each of its syncs until the restarted one replaces it, and remediate's
+settle loop must outlast that on the real programs, only without waiting out periods the lab does not have.
 
 The Ansible controller runs on the machine, in a network namespace made for the run and linked to the guest by a
 TAP device; it reaches the node over ssh (tests/lab/uml_controller.py). The steps and checks live in
