@@ -44,9 +44,17 @@ def control_plane_holder(plan, report, asked=None):
     if lease_holder in cp_hosts and lease_holder in checked and not vip.get("lease_expired"):
         return lease_holder, "lease"
     current = [host for host in cp_hosts if host in checked and checked[host]["vip_interfaces"]]
+    # a node holding it where the plan says first: a copy left on a loopback (a move of upgrade.yml or
+    # remove_node.yml that died before it gave its copy up) does not make a node the holder
+    on_plan = [host for host in current if _vip_device(plan, host) in checked[host]["vip_interfaces"]]
     if current:
-        return current[0], "current"
+        return (on_plan or current)[0], "current"
     return cp.get("super_admin_host") or cp_hosts[0], "plan"
+
+
+def _vip_device(plan, host):
+    """The interface the plan puts the control-plane VIP on, on ``host`` (lo in BGP mode)."""
+    return "lo" if plan["control_plane"]["mode"] == "bgp" else plan["nodes"][host]["interface"]
 
 
 def holder_said(plan, report, holder):
@@ -130,10 +138,13 @@ def node_remediation(plan, report, host, holder, service_routes=()):
     protected = options["protected_addresses"]
     vip = None
     if cp and not is_holder:
-        vip = {"state": "absent", "address": cp["address"], "prefix": cp["prefix"], "interface": None, "announce": False}
+        vip = {"state": "absent", "address": cp["address"], "prefix": cp["prefix"], "interface": None, "announce": False,
+               "prune": False}
     elif is_holder and cp["mode"] in ("arp", "bgp"):
+        # pruned: the VIP's exact address on another interface of the holder goes (a copy on lo that a move of
+        # upgrade.yml or remove_node.yml left behind), nothing else (owned_ranges is the VIP/32 or /128 only)
         vip = {"state": "present", "address": cp["address"], "prefix": cp["prefix"], "interface": state["vip_interface"],
-               "announce": cp["mode"] == "arp"}
+               "announce": cp["mode"] == "arp", "prune": True}
     if vip:
         vip.update(owned_ranges=[cp["cidr"]], protected_addresses=protected)
     owned_services = list(plan["owned"]["service_addresses"])

@@ -143,7 +143,8 @@ def control_plane_verdict(plan, checks, cluster):
         node = plan["nodes"][host]
         expected = "lo" if cp and cp["mode"] == "bgp" else node["interface"]
         for dev in (check or {}).get("vip_interfaces") or []:
-            holders.append(host)
+            if host not in holders:  # one node with it on two interfaces is one holder (the extra one named below)
+                holders.append(host)
             if not node["control_plane"]:
                 problems.append("control-plane VIP on %s, which is not a control-plane node" % host)
             elif dev != expected:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 
 import pytest
@@ -66,8 +67,22 @@ def place_static_pod(the_lab, name, env):
     return path
 
 
+def loopback(netns):
+    """The addresses on the namespace's lo, as ADDRESS/PREFIX."""
+    return {"%s/%s" % (a["local"], a["prefixlen"]) for link in witness(netns, "addr", "show", "dev", "lo")
+            for a in link.get("addr_info", [])}
+
+
+# A run of upgrade.yml / remove_node.yml that died mid-move leaves the VIP's copy on the old holder's lo
+# (playbooks/tasks/vip_holder_move.yml): here on both nodes, beside foreign loopback addresses that must stay.
+LOOPBACK_LEFT = [VIP, "192.0.2.99/32", "203.0.113.50/32"]
+
+
 def test_verify_finds_every_injected_failure(broken_lab, tmp_path):
     the_lab, dummy = broken_lab
+    for name in ("cp1", "cp2"):
+        for address in LOOPBACK_LEFT:
+            subprocess.run(["ip", "-n", the_lab.node(name)["netns"], "address", "add", address, "dev", "lo"], check=True)
     # failure 2's cause: the control-plane kube-vip on cp2 also serving Services; cp1 has no static pod at all
     place_static_pod(the_lab, "cp2", {"cp_enable": "true", "svc_enable": "true", "vip_arp": "true"})
     report = tmp_path / "report.json"
@@ -77,6 +92,9 @@ def test_verify_finds_every_injected_failure(broken_lab, tmp_path):
     problems = "\n".join(data["problems"])
     assert data["ok"] is False and data["vip_holders"] == ["cp1", "cp2"]
     assert "192.0.2.10 is on 2 nodes" in problems
+    # the loopback copies: named, where the plan says eth0 (a node with it on two interfaces is one holder)
+    assert "control-plane VIP on cp1 lo, the plan says eth0" in problems
+    assert "control-plane VIP on cp2 lo, the plan says eth0" in problems
     assert "cp2: Service VIP 198.51.100.2/32" in problems
     assert "cp1: stale route 198.51.100.3/32" in problems and "cp1: stale route 198.51.100.4/32" in problems
     assert "198.51.100.13" not in problems and "203.0.113.7" not in problems  # foreign routes are not judged
@@ -106,6 +124,9 @@ def test_remediate_fixes_then_verify_passes_then_nothing_to_do(broken_lab, tmp_p
     rc, out = playbook(the_lab, "remediate.yml")
     assert rc == 0, json.dumps(out)[:3000]
     assert holders(the_lab) == ["cp1"]
+    # the VIP's copies on lo are gone from the holder and the other node; the other loopback addresses stay
+    assert loopback(cp1) >= set(LOOPBACK_LEFT[1:]) and VIP not in loopback(cp1), loopback(cp1)
+    assert loopback(cp2) >= set(LOOPBACK_LEFT[1:]) and VIP not in loopback(cp2), loopback(cp2)
     assert "198.51.100.2/32" not in addresses(cp2)
     assert "198.51.100.1/32" in addresses(w1)
     assert kube_vip_routes(cp1) == []

@@ -109,6 +109,12 @@ def messages(out):
     return "\n".join(found)
 
 
+def loopback(netns):
+    """The addresses on the namespace's lo, as ADDRESS/PREFIX."""
+    return {"%s/%s" % (a["local"], a["prefixlen"]) for link in witness(netns, "addr", "show", "dev", "lo")
+            for a in link.get("addr_info", [])}
+
+
 def changed(out):
     return {h: s["changed"] for h, s in out["stats"].items()}
 
@@ -252,11 +258,12 @@ def test_adding_a_node_with_limit_places_it_and_rechecks_the_plan(life_lab):
 
 class ElectionStandIn(threading.Thread):
     """Stands in for kube-vip's leader election on cp1 -> cp2: once cp1's static pod file is gone, cp2 takes the VIP
-    and cp1 lets it go (kube-vip v1.0.0 releases the lease on a graceful stop; the next follower acquires it)."""
+    and cp1 lets it go (kube-vip v1.0.0 releases the lease on a graceful stop; the next follower acquires it: the
+    Lease kube-system/plndr-cp-lock names cp2, which remove_node.yml waits for before it gives cp1's loopback copy up)."""
 
-    def __init__(self, the_lab):
+    def __init__(self, the_lab, double):
         super().__init__(daemon=True)
-        self.the_lab, self.moved, self.stop = the_lab, threading.Event(), threading.Event()
+        self.the_lab, self.double, self.moved, self.stop = the_lab, double, threading.Event(), threading.Event()
 
     def run(self):
         cp1, cp2 = self.the_lab.node("cp1"), self.the_lab.node("cp2")
@@ -264,6 +271,9 @@ class ElectionStandIn(threading.Thread):
         while not self.stop.is_set():
             if not os.path.exists(pod):
                 time.sleep(0.5)
+                self.double.seed([{"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                                   "metadata": {"name": "plndr-cp-lock", "namespace": "kube-system"},
+                                   "spec": {"holderIdentity": "cp2", "leaseDurationSeconds": 15}}])
                 subprocess.run(["ip", "-n", cp2["netns"], "address", "add", VIP + "/32", "dev", "eth0"], check=False)
                 subprocess.run(["ip", "-n", cp1["netns"], "address", "del", VIP + "/32", "dev", "eth0"], check=False)
                 self.moved.set()
@@ -298,8 +308,9 @@ def test_remove_node_moves_the_vip_first_and_stops_when_it_does_not_move(life_la
     assert rc != 0 and "did not move from cp1 to another control-plane node (cp2) within 3 s (vip_remove_node_timeout)" in text
     assert "vip_remediate_holder=cp2" in text
     assert os.path.exists(os.path.join(cp1["dir"], "root", "etc/sysctl.d/90-baremetal-vip.conf"))  # the rest untouched
+    assert VIP + "/32" not in loopback(cp1["netns"])  # the loopback copy is not left behind (always)
     # with the election stand-in the VIP moves to cp2, then cp1 is cleaned
-    election = ElectionStandIn(the_lab)
+    election = ElectionStandIn(the_lab, double)
     election.start()
     try:
         rc, out = playbook(env["inventory"], "remove_node cp1", "remove_node.yml", *args)
@@ -307,6 +318,7 @@ def test_remove_node_moves_the_vip_first_and_stops_when_it_does_not_move(life_la
         election.stop.set()
     assert rc == 0, messages(out)
     assert election.moved.is_set()
+    assert VIP + "/32" not in loopback(cp1["netns"])  # the copy is gone once cp2 held and announced the VIP
     assert VIP + "/32" not in addresses(cp1["netns"]) and VIP + "/32" in addresses(the_lab.node("cp2")["netns"])
     files = node_files(the_lab, "cp1")
     assert STATIC_POD not in files and "etc/sysctl.d/90-baremetal-vip.conf" not in files

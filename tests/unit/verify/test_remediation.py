@@ -71,10 +71,31 @@ def test_the_vip_kept_on_the_holder_announced_and_removed_elsewhere(plan):
     nodes = decide(plan, report(plan, cp2=check(vip=["eth0"])), holder="cp2")["nodes"]
     assert nodes["cp2"]["control_plane_vip"] == {
         "state": "present", "address": "192.0.2.10", "prefix": 32, "interface": "eth0", "announce": True,
-        "owned_ranges": ["192.0.2.10/32"], "protected_addresses": ["192.0.2.12"]}
+        "prune": True, "owned_ranges": ["192.0.2.10/32"], "protected_addresses": ["192.0.2.12"]}
     for host in ("cp1", "cp3", "w1", "w2"):
         assert nodes[host]["control_plane_vip"]["state"] == "absent"
         assert nodes[host]["control_plane_vip"]["protected_addresses"] == [plan["nodes"][host]["node_ip"]]
+
+
+def test_a_loopback_copy_left_by_a_move_is_judged_and_taken_off_the_vips_exact_address_only(plan):
+    """A run of upgrade.yml / remove_node.yml that died mid-move leaves the VIP's copy on the old holder's lo
+    (playbooks/tasks/vip_holder_move.yml). verify names it (two holders, lo where the plan says eth0); remediate
+    keeps the node holding it on eth0 (not the one with only the copy, even without a lease) and removes the copy:
+    absent on every interface of another node, pruned from the holder's other interfaces, within VIP/32 only."""
+    left = report(plan, cp1=check(vip=["lo"]), cp2=check(vip=["eth0"]))
+    problems = " ".join(left["problems"])
+    assert "control-plane VIP on cp1 lo, the plan says eth0" in problems
+    assert "is on 2 nodes: cp1, cp2" in problems
+    out = decide(plan, left)
+    assert (out["control_plane_holder"], out["control_plane_holder_source"]) == ("cp2", "current")
+    gone = out["nodes"]["cp1"]["control_plane_vip"]
+    assert (gone["state"], gone["interface"], gone["owned_ranges"]) == ("absent", None, ["192.0.2.10/32"])
+    # the copy left on the holder itself (its kube-vip never stopped): named, pruned there, the address on eth0 kept
+    both = report(plan, cp1=check(vip=["eth0", "lo"]))
+    assert both["vip_holders"] == ["cp1"] and "control-plane VIP on cp1 lo, the plan says eth0" in both["problems"]
+    kept = decide(plan, both)["nodes"]["cp1"]["control_plane_vip"]
+    assert (kept["state"], kept["interface"], kept["prune"], kept["owned_ranges"]) == (
+        "present", "eth0", True, ["192.0.2.10/32"])
 
 
 def test_bgp_mode_binds_the_vip_to_lo_without_announcing(plan):
