@@ -103,8 +103,8 @@ def _num(value, unit):
 def _goal(row):
     if row["goal"] is None:
         return "-"
-    if row["reference"] is None and row["unit"] == "s":
-        return "<=%s" % _num(row["goal"], "s")
+    if row["reference"] is None:
+        return "<=%s" % _num(row["goal"], row["unit"])
     return "<=%.2fx" % row["goal"]
 
 
@@ -208,8 +208,8 @@ def bench_upgrade(report):
         report.details["upgrade"] = figures
         case = "kube-vip 0.9.2 -> 1.0.0, 3 control-plane nodes"
         report.row("upgrade", case + ": requests sent to https://VIP:6443/readyz", figures["sent"], unit="requests")
-        report.row("upgrade", case + ": requests failed", figures["failed"], unit="requests",
-                   note="goal 0: the holder is moved gracefully")
+        report.row("upgrade", case + ": requests failed", figures["failed"], unit="requests", goal=0,
+                   note="the holder is moved gracefully")
         report.row("upgrade", case + ": longest gap between answers", figures["longest_gap_s"])
         report.row("upgrade", case + ": upgrade.yml wall time", figures["playbook_s"])
     finally:
