@@ -46,15 +46,10 @@ def control_plane_holder(plan, report, asked=None):
     current = [host for host in cp_hosts if host in checked and checked[host]["vip_interfaces"]]
     # a node holding it where the plan says first: a copy left on a loopback (a move of upgrade.yml or
     # remove_node.yml that died before it gave its copy up) does not make a node the holder
-    on_plan = [host for host in current if _vip_device(plan, host) in checked[host]["vip_interfaces"]]
+    on_plan = [host for host in current if verdicts.control_plane_vip_device(plan, host) in checked[host]["vip_interfaces"]]
     if current:
         return (on_plan or current)[0], "current"
     return cp.get("super_admin_host") or cp_hosts[0], "plan"
-
-
-def _vip_device(plan, host):
-    """The interface the plan puts the control-plane VIP on, on ``host`` (lo in BGP mode)."""
-    return "lo" if plan["control_plane"]["mode"] == "bgp" else plan["nodes"][host]["interface"]
 
 
 def holder_said(plan, report, holder):

@@ -135,13 +135,19 @@ def _lease_view(plan, lease):
 
 # --------------------------------------------------------------------------- the control-plane VIP
 
+def control_plane_vip_device(plan, host):
+    """The interface the plan puts the control-plane VIP on, on ``host`` (lo in BGP mode, else the node's interface)."""
+    cp = plan.get("control_plane")
+    return "lo" if cp and cp["mode"] == "bgp" else plan["nodes"][host]["interface"]
+
+
 def control_plane_verdict(plan, checks, cluster):
     """(problems, vip record, holders) of the control-plane VIP."""
     cp = plan.get("control_plane")
     problems, holders = [], []
     for host, check in checks.items():
         node = plan["nodes"][host]
-        expected = "lo" if cp and cp["mode"] == "bgp" else node["interface"]
+        expected = control_plane_vip_device(plan, host)
         for dev in (check or {}).get("vip_interfaces") or []:
             if host not in holders:  # one node with it on two interfaces is one holder (the extra one named below)
                 holders.append(host)
@@ -532,7 +538,7 @@ def verify_report(plan, checks, cluster=None, daemonsets=None, daemonset_file=No
         node = plan["nodes"][host]
         nodes[host] = {"vip_interfaces": check["vip_interfaces"], "findings": check["findings"], "notes": check["notes"],
                        "control_plane": node["control_plane"],
-                       "vip_interface": "lo" if cp and cp["mode"] == "bgp" else node["interface"],
+                       "vip_interface": control_plane_vip_device(plan, host),
                        "service_vips": check.get("service_vips") or [], "routes": check.get("routes") or [],
                        "sysctls": check.get("sysctls") or {}, "ipvs_available": check.get("ipvs_available"),
                        "static_pod": check.get("static_pod")}
