@@ -44,6 +44,15 @@ def _services_hosts(plan):
     return set(kube_vip.get("hosts") or ()) if kube_vip else set()
 
 
+def cluster_read(cluster):
+    """(cluster data or None, why it was not read or None) of cluster_info's registered result: a failed read (the
+    API unreachable through the kubeconfig's server, say the VIP itself) is judged as no cluster, and said."""
+    cluster = render.plain(cluster) if cluster else None
+    if cluster and cluster.get("failed"):
+        return None, cluster.get("msg") or "cluster_info failed without a message"
+    return cluster, None
+
+
 def live_service_ips(cluster):
     """Addresses of the live LoadBalancer Services (assigned and requested), in first-seen order."""
     out = []
@@ -78,7 +87,7 @@ def check_options(plan, host, cluster=None, service_routes=()):
     ``host`` may be a list of hosts: then {host: options} of each, the plan and the cluster read once (verify.yml lays
     out every node's options in one task on the controller instead of once per node)."""
     plan = render.plain(plan)
-    live = live_service_ips(render.plain(cluster)) if cluster else []
+    live = live_service_ips(cluster_read(cluster)[0])
     keep = list(render.plain(list(service_routes or []))) + live
     if isinstance(host, str):
         return _check_options(plan, host, live, keep)
@@ -512,7 +521,7 @@ def verify_report(plan, checks, cluster=None, daemonsets=None, daemonset_file=No
     """The report of playbooks/verify.yml from every node's vip_check result (None: the node was not checked)."""
     plan = render.plain(plan)
     checks = render.plain(checks)
-    cluster = render.plain(cluster) if cluster else None
+    cluster, cluster_error = cluster_read(cluster)
     unchecked = ["%s: not checked (%s)" % (h, (c or {}).get("msg") or "no result") for h, c in checks.items()
                  if not c or c.get("failed") or "findings" not in c]
     checks = dict((h, c) for h, c in checks.items() if c and not c.get("failed") and "findings" in c)
@@ -532,6 +541,9 @@ def verify_report(plan, checks, cluster=None, daemonsets=None, daemonset_file=No
         cause="the services DaemonSet's env differs from the plan" if env_drift else None)
     cluster_problems += service_problems
     cluster_problems += service_lb_verdict(plan, cluster)
+    if cluster_error:  # first: every verdict above ran without the cluster
+        cluster_problems.insert(0, "the cluster was not read (%s): leases, live Services and kube-proxy's ConfigMap "
+                                   "not judged, routes judged without the live Services" % cluster_error)
     cp = plan.get("control_plane")
     nodes = {}
     for host, check in checks.items():
@@ -544,6 +556,7 @@ def verify_report(plan, checks, cluster=None, daemonsets=None, daemonset_file=No
                        "static_pod": check.get("static_pod")}
     problems = cluster_problems + unchecked + ["%s: %s" % (h, f) for h, n in nodes.items() for f in n["findings"]]
     return {"ok": not problems, "problems": problems, "vip_holders": holders, "cluster": cluster_problems,
+            "cluster_error": cluster_error,
             "vips": [vip] if vip else [], "service_vips": service_records,
             "live_service_ips": live_service_ips(cluster) if cluster else None,
             "metallb_l2_vips": metallb_l2_vips(plan, cluster),

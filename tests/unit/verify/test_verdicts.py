@@ -101,6 +101,21 @@ def test_node_findings_are_prefixed_and_an_unchecked_node_is_a_problem(plan):
     assert "w2" not in report["nodes"]
 
 
+def test_a_cluster_that_was_not_read_is_judged_as_none_and_said_first(plan):
+    """cluster_info failed (its registered result, ignore_errors): the nodes are judged, the live Services are not kept,
+    and the first problem says why the cluster was not read."""
+    failed = {"failed": True, "msg": "reading the cluster's VIP state: connection refused"}
+    live = cluster([service("web", "198.51.100.1", holder="w1")], cp_holder="cp2")
+    report = verdicts.verify_report(plan, healthy(cp2=check(vip=["eth0"])), failed)
+    assert report["cluster_error"] == failed["msg"] and report["ok"] is False
+    assert report["problems"][0].startswith("the cluster was not read (%s): " % failed["msg"])
+    assert report["kube_proxy"] is None and report["live_service_ips"] is None and report["service_vips"] == []
+    assert any(p.startswith("control-plane VIP 192.0.2.10 is on 2 nodes: cp1, cp2") for p in report["problems"]), report["problems"]
+    assert verdicts.verify_report(plan, healthy(), live)["cluster_error"] is None
+    assert verdicts.check_options(plan, "w1", cluster=failed)["keep_routes"] == []
+    assert verdicts.check_options(plan, "w1", cluster=live)["keep_routes"] != []
+
+
 def test_pinned_daemonset(plan):
     pinned = {"kind": "DaemonSet", "metadata": {"name": "kube-vip-ds"},
               "spec": {"template": {"spec": {"nodeSelector": {"node-role.kubernetes.io/control-plane": ""}}}}}
