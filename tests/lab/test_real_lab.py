@@ -157,7 +157,14 @@ def test_verify_from_the_switch_one_mac_the_holders_and_tls_readyz_with_the_clus
 
 def test_verify_from_the_switch_counts_a_second_namespace_answering_arp_for_the_vip(real_lab):
     """A namespace on the lab's switch that also carries the control-plane VIP (two claimants, as after a partition
-    or a stale copy outside the cluster): the nodes' view stays clean, verify from outside sees two MACs and fails."""
+    or a stale copy outside the cluster): the nodes' view stays clean, verify from outside sees two MACs and fails.
+
+    The switch (the controller) reads the cluster through the VIP (admin.conf's server), so which claimant its own
+    ARP entry names decides whether the API answers; the test pins that entry, once to each:
+    - to the holder: the cluster is read, and only the outside check fails;
+    - to the rogue (no API server there, the connection is refused): verify still judges the nodes and the outside
+      and writes its report, whose first problem says the cluster was not read; remediate.yml changes nothing and
+      says why."""
     vip = lab_vars(real_lab)["vip_control_plane"]["address"]
     holders = vip_holders(real_lab, vip)
     assert len(holders) == 1, holders
@@ -171,14 +178,34 @@ def test_verify_from_the_switch_counts_a_second_namespace_answering_arp_for_the_
                      ["-n", rogue, "link", "set", "eth0", "up"]):
             subprocess.run(["ip"] + argv, check=True)
         rogue_mac = link_mac(rogue, "eth0")
+        pin = ["ip", "-n", switch, "neigh", "replace", vip, "dev", "br0", "nud", "permanent", "lladdr"]
+        subprocess.run(pin + [holder_mac], check=True)
         proc, report = outside_verify(real_lab, "outside-rogue")
-        assert proc.returncode != 0 and report["ok"] is False
+        assert proc.returncode != 0 and report["ok"] is False and report["cluster_error"] is None, report["problems"]
         cp = [v for v in report["outside"]["vips"] if v["label"] == "control-plane VIP"][0]
         assert cp["count"] == 2 and sorted(cp["macs"]) == sorted([holder_mac, rogue_mac]) and cp["ok"] is False, cp
         assert "2 MAC addresses answer ARP on br0" in cp["problem"] and "(%s)" % holders[0] in cp["problem"]
         assert any(p.startswith("outside (from lab-switch): control-plane VIP %s: 2 MAC" % vip) for p in report["problems"])
         assert report["vips"][0]["holders"] == holders  # the nodes' own view: still one holder
+
+        subprocess.run(pin + [rogue_mac], check=True)
+        proc, report = outside_verify(real_lab, "outside-rogue-api")
+        assert proc.returncode != 0 and report["ok"] is False, proc.stdout[-3000:]
+        assert report["cluster_error"].startswith("reading the cluster's VIP state"), report["cluster_error"]
+        assert report["problems"][0].startswith("the cluster was not read (%s)" % report["cluster_error"]), report["problems"]
+        assert report["vips"][0]["holders"] == holders and report["kube_proxy"] is None
+        assert sorted(report["nodes"]) == sorted(NODES)
+        cp = [v for v in report["outside"]["vips"] if v["label"] == "control-plane VIP"][0]
+        assert cp["count"] == 2 and cp["ok"] is False, cp
+        assert report["outside"]["api"]["ok"] is False, report["outside"]["api"]
+        proc = lab_playbook(real_lab, "remediate.yml")
+        assert proc.returncode != 0, proc.stdout[-3000:]
+        assert "Nothing was changed: the cluster could not be read through %s" % os.path.join(
+            real_lab.state_dir, "admin.conf") in proc.stdout, proc.stdout[-3000:]
+        assert "Keep the control-plane VIP on the holder only" not in proc.stdout
+        assert vip_holders(real_lab, vip) == holders
     finally:
+        subprocess.run(["ip", "-n", switch, "neigh", "del", vip, "dev", "br0"], check=False, capture_output=True)
         subprocess.run(["ip", "netns", "del", rogue], check=False)
         subprocess.run(["ip", "-n", switch, "link", "del", "rogueport"], check=False, capture_output=True)
         for netns in [switch] + [n["netns"] for n in real_lab.nodes]:  # forget the rogue's answer everywhere
