@@ -54,7 +54,7 @@ def bench_fleet(report, nodes, repeat, tmp):
             problems = verdict["problems"]
             os.unlink(report_path)
             verifies.append(seconds)
-        tasks = _task_profile(inventory, env)
+        tasks = _task_profile(inventory, env, "-e", "vip_verify_report=%s" % os.path.join(tmp, "verify-report-profiled.json"))
     finally:
         benchlib.run(lab + ["down", "--state-dir", state], check=False)
     report.details.setdefault("fleet", {})[str(nodes)] = {
@@ -69,6 +69,7 @@ def bench_fleet(report, nodes, repeat, tmp):
                         ("Collect every node's check", "node checks collected (hostvars, once)"),
                         ("Judge the cluster", "report filter (vip_verify_report)"),
                         ("Add the outside figures per VIP to the report", "outside figures (vip_outside_report)"),
+                        ("Write the report", "report file written (copy; the timed runs write it to read the verdict)"),
                         ("Look at the VIPs from outside the nodes (vip_verify_outside.vantage; who answers ARP/NDP, TLS and /readyz)",
                          "outside probe (vip_probe, its answer window included)")):
         if name in tasks:
@@ -84,10 +85,11 @@ def _load():
     return "%.1f" % os.getloadavg()[0]
 
 
-def _task_profile(inventory, env):
-    """{task name: seconds} of one verify.yml run with the ansible.posix.profile_tasks callback (where the time goes)."""
+def _task_profile(inventory, env, *args):
+    """{task name: seconds} of one verify.yml run (``args``: as the timed runs) with the ansible.posix.profile_tasks
+    callback (where the time goes)."""
     env = dict(env, ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks", PROFILE_TASKS_TASK_OUTPUT_LIMIT="all")
-    _seconds, proc = _playbook("verify.yml", inventory, env)
+    _seconds, proc = _playbook("verify.yml", inventory, env, *args)
     tasks = {}
     for line in proc.stdout.splitlines():
         # 'role : name ------ 1.08s'; a name longer than the line leaves only the dashes of the time's column
