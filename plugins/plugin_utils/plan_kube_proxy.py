@@ -24,7 +24,16 @@ def kube_proxy(ctx, values, cluster, control_plane, services, nodes_part):
     if settings["mode"] == "none":
         settings.update(strict_arp=False, exclude_cidrs=[], manage=False)
     return {"manage": settings["manage"], "mode": settings["mode"], "strict_arp": bool(settings["strict_arp"]),
-            "exclude_cidrs": settings["exclude_cidrs"], "cleanup_ipvs": bool(settings["cleanup_ipvs"])}
+            "exclude_cidrs": settings["exclude_cidrs"], "cleanup_ipvs": bool(settings["cleanup_ipvs"]),
+            "merge_configmap": merge_configmap(settings, cluster)}
+
+
+def merge_configmap(settings, cluster):
+    """Whether the live ConfigMap kube-system/kube-proxy (config.conf) is the collection's to merge its settings
+    into (bootstrap.yml, upgrade.yml, remediate_causes.yml; its flags into the DaemonSet) and to put back
+    (reset.yml): kube-proxy managed (never with mode none) on kubeadm, whose kube-proxy reads that ConfigMap.
+    k3s and RKE2 have none: their kube-proxy reads the server arguments (kube-proxy-arg)."""
+    return bool(settings["manage"] and settings["mode"] != "none" and cluster and cluster["distro"] == "kubeadm")
 
 
 def arp_vips(control_plane, services):

@@ -118,12 +118,6 @@ def static_pod_serves_services(plan, report, host):
     return constants.kube_vip_flag(pod.get("svc_enable")) != expect["svc_enable"]
 
 
-def _kube_proxy_merged(plan):
-    """Whether remediate_causes.yml merges the plan's kube-proxy settings into the live ConfigMap (its play's
-    conditions on the plan; the ConfigMap is read only with a kubeconfig)."""
-    return bool((plan.get("kube_proxy") or {}).get("manage")) and plan["cluster"]["distro"] == "kubeadm"
-
-
 def node_remediation(plan, report, host, holder, service_routes=()):
     """What remediate.yml applies on ``host`` (None where a host module has nothing to do there)."""
     cp = plan.get("control_plane")
@@ -150,6 +144,7 @@ def node_remediation(plan, report, host, holder, service_routes=()):
     read = state.get("sysctls") or {}
     prune = ({"owned_ranges": owned_services, "protected_addresses": protected}
              if options["control_plane_only"] and owned_services else None)
+    merged = bool((plan.get("kube_proxy") or {}).get("merge_configmap"))
     return {
         "control_plane_vip": vip,
         "service_vip_prune": prune,
@@ -161,8 +156,8 @@ def node_remediation(plan, report, host, holder, service_routes=()):
                    "routes": _routes(plan, report, host, is_holder, service_routes)},
         "ipvs": ipvs,
         # put back again on the holder until the kube-proxy that deleted it has been replaced (remediate_causes.yml):
-        # where remediate merges the plan's kube-proxy settings into the live ConfigMap (kubeadm, kube-proxy managed)
-        "ipvs_settle": ipvs if ipvs and is_holder and _kube_proxy_merged(plan) and verdicts.kube_proxy_deletes_vip_service(
+        # where remediate merges the plan's kube-proxy settings into the live ConfigMap (kube_proxy.merge_configmap)
+        "ipvs_settle": ipvs if ipvs and is_holder and merged and verdicts.kube_proxy_deletes_vip_service(
             plan, (report.get("kube_proxy") or {}).get("live")) else None,
         "sysctls": dict((name, str(value)) for name, value in sorted(wanted.items())
                         if (read.get(name) or "").strip() != str(value).strip()),

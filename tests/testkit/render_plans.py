@@ -99,7 +99,7 @@ def plan(distro="kubeadm", k8s="1.31.4", kube_vip="1.0.3", cp_mode="arp", deploy
         "bgp": {"local_as": 65000, "router_id": None, "source_address": None, "source_interface": None, "hold_time": 30,
                 "keepalive_interval": 10, "peers": [PEER_A, PEER_B]} if bgp_used else None,
         "kube_proxy": {"manage": True, "mode": proxy_mode, "strict_arp": proxy_mode == "ipvs", "exclude_cidrs": exclude,
-                       "cleanup_ipvs": cleanup_ipvs},
+                       "cleanup_ipvs": cleanup_ipvs, "merge_configmap": distro == "kubeadm" and proxy_mode != "none"},
         "nodes": nodes,
         "owned": {},
         "warnings": [],

@@ -223,7 +223,31 @@ def test_strict_arp_explicit_false_fine_without_arp_vip():
 def test_mode_none_never_demands_anything():
     plan = ok({"vip_kube_proxy": {"mode": "none", "strict_arp": False},
                "vip_control_plane": {"load_balancer": {"enabled": True}}, "vip_services": MLB_L2})
-    assert plan["kube_proxy"] == {"manage": False, "mode": "none", "strict_arp": False, "exclude_cidrs": [], "cleanup_ipvs": False}
+    assert plan["kube_proxy"] == {"manage": False, "mode": "none", "strict_arp": False, "exclude_cidrs": [], "cleanup_ipvs": False,
+                                  "merge_configmap": False}
+
+
+# kube_proxy.merge_configmap: the live ConfigMap kube-system/kube-proxy is ours to merge (and put back) only with
+# kube-proxy managed on kubeadm; k3s/RKE2 have no such ConfigMap, mode none means no kube-proxy at all.
+MERGE_CONFIGMAP = {
+    ("kubeadm", True, "ipvs"): True, ("kubeadm", True, "iptables"): True, ("kubeadm", True, "nftables"): True,
+    ("kubeadm", True, "none"): False,
+    ("kubeadm", False, "ipvs"): False, ("kubeadm", False, "iptables"): False, ("kubeadm", False, "nftables"): False,
+    ("kubeadm", False, "none"): False,
+}
+for _distro in ("k3s", "rke2"):
+    for _manage in (True, False):
+        for _mode in ("ipvs", "iptables", "nftables", "none"):
+            MERGE_CONFIGMAP[(_distro, _manage, _mode)] = False
+
+
+@pytest.mark.parametrize("distro,manage,mode", sorted(MERGE_CONFIGMAP))
+def test_merge_configmap_only_kubeadm_with_kube_proxy_managed(distro, manage, mode):
+    version = {"kubeadm": "1.31.4", "k3s": "v1.31.4+k3s1", "rke2": "v1.31.4+rke2r1"}[distro]
+    plan = ok({"vip_cluster": {"distro": distro, "kubernetes_version": version},
+               "vip_kube_proxy": {"mode": mode, "manage": manage}})
+    assert plan["kube_proxy"]["merge_configmap"] is MERGE_CONFIGMAP[(distro, manage, mode)]
+    assert plan["kube_proxy"]["manage"] is (manage and mode != "none")
 
 
 def test_cleanup_ipvs_removed_in_1_21():

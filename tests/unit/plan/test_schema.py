@@ -27,7 +27,7 @@ def test_base_plan_shape_matches_docs():
                                           "daemonset_interface", "kubernetes_addr", "mode",
                                           "deployment", "cp_enable", "svc_enable", "leader_election", "routing_table",
                                           "load_balancer", "privileged", "super_admin_host"}
-    assert set(plan["kube_proxy"]) == {"manage", "mode", "strict_arp", "exclude_cidrs", "cleanup_ipvs"}
+    assert set(plan["kube_proxy"]) == {"manage", "mode", "strict_arp", "exclude_cidrs", "cleanup_ipvs", "merge_configmap"}
     assert set(plan["owned"]) == {"addresses", "service_addresses", "route_table", "route_protocol", "ipvs_services"}
     assert set(plan["nodes"]["cp1"]) == {"node_name", "node_ip", "interface", "control_plane", "worker", "super_admin",
                                          "bgp_router_id", "bgp_peers"}
@@ -48,7 +48,7 @@ def test_defaults_come_from_the_spec():
     assert plan["kube_vip"]["cloud_provider_image"] == "ghcr.io/kube-vip/kube-vip-cloud-provider:v0.0.12"
     assert plan["kube_vip"]["prometheus_server"] == ":2112"
     assert plan["kube_proxy"] == {"manage": True, "mode": "iptables", "strict_arp": False, "exclude_cidrs": [],
-                                  "cleanup_ipvs": False}
+                                  "cleanup_ipvs": False, "merge_configmap": True}
 
 
 @pytest.mark.parametrize("text,expected", [

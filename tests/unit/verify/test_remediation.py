@@ -245,9 +245,11 @@ def test_ipvs_service_settled_on_the_holder_only_while_the_live_kube_proxy_delet
         assert decide(plan, report(plan, healthy_proxy))["nodes"]["cp1"]["ipvs_settle"] is None
     no_ipvs = decide(plan, report(plan, live(), cp1=check(vip=["eth0"], ipvs=False)))["nodes"]
     assert no_ipvs["cp1"]["ipvs_settle"] is None
-    # only where remediate_causes.yml merges the ConfigMap: kube-proxy managed, on kubeadm
+    # only where remediate_causes.yml merges the ConfigMap: the plan's kube_proxy.merge_configmap (managed, on kubeadm)
     unmanaged = lab_plan(vip_kube_proxy={"mode": "none"})
     assert decide(unmanaged, report(unmanaged, live()))["nodes"]["cp1"]["ipvs_settle"] is None
-    k3s = copy.deepcopy(plan)
-    k3s["cluster"]["distro"] = "k3s"
-    assert decide(k3s, report(k3s, live()))["nodes"]["cp1"]["ipvs_settle"] is None
+    for distro in ("k3s", "rke2"):
+        other = lab_plan(vip_cluster={"distro": distro})
+        assert other["kube_proxy"]["manage"] and not other["kube_proxy"]["merge_configmap"]
+        settle = decide(other, report(other, live()))["nodes"]
+        assert settle["cp1"]["ipvs"] and settle["cp1"]["ipvs_settle"] is None, distro
