@@ -290,6 +290,8 @@ def test_without_a_kubeconfig_the_cluster_steps_say_what_to_do(bootstrap_lab):
     text = json.dumps(out)
     assert "vip_kubeconfig is not set: nothing was applied. The cluster objects are in %s/" % bootstrap_lab.render_dir in text
     assert "-e vip_kubeconfig=" in text
+    # the lab's plan manages kube-proxy on kubeadm (kube_proxy.merge_configmap): the patch and its merge are named
+    assert "kube-proxy-configmap-patch.yaml merges into config.conf" in text and "merge the kube-proxy settings" in text
     rendered = os.listdir(bootstrap_lab.render_dir)
     assert any(os.path.exists(os.path.join(bootstrap_lab.render_dir, d, "cluster", "kube-vip-services.yaml"))
                for d in rendered)
