@@ -31,9 +31,10 @@ def kube_proxy(ctx, values, cluster, control_plane, services, nodes_part):
 def merge_configmap(settings, cluster):
     """Whether the live ConfigMap kube-system/kube-proxy (config.conf) is the collection's to merge its settings
     into (bootstrap.yml, upgrade.yml, remediate_causes.yml; its flags into the DaemonSet) and to put back
-    (reset.yml): kube-proxy managed (never with mode none) on kubeadm, whose kube-proxy reads that ConfigMap.
-    k3s and RKE2 have none: their kube-proxy reads the server arguments (kube-proxy-arg)."""
-    return bool(settings["manage"] and settings["mode"] != "none" and cluster and cluster["distro"] == "kubeadm")
+    (reset.yml): kube-proxy managed (``kube_proxy`` has already turned ``manage`` off for mode none) on kubeadm,
+    whose kube-proxy reads that ConfigMap. k3s and RKE2 have none: their kube-proxy reads the server arguments
+    (kube-proxy-arg)."""
+    return bool(settings["manage"] and cluster and cluster["distro"] == "kubeadm")
 
 
 def arp_vips(control_plane, services):
