@@ -6,21 +6,16 @@
 from __future__ import annotations
 
 from ansible.errors import AnsibleError
-from ansible.plugins.action import ActionBase
 
+from ansible_collections.baremetal.vip.plugins.plugin_utils.controller_action import ControllerAction
 from ansible_collections.baremetal.vip.plugins.plugin_utils.plan import (
     CLUSTER_VARS, CONTROL_PLANE_GROUP, HOST_VARS, NODE_GROUP, MissingLibraryError, build_plan)
 
 _HOST_KEYS = ("ansible_host",) + HOST_VARS
 
 
-class ActionModule(ActionBase):
+class ActionModule(ControllerAction):
     """Collect the vip_* variables, build the plan, return it as a fact or fail with every error."""
-
-    TRANSFERS_FILES = False
-    _requires_connection = False
-    _supports_check_mode = True
-    _supports_async = False
 
     def run(self, tmp=None, task_vars=None):
         task_vars = task_vars or {}

@@ -48,25 +48,12 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.conn
   - ansible.builtin.action_common_attributes.flow
+  - baremetal.vip.controller
 attributes:
-  action:
-    support: full
-  async:
-    support: none
-  become:
-    support: none
-  bypass_host_loop:
-    support: none
   check_mode:
     support: full
   diff_mode:
     support: none
-  connection:
-    support: none
-  delegation:
-    support: none
-  platform:
-    platforms: all
 requirements:
   - netaddr >= 1.3.0 (on the controller)
 seealso:

@@ -134,15 +134,14 @@ def outside_lines(report):
     outside = report.get("outside") or {}
     lines = []
     for vip in outside.get("vips") or []:
-        if vip.get("note"):
-            said = vip["note"]
-        else:
-            macs = " (%s)" % ", ".join(vip["macs"]) if vip.get("macs") else ""
-            holder = "; holder %s" % vip["holder"] if vip.get("holder") else ""
-            said = "%s MAC(s) answer%s%s" % (vip.get("count"), macs, holder)
-        lines.append("%s %s: %s" % (vip.get("label"), vip.get("address"), said))
+        if vip.get("note"):  # vip_probe's notes name the VIP already (vipprobe.judge_vip)
+            lines.append(vip["note"])
+            continue
+        macs = " (%s)" % ", ".join(vip["macs"]) if vip.get("macs") else ""
+        holder = "; holder %s" % vip["holder"] if vip.get("holder") else ""
+        lines.append("%s %s: %s MAC(s) answer%s%s" % (vip.get("label"), vip.get("address"), vip.get("count"), macs, holder))
     api = outside.get("api")
-    if api:
-        said = api.get("note") or "TLS %s, /readyz %s" % ("verified" if api.get("tls") else "failed", api.get("readyz_status"))
-        lines.append("API %s:%s: %s" % (api.get("address"), api.get("port"), said))
+    if api:  # its note names the API already (vipprobe.judge_api)
+        lines.append(api.get("note") or "API %s:%s: TLS %s, /readyz %s" % (
+            api.get("address"), api.get("port"), "verified" if api.get("tls") else "failed", api.get("readyz_status")))
     return lines

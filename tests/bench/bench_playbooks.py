@@ -68,8 +68,8 @@ def bench_fleet(report, nodes, repeat, tmp):
                         ("Check this node's addresses, kube-vip routes, IPVS service and sysctls", "vip_check on every node"),
                         ("Collect every node's check", "node checks collected (hostvars, once)"),
                         ("Judge the cluster", "report filter (vip_verify_report)"),
-                        ("Add the outside figures per VIP to the report", "outside figures (vip_outside_report)"),
-                        ("Write the report", "report file written (copy; the timed runs write it to read the verdict)"),
+                        ("Finish the report (the outside figures per VIP) and write it when vip_verify_report names a file",
+                         "report finished and its file written (vip_report, on the controller)"),
                         ("Look at the VIPs from outside the nodes (vip_verify_outside.vantage; who answers ARP/NDP, TLS and /readyz)",
                          "outside probe (vip_probe, its answer window included)")):
         if name in tasks:

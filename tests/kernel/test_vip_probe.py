@@ -91,3 +91,32 @@ def test_bad_options_fail_naming_each_before_anything_is_sent(segment):
     assert result["failed"], result
     for text in ("timeout_ms is 5", "vips[0].address is '192.0.2.300'", "vips[1].expected[0].mac is 'zz'"):
         assert text in result["msg"], result["msg"]
+
+
+def test_the_default_window_counts_a_router_answering_by_proxy_arp(segment):
+    """A router on the segment with proxy ARP answers for an address it routes elsewhere, after a random delay below
+    its proxy_delay (Linux net/core/neighbour.c pneigh_enqueue; 0.8 s by default). The default window (1000 ms, the
+    first request at its start) outlasts that delay, so the router is counted next to the holder: two MACs."""
+    router = Netns()
+    router.create()
+    try:
+        run("ip", "-n", segment["sw"].name, "link", "add", "pr", "type", "veth", "peer", "name", "eth0", "netns", router.name)
+        segment["sw"].ip("link", "set", "pr", "master", "br0")
+        segment["sw"].ip("link", "set", "pr", "up")
+        router.ip("link", "set", "eth0", "addrgenmode", "none")
+        router.ip("address", "add", "192.0.2.13/24", "dev", "eth0")
+        router.ip("link", "set", "eth0", "up")
+        router.ip("link", "add", "inside", "type", "veth", "peer", "name", "inside-peer")  # its other network
+        router.ip("link", "set", "inside", "up")
+        router.ip("link", "set", "inside-peer", "up")
+        router.ip("route", "add", "%s/32" % V4["one"], "dev", "inside")  # the VIP, routed away from the segment
+        router.exec("sysctl", "-q", "-w", "net.ipv4.ip_forward=1", "net.ipv4.conf.eth0.proxy_arp=1",
+                    "net.ipv4.neigh.eth0.proxy_delay=80")  # 80 centiseconds: the kernel's default, said explicitly
+        n1, proxy = mac_of(segment["n1"], "eth0"), mac_of(router, "eth0")
+        result = segment["sw"].ansible("vip_probe", {"vips": [{"address": V4["one"], "expected": [{"mac": n1, "host": "n1"}]}]})
+        assert result["_rc"] == 0, result["_output"][-3000:]
+        record = result["vips"][0]
+        assert sorted(record["macs"]) == sorted([n1, proxy]) and record["ok"] is False, record
+        assert "2 MAC addresses answer ARP on br0" in record["problem"]
+    finally:
+        router.delete()

@@ -89,15 +89,17 @@ def test_the_summary_says_who_answers_each_vip_and_how_the_api_answered():
     report = {"outside": {"checked": True, "vips": [
         {"label": "control-plane VIP", "address": "192.0.2.10", "count": 1, "macs": [CP1], "holder": "cp1"},
         {"label": "Service VIP (default/web)", "address": "198.51.100.1", "count": 0, "macs": [], "holder": None},
-        {"label": "Service VIP (default/db)", "address": "198.51.100.2", "note": "not asked: BGP mode"}],
+        {"label": "Service VIP (default/db)", "address": "198.51.100.2",
+         "note": "Service VIP (default/db) 198.51.100.2: ARP not checked: the vantage point holds the address itself"}],
         "api": {"address": "192.0.2.10", "port": 6443, "tls": True, "readyz_status": 200}}}
     assert vip_outside_summary(report) == [
         "control-plane VIP 192.0.2.10: 1 MAC(s) answer (02:00:00:00:00:01); holder cp1",
         "Service VIP (default/web) 198.51.100.1: 0 MAC(s) answer",
-        "Service VIP (default/db) 198.51.100.2: not asked: BGP mode",
+        "Service VIP (default/db) 198.51.100.2: ARP not checked: the vantage point holds the address itself",
         "API 192.0.2.10:6443: TLS verified, /readyz 200"]
     report["outside"]["api"] = {"address": "192.0.2.10", "port": 6443, "tls": False, "readyz_status": None}
     assert vip_outside_summary(report)[-1] == "API 192.0.2.10:6443: TLS failed, /readyz None"
-    report["outside"]["api"] = {"address": "192.0.2.10", "port": 6443, "note": "no CA to check TLS against"}
-    assert vip_outside_summary(report)[-1] == "API 192.0.2.10:6443: no CA to check TLS against"
+    note = "API 192.0.2.10:6443: TLS not checked: no kubeconfig and no vip_verify_outside.ca_file give the cluster CA"
+    report["outside"]["api"] = {"address": "192.0.2.10", "port": 6443, "note": note}  # as vipprobe.judge_api words it
+    assert vip_outside_summary(report)[-1] == note  # said once, not "API 192.0.2.10:6443: API 192.0.2.10:6443: ..."
     assert vip_outside_summary({"outside": {"vips": [], "api": None}}) == []
