@@ -53,7 +53,8 @@ def read_static_pod(path):
     except ImportError:  # yaml comes with ansible-core; guarded for the sanity import test
         yaml = None
     try:
-        pod = yaml.safe_load(text) if yaml is not None else None
+        # libyaml's loader where PyYAML has it (as Ansible's own loader): 0.4 ms for the pod instead of 4-8 ms
+        pod = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if yaml is not None else None
         if not isinstance(pod, dict):
             raise ValueError("not a mapping" if yaml is not None else "PyYAML is not available")
         containers = ((pod.get("spec") or {}).get("containers") or [])
