@@ -25,6 +25,8 @@ RESERVED_PROTOCOLS = {0: "unspec", 1: "redirect", 2: "kernel", 3: "boot", 4: "st
 # IPVS service protocols and real-server forwarding methods the modules accept
 IPVS_PROTOCOLS = ("tcp", "udp", "sctp")
 FORWARD_METHODS = ("masquerade", "local", "tunnel", "route")
+# Present while the ip_vs module is loaded: a read of IPVS that finds it absent asks the kernel nothing.
+IPVS_PROC_FILE = "/proc/net/ip_vs"
 
 
 def kube_vip_flag(value):

@@ -73,7 +73,7 @@ def _import_pyroute2():
     package.__path__, package.__package__ = list(spec.submodule_search_locations), spec.name
     sys.modules[spec.name] = package
     try:
-        package.IPRoute  # pylint: disable=pointless-statement  # the part every module needs (ImportError here)
+        package.NetlinkError  # pylint: disable=pointless-statement  # ImportError here when pyroute2 is broken
     except BaseException:
         del sys.modules[spec.name]
         raise

@@ -13,13 +13,14 @@ __metaclass__ = type
 
 import contextlib
 import gc
+import os
 
 from ansible_collections.baremetal.vip.plugins.module_utils import deps
 from ansible_collections.baremetal.vip.plugins.module_utils import netlink
 from ansible_collections.baremetal.vip.plugins.module_utils import netstate, rtnl_messages
 from ansible_collections.baremetal.vip.plugins.module_utils import reconcile
 from ansible_collections.baremetal.vip.plugins.module_utils.constants import (
-    DEFAULT_ROUTE_PROTOCOL, DEFAULT_ROUTE_TABLE, FORWARD_METHODS, IPVS_PROTOCOLS)
+    DEFAULT_ROUTE_PROTOCOL, DEFAULT_ROUTE_TABLE, FORWARD_METHODS, IPVS_PROC_FILE, IPVS_PROTOCOLS)
 from ansible_collections.baremetal.vip.plugins.module_utils.errors import VipError
 
 # Option specs shared by the modules.
@@ -118,6 +119,8 @@ def gather_facts(params, check_mode=False):  # pylint: disable=unused-argument
     gather = set(params["gather"])
 
     def read(ipr, links):
+        if "links" in gather:  # vip_check's (no choice of vip_facts' gather): the links read for the others
+            result["links"] = links
         if "addresses" in gather:
             result["addresses"] = netstate.read_addresses(ipr, links)
         if "routes" in gather:
@@ -127,11 +130,13 @@ def gather_facts(params, check_mode=False):  # pylint: disable=unused-argument
 
     _with_iproute(read)
     if "ipvs" in gather:
-        ipvs_utils = _ipvs_utils()
         which = params.get("ipvs_real_servers_of")
         if which is not None:
             which = _real_servers_filter(reconcile.parse_ranges(which, "ipvs_real_servers_of"))
-        ipvs = ipvs_utils.open_ipvs(load=False)
+        # ip_vs not loaded: nothing to read, and nothing of IPVS imported (module_utils.ipvs and pyroute2's generic
+        # netlink with asyncio cost a module run about 35 ms); open_ipvs makes the same test.
+        ipvs_utils = _ipvs_utils() if os.path.exists(IPVS_PROC_FILE) else None
+        ipvs = ipvs_utils.open_ipvs(load=False) if ipvs_utils else None
         result["ipvs_available"] = ipvs is not None
         result["ipvs_services"] = []
         if ipvs is not None:

@@ -29,6 +29,7 @@ import socket
 import struct
 
 from ansible_collections.baremetal.vip.plugins.module_utils import netlink
+from ansible_collections.baremetal.vip.plugins.module_utils.constants import IPVS_PROC_FILE
 from ansible_collections.baremetal.vip.plugins.module_utils.deps import netaddr, pyroute2
 from ansible_collections.baremetal.vip.plugins.module_utils.netlink import attributes, pack_attr as nla
 from ansible_collections.baremetal.vip.plugins.module_utils.errors import VipError
@@ -215,7 +216,7 @@ def open_ipvs(load=True):
     With ``load=False`` (facts), None also when ip_vs is not loaded: asking generic netlink for
     the IPVS family would make the kernel load the module, a change a read must not make.
     """
-    if not load and not os.path.exists("/proc/net/ip_vs"):
+    if not load and not os.path.exists(IPVS_PROC_FILE):
         return None
     try:
         ipvs = pyroute2.IPVS()

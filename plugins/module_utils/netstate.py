@@ -44,24 +44,37 @@ from ansible_collections.baremetal.vip.plugins.module_utils.rtnl_messages import
     route_messages, route_requests, route_text)
 
 try:
+    from pyroute2.config import AF_NETLINK
+    from pyroute2.netlink import NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK, NETLINK_ROUTE, SOL_NETLINK
     from pyroute2.netlink.rtnl import RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE
     from ansible_collections.baremetal.vip.plugins.module_utils.rtnl_messages import IFADDRMSG, IFINFOMSG, IFLA
 except ImportError:
     pass  # deps.require() reports the missing library before any of these is used
 
 
+# pyroute2's socket buffers (its NetlinkSocket's sndbuf and rcvbuf defaults; the kernel caps them at
+# net.core.wmem_max / rmem_max, doubled): writes of requests are sized to the receive buffer got.
+SOCKET_BUFFER = 1048576
+
+
 def open_iproute():
-    """The run's rtnetlink channel: a netlink.Channel on an IPRoute socket with strict checking (the
+    """The run's rtnetlink channel: a netlink.Channel on a NETLINK_ROUTE socket with strict checking (the
     kernel honours dump filters) and extended acks; closing it (``with``) closes both.
 
-    pyroute2 asks for 1 MB receive and send buffers (the kernel caps them at
-    net.core.rmem_max / wmem_max, doubled); writes of requests are sized to what it got.
+    The socket is made as pyroute2's NetlinkSocket makes it (``pyroute2.netns.create_socket``, then its
+    buffer sizes and options), without pyroute2's IPRoute around it: the Channel never used its API, its
+    asyncio loop or its message classes, and importing ``pyroute2.iproute`` (with asyncio, the IPRoute
+    API and its mock engine) cost every module run about 40 ms (docs/benchmarks.md, seventh pass).
     """
-    ipr = pyroute2.IPRoute(strict_check=True, ext_ack=True)
+    sock = pyroute2.netns.create_socket(family=AF_NETLINK, socket_type=socket.SOCK_DGRAM, proto=NETLINK_ROUTE)
     try:
-        return netlink.Channel(ipr, owns=True)
+        for level, option, value in ((socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_BUFFER),
+                                     (socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_BUFFER),
+                                     (SOL_NETLINK, NETLINK_EXT_ACK, 1), (SOL_NETLINK, NETLINK_GET_STRICT_CHK, 1)):
+            sock.setsockopt(level, option, value)
+        return netlink.Channel(sock, owns=True)
     except Exception:
-        ipr.close()
+        sock.close()
         raise
 
 

@@ -129,13 +129,21 @@ def test_announce_problem(link, problem):
     assert (found is None) if problem is None else found.startswith(problem)
 
 
+def _fresh_python(code):
+    """stdout of ``code`` run by a new Python with this one's path (nothing imported yet); the test fails on its error."""
+    import os  # pylint: disable=import-outside-toplevel
+    import subprocess  # pylint: disable=import-outside-toplevel
+    import sys  # pylint: disable=import-outside-toplevel
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                         env=dict(os.environ, PYTHONPATH=":".join(p for p in sys.path if p)))
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
 def test_pyroute2_package_init_deferred():
     """deps enters pyroute2 without its package __init__ (IPDB, NDB, ... are not imported by a module run), yet
     pyroute2's names keep their meaning: the ones the modules use come from their submodules, any other runs the
     __init__ (pyroute2 0.9.7's __init__ imports NDB from pyroute2.ndb.main)."""
-    import os  # pylint: disable=import-outside-toplevel
-    import subprocess  # pylint: disable=import-outside-toplevel
-    import sys  # pylint: disable=import-outside-toplevel
     code = ("import sys\n"
             "from ansible_collections.baremetal.vip.plugins.module_utils import deps\n"
             "import pyroute2\n"
@@ -149,7 +157,27 @@ def test_pyroute2_package_init_deferred():
             "from pyroute2.ndb.main import NDB as defined\n"
             "assert NDB is defined and pyroute2.IPVS.__module__ == 'pyroute2.ipvs'\n"
             "print(before)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
-                         env=dict(os.environ, PYTHONPATH=":".join(p for p in sys.path if p)))
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "False"
+    assert _fresh_python(code) == "False"
+
+
+def test_the_run_channel_needs_no_iproute_api():
+    """open_iproute: a NETLINK_ROUTE socket with strict checking, extended acks and pyroute2's buffer sizes, opened
+    by pyroute2.netns.create_socket without pyroute2's IPRoute, its mock engine or asyncio being imported (about 40 ms
+    of every module run); a module run reads links, addresses and routes through it, and on a node without ip_vs
+    loaded vip_check's gathering imports nothing of IPVS."""
+    code = ("import socket, sys\n"
+            "from ansible_collections.baremetal.vip.plugins.module_utils import hosttasks, netstate\n"
+            "from pyroute2.netlink import NETLINK_EXT_ACK, NETLINK_GET_STRICT_CHK, NETLINK_ROUTE, SOL_NETLINK\n"
+            "with netstate.open_iproute() as channel:\n"
+            "    sock = channel.sock\n"
+            "    assert sock.family == socket.AF_NETLINK and sock.proto == NETLINK_ROUTE, sock\n"
+            "    assert sock.getsockopt(SOL_NETLINK, NETLINK_GET_STRICT_CHK) == sock.getsockopt(SOL_NETLINK, NETLINK_EXT_ACK) == 1\n"
+            "    assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= min(netstate.SOCKET_BUFFER,\n"
+            "                                                                       int(open('/proc/sys/net/core/rmem_max').read()))\n"
+            "hosttasks.IPVS_PROC_FILE = '/proc/net/no-ip_vs-here'  # a node without ip_vs loaded\n"
+            "facts = hosttasks.gather_facts({'table': 198, 'protocol': 248, 'gather': ['links', 'addresses', 'routes', 'ipvs']})\n"
+            "assert any(link['name'] == 'lo' for link in facts['links'].values()) and facts['ipvs_available'] is False\n"
+            "assert any(addr['address'] == '127.0.0.1' for addr in facts['addresses']), facts['addresses']\n"
+            "print(sorted(name for name in sys.modules if name.startswith(('pyroute2.iproute', 'pyroute2.ipvs', 'asyncio'))\n"
+            "             or name.endswith('module_utils.ipvs')))\n")
+    assert _fresh_python(code) == "[]"
