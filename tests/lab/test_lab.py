@@ -84,7 +84,11 @@ def test_every_node_answers_ping_through_the_netns_connection(up_lab):
     assert all(r["ping"] == "pong" for r in results.values())
 
 
-def test_commands_see_the_nodes_own_network_and_files(up_lab, tmp_path):
+def test_commands_see_the_nodes_own_network_and_files(up_lab, tmp_path, monkeypatch):
+    # the controller's environment reaches the node's commands, except PYTHONUNBUFFERED (as over SSH, no
+    # controller Python setting reaches a node; with it a pipelined module is read one byte per read call)
+    monkeypatch.setenv("PYTHONUNBUFFERED", "1")
+    monkeypatch.setenv("VIP_LAB_PASSED", "yes")
     playbook = tmp_path / "isolation.yml"
     playbook.write_text(yaml.safe_dump([{
         "name": "Node isolation",
@@ -92,6 +96,7 @@ def test_commands_see_the_nodes_own_network_and_files(up_lab, tmp_path):
         "gather_facts": False,
         "tasks": [
             {"name": "Addresses", "ansible.builtin.command": "ip -j addr", "register": "addrs", "changed_when": False},
+            {"name": "Environment", "ansible.builtin.command": "env", "register": "envs", "changed_when": False},
             {"name": "Write on cp1", "when": "inventory_hostname == 'cp1'",
              "ansible.builtin.copy": {"content": "cp1 only\n", "dest": "/etc/kubernetes/lab-test.conf", "mode": "0600"}},
             {"name": "Fetch from cp1", "when": "inventory_hostname == 'cp1'",
@@ -99,7 +104,8 @@ def test_commands_see_the_nodes_own_network_and_files(up_lab, tmp_path):
                                        "flat": True}},
             {"name": "Look for it", "ansible.builtin.stat": {"path": "/etc/kubernetes/lab-test.conf"}, "register": "st"},
             {"name": "Report", "ansible.builtin.debug": {"msg": {"addrs": "{{ addrs.stdout | from_json }}",
-                                                                 "exists": "{{ st.stat.exists }}"}}},
+                                                                 "exists": "{{ st.stat.exists }}",
+                                                                 "env": "{{ envs.stdout_lines }}"}}},
         ],
     }]))
     started = time.monotonic()
@@ -113,6 +119,7 @@ def test_commands_see_the_nodes_own_network_and_files(up_lab, tmp_path):
         assert node["ipv4"] in local and node["ipv6"] in local
         assert all(other["ipv4"] not in local for other in up_lab.nodes if other is not node)
         assert msg["exists"] == (node["name"] == "cp1"), node["name"]
+        assert "VIP_LAB_PASSED=yes" in msg["env"] and not any(v.startswith("PYTHONUNBUFFERED=") for v in msg["env"])
     assert (tmp_path / "fetched.conf").read_text() == "cp1 only\n"
     cp1 = up_lab.node("cp1")
     assert os.path.exists(os.path.join(cp1["dir"], "root", "etc", "kubernetes", "lab-test.conf"))
