@@ -133,10 +133,11 @@ def gather_facts(params, check_mode=False):  # pylint: disable=unused-argument
         which = params.get("ipvs_real_servers_of")
         if which is not None:
             which = _real_servers_filter(reconcile.parse_ranges(which, "ipvs_real_servers_of"))
-        # ip_vs not loaded: nothing to read, and nothing of IPVS imported (module_utils.ipvs and pyroute2's generic
-        # netlink with asyncio cost a module run about 35 ms); open_ipvs makes the same test.
+        # ip_vs not loaded: nothing to read, and nothing asked (asking generic netlink for the IPVS family would make
+        # the kernel load ip_vs, a change a read must not make) or imported (module_utils.ipvs and pyroute2's generic
+        # netlink with asyncio cost a module run about 35 ms)
         ipvs_utils = _ipvs_utils() if os.path.exists(IPVS_PROC_FILE) else None
-        ipvs = ipvs_utils.open_ipvs(load=False) if ipvs_utils else None
+        ipvs = ipvs_utils.open_ipvs() if ipvs_utils else None
         result["ipvs_available"] = ipvs is not None
         result["ipvs_services"] = []
         if ipvs is not None:

@@ -24,12 +24,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
-import os
 import socket
 import struct
 
 from ansible_collections.baremetal.vip.plugins.module_utils import netlink
-from ansible_collections.baremetal.vip.plugins.module_utils.constants import IPVS_PROC_FILE
 from ansible_collections.baremetal.vip.plugins.module_utils.deps import netaddr, pyroute2
 from ansible_collections.baremetal.vip.plugins.module_utils.netlink import attributes, pack_attr as nla
 from ansible_collections.baremetal.vip.plugins.module_utils.errors import VipError
@@ -210,14 +208,12 @@ class IPVSSocket:
                                        lambda index: operations[index][2]())
 
 
-def open_ipvs(load=True):
+def open_ipvs():
     """An IPVSSocket, or None when the kernel has no IPVS.
 
-    With ``load=False`` (facts), None also when ip_vs is not loaded: asking generic netlink for
-    the IPVS family would make the kernel load the module, a change a read must not make.
+    Asking generic netlink for the IPVS family makes the kernel load ip_vs: a read that must not load it tests
+    ``constants.IPVS_PROC_FILE`` first (``hosttasks.gather_facts``).
     """
-    if not load and not os.path.exists(IPVS_PROC_FILE):
-        return None
     try:
         ipvs = pyroute2.IPVS()
     except (pyroute2.NetlinkError, OSError) as exc:

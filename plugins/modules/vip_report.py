@@ -21,8 +21,6 @@ description:
   - With O(dest), writes the report as JSON (keys sorted, indented by 4) to that file on the controller, through
     a temporary file in the same directory and a rename, and only when its content differs. The report holds the
     kubeconfig's path, never its content.
-  - Replaces the C(ansible.builtin.copy) task that wrote the report before, which ran two module processes on the
-    controller (C(stat) and C(copy)).
 options:
   report:
     description: Verify's report, as the filter P(baremetal.vip.vip_verify_report#filter) gives it.

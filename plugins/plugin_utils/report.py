@@ -30,7 +30,7 @@ def summary_lines(report):
     """One line per VIP: its holders and its lease's holder when the cluster was read through a kubeconfig
     (``report.kubeconfig.path``), then what answers it from outside when the outside checks ran."""
     lines = []
-    if ((report.get("kubeconfig") or {}).get("path")):
+    if (report.get("kubeconfig") or {}).get("path"):
         lines.extend(verdicts.holder_lines(report))
     if (report.get("outside") or {}).get("checked"):
         lines.extend(outside.outside_lines(report))
