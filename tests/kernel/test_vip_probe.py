@@ -95,7 +95,8 @@ def test_bad_options_fail_naming_each_before_anything_is_sent(segment):
 
 def test_the_default_window_counts_a_router_answering_by_proxy_arp(segment):
     """A router on the segment with proxy ARP answers for an address it routes elsewhere, after a random delay below
-    its proxy_delay (Linux net/core/neighbour.c pneigh_enqueue; 0.8 s by default). The default window (1000 ms, the
+    its proxy_delay (Linux 6.18 net/core/neighbour.c pneigh_enqueue; default (8 * HZ) / 10 = 0.8 s, net/ipv4/arp.c
+    arp_tbl; this kernel's proxy_delay is set to that value here). The default window (1000 ms, the
     first request at its start) outlasts that delay, so the router is counted next to the holder: two MACs."""
     router = Netns()
     router.create()
